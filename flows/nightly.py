@@ -1,0 +1,144 @@
+"""The nightly flow: landing -> validate -> stage -> transform -> marts -> checks -> publish.
+
+Thin on purpose: each task calls one function of warehouse/ (which calls transforms/), so
+the same code runs from the CLI, a deployment or a test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from sendboard.config import Home, pseudonym_key
+from warehouse import build, loads, store
+from warehouse.checks import check_kpis
+from warehouse.publish import publish
+
+FLOW_NAME = "sendboard-nightly"
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    status: str  # published, no_new_files, failed
+    home: Path
+    files: list[loads.FileOutcome] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    as_of: dt.date | None = None
+    tables: dict[str, int] = field(default_factory=dict)
+
+
+@task(name="find new files", cache_policy=NO_CACHE)
+def find_new_files(con, landing: Path) -> loads.Discovery:
+    found = loads.discover(landing, store.known_files(con))
+    logger = get_run_logger()
+    for w in found.warnings:
+        logger.warning("landing: %s", w)
+    logger.info("landing %s: %d new file(s)", landing, len(found.new))
+    return found
+
+
+@task(name="load", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
+      retry_condition_fn=lambda task, run, state: isinstance(
+          state.result(raise_on_failure=False), OSError))
+def load_batch(con, batch: list[loads.LandedFile], key: bytes, run_id: str,
+               archive_root: Path) -> list[loads.FileOutcome]:
+    outcomes = loads.load_batch(con, batch, key, run_id, archive_root)
+    logger = get_run_logger()
+    for o in outcomes:
+        if o.status == "loaded":
+            logger.info("loaded %s/%s: %d rows read, %d loaded, %d quarantined%s", o.source,
+                        o.name, o.rows_read, o.rows_loaded, o.rows_quarantined,
+                        f" (top reasons: {'; '.join(o.top_reasons)})" if o.top_reasons else "")
+        else:
+            logger.warning("rejected %s/%s: %s", o.source, o.name, o.message)
+    return outcomes
+
+
+@task(name="build core and KPI tables", cache_policy=NO_CACHE)
+def build_tables(con, as_of: dt.date | None) -> build.BuildResult:
+    result = build.rebuild(con, as_of)
+    get_run_logger().info("built %d tables as of %s from the SEN2 export of %s",
+                          len(result.tables), result.as_of, result.export_date)
+    return result
+
+
+@task(name="check KPI tables", cache_policy=NO_CACHE)
+def check(con) -> None:
+    problems = check_kpis(con)
+    if problems:
+        raise RuntimeError("quality checks failed, nothing published: " + "; ".join(problems))
+
+
+@task(name="publish", cache_policy=NO_CACHE)
+def publish_tables(con, target: Path, run_id: str) -> list[str]:
+    tables = publish(con, target, run_id)
+    get_run_logger().info("published %d tables to %s", len(tables), target)
+    return tables
+
+
+def _run_id() -> str:
+    return str(flow_run.get_id() or uuid.uuid4())
+
+
+@flow(name=FLOW_NAME)
+def nightly(home: str | None = None, landing: str | None = None, sample: bool = False,
+            as_of: dt.date | None = None) -> RunSummary:
+    """Load what is new in the landing folder, rebuild the KPIs and publish them.
+
+    `sample=True` allows a locally generated pseudonymisation key (sample data only).
+    """
+    h = Home.resolve(home)
+    h.ensure()
+    key = pseudonym_key(h, allow_sample_key=sample)
+    landing_dir = Path(landing).resolve() if landing else h.landing
+    run_id = _run_id()
+    logger = get_run_logger()
+    con = store.connect(h.warehouse)
+    summary = RunSummary(run_id, "running", h.root)
+    try:
+        store.start_run(con, run_id, FLOW_NAME)
+        found = find_new_files(con, landing_dir)
+        summary.warnings = found.warnings
+        if not found.new:
+            logger.info("no new files in %s: nothing to load; %s is unchanged", landing_dir,
+                        h.published)
+            summary.status = "no_new_files"
+            store.finish_run(con, run_id, "no_new_files", files_new=0)
+            return summary
+        for batch in loads.batches(found.new):
+            summary.files.extend(load_batch(con, batch, key, run_id, h.archive))
+        _file_artifact(summary.files)
+        result = build_tables(con, as_of)
+        summary.as_of, summary.tables = result.as_of, result.tables
+        check(con)
+        # The published copy carries this run's own record, as finished.
+        store.finish_run(con, run_id, "published", files_new=len(found.new), as_of=result.as_of)
+        publish_tables(con, h.published, run_id)
+        summary.status = "published"
+        return summary
+    except BaseException as e:
+        summary.status = "failed"
+        store.finish_run(con, run_id, "failed", error=f"{type(e).__name__}: {e}",
+                         files_new=len(summary.files))
+        raise
+    finally:
+        con.close()
+
+
+def _file_artifact(files: list[loads.FileOutcome]) -> None:
+    if not files:
+        return
+    create_table_artifact(
+        key="sendboard-files",
+        table=[{"source": f.source, "file": f.name, "status": f.status, "rows read": f.rows_read,
+                "loaded": f.rows_loaded, "quarantined": f.rows_quarantined,
+                "top reasons / message": f.message or "; ".join(f.top_reasons)} for f in files],
+        description="Files loaded by this run: rows read, loaded and quarantined.")

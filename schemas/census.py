@@ -1,0 +1,78 @@
+"""The school census (pupil level), as pandera checks on its text columns."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandera.polars as pa
+import polars as pl
+
+from schemas.checks import is_boolean, is_date, is_upn, matches, one_of, row_rule
+from schemas.contracts import (
+    ENROL_STATUSES,
+    LEGACY_NEED_CODES,
+    LEGACY_PROVISION,
+    NC_YEARS,
+    NEED_CODES,
+    SEN_PROVISION,
+)
+from transforms.parse import parse_date
+
+NEEDS = (*NEED_CODES, *LEGACY_NEED_CODES)
+# The 2014 reforms replaced School Action (A), School Action Plus (P) and statements (S) with
+# K and E from the spring 2015 census; autumn 2014 was the last census with the old codes.
+LEGACY_PROVISION_UNTIL = dt.date(2015, 1, 1)
+
+_census = parse_date("census_date")
+_dob = parse_date("date_of_birth")
+
+
+def _month_day(d: pl.Expr) -> pl.Expr:
+    # month() is Int8: widen before scaling, or Octobers overflow.
+    return d.dt.month().cast(pl.Int32) * 100 + d.dt.day().cast(pl.Int32)
+
+
+_age = (_census.dt.year() - _dob.dt.year()
+        - (_month_day(_census) < _month_day(_dob)).cast(pl.Int32))
+_provision = pl.col("sen_provision").str.to_uppercase()
+_spring = _census.dt.month() <= 2
+
+
+def census_schema() -> pa.DataFrameSchema:
+    text = pa.Column(pl.Utf8, nullable=True)
+    return pa.DataFrameSchema(
+        {
+            "census_date": pa.Column(pl.Utf8, checks=[is_date()]),
+            "laestab": pa.Column(pl.Utf8, checks=[matches(r"^\d{7}$", "7 digits")]),
+            "urn": pa.Column(pl.Utf8, checks=[matches(r"^\d{6}$", "6 digits")]),
+            "upn": pa.Column(pl.Utf8, checks=[is_upn()]),
+            "surname": text,
+            "forename": text,
+            "date_of_birth": pa.Column(pl.Utf8, checks=[is_date()]),
+            "sex": pa.Column(pl.Utf8, checks=[one_of(["M", "F"], "sex code")]),
+            "nc_year_actual": pa.Column(pl.Utf8, checks=[one_of(NC_YEARS, "NC year")]),
+            "enrol_status": pa.Column(pl.Utf8, checks=[one_of(ENROL_STATUSES,
+                                                              "enrolment status")]),
+            "sen_provision": pa.Column(pl.Utf8, checks=[one_of(tuple(SEN_PROVISION),
+                                                               "SEN provision code")]),
+            "primary_sen_need": pa.Column(pl.Utf8, nullable=True,
+                                          checks=[one_of(NEEDS, "need code")]),
+            "secondary_sen_need": pa.Column(pl.Utf8, nullable=True,
+                                             checks=[one_of(NEEDS, "need code")]),
+            "fsm_eligible": pa.Column(pl.Utf8, checks=[is_boolean()]),
+        },
+        checks=[
+            row_rule("census_date", "is the file's census date (one census a file)",
+                     _census == _census.mode().first()),
+            row_rule("census_date", "is not in the future", _census <= dt.date.today()),
+            row_rule("date_of_birth", "pupil aged 2-25 on census day", _age.is_between(2, 25)),
+            row_rule("primary_sen_need", "is given when SEN provision is not N (spring census)",
+                     ~_spring | (_provision == "N") | pl.col("primary_sen_need").is_not_null()),
+            row_rule("primary_sen_need", "is blank when SEN provision is N",
+                     (_provision != "N") | pl.col("primary_sen_need").is_null()),
+            row_rule("sen_provision", "legacy code S, A or P only before 2015",
+                     ~_provision.is_in(LEGACY_PROVISION) | (_census < LEGACY_PROVISION_UNTIL)),
+        ],
+        name="census",
+        strict=True,
+    )

@@ -1,0 +1,54 @@
+"""Building blocks for the pandera models: vectorised checks over text columns.
+
+Row-level checks that involve more than one column are dataframe checks named
+`column|rule`, so that quarantine can say which column a failure is about.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandera.polars as pa
+import polars as pl
+
+from transforms.parse import is_bool, parse_date
+from transforms.upn import upn_is_valid
+
+
+def expr_check(name: str, build: Callable[[str], pl.Expr]) -> pa.Check:
+    """A column check from a polars expression over the column.
+
+    Blanks pass: whether a value is required is the column's `nullable`, reported once as
+    "is required" rather than again as every rule the blank cannot meet.
+    """
+    return pa.Check(lambda data: data.lazyframe.select(
+        build(data.key).fill_null(False) | pl.col(data.key).is_null()), name=name)
+
+
+def is_date() -> pa.Check:
+    return expr_check("is a date (yyyy-mm-dd, dd/mm/yyyy or yyyy-Mon-dd)",
+                      lambda c: parse_date(c).is_not_null())
+
+
+def is_boolean() -> pa.Check:
+    return expr_check("is a yes/no value (1/0, true/false, Y/N)", is_bool)
+
+
+def is_upn() -> pa.Check:
+    return expr_check("is a valid UPN (check letter and LA number)", upn_is_valid)
+
+
+def one_of(values: tuple[str, ...] | list[str], what: str) -> pa.Check:
+    allowed = tuple(values)
+    return expr_check(f"is a {what} ({', '.join(allowed[:8])}{'...' if len(allowed) > 8 else ''})",
+                      lambda c: pl.col(c).str.to_uppercase().is_in(allowed))
+
+
+def matches(pattern: str, what: str) -> pa.Check:
+    return expr_check(f"is {what}", lambda c: pl.col(c).str.contains(pattern))
+
+
+def row_rule(column: str, rule: str, ok: pl.Expr) -> pa.Check:
+    """A rule across columns: `ok` is true for good rows (null counts as good)."""
+    return pa.Check(lambda data: data.lazyframe.select(ok.fill_null(True)),
+                    name=f"{column}|{rule}")

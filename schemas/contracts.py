@@ -1,0 +1,154 @@
+"""The input contracts (../shared/contracts.md) as data: columns, aliases, what is personal.
+
+Header names match case-insensitively, ignoring spaces and underscores (`normalise_header`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+
+def normalise_header(name: str) -> str:
+    return re.sub(r"[\s_]+", "", name.strip().lstrip("\ufeff")).lower()
+
+
+def snake_header(name: str) -> str:
+    """A header as a snake_case column name (`LA (code)` -> `la_code`), for raw tables."""
+    return re.sub(r"[^0-9a-z]+", "_", name.strip().lstrip("\ufeff").lower()).strip("_")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    aliases: tuple[str, ...] = ()
+    required: bool = True
+    personal: bool = False  # never stored; masked in quarantine
+
+
+@dataclass(frozen=True)
+class Contract:
+    source: str
+    table: str  # staging table the rows go to
+    columns: tuple[Column, ...]
+    file_pattern: str = r".*"  # which files of the source folder this contract reads
+    extra: dict = field(default_factory=dict)
+
+    def alias_map(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for c in self.columns:
+            for a in (c.name, *c.aliases):
+                out[normalise_header(a)] = c.name
+        return out
+
+    @property
+    def required(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    @property
+    def personal(self) -> set[str]:
+        return {c.name for c in self.columns if c.personal}
+
+
+C = Column
+
+CENSUS = Contract("census", "stage.census", (
+    C("census_date", ("CensusDate",)),
+    C("laestab", ("LAEstab",)),
+    C("urn", ("URN",)),
+    C("upn", ("UPN",), personal=True),
+    C("surname", ("Surname",), required=False, personal=True),
+    C("forename", ("Forename",), required=False, personal=True),
+    C("date_of_birth", ("DOB",), personal=True),
+    C("sex", ("Gender", "Sex")),
+    C("nc_year_actual", ("NCyearActual",)),
+    C("enrol_status", ("EnrolStatus",)),
+    C("sen_provision", ("SENprovision",)),
+    C("primary_sen_need", ("SENtype", "PrimarySENeedsType"), required=False),
+    C("secondary_sen_need", ("SecondarySENType",), required=False),
+    C("fsm_eligible", ("FSMeligible",)),
+))
+
+
+SEN2_MODULES: dict[str, Contract] = {
+    "sen2": Contract("sen2", "stage.sen2_sen2", (
+        C("sen2tableid"), C("collection", required=False), C("year", required=False),
+        C("referencedate", required=False), C("lea", required=False))),
+    "person": Contract("sen2", "stage.sen2_person", (
+        C("persontableid"), C("sen2tableid", required=False),
+        C("surname", required=False, personal=True), C("forename", required=False,
+                                                        personal=True),
+        C("personbirthdate", personal=True), C("sex"), C("ethnicity", required=False),
+        C("postcode", required=False, personal=True), C("upn", required=False, personal=True),
+        C("uniquelearnernumber", required=False, personal=True),
+        C("upnunknown", required=False))),
+    "requests": Contract("sen2", "stage.sen2_requests", (
+        C("requeststableid"), C("persontableid"), C("receiveddate"),
+        C("rya", required=False), C("requestoutcomedate", required=False),
+        C("requestoutcome", required=False), C("requestmediation", required=False),
+        C("requesttribunal", required=False))),
+    "assessment": Contract("sen2", "stage.sen2_assessment", (
+        C("assessmenttableid"), C("requeststableid"), C("assessmentoutcome", required=False),
+        C("assessmentoutcomedate", required=False), C("week20", required=False))),
+    "namedplan": Contract("sen2", "stage.sen2_namedplan", (
+        C("namedplantableid"), C("assessmenttableid"), C("startdate"),
+        C("planres", required=False), C("planwbp", required=False), C("pb", required=False),
+        C("ceasedate", required=False), C("ceasereason", required=False))),
+    "plandetail": Contract("sen2", "stage.sen2_plandetail", (
+        C("plandetailtableid"), C("namedplantableid"), C("urn", required=False),
+        C("ukprn", required=False), C("sensetting", required=False),
+        C("placementrank", required=False), C("senunitindicator", required=False),
+        C("resourcedprovisionindicator", required=False))),
+    "activeplans": Contract("sen2", "stage.sen2_activeplans", (
+        C("activeplanstableid"), C("requeststableid"), C("transferla", required=False),
+        C("reviewmeeting", required=False), C("reviewoutcome", required=False),
+        C("lastreview", required=False))),
+    "placementdetail": Contract("sen2", "stage.sen2_placementdetail", (
+        C("placementdetailtableid"), C("activeplanstableid"), C("urn", required=False),
+        C("ukprn", required=False), C("sensetting", required=False),
+        C("placementrank", required=False), C("entrydate", required=False),
+        C("leavingdate", required=False), C("senunitindicator", required=False),
+        C("resourcedprovisionindicator", required=False))),
+    "senneed": Contract("sen2", "stage.sen2_senneed", (
+        C("senneedtableid"), C("activeplanstableid"), C("sentype"), C("sentyperank"))),
+}
+
+ESTABLISHMENTS = Contract("establishments", "stage.establishments", (
+    C("urn", ("URN",)), C("la_code", ("LA (code)",)), C("la_name", ("LA (name)",)),
+    C("establishment_number", ("EstablishmentNumber",)),
+    C("establishment_name", ("EstablishmentName",)),
+    C("type_of_establishment", ("TypeOfEstablishment (name)",)),
+    C("establishment_type_group", ("EstablishmentTypeGroup (name)",)),
+    C("establishment_status", ("EstablishmentStatus (name)",)),
+    C("phase_of_education", ("PhaseOfEducation (name)",)),
+    C("statutory_low_age", ("StatutoryLowAge",)),
+    C("statutory_high_age", ("StatutoryHighAge",)),
+    C("ukprn", ("UKPRN",), required=False),
+    C("resourced_provision_on_roll", ("ResourcedProvisionOnRoll",), required=False),
+    C("resourced_provision_capacity", ("ResourcedProvisionCapacity",), required=False),
+    C("sen_unit_on_roll", ("SenUnitOnRoll",), required=False),
+    C("sen_unit_capacity", ("SenUnitCapacity",), required=False),
+    C("type_of_resourced_provision", ("TypeOfResourcedProvision (name)",), required=False),
+    C("open_date", ("OpenDate",), required=False),
+    C("close_date", ("CloseDate",), required=False),
+))
+
+# Sources that land as raw tables until their own issue builds them: every column is kept as
+# text, names normalised, so nothing is lost and nothing is coerced.
+RAW_SOURCES = {
+    "finance": {r"^hnb[_ ]?ledger": "raw.finance_hnb_ledger", r"^dsg": "raw.finance_dsg"},
+    "recovery_plan": {r".*": "raw.recovery_plan"},
+    "places": {r".*": "raw.places"},
+    "population": {r".*": "raw.population"},
+}
+
+NEED_CODES = ("ASD", "HI", "MLD", "MSI", "OTH", "PD", "PMLD", "SEMH", "SLCN", "SLD", "SPLD",
+              "VI", "NSA", "DS")
+LEGACY_NEED_CODES = {"BESD": "SEMH"}
+NC_YEARS = ("E1", "E2", "N1", "N2", "R", *[str(i) for i in range(1, 15)], "X")
+ENROL_STATUSES = ("C", "M", "S", "F", "G")
+SEN_PROVISION = {"E": "E", "K": "K", "N": "N", "S": "E", "A": "K", "P": "K"}
+LEGACY_PROVISION = ("S", "A", "P")
+SEN_SETTINGS = ("OLA", "OPA", "EHE", "EYP", "OTH", "NEET", "NIEC", "NIEO")
+BOOLEAN_TRUE = ("1", "true", "y", "yes")
+BOOLEAN_FALSE = ("0", "false", "n", "no")

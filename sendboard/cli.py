@@ -1,0 +1,123 @@
+"""The `sendboard` command: sample, run, status."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from sendboard.config import ConfigError, Home
+
+
+def _prefect_defaults() -> None:
+    # Offline machines: no telemetry; quieter logs unless asked.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "warehouse,transforms,sendboard")
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from sendboard.sample import write_sample
+
+    if args.scale != "la":
+        print("sendboard: --scale national is not available yet (the performance issue adds "
+              "it); use --scale la", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    t = time.perf_counter()
+    written = write_sample(out, seed=args.seed)
+    n = sum(len(v) for v in written.values())
+    print(f"wrote {n} sample files for the synthetic county LA to {out} "
+          f"in {time.perf_counter() - t:.0f} s")
+    return 0
+
+
+def _landing_is_empty(landing: Path) -> bool:
+    return not landing.exists() or not any(p.is_file() for p in landing.rglob("*"))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    _prefect_defaults()
+    home = Home.resolve(args.home)
+    landing = Path(args.landing).resolve() if args.landing else home.landing
+    if args.sample and _landing_is_empty(landing):
+        from sendboard.sample import write_sample
+
+        print(f"no files in {landing}: writing the sample LA's extracts there first ...")
+        t = time.perf_counter()
+        write_sample(landing)
+        print(f"sample extracts written in {time.perf_counter() - t:.0f} s")
+    from flows.nightly import nightly
+
+    as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
+    t = time.perf_counter()
+    summary = nightly(home=str(home.root), landing=str(landing), sample=args.sample,
+                      as_of=as_of)
+    elapsed = time.perf_counter() - t
+    from sendboard.report_text import headline
+
+    print()
+    print(headline(home, summary, elapsed))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from sendboard.report_text import status
+
+    home = Home.resolve(args.home)
+    info = status(home)
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+    else:
+        from sendboard.report_text import status_text
+
+        print(status_text(info))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sendboard", description=(
+        "SEND and High Needs pipeline: loads an LA's extracts into DuckDB and publishes KPIs."))
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("sample", help="write synthetic sample extracts in the contract formats")
+    s.add_argument("--out", required=True, help="landing folder to write (one subfolder a source)")
+    s.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    s.add_argument("--scale", choices=["la", "national"], default="la",
+                   help="la: one county LA (default)")
+    s.set_defaults(func=cmd_sample)
+    r = sub.add_parser("run", help="run the nightly flow once, now")
+    r.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")
+    r.add_argument("--landing", help="landing folder (default HOME/landing)")
+    r.add_argument("--sample", action="store_true", help=(
+        "sample mode: write the sample extracts if the landing folder is empty, and allow a "
+        "locally generated pseudonymisation key"))
+    r.add_argument("--as-of", help="as-of date for the KPI tables (default: latest extract)")
+    r.set_defaults(func=cmd_run)
+    st = sub.add_parser("status", help="last runs, files, quarantine counts, paths")
+    st.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+    st.set_defaults(func=cmd_status)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as e:
+        print(f"sendboard: {e}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as e:
+        print(f"sendboard: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""What the command line prints: the headline KPIs after a run, and `sendboard status`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from sendboard.config import Home
+
+
+def _table(headers: list[str], rows: list[tuple]) -> str:
+    cells = [[_cell(v) for v in r] for r in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
+              for i, h in enumerate(headers)]
+    line = "  ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(out)
+
+
+def _cell(v: object) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, int) and not 1900 <= v <= 2100:  # counts get separators, years do not
+        return f"{v:,}"
+    return str(v)
+
+
+def _query(path: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def headline(home: Home, summary, elapsed: float) -> str:
+    lines: list[str] = []
+    loaded = [f for f in summary.files if f.status == "loaded"]
+    rejected = [f for f in summary.files if f.status == "rejected"]
+    if summary.status == "no_new_files":
+        lines.append("No new files in the landing folder: nothing loaded, nothing changed.")
+    else:
+        quarantined = sum(f.rows_quarantined for f in loaded)
+        lines.append(f"Run {summary.run_id}: {summary.status}. {len(loaded)} file(s) loaded, "
+                     f"{len(rejected)} rejected, {quarantined:,} row(s) quarantined "
+                     f"({elapsed:.0f} s).")
+        for f in rejected:
+            lines.append(f"  rejected: {f.source}/{f.message}")
+    for w in summary.warnings:
+        lines.append(f"  warning: {w}")
+    if home.published.exists():
+        caseload = _query(home.published, """
+            SELECT year, caseload, growth_pct, rate_per_10k_0_25 FROM kpi.ehcp_caseload
+            ORDER BY year""")
+        new = {r[0]: r[1:] for r in _query(home.published, """
+            SELECT year, new_plans, pct_within_20_weeks, pct_within_20_weeks_ex
+            FROM kpi.ehcp_new_plans""")}
+        as_of = _query(home.published, "SELECT max(as_of) FROM kpi.ehcp_caseload")[0][0]
+        lines += ["", f"EHC plans (as of {as_of}): January caseload; new plans and 20-week "
+                  "timeliness in the calendar year before",
+                  _table(["year", "caseload", "growth %", "per 10k 0-25", "new plans (yr-1)",
+                          "% in 20 wks", "% in 20 wks ex"],
+                         [(y, c, g, r, *_prev(new, y)) for y, c, g, r in caseload])]
+        prevalence = _query(home.published, """
+            SELECT census_date, pupils, ehcp, ehcp_pct, sen_support, sen_support_pct
+            FROM kpi.sen_prevalence WHERE scope = 'la' AND month(census_date) = 1
+            ORDER BY census_date DESC LIMIT 3""") if _has(home.published,
+                                                            "kpi.sen_prevalence") else []
+        if prevalence:
+            lines += ["", "SEN in the LA's schools (spring census)",
+                      _table(["census", "pupils", "EHCP", "EHCP %", "SEN support", "SEN sup. %"],
+                             prevalence)]
+    lines += ["", f"published database: {home.published}",
+              f"working warehouse:  {home.warehouse}", f"archive:            {home.archive}",
+              f"reports:            {home.reports}"]
+    return "\n".join(lines)
+
+
+def _prev(new: dict, year: int) -> tuple:
+    return new.get(year - 1) or (None, None, None)
+
+
+def _has(path: Path, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(_query(path, f"SELECT count(*) FROM information_schema.tables WHERE "
+                             f"table_schema = '{schema}' AND table_name = '{name}'")[0][0])
+
+
+def status(home: Home) -> dict:
+    info: dict = {"home": str(home.root), "published": str(home.published),
+                  "warehouse": str(home.warehouse), "archive": str(home.archive)}
+    if not home.published.exists():
+        info["runs"] = []
+        info["message"] = "nothing published yet: run `sendboard run`"
+        return info
+    runs = _query(home.published, """SELECT run_id, flow, started_at, finished_at, status,
+        error, files_new, as_of FROM audit.runs ORDER BY started_at DESC LIMIT 5""")
+    info["runs"] = [dict(zip(["run_id", "flow", "started_at", "finished_at", "status", "error",
+                              "files_new", "as_of"], r, strict=True)) for r in runs]
+    files = _query(home.published, """SELECT source, count(*), sum(rows_loaded),
+        sum(rows_quarantined), count(*) FILTER (status = 'rejected') FROM audit.files
+        GROUP BY source ORDER BY source""")
+    info["sources"] = [dict(zip(["source", "files", "rows_loaded", "rows_quarantined",
+                                 "files_rejected"], r, strict=True)) for r in files]
+    return info
+
+
+def status_text(info: dict) -> str:
+    lines = [f"home: {info['home']}"]
+    if info.get("message"):
+        return "\n".join([*lines, info["message"]])
+    lines += ["", "last runs (published copy)", _table(
+        ["started", "status", "new files", "as of", "error"],
+        [(str(r["started_at"])[:19], r["status"], r["files_new"], r["as_of"],
+          (r["error"] or "")[:60]) for r in info["runs"]])]
+    lines += ["", "files by source", _table(
+        ["source", "files", "rows loaded", "quarantined", "rejected files"],
+        [tuple(r.values()) for r in info["sources"]])]
+    lines += ["", f"published: {info['published']}", f"warehouse: {info['warehouse']}",
+              f"archive:   {info['archive']}"]
+    return "\n".join(lines)

@@ -1,0 +1,54 @@
+"""Synthetic sample extracts for a mid-sized county LA, in exactly the contract formats.
+
+Nothing here is a real person's data: children, names, postcodes and UPNs are drawn at random
+(UPNs with valid check letters); the yearly totals are calibrated to public statistics.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+from sendboard.sample.calendar import census_day
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("census", "sen2", "establishments", "finance", "recovery_plan", "places",
+           "population")
+
+
+def write_sample(out: Path, seed: int = 42, cohort_size: int | None = None,
+                 last_year: int = 2026) -> dict[str, list[Path]]:
+    """Write a full landing folder (one subfolder per source) under `out`.
+
+    `cohort_size` children per birth year (default: the county, ~70,000 pupils a census);
+    tests pass a small number for a small LA with the same shape.
+    """
+    from sendboard.sample import other_sources
+    from sendboard.sample.census import census_terms, write_census
+    from sendboard.sample.sen2 import write_sen2
+    from sendboard.sample.world import COUNTY_COHORT, build_world
+
+    cohort = cohort_size or COUNTY_COHORT
+    export = census_day(last_year, "spring") + dt.timedelta(days=70)
+    world = build_world(seed=seed, cohort_size=cohort, export_date=export)
+    dirs = {s: out / s for s in SOURCES}
+    for d in dirs.values():
+        d.mkdir(parents=True, exist_ok=True)
+    written: dict[str, list[Path]] = {s: [] for s in SOURCES}
+    terms = census_terms(last_year=last_year)
+    for k, (year, term) in enumerate(terms, 1):
+        written["census"].append(write_census(world, dirs["census"], year, term))
+        log.info("sample: census %s %s written (%d of %d)", term, year, k, len(terms))
+    written["sen2"] = write_sen2(world, dirs["sen2"])
+    gias = dirs["establishments"] / f"edubasealldata{export:%Y%m%d}.csv"
+    other_sources.write_gias(world.establishments.frame, gias)
+    written["establishments"] = [gias]
+    other_sources.write_finance(dirs["finance"], seed)
+    other_sources.write_recovery_plan(dirs["recovery_plan"], seed)
+    other_sources.write_places(world.establishments.frame, dirs["places"], seed)
+    other_sources.write_population(dirs["population"], births_per_year=cohort, seed=seed)
+    for s in ("finance", "recovery_plan", "places", "population"):
+        written[s] = sorted(dirs[s].iterdir())
+    return written

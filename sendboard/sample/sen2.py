@@ -1,0 +1,166 @@
+"""The SEN2 person-level export ("Blade" CSVs, one per module) from the sample world.
+
+Each plan comes with its request and assessment; requests that did not lead to a plan
+(not assessed, withdrawn, assessed but no plan, still pending at the export) are added at the
+published rates, so that requests and timeliness KPIs look like the LA's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from sendboard.sample.calendar import EPOCH, age_on, january_census_day, to_days
+from sendboard.sample.establishments import LA_CODE
+from sendboard.sample.world import NEVER, NEW_PLANS_TARGET, WITHIN_20_WEEKS, World
+
+MODULES = ("sen2", "person", "requests", "assessment", "namedplan", "plandetail", "activeplans",
+           "placementdetail", "senneed")
+
+
+def blade_date(day: int | None) -> str:
+    """The Blade export's date format, e.g. `2022-Sep-28 00:00:00`; blank for none."""
+    if day is None or day >= NEVER:
+        return ""
+    return (EPOCH + dt.timedelta(days=int(day))).strftime("%Y-%b-%d 00:00:00")
+
+
+def write_sen2(world: World, out_dir: Path) -> list[Path]:
+    rng = np.random.default_rng(world.seed + 2)
+    ch, frame = world.children, world.establishments.frame
+    urns = frame["urn"].to_numpy()
+    ukprns = frame["ukprn"].to_list()
+    export = world.export_day
+    t: dict[str, list[dict]] = {m: [] for m in MODULES}
+    ids = dict.fromkeys(MODULES, 0)
+
+    def new(module: str, **row) -> int:
+        ids[module] += 1
+        row = {f"{module}tableid": ids[module], **row}
+        t[module].append(row)
+        return ids[module]
+
+    sen2_id = new("sen2", collection="SEN2", year=2026,
+                  referencedate=blade_date(to_days(january_census_day(2026))), lea=LA_CODE)
+    person_of: dict[int, int] = {}
+
+    def person(c: int) -> int:
+        if c not in person_of:
+            dob = int(ch.dob[c])
+            unknown = rng.random() < 0.03
+            person_of[c] = new(
+                "person", sen2tableid=sen2_id, surname=str(ch.surname[c]),
+                forename=str(ch.forename[c]), personbirthdate=blade_date(dob),
+                sex=str(ch.sex[c]), ethnicity=str(ch.ethnicity[c]),
+                postcode=str(ch.postcode[c]), upn="" if unknown else str(ch.upn[c]),
+                uniquelearnernumber=str(ch.uln[c]) if age_on(ch.dob[c:c + 1], export)[0] >= 14
+                else "", upnunknown="UN2" if unknown else "")
+        return person_of[c]
+
+    def request(c: int, received: int, outcome: str, outcome_day: int | None) -> int:
+        return new("requests", persontableid=person(c), receiveddate=blade_date(received),
+                   rya=int(rng.random() < 0.01), requestoutcomedate=blade_date(outcome_day),
+                   requestoutcome=outcome, requestmediation=int(rng.random() < 0.04),
+                   requesttribunal=int(rng.random() < 0.01))
+
+    for plan in world.plans:
+        start = plan.start
+        year = (EPOCH + dt.timedelta(days=start)).year
+        exception = rng.random() < 0.07
+        if plan.converted or plan.transfer_la:
+            received = start - int(rng.integers(100, 400))
+            within = True
+        else:
+            within = rng.random() < WITHIN_20_WEEKS.get(year, 0.4) * (0.4 if exception else 1)
+        if not (plan.converted or plan.transfer_la):
+            weeks = rng.integers(84, 141) if within else 141 + min(int(rng.exponential(80)), 460)
+            received = start - int(weeks)
+        decided = received + int(rng.integers(18, 43) if rng.random() < 0.96
+                                 else rng.integers(43, 75))
+        assessed = max(decided + 1, start - int(rng.integers(0, 22)))
+        req = request(plan.child, received, "A", decided)
+        ass = new("assessment", requeststableid=req, assessmentoutcome="Y",
+                  assessmentoutcomedate=blade_date(min(assessed, start)),
+                  week20=int(exception))
+        named = new("namedplan", assessmenttableid=ass, startdate=blade_date(start),
+                    planres=int(rng.random() < 0.02), planwbp=int(rng.random() < 0.01),
+                    pb=int(rng.random() < 0.06), ceasedate=blade_date(plan.cease),
+                    ceasereason=str(plan.reason) if plan.cease < NEVER else "")
+        last = plan.segments[-1] if plan.segments else (start, start, -1, "UNKNOWN")
+        _placement_row(new, "plandetail", last, urns, ukprns, namedplantableid=named)
+        anniversary = start + 365 * max(0, (min(plan.cease, export) - start) // 365)
+        active = new("activeplans", requeststableid=req, transferla=plan.transfer_la,
+                     reviewmeeting=blade_date(anniversary if anniversary > start else None),
+                     reviewoutcome="1" if anniversary > start else "",
+                     lastreview=blade_date(anniversary if anniversary > start else None))
+        for seg in plan.segments:
+            if seg[3] == "UNKNOWN":
+                continue
+            leaving = seg[1] if seg[1] <= export else None
+            _placement_row(new, "placementdetail", seg, urns, ukprns,
+                           activeplanstableid=active, entrydate=blade_date(seg[0]),
+                           leavingdate=blade_date(leaving))
+        new("senneed", activeplanstableid=active, sentype=plan.need, sentyperank=1)
+        if plan.need2:
+            new("senneed", activeplanstableid=active, sentype=plan.need2, sentyperank=2)
+
+    _other_requests(world, rng, request, new)
+    paths = []
+    stamp = (EPOCH + dt.timedelta(days=export)).strftime("%d-%m-%Y")
+    for module in MODULES:
+        path = out_dir / f"Blade-Export_{stamp}_{module}.csv"
+        pl.DataFrame(t[module], infer_schema_length=None).write_csv(path)
+        paths.append(path)
+    return paths
+
+
+def _placement_row(new, module: str, seg, urns, ukprns, **keys) -> None:
+    _, _, row, setting = seg
+    has_urn = row >= 0
+    new(module, **keys, urn=str(urns[row]) if has_urn else "",
+        ukprn=(ukprns[row] or "") if has_urn else "",
+        sensetting="" if has_urn or setting == "UNKNOWN" else setting, placementrank=1,
+        senunitindicator=int(setting == "UNIT"), resourcedprovisionindicator=int(setting == "RP"))
+
+
+def _other_requests(world: World, rng: np.random.Generator, request, new) -> None:
+    """Requests that led to no plan: refused, withdrawn, assessed without a plan, pending."""
+    ch = world.children
+    years = sorted(NEW_PLANS_TARGET)
+    export = world.export_day
+    for y in [*years, years[-1] + 1]:
+        lo = to_days(dt.date(y, 1, 1))
+        hi = min(to_days(dt.date(y + 1, 1, 1)), export)
+        if hi <= lo:
+            continue
+        base = NEW_PLANS_TARGET.get(y, NEW_PLANS_TARGET[years[-1]] * 1.08) * world.scale
+        n = round(base * 0.24 * (hi - lo) / 365)
+        when = rng.integers(lo, hi, size=n)
+        ages = age_on(ch.dob, int((lo + hi) // 2))
+        ok = np.flatnonzero((ch.arrive <= lo) & (ch.depart == NEVER) & (ages >= 1) & (ages < 24))
+        for received, c in zip(when, rng.choice(ok, size=n, replace=False), strict=True):
+            received = int(received)
+            if received > export - 120 and rng.random() < 0.7:  # still pending at the export
+                if rng.random() < 0.5:
+                    request(int(c), received, "", None)
+                else:
+                    req = request(int(c), received, "A", received + 35)
+                    new("assessment", requeststableid=req, assessmentoutcome="",
+                        assessmentoutcomedate="", week20=0)
+                continue
+            decided = received + int(rng.integers(20, 43) if rng.random() < 0.95
+                                     else rng.integers(43, 80))
+            u = rng.random()
+            if u < 0.62:
+                request(int(c), received, "N", decided)
+            elif u < 0.68:
+                request(int(c), received, "W", decided)
+            else:
+                req = request(int(c), received, "A", decided)
+                outcome = "N" if u < 0.95 else "W"
+                new("assessment", requeststableid=req, assessmentoutcome=outcome,
+                    assessmentoutcomedate=blade_date(decided + int(rng.integers(40, 100))),
+                    week20=0)

@@ -1,0 +1,39 @@
+"""Shared fixtures: one Prefect test server for the session, a pseudonymisation key, and a
+small sample LA written once in the contract formats."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+TEST_KEY = "test-key-not-a-secret-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def pseudonym_key(monkeypatch):
+    monkeypatch.setenv("SENDBOARD_PSEUDONYM_KEY", TEST_KEY)
+    return TEST_KEY.encode()
+
+
+SMALL_COHORT = 150
+
+
+@pytest.fixture(scope="session")
+def small_sample(tmp_path_factory) -> Path:
+    """A small LA (150 children a birth year) with the county's shape, all sources."""
+    from sendboard.sample import write_sample
+
+    out = tmp_path_factory.mktemp("sample") / "landing"
+    write_sample(out, seed=7, cohort_size=SMALL_COHORT)
+    return out

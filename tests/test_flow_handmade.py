@@ -1,0 +1,91 @@
+"""The nightly flow on hand-made extracts: every KPI value here was worked out by hand
+(see tests/handmade.py for the cases and the arithmetic)."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from flows.nightly import nightly
+from tests import handmade
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory, prefect_harness):
+    import os
+
+    os.environ["SENDBOARD_PSEUDONYM_KEY"] = "test-key-not-a-secret-0123456789abcdef"
+    home = tmp_path_factory.mktemp("home")
+    landing = handmade.write_landing(home / "landing")
+    summary = nightly(home=str(home), landing=str(landing))
+    assert summary.status == "published"
+    con = duckdb.connect(str(home / "sendboard.duckdb"), read_only=True)
+    yield con
+    con.close()
+
+
+def rows(con, sql):
+    return con.execute(sql).fetchall()
+
+
+def test_caseload_counts_plan_starting_on_census_day_but_not_one_ceasing_on_it(published):
+    got = dict(rows(published, "SELECT year, caseload FROM kpi.ehcp_caseload "
+                               "WHERE year >= 2022 ORDER BY year"))
+    assert got == {2022: 0, 2023: 1, 2024: 4, 2025: 4}
+
+
+def test_caseload_growth_and_years(published):
+    got = rows(published, "SELECT year, census_date::VARCHAR, growth_pct FROM kpi.ehcp_caseload "
+                          "WHERE year >= 2023 ORDER BY year")
+    assert got == [(2023, "2023-01-19", None), (2024, "2024-01-18", 300.0),
+                   (2025, "2025-01-16", 0.0)]
+    years = [r[0] for r in rows(published, "SELECT year FROM kpi.ehcp_caseload ORDER BY 1")]
+    assert years == list(range(2015, 2026))
+
+
+def test_new_plans_exclude_transfers_and_measure_20_weeks(published):
+    got = rows(published, """
+        SELECT year, new_plans, within_20_weeks, pct_within_20_weeks, new_plans_ex,
+               within_20_weeks_ex, pct_within_20_weeks_ex
+        FROM kpi.ehcp_new_plans WHERE year >= 2022 ORDER BY year""")
+    assert got == [
+        (2022, 1, 0, 0.0, 1, 0, 0.0),
+        (2023, 2, 2, 100.0, 2, 2, 100.0),
+        (2024, 2, 1, 50.0, 0, 0, None),
+    ]
+
+
+def test_new_plans_stop_at_the_last_complete_year(published):
+    assert rows(published, "SELECT max(year), min(year) FROM kpi.ehcp_new_plans") == [
+        (2024, 2015)]
+
+
+def test_prevalence_never_counts_a_subsidiary_registration(published):
+    got = rows(published, """
+        SELECT scope, scope_id, pupils, ehcp, ehcp_pct, sen_support, sen_support_pct
+        FROM kpi.sen_prevalence ORDER BY scope, scope_id""")
+    assert got == [
+        ("la", "865", 5, 1, 20.0, 2, 40.0),
+        ("phase", "Alternative provision", 1, 0, 0.0, 1, 100.0),
+        ("phase", "Primary", 4, 1, 25.0, 1, 25.0),
+        ("school", "100001", 4, 1, 25.0, 1, 25.0),
+        ("school", "100002", 1, 0, 0.0, 1, 100.0),
+    ]
+
+
+def test_every_kpi_table_says_definition_source_and_as_of(published):
+    for table in ("kpi.ehcp_caseload", "kpi.ehcp_new_plans", "kpi.sen_prevalence"):
+        got = rows(published, f"SELECT DISTINCT as_of::VARCHAR, definition FROM {table}")
+        assert len(got) == 1
+        assert got[0][0] == "2025-03-01"
+        assert got[0][1].startswith("docs/kpis.md#")
+        source = rows(published, f"SELECT DISTINCT source FROM {table}")[0][0]
+        assert source.startswith(("SEN2 export 2025-03-01", "school census (1 censuses)"))
+
+
+def test_audit_records_the_run_and_every_file(published):
+    runs = rows(published, "SELECT flow, status, files_new, error FROM audit.runs")
+    assert runs == [("sendboard-nightly", "published", 10, None)]
+    files = rows(published, "SELECT source, count(*), sum(rows_loaded), sum(rows_quarantined) "
+                            "FROM audit.files GROUP BY source ORDER BY source")
+    assert files == [("census", 1, 6, 0), ("sen2", 9, 49, 0)]

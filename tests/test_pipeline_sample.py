@@ -1,0 +1,139 @@
+"""The nightly flow end to end on a small generated LA: counts, idempotence, privacy."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+
+import duckdb
+import polars as pl
+import pytest
+
+from flows.nightly import nightly
+from sendboard.sample.world import build_world
+from tests.conftest import SMALL_COHORT, TEST_KEY
+from transforms.calendar import january_census_day
+
+
+@pytest.fixture(scope="module")
+def run_home(tmp_path_factory, small_sample, prefect_harness):
+    os.environ["SENDBOARD_PSEUDONYM_KEY"] = TEST_KEY
+    home = tmp_path_factory.mktemp("home")
+    summary = nightly(home=str(home), landing=str(small_sample))
+    assert summary.status == "published"
+    return home
+
+
+def snapshot(path) -> dict[str, list[tuple]]:
+    """Every row of every table, sorted, so two databases can be compared exactly."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = con.execute("SELECT table_schema || '.' || table_name FROM "
+                             "information_schema.tables ORDER BY 1").fetchall()
+        return {t: sorted(con.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
+                for (t,) in tables}
+    finally:
+        con.close()
+
+
+def test_caseload_equals_the_plans_the_generator_made(run_home):
+    world = build_world(seed=7, cohort_size=SMALL_COHORT,
+                        export_date=january_census_day(2026) + dt.timedelta(days=70))
+    expected = {}
+    for year in range(2015, 2027):
+        day = (january_census_day(year) - dt.date(1970, 1, 1)).days
+        expected[year] = sum(1 for p in world.plans if p.start <= day < p.cease)
+    con = duckdb.connect(str(run_home / "sendboard.duckdb"), read_only=True)
+    got = dict(con.execute("SELECT year, caseload FROM kpi.ehcp_caseload").fetchall())
+    con.close()
+    assert got == expected
+    assert got[2025] == round(6383 * SMALL_COHORT / 6800)
+
+
+def test_a_second_run_with_no_new_files_changes_nothing(run_home, small_sample):
+    before_pub = snapshot(run_home / "sendboard.duckdb")
+    before_wh = snapshot(run_home / "warehouse.duckdb")
+    summary = nightly(home=str(run_home), landing=str(small_sample))
+    assert summary.status == "no_new_files"
+    assert snapshot(run_home / "sendboard.duckdb") == before_pub
+    after_wh = snapshot(run_home / "warehouse.duckdb")
+    runs_before = before_wh.pop("audit.runs")
+    runs_after = after_wh.pop("audit.runs")
+    assert after_wh == before_wh
+    # The only change anywhere: the working warehouse records that the run happened.
+    assert len(runs_after) == len(runs_before) + 1
+    assert sum(r[4] == "no_new_files" for r in runs_after) == 1
+
+
+def _raw_identifiers(landing) -> dict[str, set[str]]:
+    census = pl.concat([pl.read_csv(p, infer_schema=False).select(
+        pl.all().name.map(str.lower)).select("upn", "surname")
+        for p in sorted((landing / "census").glob("*.csv"))], how="vertical_relaxed")
+    person = pl.read_csv(next((landing / "sen2").glob("*_person.csv")), infer_schema=False)
+    def values(*series: pl.Series) -> set[str]:
+        return {v for s in series for v in s.drop_nulls().to_list() if v}
+
+    return {
+        "upn": values(census["upn"], person["upn"]),
+        "surname": values(census["surname"], person["surname"]),
+        "postcode": values(person["postcode"]),
+        "uln": values(person["uniquelearnernumber"]),
+    }
+
+
+def test_no_raw_identifier_reaches_any_table(run_home, small_sample):
+    ids = _raw_identifiers(small_sample)
+    assert len(ids["upn"]) > 1000 and len(ids["postcode"]) > 50
+    for db in ("warehouse.duckdb", "sendboard.duckdb"):
+        con = duckdb.connect(str(run_home / db), read_only=True)
+        columns = con.execute("""SELECT table_schema || '.' || table_name, column_name
+            FROM information_schema.columns WHERE data_type = 'VARCHAR'""").fetchall()
+        names = {c for _, c in columns}
+        assert not names & {"upn", "surname", "forename", "postcode", "date_of_birth",
+                            "personbirthdate", "uniquelearnernumber"}
+        for table, column in columns:
+            values = set(con.sql(f'SELECT DISTINCT "{column}" FROM {table}').pl()
+                         .to_series().drop_nulls().to_list())
+            for kind in ("upn", "surname", "postcode", "uln"):
+                leaked = values & ids[kind]
+                assert not leaked, f"{db} {table}.{column} holds raw {kind}s: {list(leaked)[:3]}"
+            upn_like = [v for v in values if any(u in v for u in list(ids["upn"])[:200])]
+            assert not upn_like, f"{db} {table}.{column} embeds a UPN"
+        con.close()
+
+
+def test_every_landed_file_is_archived_by_its_sha256(run_home, small_sample):
+    from warehouse.archive import sha256_of
+
+    landed = [p for p in small_sample.rglob("*") if p.is_file()]
+    archived = {p.stem for p in (run_home / "archive").rglob("*") if p.is_file()}
+    assert {sha256_of(p) for p in landed} == archived
+    assert len(archived) == 50
+
+
+def test_a_reissued_census_replaces_exactly_its_own_rows(run_home, small_sample, tmp_path):
+    landing = tmp_path / "landing"
+    shutil.copytree(small_sample, landing)
+    spring = landing / "census" / "School Census Spring 2025.csv"
+    frame = pl.read_csv(spring, infer_schema=False)
+    frame.head(frame.height - 10).write_csv(landing / "census" / "Spring 2025 reissued.csv")
+    wh = run_home / "warehouse.duckdb"
+    con = duckdb.connect(str(wh), read_only=True)
+    before = dict(con.execute("SELECT census_date::VARCHAR, count(*) FROM stage.census "
+                              "GROUP BY 1").fetchall())
+    con.close()
+    summary = nightly(home=str(run_home), landing=str(landing))
+    assert summary.status == "published"
+    assert [f.name for f in summary.files] == ["Spring 2025 reissued.csv"]
+    con = duckdb.connect(str(wh), read_only=True)
+    after = dict(con.execute("SELECT census_date::VARCHAR, count(*) FROM stage.census "
+                             "GROUP BY 1").fetchall())
+    statuses = dict(con.execute("SELECT original_name, status FROM audit.files WHERE "
+                                "period = '2025-01-16'").fetchall())
+    con.close()
+    assert after["2025-01-16"] == before["2025-01-16"] - 10
+    assert {k: v for k, v in after.items() if k != "2025-01-16"} == {
+        k: v for k, v in before.items() if k != "2025-01-16"}
+    assert statuses == {"School Census Spring 2025.csv": "superseded",
+                        "Spring 2025 reissued.csv": "loaded"}

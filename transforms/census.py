@@ -1,0 +1,36 @@
+"""Typed, pseudonymised census rows from validated text rows."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from schemas.contracts import LEGACY_NEED_CODES, SEN_PROVISION
+from transforms.parse import parse_bool, parse_date
+from transforms.privacy import birth_year_month, pseudonymise
+
+
+def stage_census(good: pl.DataFrame, key: bytes) -> pl.DataFrame:
+    """Validated census rows as stage.census rows: no names, no full date of birth, no UPN."""
+    typed = good.select(
+        "row_number",
+        parse_date("census_date").alias("census_date"),
+        pl.col("laestab").str.slice(0, 3).alias("la_number"),
+        "laestab",
+        pl.col("urn").cast(pl.Int32).alias("urn"),
+        "upn",
+        *birth_year_month(parse_date("date_of_birth")),
+        pl.col("sex").str.to_uppercase().alias("sex"),
+        pl.col("nc_year_actual").str.to_uppercase().alias("nc_year"),
+        pl.col("enrol_status").str.to_uppercase().alias("enrol_status"),
+        pl.col("sen_provision").str.to_uppercase().replace_strict(SEN_PROVISION)
+        .alias("sen_provision"),
+        pl.col("sen_provision").str.to_uppercase().alias("sen_provision_code"),
+        _need("primary_sen_need").alias("primary_need"),
+        _need("secondary_sen_need").alias("secondary_need"),
+        parse_bool("fsm_eligible").alias("fsm_eligible"),
+    )
+    return pseudonymise(typed, {"upn": "pupil_id"}, key)
+
+
+def _need(col: str) -> pl.Expr:
+    return pl.col(col).str.to_uppercase().replace(LEGACY_NEED_CODES)

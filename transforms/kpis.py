@@ -1,0 +1,181 @@
+"""KPI tables, with the DfE's definitions (docs/kpis.md is the one place they are written).
+
+Pure functions of core tables. Every table carries `definition` (an anchor into
+docs/kpis.md), `source` (which extracts it was computed from) and `as_of`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from transforms.calendar import january_census_day
+
+# The SEND reforms took effect in September 2014: the first January of EHC plans is 2015.
+FIRST_YEAR = 2015
+TIMELINESS_DAYS = 140  # 20 weeks from request received to plan issued
+KPI_DOC = "docs/kpis.md"
+
+
+def definition(anchor: str) -> str:
+    return f"{KPI_DOC}#{anchor}"
+
+
+def _stamp(frame: pl.DataFrame, anchor: str, source: str, as_of: dt.date) -> pl.DataFrame:
+    return frame.with_columns(pl.lit(as_of).alias("as_of"),
+                              pl.lit(definition(anchor)).alias("definition"),
+                              pl.lit(source).alias("source"))
+
+
+def _pct(num: str, den: str) -> pl.Expr:
+    return pl.when(pl.col(den) > 0).then((100 * pl.col(num) / pl.col(den)).round(1))
+
+
+def januaries(export_date: dt.date, first_year: int = FIRST_YEAR) -> pl.DataFrame:
+    """Each January census day from `first_year` up to the export."""
+    years = [y for y in range(first_year, export_date.year + 1)
+             if january_census_day(y) <= export_date]
+    return pl.DataFrame({"year": years, "census_date": [january_census_day(y) for y in years]},
+                        schema={"year": pl.Int32, "census_date": pl.Date})
+
+
+def active_on(plans: pl.DataFrame, day: pl.Expr) -> pl.Expr:
+    """Active on a day: started on or before it and not ceased by it (ceasing on it counts
+    as ceased, as in SEN2)."""
+    return (pl.col("start_date") <= day) & (pl.col("cease_date").is_null()
+                                            | (pl.col("cease_date") > day))
+
+
+def ehcp_caseload(plans: pl.DataFrame, export_date: dt.date, population: pl.DataFrame | None,
+                  source: str, as_of: dt.date) -> pl.DataFrame:
+    """Plans active on each January census day; growth on the year before; rate per 10,000
+    residents aged 0-25 (ONS mid-year estimate of the previous June)."""
+    days = januaries(export_date)
+    counts = (days.join(plans.select("start_date", "cease_date"), how="cross")
+              .filter(active_on(plans, pl.col("census_date")))
+              .group_by("year").agg(pl.len().cast(pl.Int64).alias("caseload")))
+    out = (days.join(counts, on="year", how="left")
+           .with_columns(pl.col("caseload").fill_null(0)).sort("year")
+           .with_columns(pl.when(pl.col("caseload").shift(1) > 0)
+                         .then((pl.col("caseload") / pl.col("caseload").shift(1) - 1) * 100)
+                         .round(1).alias("growth_pct")))
+    if population is not None and population.height:
+        pop = population.select((pl.col("year") + 1).cast(pl.Int32).alias("year"),
+                                pl.col("year").cast(pl.Int32).alias("population_year"),
+                                "population_0_25")
+        out = out.join(pop, on="year", how="left")
+    else:
+        out = out.with_columns(pl.lit(None, pl.Int32).alias("population_year"),
+                               pl.lit(None, pl.Int64).alias("population_0_25"))
+    out = out.with_columns(
+        pl.when(pl.col("population_0_25") > 0)
+        .then((pl.col("caseload") / pl.col("population_0_25") * 10_000).round(1))
+        .alias("rate_per_10k_0_25"))
+    return _stamp(out.select("year", "census_date", "caseload", "growth_pct",
+                             "rate_per_10k_0_25", "population_0_25", "population_year"),
+                  "ehcp-caseload", source, as_of)
+
+
+def complete_years(export_date: dt.date, first_year: int = FIRST_YEAR) -> pl.DataFrame:
+    """Calendar years wholly before the export: a part year would read as a collapse."""
+    return pl.DataFrame({"year": list(range(first_year, export_date.year))},
+                        schema={"year": pl.Int32})
+
+
+def ehcp_new_plans(plans: pl.DataFrame, export_date: dt.date, source: str,
+                   as_of: dt.date) -> pl.DataFrame:
+    """Plans first issued in each calendar year (transfers in excluded), and the share issued
+    within 20 weeks of the request, including and excluding exception cases."""
+    new = plans.filter(pl.col("transfer_la").is_null()).with_columns(
+        pl.col("start_date").dt.year().cast(pl.Int32).alias("year"),
+        ((pl.col("start_date") - pl.col("request_received")).dt.total_days()
+         <= TIMELINESS_DAYS).fill_null(False).alias("within"))
+    agg = new.group_by("year").agg(
+        pl.len().cast(pl.Int64).alias("new_plans"),
+        pl.col("within").sum().cast(pl.Int64).alias("within_20_weeks"),
+        (~pl.col("exception_applies")).sum().cast(pl.Int64).alias("new_plans_ex"),
+        (pl.col("within") & ~pl.col("exception_applies")).sum().cast(pl.Int64)
+        .alias("within_20_weeks_ex"))
+    counts = ["new_plans", "within_20_weeks", "new_plans_ex", "within_20_weeks_ex"]
+    out = (complete_years(export_date).join(agg, on="year", how="left")
+           .with_columns(pl.col(counts).fill_null(0)).sort("year")
+           .with_columns(_pct("within_20_weeks", "new_plans").alias("pct_within_20_weeks"),
+                         _pct("within_20_weeks_ex", "new_plans_ex")
+                         .alias("pct_within_20_weeks_ex")))
+    return _stamp(out.select("year", "new_plans", "within_20_weeks", "pct_within_20_weeks",
+                             "new_plans_ex", "within_20_weeks_ex", "pct_within_20_weeks_ex"),
+                  "ehcp-new-plans", source, as_of)
+
+
+PHASE_BY_NUMBER = [(1000, 1099, "Nursery"), (1100, 1199, "Alternative provision"),
+                   (2000, 3999, "Primary"), (4000, 5999, "Secondary"),
+                   (6000, 6999, "Independent"), (7000, 7999, "Special")]
+
+
+def school_phases(census: pl.DataFrame, establishments: pl.DataFrame | None) -> pl.DataFrame:
+    """URN -> phase: special and AP schools by type, others by GIAS phase; with no GIAS row,
+    by the DfE's establishment number ranges."""
+    urns = census.select("urn", "laestab").unique(subset="urn", keep="first")
+    number = pl.col("laestab").str.slice(3, 4).cast(pl.Int32)
+    fallback = pl.lit(None, pl.Utf8)
+    for lo, hi, name in reversed(PHASE_BY_NUMBER):
+        fallback = pl.when(number.is_between(lo, hi)).then(pl.lit(name)).otherwise(fallback)
+    if establishments is None or establishments.height == 0:
+        return urns.select("urn", fallback.alias("phase"))
+    t = pl.col("type_of_establishment").str.to_lowercase()
+    gias = establishments.select(
+        "urn",
+        pl.when(t.str.contains("special")).then(pl.lit("Special"))
+        .when(t.str.contains("pupil referral|alternative provision")).then(
+            pl.lit("Alternative provision"))
+        .when(pl.col("phase_of_education").is_in(["Not applicable", ""])
+              | pl.col("phase_of_education").is_null()).then(None)
+        .otherwise(pl.col("phase_of_education")).alias("gias_phase"))
+    return urns.join(gias, on="urn", how="left").select(
+        "urn", pl.coalesce("gias_phase", fallback, pl.lit("Unknown")).alias("phase"))
+
+
+def sen_prevalence(census: pl.DataFrame, establishments: pl.DataFrame | None, source: str,
+                   as_of: dt.date) -> pl.DataFrame:
+    """Pupils on roll (sole and main registrations, enrol status C and M) with an EHC plan (E)
+    and on SEN support (K), per census: for the LA, per phase and per school. A dual-registered
+    pupil's subsidiary row (S) is never counted, at the school or for the LA."""
+    on_roll = census.filter(pl.col("enrol_status").is_in(["C", "M"])).join(
+        school_phases(census, establishments), on="urn", how="left")
+
+    def count(scope: str, scope_id: pl.Expr) -> pl.DataFrame:
+        return on_roll.with_columns(scope_id.cast(pl.Utf8).alias("scope_id")).group_by(
+            "census_date", "scope_id").agg(
+            pl.col("pupil_id").n_unique().cast(pl.Int64).alias("pupils"),
+            pl.col("pupil_id").filter(pl.col("sen_provision") == "E").n_unique()
+            .cast(pl.Int64).alias("ehcp"),
+            pl.col("pupil_id").filter(pl.col("sen_provision") == "K").n_unique()
+            .cast(pl.Int64).alias("sen_support"),
+        ).with_columns(pl.lit(scope).alias("scope"))
+
+    out = pl.concat([count("la", pl.col("la_number")), count("phase", pl.col("phase")),
+                     count("school", pl.col("urn"))])
+    order = pl.col("scope").replace_strict({"la": 0, "phase": 1, "school": 2},
+                                           return_dtype=pl.Int8)
+    out = out.with_columns(_pct("ehcp", "pupils").alias("ehcp_pct"),
+                           _pct("sen_support", "pupils").alias("sen_support_pct"))
+    out = out.sort(["census_date", order, "scope_id"])
+    return _stamp(out.select("census_date", "scope", "scope_id", "pupils", "ehcp", "ehcp_pct",
+                             "sen_support", "sen_support_pct"),
+                  "sen-prevalence", source, as_of)
+
+
+def population_0_25(population: pl.DataFrame, new_la_code: str | None) -> pl.DataFrame:
+    """Residents aged 0-25 per mid-year, from ONS estimates (text rows as landed)."""
+    pop = population.select(
+        pl.col("new_la_code"), pl.col("year").cast(pl.Int32, strict=False),
+        pl.col("age").cast(pl.Int32, strict=False),
+        pl.col("population").cast(pl.Int64, strict=False))
+    codes = pop["new_la_code"].unique().to_list()
+    if new_la_code is not None:
+        pop = pop.filter(pl.col("new_la_code") == new_la_code)
+    elif len(codes) != 1:
+        return pl.DataFrame(schema={"year": pl.Int32, "population_0_25": pl.Int64})
+    return pop.filter(pl.col("age").is_between(0, 25)).group_by("year").agg(
+        pl.col("population").sum().alias("population_0_25")).sort("year")

@@ -1,0 +1,37 @@
+"""Vectorised parsing of the text values extracts carry: dates, booleans, integers.
+
+Each parser returns null for a value it cannot read; the schemas flag those values first, so
+a null here never hides a bad value that was not quarantined.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from schemas.contracts import BOOLEAN_FALSE, BOOLEAN_TRUE
+
+# ISO, UK (Excel, en-GB), the Blade export's `2022-Sep-28 00:00:00`, GIAS's dd-mm-yyyy and
+# ISO timestamps. Never US month-first: a UK extract's 03/04 is 3 April.
+DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%Y-%b-%d %H:%M:%S", "%d-%m-%Y", "%Y-%m-%d %H:%M:%S",
+                "%Y-%m-%dT%H:%M:%S", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M")
+
+
+def parse_date(col: str | pl.Expr) -> pl.Expr:
+    expr = pl.col(col) if isinstance(col, str) else col
+    return pl.coalesce([expr.str.strptime(pl.Date, f, strict=False, exact=True)
+                        for f in DATE_FORMATS])
+
+
+def parse_bool(col: str | pl.Expr) -> pl.Expr:
+    expr = (pl.col(col) if isinstance(col, str) else col).str.to_lowercase()
+    return (pl.when(expr.is_in(BOOLEAN_TRUE)).then(True)
+            .when(expr.is_in(BOOLEAN_FALSE)).then(False).otherwise(None))
+
+
+def is_bool(col: str) -> pl.Expr:
+    return pl.col(col).str.to_lowercase().is_in((*BOOLEAN_TRUE, *BOOLEAN_FALSE))
+
+
+def parse_int(col: str | pl.Expr) -> pl.Expr:
+    expr = pl.col(col) if isinstance(col, str) else col
+    return expr.cast(pl.Int64, strict=False)

@@ -1,0 +1,193 @@
+"""SEN2 modules: typed staging rows, links between modules, and the core plan tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from schemas.contracts import LEGACY_NEED_CODES, SEN2_MODULES
+from transforms.parse import parse_bool, parse_date, parse_int
+from transforms.privacy import birth_year_month, pseudonymise
+from transforms.validate import quarantine_rows
+
+# module -> (link column, parent module); in the order parents come before children.
+LINKS: dict[str, tuple[str, str] | None] = {
+    "sen2": None,
+    "person": None,  # sen2tableid is optional in real exports: not enforced
+    "requests": ("persontableid", "person"),
+    "assessment": ("requeststableid", "requests"),
+    "namedplan": ("assessmenttableid", "assessment"),
+    "plandetail": ("namedplantableid", "namedplan"),
+    "activeplans": ("requeststableid", "requests"),
+    "placementdetail": ("activeplanstableid", "activeplans"),
+    "senneed": ("activeplanstableid", "activeplans"),
+}
+_DATES = {"referencedate", "personbirthdate", "receiveddate", "requestoutcomedate",
+          "assessmentoutcomedate", "startdate", "ceasedate", "reviewmeeting", "lastreview",
+          "entrydate", "leavingdate"}
+_BOOLS = {"rya", "requestmediation", "requesttribunal", "week20", "planres", "planwbp", "pb",
+          "senunitindicator", "resourcedprovisionindicator"}
+_INTS = {"placementrank", "sentyperank", "ceasereason", "year", "urn"}
+
+
+def module_of(file_name: str) -> str | None:
+    """`Blade-Export_28-09-2022_person.csv` -> `person`."""
+    stem = file_name.rsplit(".", 1)[0].lower()
+    for module in sorted(SEN2_MODULES, key=len, reverse=True):
+        if stem.endswith("_" + module):
+            return module
+    return None
+
+
+def export_date_of(file_name: str) -> dt.date | None:
+    """The export date in a Blade file name (`Blade-Export_<DD-MM-YYYY>_<module>.csv`)."""
+    import re
+
+    m = re.search(r"(\d{2})-(\d{2})-(\d{4})", file_name)
+    if not m:
+        return None
+    try:
+        return dt.date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+    except ValueError:
+        return None
+
+
+def orphans(modules: dict[str, pl.DataFrame],
+            personal: dict[str, set[str]]) -> tuple[dict[str, pl.DataFrame],
+                                                     dict[str, pl.DataFrame]]:
+    """Quarantine rows whose parent id is not among the parent module's loaded rows.
+
+    A parent row quarantined for its own reasons orphans its children too, so a plan never
+    loads without the request it came from.
+    """
+    kept: dict[str, pl.DataFrame] = {}
+    quarantined: dict[str, pl.DataFrame] = {}
+    for module, link in LINKS.items():
+        if module not in modules:
+            continue
+        frame = modules[module]
+        if link is None:
+            kept[module] = frame
+            continue
+        column, parent = link
+        parent_ids = (kept[parent][f"{parent}tableid"] if parent in kept
+                      else pl.Series([], dtype=pl.Utf8))
+        bad = ~pl.col(column).is_in(parent_ids.implode())
+        kept[module], quarantined[module] = quarantine_rows(
+            frame, bad, column, f"links to a {parent} row that is missing or quarantined",
+            personal.get(module, set()))
+    return kept, quarantined
+
+
+def stage_module(module: str, good: pl.DataFrame, key: bytes,
+                 export_date: dt.date) -> pl.DataFrame:
+    """Typed rows of one module; persons lose names, postcode, full birth date, UPN and ULN."""
+    exprs: list[pl.Expr] = [pl.lit(export_date).alias("export_date"), pl.col("row_number")]
+    for col in SEN2_MODULES[module].columns:
+        name = col.name
+        if name in ("surname", "forename", "postcode"):
+            continue
+        if name.endswith("tableid"):
+            exprs.append(parse_int(name).alias(name))
+        elif name == "personbirthdate":
+            exprs.extend(birth_year_month(parse_date(name)))
+        elif name in _DATES:
+            exprs.append(parse_date(name).alias(name))
+        elif name in _BOOLS:
+            exprs.append(parse_bool(name).alias(name))
+        elif name in _INTS:
+            exprs.append(parse_int(name).alias(name))
+        elif name == "sentype":
+            exprs.append(pl.col(name).str.to_uppercase().replace(LEGACY_NEED_CODES).alias(name))
+        elif name in ("upn", "uniquelearnernumber"):
+            exprs.append(pl.col(name))
+        else:
+            exprs.append(pl.col(name).str.to_uppercase().alias(name)
+                         if name in ("sex", "requestoutcome", "assessmentoutcome",
+                                     "sensetting") else pl.col(name))
+    typed = good.select(exprs)
+    if module == "person":
+        typed = pseudonymise(typed, {"upn": "upn_id", "uniquelearnernumber": "uln_id"}, key,
+                             prefix={"uniquelearnernumber": "ULN:"})
+    return typed
+
+
+def core_plans(stage: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """One row per EHC plan (named plan) of an export, with its request and assessment."""
+    person = stage["person"].select(
+        "persontableid",
+        pl.coalesce("upn_id", "uln_id", pl.format("sen2:{}", "persontableid")).alias("person_id"),
+        "birth_year", "birth_month", "sex")
+    requests = stage["requests"].select(
+        "requeststableid", "persontableid", pl.col("receiveddate").alias("request_received"),
+        pl.col("requestoutcomedate").alias("request_decided"))
+    assessment = stage["assessment"].select(
+        "assessmenttableid", "requeststableid",
+        pl.col("assessmentoutcomedate").alias("assessment_decided"),
+        pl.col("week20").fill_null(False).alias("exception_applies"))
+    active = (stage["activeplans"].sort("activeplanstableid")
+              .group_by("requeststableid", maintain_order=True)
+              .agg(pl.col("activeplanstableid").first(), pl.col("transferla").first()))
+    plans = (stage["namedplan"]
+             .join(assessment, on="assessmenttableid", how="inner")
+             .join(requests, on="requeststableid", how="inner")
+             .join(person, on="persontableid", how="inner")
+             .join(active, on="requeststableid", how="left"))
+    return plans.select(
+        pl.col("namedplantableid").alias("plan_id"), "person_id", "birth_year", "birth_month",
+        "sex", "request_received", "request_decided", "assessment_decided",
+        "exception_applies", pl.col("startdate").alias("start_date"),
+        pl.col("ceasedate").alias("cease_date"), pl.col("ceasereason").alias("cease_reason"),
+        pl.col("transferla").alias("transfer_la"), "activeplanstableid", "export_date",
+    ).sort("plan_id")
+
+
+def core_placements(stage: dict[str, pl.DataFrame], plans: pl.DataFrame,
+                    groups: pl.DataFrame) -> pl.DataFrame:
+    """Placements attended (placement detail) per plan, with their DfE placement group.
+
+    `groups` maps URN to placement_group (from GIAS): see transforms.placement_groups.
+    """
+    from transforms.placement_groups import group_placements
+
+    placements = stage["placementdetail"].join(
+        plans.select("plan_id", "activeplanstableid"), on="activeplanstableid", how="inner")
+    return group_placements(placements, groups).select(
+        "plan_id", pl.col("entrydate").alias("entry_date"),
+        pl.col("leavingdate").alias("leaving_date"), "urn", "ukprn", "sensetting",
+        pl.col("placementrank").fill_null(1).alias("placement_rank"),
+        pl.col("senunitindicator").fill_null(False).alias("sen_unit"),
+        pl.col("resourcedprovisionindicator").fill_null(False).alias("resourced_provision"),
+        "type_of_establishment", "placement_group",
+    ).sort("plan_id", "entry_date")
+
+
+def core_needs(stage: dict[str, pl.DataFrame], plans: pl.DataFrame) -> pl.DataFrame:
+    return stage["senneed"].join(
+        plans.select("plan_id", "activeplanstableid"), on="activeplanstableid", how="inner"
+    ).select("plan_id", pl.col("sentype").alias("need"), pl.col("sentyperank").alias("rank")
+             ).sort("plan_id", "rank")
+
+
+def core_requests(stage: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """Requests for assessment with their outcomes and whether they came with a transfer."""
+    person = stage["person"].select(
+        "persontableid",
+        pl.coalesce("upn_id", "uln_id", pl.format("sen2:{}", "persontableid")).alias("person_id"))
+    transfer = stage["activeplans"].filter(pl.col("transferla").is_not_null()).select(
+        "requeststableid").unique().with_columns(pl.lit(True).alias("transfer_in"))
+    assessed = stage["assessment"].sort("assessmenttableid").group_by(
+        "requeststableid", maintain_order=True).agg(
+        pl.col("assessmentoutcome").first().alias("assessment_outcome"),
+        pl.col("assessmentoutcomedate").first().alias("assessment_decided"))
+    return (stage["requests"].join(person, on="persontableid", how="inner")
+            .join(transfer, on="requeststableid", how="left")
+            .join(assessed, on="requeststableid", how="left")
+            .select(pl.col("requeststableid").alias("request_id"), "person_id",
+                    pl.col("receiveddate").alias("received"),
+                    pl.col("requestoutcome").alias("outcome"),
+                    pl.col("requestoutcomedate").alias("decided"), "assessment_outcome",
+                    "assessment_decided",
+                    pl.col("transfer_in").fill_null(False), "export_date")
+            .sort("request_id"))

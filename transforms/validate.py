@@ -1,0 +1,98 @@
+"""Run a pandera schema over a whole file at once and split good rows from quarantined ones.
+
+Every failing row is kept with every reason (row number, column, rule, masked value); the
+good rows of the same file go on. Values of personal columns are never copied into the
+quarantine: only their length is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandera.polars as pa
+import polars as pl
+
+from transforms.readers import FileRejected
+
+QUARANTINE_SCHEMA = {"row_number": pl.Int64, "column_name": pl.Utf8, "rule": pl.Utf8,
+                     "value_masked": pl.Utf8}
+# Spreadsheet line of a data row: the header is line 1.
+FIRST_DATA_LINE = 2
+
+
+@dataclass(frozen=True)
+class Validated:
+    good: pl.DataFrame  # the rows that passed, with `row_number`
+    quarantine: pl.DataFrame  # QUARANTINE_SCHEMA, one row per (row, reason)
+    rows_read: int
+
+    @property
+    def rows_quarantined(self) -> int:
+        return self.quarantine["row_number"].n_unique()
+
+
+def mask(values: pl.Expr, personal: pl.Expr) -> pl.Expr:
+    withheld = pl.format("<withheld: {} characters>", values.str.len_chars())
+    shown = pl.when(values.str.len_chars() > 60).then(values.str.slice(0, 57) + "...") \
+        .otherwise(values)
+    return pl.when(values.is_null()).then(pl.lit("<blank>")) \
+        .when(personal).then(withheld).otherwise(shown)
+
+
+def validate(frame: pl.DataFrame, schema: pa.DataFrameSchema,
+             personal: set[str]) -> Validated:
+    numbered = frame.with_row_index("_i")
+    try:
+        schema.validate(frame, lazy=True)
+        failures = pl.DataFrame(schema={"_i": pl.UInt32, "column_name": pl.Utf8,
+                                        "rule": pl.Utf8})
+    except pa.errors.SchemaErrors as e:
+        fc = e.failure_cases
+        if fc.filter(pl.col("index").is_null()).height:
+            first = fc.filter(pl.col("index").is_null()).row(0, named=True)
+            raise FileRejected(f"does not fit the {schema.name} schema: {first['check']} "
+                               f"({first['column']})") from None
+        # Dataframe-level checks are named `column|rule`; column checks name their column.
+        failures = fc.select(
+            pl.col("index").cast(pl.UInt32).alias("_i"),
+            pl.when(pl.col("schema_context") == "DataFrameSchema")
+            .then(pl.col("check").str.split("|").list.first()).otherwise(pl.col("column"))
+            .alias("column_name"),
+            pl.when(pl.col("schema_context") == "DataFrameSchema")
+            .then(pl.col("check").str.split("|").list.last())
+            .when(pl.col("check") == "not_nullable").then(pl.lit("is required"))
+            .otherwise(pl.col("check")).alias("rule"),
+        ).unique(maintain_order=True)
+    bad_rows = failures["_i"].unique()
+    quarantine = _with_values(failures, numbered, personal)
+    good = numbered.filter(~pl.col("_i").is_in(bad_rows.implode())).with_columns(
+        (pl.col("_i").cast(pl.Int64) + FIRST_DATA_LINE).alias("row_number")).drop("_i")
+    return Validated(good=good, quarantine=quarantine, rows_read=frame.height)
+
+
+def _with_values(failures: pl.DataFrame, numbered: pl.DataFrame,
+                 personal: set[str]) -> pl.DataFrame:
+    if failures.height == 0:
+        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    long = numbered.filter(pl.col("_i").is_in(failures["_i"].unique().implode())).unpivot(
+        index="_i", variable_name="column_name", value_name="value")
+    joined = failures.join(long, on=["_i", "column_name"], how="left")
+    return joined.select(
+        (pl.col("_i").cast(pl.Int64) + FIRST_DATA_LINE).alias("row_number"),
+        "column_name", "rule",
+        mask(pl.col("value"), pl.col("column_name").is_in(sorted(personal))).alias(
+            "value_masked"),
+    ).sort("row_number", "column_name")
+
+
+def quarantine_rows(frame: pl.DataFrame, bad: pl.Expr, column: str, rule: str,
+                    personal: set[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split rows that fail a rule checked outside pandera (e.g. across files).
+
+    `frame` carries `row_number`; returns (good rows, quarantine records).
+    """
+    flagged = frame.filter(bad)
+    records = flagged.select(
+        "row_number", pl.lit(column).alias("column_name"), pl.lit(rule).alias("rule"),
+        mask(pl.col(column).cast(pl.Utf8), pl.lit(column in personal)).alias("value_masked"))
+    return frame.filter(~bad), records

@@ -1,0 +1,72 @@
+"""Publish: write a complete new sendboard.duckdb beside the old one, then swap it in.
+
+BI tools open sendboard.duckdb read-only. DuckDB allows one writing process or many readers
+of a file, never both, so the pipeline never writes to the published file: it builds a new
+file and renames it over the old one (atomic on POSIX). A reader that has the old file open
+keeps reading the old version to the end of its connection; a new connection sees the new
+one; nobody ever sees half a publish. A run that fails before the rename leaves the
+published file exactly as it was.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+# Aggregates and audit only: person-level core tables stay in the working warehouse.
+PUBLISHED_SCHEMAS = ("kpi", "audit")
+
+
+def published_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = "
+        "current_database() AND table_schema IN (SELECT unnest(?)) ORDER BY 1, 2",
+        [list(PUBLISHED_SCHEMAS)]).fetchall()
+    return [f"{s}.{t}" for s, t in rows]
+
+
+def publish(con: duckdb.DuckDBPyConnection, target: Path, run_id: str) -> list[str]:
+    """Copy the published schemas into a fresh file and atomically replace `target`."""
+    tmp = target.with_name(f".{target.name}.{run_id}.tmp")
+    for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    tables = published_tables(con)
+    con.execute(f"ATTACH '{tmp}' AS pub")
+    try:
+        for schema in PUBLISHED_SCHEMAS:
+            con.execute(f"CREATE SCHEMA pub.{schema}")
+        for table in tables:
+            con.execute(f"CREATE TABLE pub.{table} AS SELECT * FROM {table}")
+            comment = con.execute(
+                "SELECT comment FROM duckdb_tables() WHERE database_name = current_database() "
+                "AND schema_name || '.' || table_name = ?", [table]).fetchall()
+            if comment and comment[0][0]:
+                quoted = comment[0][0].replace("'", "''")
+                con.execute(f"COMMENT ON TABLE pub.{table} IS '{quoted}'")
+        con.execute("CHECKPOINT pub")
+    finally:
+        con.execute("DETACH pub")
+    _fsync(tmp)
+    os.replace(tmp, target)
+    _fsync(target.parent)
+    return tables
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_published(path: Path, sql: str) -> list[tuple]:
+    """Query the published database the way a BI tool does (read-only)."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+

@@ -1,0 +1,26 @@
+"""Reference lists shipped with the pipeline (warehouse/reference/)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import polars as pl
+
+REFERENCE = Path(__file__).parent / "reference"
+
+
+@cache
+def local_authorities() -> pl.DataFrame:
+    return pl.read_csv(REFERENCE / "region_la_hierarchy.csv", infer_schema=False)
+
+
+def new_la_code(old_la_code: str) -> str | None:
+    """`865` -> `E06000054` (None for a code the DfE list does not have)."""
+    hit = local_authorities().filter(pl.col("old_la_code") == str(old_la_code).strip())
+    return hit["new_la_code"][0] if hit.height else None
+
+
+def la_name(old_la_code: str) -> str | None:
+    hit = local_authorities().filter(pl.col("old_la_code") == str(old_la_code).strip())
+    return hit["la_name"][0] if hit.height else None

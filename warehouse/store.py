@@ -1,0 +1,120 @@
+"""The working warehouse: connection, DDL, and the writes every load shares."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+DDL = (Path(__file__).parent / "ddl.sql").read_text()
+
+
+def connect(path: Path) -> duckdb.DuckDBPyConnection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    con.execute(DDL)
+    return con
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All or nothing: a failure (or a kill) part-way leaves the warehouse as it was."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
+        "AND table_name = ?", [schema, name]).fetchall()[0][0])
+
+
+def replace_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame,
+                 where: str | None = None, params: list | None = None) -> int:
+    """Delete the rows `where` selects (a period a re-issued file replaces), insert `frame`.
+
+    The table is created from the frame's schema the first time.
+    """
+    con.register("_incoming", frame)
+    try:
+        if not table_exists(con, table):
+            con.execute(f"CREATE TABLE {table} AS SELECT * FROM _incoming")
+            return frame.height
+        if where:
+            con.execute(f"DELETE FROM {table} WHERE {where}", params or [])
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
+        return frame.height
+    finally:
+        con.unregister("_incoming")
+
+
+def write_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame,
+                comment: str | None = None) -> None:
+    """Replace a derived (core or kpi) table wholesale."""
+    con.register("_frame", frame)
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _frame")
+    finally:
+        con.unregister("_frame")
+    if comment:
+        quoted = comment.replace("'", "''")
+        con.execute(f"COMMENT ON TABLE {table} IS '{quoted}'")
+
+
+def read(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
+    return con.sql(sql, params=params).pl() if params else con.sql(sql).pl()
+
+
+def known_files(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute("SELECT sha256 FROM audit.files").fetchall()}
+
+
+def record_file(con: duckdb.DuckDBPyConnection, *, sha256: str, source: str,
+                original_name: str, run_id: str, status: str, rows_read: int = 0,
+                rows_loaded: int = 0, rows_quarantined: int = 0, message: str | None = None,
+                period: str | None = None, encoding: str | None = None,
+                unknown_columns: list[str] | None = None, archived_as: str | None = None,
+                ) -> None:
+    con.execute(
+        "INSERT INTO audit.files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [sha256, source, original_name, rows_read, rows_loaded, rows_quarantined, run_id,
+         status, message, period, encoding,
+         ", ".join(unknown_columns) if unknown_columns else None, archived_as,
+         dt.datetime.now(dt.UTC)])
+
+
+def record_quarantine(con: duckdb.DuckDBPyConnection, run_id: str, sha256: str, source: str,
+                      quarantine: pl.DataFrame) -> None:
+    if quarantine.height == 0:
+        return
+    rows = quarantine.select(pl.lit(run_id).alias("run_id"), pl.lit(sha256).alias("sha256"),
+                             pl.lit(source).alias("source"), "row_number", "column_name",
+                             "rule", "value_masked")
+    con.register("_q", rows)
+    try:
+        con.execute("INSERT INTO audit.quarantine SELECT * FROM _q")
+    finally:
+        con.unregister("_q")
+
+
+def start_run(con: duckdb.DuckDBPyConnection, run_id: str, flow: str) -> None:
+    con.execute("INSERT INTO audit.runs (run_id, flow, started_at, status) VALUES (?, ?, ?, ?)",
+                [run_id, flow, dt.datetime.now(dt.UTC), "running"])
+
+
+def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str,
+               error: str | None = None, files_new: int | None = None,
+               as_of: dt.date | None = None) -> None:
+    con.execute("UPDATE audit.runs SET finished_at = ?, status = ?, error = ?, files_new = ?, "
+                "as_of = ? WHERE run_id = ?",
+                [dt.datetime.now(dt.UTC), status, error, files_new, as_of, run_id])
