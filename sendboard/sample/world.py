@@ -225,7 +225,7 @@ def simulate_plans(rng: np.random.Generator, ch: Children, scale: float,
     active: list[int] = []
     holder = np.zeros(len(ch), dtype=bool)  # child holds an active plan
     next_spare = first_spare
-    years = sorted(CASELOAD_TARGET)
+    years = sorted(y for y in CASELOAD_TARGET if to_days(january_census_day(y)) <= export_day)
     c0 = to_days(january_census_day(years[0]))
 
     # The 2014 stock: statements, converted to EHC plans from September 2014.
@@ -245,12 +245,9 @@ def simulate_plans(rng: np.random.Generator, ch: Children, scale: float,
     for y in years[:-1]:
         lo = to_days(january_census_day(y))
         hi = to_days(january_census_day(y + 1))
-        fraction = 1.0
-        if y == years[-2] and hi > export_day:  # pragma: no cover - only if export is early
-            hi = export_day
         target_next = round(CASELOAD_TARGET[y + 1] * scale)
-        n_new = round(NEW_PLANS_TARGET[y] * scale * fraction)
-        n_transfer = round(0.035 * CASELOAD_TARGET[y] * scale * fraction)
+        n_new = round(NEW_PLANS_TARGET[y] * scale)
+        n_transfer = round(0.035 * CASELOAD_TARGET[y] * scale)
         # Forced ceasings: the 25th birthday.
         still: list[int] = []
         for p in active:
@@ -313,7 +310,7 @@ def simulate_plans(rng: np.random.Generator, ch: Children, scale: float,
     ok = ((ch.arrive <= when) & (when < ch.depart) & (ch.depart == NEVER) & ~holder
           & (ages >= 0) & (ages < len(_ISSUE_AGE_WEIGHT)))
     w = np.where(ok, _ISSUE_AGE_WEIGHT[np.clip(ages, 0, len(_ISSUE_AGE_WEIGHT) - 1)], 0.0)
-    n_new = round(NEW_PLANS_TARGET[years[-2]] * 1.08 * scale * fraction)
+    n_new = round(NEW_PLANS_TARGET[years[-1] - 1] * 1.08 * scale * fraction)
     for c in rng.choice(len(ch), size=n_new, replace=False, p=w / w.sum()):
         plans.append(Plan(child=int(c), start=int(when[c])))
         holder[c] = True

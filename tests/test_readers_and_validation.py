@@ -1,0 +1,149 @@
+"""Reading extracts (encodings, headers) and validating census rows, with exact messages."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from schemas.census import census_schema
+from schemas.contracts import CENSUS
+from tests import handmade
+from transforms.readers import FileRejected, conform, read_raw
+from transforms.validate import validate
+
+
+def census(tmp_path, rows, header=handmade.CENSUS_HEADER, encoding="utf-8", bom=False):
+    path = tmp_path / "census.csv"
+    text = "\n".join([header, *rows]) + "\n"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode(encoding))
+    return path
+
+
+def quarantined(path):
+    raw = read_raw(path)
+    v = validate(conform(raw.frame, CENSUS).frame, census_schema(), CENSUS.personal)
+    return v, sorted((r["row_number"], r["column_name"], r["rule"], r["value_masked"])
+                     for r in v.quarantine.iter_rows(named=True))
+
+
+def test_utf8_bom_and_windows_1252_read_the_same(tmp_path):
+    rows = handmade.census_rows()
+    rows[2] = rows[2].replace("Brown", "O’Brien")
+    a = read_raw(census(tmp_path, rows, bom=True))
+    assert a.encoding == "utf-8-sig"
+    b = read_raw(census(tmp_path, rows, encoding="cp1252"))
+    assert b.encoding == "windows-1252"
+    assert a.frame.equals(b.frame)
+    assert a.frame["Surname"][2] == "O’Brien"
+
+
+def test_headers_match_ignoring_case_spaces_and_underscores(tmp_path):
+    header = ("census date,LA_ESTAB,urn,upn,SURNAME,forename,dob,GENDER,nc year actual,"
+              "enrol_status,sen provision,PrimarySENeedsType,secondary_sen_need,fsm_eligible,"
+              "Ethnicity")
+    raw = read_raw(census(tmp_path, handmade.census_rows(), header=header))
+    c = conform(raw.frame, CENSUS)
+    assert c.frame.columns == [col.name for col in CENSUS.columns]
+    assert c.unknown_columns == ["Ethnicity"]
+
+
+def test_missing_required_columns_reject_the_file_naming_them(tmp_path):
+    header = handmade.CENSUS_HEADER.replace("UPN,", "").replace(",FSMeligible", "")
+    rows = [",".join(r.split(",")[:3] + r.split(",")[4:13]) for r in handmade.census_rows()]
+    raw = read_raw(census(tmp_path, rows, header=header))
+    with pytest.raises(FileRejected, match="lacks required columns upn, fsm_eligible"):
+        conform(raw.frame, CENSUS)
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "is empty"),
+    (b"PK\x03\x04\x00\x00binary", "not a CSV file"),
+])
+def test_unreadable_files_are_rejected_whole(tmp_path, content, message):
+    path = tmp_path / "x.csv"
+    path.write_bytes(content)
+    with pytest.raises(FileRejected, match=message):
+        read_raw(path)
+
+
+def test_other_extensions_are_rejected(tmp_path):
+    path = tmp_path / "census.pdf"
+    path.write_bytes(b"%PDF-1.4")
+    with pytest.raises(FileRejected, match="is not a CSV or XLSX file"):
+        read_raw(path)
+
+
+def test_header_only_file_is_rejected(tmp_path):
+    raw = read_raw(census(tmp_path, []))
+    with pytest.raises(FileRejected, match="has a header but no rows"):
+        conform(raw.frame, CENSUS)
+
+
+def test_each_bad_row_gets_every_reason_and_good_rows_load(tmp_path):
+    good = handmade.census_rows()
+    u = handmade.PUPIL_UPNS
+    bad = [
+        # invalid check letter, unknown need code
+        f"18/01/2024,8652001,100001,A{u[0][1:] if u[0][0] != 'A' else 'B' + u[0][1:]},"
+        "Smith,Ann,01/05/2015,F,3,C,E,XYZ,,0",
+        # NC year out of range, sex not M/F, fsm not yes/no
+        f"18/01/2024,8652001,100001,{u[5]},Smith,Ann,01/05/2015,X,22,C,N,,,maybe",
+        # too young on census day; provision K without a need in a spring census
+        f"18/01/2024,8652001,100001,{u[5]},Smith,Ann,01/05/2023,F,N1,C,K,,,0",
+        # a second census date in the file
+        f"17/05/2024,8652001,100001,{u[5]},Smith,Ann,01/05/2015,F,3,C,N,,,0",
+    ]
+    v, got = quarantined(census(tmp_path, [*good, *bad]))
+    assert v.good.height == len(good)
+    assert v.rows_quarantined == 4
+    assert {(r[0], r[1], r[2]) for r in got} == {
+        (8, "upn", "is a valid UPN (check letter and LA number)"),
+        (8, "primary_sen_need", "is a need code (ASD, HI, MLD, MSI, OTH, PD, PMLD, SEMH...)"),
+        (9, "nc_year_actual", "is a NC year (E1, E2, N1, N2, R, 1, 2, 3...)"),
+        (9, "sex", "is a sex code (M, F)"),
+        (9, "fsm_eligible", "is a yes/no value (1/0, true/false, Y/N)"),
+        (10, "date_of_birth", "pupil aged 2-25 on census day"),
+        (10, "primary_sen_need", "is given when SEN provision is not N (spring census)"),
+        (11, "census_date", "is the file's census date (one census a file)"),
+    }
+
+
+def test_quarantine_never_holds_a_personal_value(tmp_path):
+    bad = ["18/01/2024,8652001,100001,A801200005001,Smith,Ann,01/05/2023,F,3,C,N,,,0"]
+    _, got = quarantined(census(tmp_path, [*handmade.census_rows(), *bad]))
+    assert ("A801200005001" not in str(got)) and ("01/05/2023" not in str(got))
+    assert {r[3] for r in got if r[1] in ("upn", "date_of_birth")} == {
+        "<withheld: 13 characters>", "<withheld: 10 characters>"}
+
+
+def test_age_check_handles_october_birthdays(tmp_path):
+    # 2 years old on an October census day: month()*100 must not overflow.
+    rows = [f"04/10/2018,8652001,100001,{handmade.PUPIL_UPNS[0]},S,A,31/08/2016,F,N1,C,N,,,0",
+            f"04/10/2018,8652001,100001,{handmade.PUPIL_UPNS[1]},S,A,05/10/2016,F,N1,C,N,,,0"]
+    v, got = quarantined(census(tmp_path, rows))
+    assert v.good.height == 1
+    assert [(r[0], r[2]) for r in got] == [(3, "pupil aged 2-25 on census day")]
+
+
+def test_legacy_codes_only_before_2015(tmp_path):
+    rows = [f"02/10/2014,8652001,100001,{handmade.PUPIL_UPNS[0]},S,A,01/05/2008,F,2,C,A,BESD,,0",
+            f"02/10/2014,8652001,100001,{handmade.PUPIL_UPNS[1]},S,A,01/05/2008,F,2,C,S,MLD,,0"]
+    v, got = quarantined(census(tmp_path, rows))
+    assert v.good.height == 2 and got == []
+    later = [r.replace("02/10/2014", "01/10/2015") for r in rows]
+    v, got = quarantined(census(tmp_path, later))
+    assert [(r[0], r[1]) for r in got] == [(2, "sen_provision"), (3, "sen_provision")]
+
+
+def test_staged_census_maps_legacy_codes_and_drops_personal_data(tmp_path):
+    from transforms.census import stage_census
+
+    rows = [f"02/10/2014,8652001,100001,{handmade.PUPIL_UPNS[0]},S,A,01/05/2008,F,2,C,A,BESD,,Y"]
+    v, _ = quarantined(census(tmp_path, rows))
+    staged = stage_census(v.good, b"k" * 32)
+    row = staged.row(0, named=True)
+    assert (row["sen_provision"], row["sen_provision_code"], row["primary_need"]) == (
+        "K", "A", "SEMH")
+    assert (row["birth_year"], row["birth_month"], row["fsm_eligible"]) == (2008, 5, True)
+    assert not {"upn", "surname", "forename", "date_of_birth"} & set(staged.columns)
+    assert isinstance(staged, pl.DataFrame)
