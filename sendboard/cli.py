@@ -18,7 +18,7 @@ def _prefect_defaults() -> None:
     # Offline machines: no telemetry; quieter logs unless asked.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
-    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "warehouse,transforms,sendboard")
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "warehouse,transforms")
 
 
 def cmd_sample(args: argparse.Namespace) -> int:

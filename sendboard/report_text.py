@@ -10,7 +10,8 @@ from sendboard.config import Home
 
 
 def _table(headers: list[str], rows: list[tuple]) -> str:
-    cells = [[_cell(v) for v in r] for r in rows]
+    plain = [h in ("year", "census") for h in headers]  # no thousands separator in years
+    cells = [[_cell(v, p) for v, p in zip(r, plain, strict=True)] for r in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
               for i, h in enumerate(headers)]
     line = "  ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True))
@@ -19,10 +20,10 @@ def _table(headers: list[str], rows: list[tuple]) -> str:
     return "\n".join(out)
 
 
-def _cell(v: object) -> str:
+def _cell(v: object, plain: bool) -> str:
     if v is None:
         return ""
-    if isinstance(v, int) and not 1900 <= v <= 2100:  # counts get separators, years do not
+    if isinstance(v, int) and not plain:
         return f"{v:,}"
     return str(v)
 
