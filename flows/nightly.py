@@ -116,6 +116,14 @@ def nightly(home: str | None = None, landing: str | None = None, sample: bool = 
         for batch in loads.batches(found.new):
             summary.files.extend(load_batch(con, batch, key, run_id, h.archive))
         _file_artifact(summary.files)
+        missing = build.missing_sources(con)
+        if missing:
+            logger.warning("loaded what was new, but there is nothing to publish yet: %s",
+                           missing)
+            summary.status = "nothing_to_publish"
+            store.finish_run(con, run_id, "nothing_to_publish", error=missing,
+                             files_new=len(found.new))
+            return summary
         result = build_tables(con, as_of)
         summary.as_of, summary.tables = result.as_of, result.tables
         check(con)

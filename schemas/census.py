@@ -36,6 +36,11 @@ _age = (_census.dt.year() - _dob.dt.year()
         - (_month_day(_census) < _month_day(_dob)).cast(pl.Int32))
 _provision = pl.col("sen_provision").str.to_uppercase()
 _spring = _census.dt.month() <= 2
+_on_roll = pl.col("enrol_status").str.to_uppercase().is_in(["C", "M"])
+_first = pl.struct(pl.all()).is_first_distinct()
+# Sole or main registrations per pupil, counting an exact repeat of a row once.
+_registrations = (_on_roll & _first).cast(pl.Int32).sum().over(
+    pl.col("upn").str.to_uppercase().str.strip_chars())
 
 
 def census_schema() -> pa.DataFrameSchema:
@@ -62,6 +67,9 @@ def census_schema() -> pa.DataFrameSchema:
             "fsm_eligible": pa.Column(pl.Utf8, checks=[is_boolean()]),
         },
         checks=[
+            row_rule("upn", "repeats an identical earlier row", _first),
+            row_rule("upn", "is on roll twice (two sole or main registrations) in this census",
+                     ~(_on_roll & _first & (_registrations > 1))),
             row_rule("census_date", "is the file's census date (one census a file)",
                      _census == _census.mode().first()),
             row_rule("census_date", "is not in the future", _census <= dt.date.today()),

@@ -39,9 +39,11 @@ def is_upn() -> pa.Check:
 
 
 def one_of(values: tuple[str, ...] | list[str], what: str) -> pa.Check:
+    """One of the listed codes, ignoring case."""
     allowed = tuple(values)
+    upper = [v.upper() for v in allowed]
     return expr_check(f"is a {what} ({', '.join(allowed[:8])}{'...' if len(allowed) > 8 else ''})",
-                      lambda c: pl.col(c).str.to_uppercase().is_in(allowed))
+                      lambda c: pl.col(c).str.to_uppercase().is_in(upper))
 
 
 def matches(pattern: str, what: str) -> pa.Check:

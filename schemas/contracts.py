@@ -133,14 +133,36 @@ ESTABLISHMENTS = Contract("establishments", "stage.establishments", (
     C("close_date", ("CloseDate",), required=False),
 ))
 
-# Sources that land as raw tables until their own issue builds them: every column is kept as
-# text, names normalised, so nothing is lost and nothing is coerced.
-RAW_SOURCES = {
-    "finance": {r"^hnb[_ ]?ledger": "raw.finance_hnb_ledger", r"^dsg": "raw.finance_dsg"},
-    "recovery_plan": {r".*": "raw.recovery_plan"},
-    "places": {r".*": "raw.places"},
-    "population": {r".*": "raw.population"},
-}
+HNB_LEDGER = Contract("finance", "stage.finance_ledger", (
+    C("financial_year"), C("period"), C("s251_line"), C("cost_centre", required=False),
+    C("description", required=False), C("provider_urn", required=False), C("entry_type"),
+    C("amount_gbp"),
+), file_pattern=r"^hnb[ _-]?ledger")
+
+DSG = Contract("finance", "stage.finance_dsg", (
+    C("financial_year"), C("high_needs_block_gbp"), C("block_transfer_gbp", required=False),
+    C("opening_cumulative_balance_gbp", required=False),
+), file_pattern=r"^dsg")
+
+RECOVERY_PLAN = Contract("recovery_plan", "stage.recovery_plan", (
+    C("project_id"), C("project_name"), C("theme", required=False), C("financial_year"),
+    C("planned_saving_gbp"), C("actual_saving_gbp", required=False),
+    C("metric_name", required=False), C("metric_baseline", required=False),
+    C("metric_target", required=False),
+))
+
+PLACES = Contract("places", "stage.places", (
+    C("financial_year"), C("urn"), C("provision"), C("funded_places"),
+))
+
+POPULATION = Contract("population", "stage.population", (
+    C("new_la_code"), C("year"), C("age"), C("sex", required=False), C("population"),
+))
+
+# The DfE's S251 high-needs lines (domain.md).
+S251_HIGH_NEEDS_LINES = ("1.0.2", "1.2.1", "1.2.2", "1.2.3", "1.2.4", "1.2.5", "1.2.6", "1.2.7",
+                         "1.2.8", "1.2.9", "1.2.10", "1.2.11", "1.2.12", "1.2.13")
+PLACE_PROVISIONS = ("special", "resourced_provision", "sen_unit", "ap")
 
 NEED_CODES = ("ASD", "HI", "MLD", "MSI", "OTH", "PD", "PMLD", "SEMH", "SLCN", "SLD", "SPLD",
               "VI", "NSA", "DS")

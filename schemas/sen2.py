@@ -76,5 +76,8 @@ def sen2_schema(module: str) -> pa.DataFrameSchema:
         if col.name.endswith("tableid"):
             checks.append(_ID)
         columns[col.name] = pa.Column(pl.Utf8, nullable=not col.required, checks=checks)
-    return pa.DataFrameSchema(columns, checks=_ROW_RULES.get(module, []), name=f"sen2 {module}",
-                              strict=True)
+    key = f"{module}tableid"
+    unique_id = row_rule(key, "repeats the table id of another row",
+                         ~pl.col(key).is_duplicated())
+    return pa.DataFrameSchema(columns, checks=[unique_id, *_ROW_RULES.get(module, [])],
+                              name=f"sen2 {module}", strict=True)

@@ -30,11 +30,23 @@ def cmd_sample(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.out)
     t = time.perf_counter()
-    written = write_sample(out, seed=args.seed)
+    written = write_sample(out, seed=args.seed, published_from=_published_from(args))
     n = sum(len(v) for v in written.values())
     print(f"wrote {n} sample files for the synthetic county LA to {out} "
           f"in {time.perf_counter() - t:.0f} s")
     return 0
+
+
+def _published_from(args: argparse.Namespace) -> Path | None:
+    from sendboard.sample import DEFAULT_PUBLISHED
+
+    if args.published_from:
+        return Path(args.published_from)
+    if DEFAULT_PUBLISHED.is_dir():
+        return DEFAULT_PUBLISHED
+    print("note: no DfE statistics found to copy into published/ (pass --published-from DIR "
+          "with the EHC plans release CSVs for comparators)")
+    return None
 
 
 def _landing_is_empty(landing: Path) -> bool:
@@ -50,7 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         print(f"no files in {landing}: writing the sample LA's extracts there first ...")
         t = time.perf_counter()
-        write_sample(landing)
+        write_sample(landing, published_from=_published_from(args))
         print(f"sample extracts written in {time.perf_counter() - t:.0f} s")
     from flows.nightly import nightly
 
@@ -89,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     s.add_argument("--scale", choices=["la", "national"], default="la",
                    help="la: one county LA (default)")
+    s.add_argument("--published-from", help=(
+        "folder of DfE EHC plans statistics CSVs to copy into published/ (default: "
+        "../shared/external/dfe-ehcp-2025 beside the repository, when there)"))
     s.set_defaults(func=cmd_sample)
     r = sub.add_parser("run", help="run the nightly flow once, now")
     r.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")
@@ -97,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         "sample mode: write the sample extracts if the landing folder is empty, and allow a "
         "locally generated pseudonymisation key"))
     r.add_argument("--as-of", help="as-of date for the KPI tables (default: latest extract)")
+    r.add_argument("--published-from", help="with --sample: DfE statistics CSVs to copy in")
     r.set_defaults(func=cmd_run)
     st = sub.add_parser("status", help="last runs, files, quarantine counts, paths")
     st.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")

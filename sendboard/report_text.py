@@ -9,14 +9,17 @@ import duckdb
 from sendboard.config import Home
 
 
-def _table(headers: list[str], rows: list[tuple]) -> str:
+def _table(headers: list[str], rows: list[tuple], left: tuple[int, ...] = ()) -> str:
     plain = [h in ("year", "census") for h in headers]  # no thousands separator in years
     cells = [[_cell(v, p) for v, p in zip(r, plain, strict=True)] for r in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
               for i, h in enumerate(headers)]
-    line = "  ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True))
-    out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    def fmt(values: list[str]) -> str:
+        return "  ".join(v.ljust(w) if i in left else v.rjust(w)
+                         for i, (v, w) in enumerate(zip(values, widths, strict=True))).rstrip()
+
+    out = [fmt(list(headers)), "  ".join("-" * w for w in widths)]
+    out += [fmt(r) for r in cells]
     return "\n".join(out)
 
 
@@ -47,8 +50,13 @@ def headline(home: Home, summary, elapsed: float) -> str:
         lines.append(f"Run {summary.run_id}: {summary.status}. {len(loaded)} file(s) loaded, "
                      f"{len(rejected)} rejected, {quarantined:,} row(s) quarantined "
                      f"({elapsed:.0f} s).")
-        for f in rejected:
-            lines.append(f"  rejected: {f.source}/{f.message}")
+        lines.append("")
+        lines.append(_table(
+            ["source", "file", "rows read", "loaded", "quarantined", "notes"],
+            [(f.source, f.name[:48], f.rows_read, f.rows_loaded, f.rows_quarantined,
+              (f.message if f.status == "rejected" else
+               "; ".join(x for x in [*f.top_reasons, f.message or ""] if x))[:110])
+             for f in summary.files], left=(0, 1, 5)))
     for w in summary.warnings:
         lines.append(f"  warning: {w}")
     if home.published.exists():

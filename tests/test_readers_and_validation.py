@@ -41,9 +41,11 @@ def test_headers_match_ignoring_case_spaces_and_underscores(tmp_path):
     header = ("census date,LA_ESTAB,urn,upn,SURNAME,forename,dob,GENDER,nc year actual,"
               "enrol_status,sen provision,PrimarySENeedsType,secondary_sen_need,fsm_eligible,"
               "Ethnicity")
-    raw = read_raw(census(tmp_path, handmade.census_rows(), header=header))
+    rows = [r + ",WBRI" for r in handmade.census_rows()]
+    raw = read_raw(census(tmp_path, rows, header=header))
     c = conform(raw.frame, CENSUS)
-    assert c.frame.columns == [col.name for col in CENSUS.columns]
+    assert c.frame.columns == [col.name for col in CENSUS.columns] + ["row_number"]
+    assert c.frame["row_number"].to_list() == [2, 3, 4, 5, 6, 7]
     assert c.unknown_columns == ["Ethnicity"]
 
 
@@ -82,16 +84,17 @@ def test_header_only_file_is_rejected(tmp_path):
 def test_each_bad_row_gets_every_reason_and_good_rows_load(tmp_path):
     good = handmade.census_rows()
     u = handmade.PUPIL_UPNS
+    extra = [handmade.upn("865", "2001", 15, n) for n in (7, 8, 9)]
     bad = [
         # invalid check letter, unknown need code
         f"18/01/2024,8652001,100001,A{u[0][1:] if u[0][0] != 'A' else 'B' + u[0][1:]},"
         "Smith,Ann,01/05/2015,F,3,C,E,XYZ,,0",
         # NC year out of range, sex not M/F, fsm not yes/no
-        f"18/01/2024,8652001,100001,{u[5]},Smith,Ann,01/05/2015,X,22,C,N,,,maybe",
+        f"18/01/2024,8652001,100001,{extra[0]},Smith,Ann,01/05/2015,X,22,C,N,,,maybe",
         # too young on census day; provision K without a need in a spring census
-        f"18/01/2024,8652001,100001,{u[5]},Smith,Ann,01/05/2023,F,N1,C,K,,,0",
+        f"18/01/2024,8652001,100001,{extra[1]},Smith,Ann,01/05/2023,F,N1,C,K,,,0",
         # a second census date in the file
-        f"17/05/2024,8652001,100001,{u[5]},Smith,Ann,01/05/2015,F,3,C,N,,,0",
+        f"17/05/2024,8652001,100001,{extra[2]},Smith,Ann,01/05/2015,F,3,C,N,,,0",
     ]
     v, got = quarantined(census(tmp_path, [*good, *bad]))
     assert v.good.height == len(good)
@@ -147,3 +150,19 @@ def test_staged_census_maps_legacy_codes_and_drops_personal_data(tmp_path):
     assert (row["birth_year"], row["birth_month"], row["fsm_eligible"]) == (2008, 5, True)
     assert not {"upn", "surname", "forename", "date_of_birth"} & set(staged.columns)
     assert isinstance(staged, pl.DataFrame)
+
+
+def test_duplicate_rows_and_double_registrations(tmp_path):
+    rows = handmade.census_rows()
+    u = handmade.PUPIL_UPNS
+    extra = [
+        rows[0],  # the same line again: the repeat is quarantined, the first loads
+        f"18/01/2024,8652001,100001,{u[2]},Brown,Cat,01/07/2015,F,3,M,N,,,0",  # C and M
+    ]
+    v, got = quarantined(census(tmp_path, [*rows, *extra]))
+    assert [(r[0], r[2]) for r in got] == [
+        (4, "is on roll twice (two sole or main registrations) in this census"),
+        (8, "repeats an identical earlier row"),
+        (9, "is on roll twice (two sole or main registrations) in this census"),
+    ]
+    assert sorted(v.good["row_number"].to_list()) == [2, 3, 5, 6, 7]

@@ -167,11 +167,9 @@ def sen_prevalence(census: pl.DataFrame, establishments: pl.DataFrame | None, so
 
 
 def population_0_25(population: pl.DataFrame, new_la_code: str | None) -> pl.DataFrame:
-    """Residents aged 0-25 per mid-year, from ONS estimates (text rows as landed)."""
-    pop = population.select(
-        pl.col("new_la_code"), pl.col("year").cast(pl.Int32, strict=False),
-        pl.col("age").cast(pl.Int32, strict=False),
-        pl.col("population").cast(pl.Int64, strict=False))
+    """Residents aged 0-25 per mid-year, from ONS estimates (stage.population rows); the LA's
+    own code, or the only code there is."""
+    pop = population
     codes = pop["new_la_code"].unique().to_list()
     if new_la_code is not None:
         pop = pop.filter(pl.col("new_la_code") == new_la_code)

@@ -35,3 +35,21 @@ def is_bool(col: str) -> pl.Expr:
 def parse_int(col: str | pl.Expr) -> pl.Expr:
     expr = pl.col(col) if isinstance(col, str) else col
     return expr.cast(pl.Int64, strict=False)
+
+
+def money_text(col: str | pl.Expr) -> pl.Expr:
+    """Pounds as Excel writes them, to a plain decimal string: `£1,234.56` -> `1234.56`,
+    `(1,234.56)` -> `-1234.56` (accounting negatives)."""
+    expr = pl.col(col) if isinstance(col, str) else col
+    clean = expr.str.replace_all(r"[£,\s]", "")
+    return pl.when(clean.str.contains(r"^\(.*\)$")).then(
+        pl.lit("-") + clean.str.strip_chars("()")).otherwise(clean)
+
+
+MONEY_PATTERN = r"^-?\d+(\.\d{1,2})?$"
+
+
+def parse_money(col: str | pl.Expr) -> pl.Expr:
+    """Pounds and pence as an exact decimal (never a float: budgets must add up to the penny).
+    Validate with MONEY_PATTERN first: more than two decimals would be cut, not rounded."""
+    return money_text(col).cast(pl.Decimal(18, 2), strict=False)

@@ -7,6 +7,7 @@ Windows-1252; XLSX is read from its first sheet.
 
 from __future__ import annotations
 
+import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,22 @@ class FileRejected(Exception):
 
 @dataclass(frozen=True)
 class RawTable:
-    frame: pl.DataFrame  # all Utf8, original header names
+    """A file's rows as text: original headers plus `row_number` (the row a spreadsheet shows
+    for it: the header is row 1). Records that cannot be rows at all (a truncated or
+    misaligned line) are in `problems`, in the quarantine layout."""
+
+    frame: pl.DataFrame
     encoding: str
+    problems: pl.DataFrame
+    empty_rows: int = 0
+
+
+PROBLEM_SCHEMA = {"row_number": pl.Int64, "column_name": pl.Utf8, "rule": pl.Utf8,
+                  "value_masked": pl.Utf8}
+
+
+def _no_problems() -> pl.DataFrame:
+    return pl.DataFrame(schema=PROBLEM_SCHEMA)
 
 
 def decode(data: bytes) -> tuple[bytes, str]:
@@ -47,6 +62,62 @@ def decode(data: bytes) -> tuple[bytes, str]:
         raise FileRejected(f"is neither UTF-8 nor Windows-1252 text (byte {e.start})") from None
 
 
+def _drop_empty_rows(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    data = [c for c in frame.columns if c != "row_number"]
+    empty = pl.all_horizontal(pl.col(data).is_null() | (pl.col(data).str.strip_chars() == ""))
+    kept = frame.filter(~empty)
+    return kept, frame.height - kept.height
+
+
+def _simple_layout(text: bytes) -> bool:
+    """True when every line is a record with the header's field count: no quoting, no blank
+    or ragged lines. Then polars' fast reader gives exactly the rows and row numbers."""
+    if b'"' in text:
+        return False
+    lines = text.rstrip(b"\r\n").split(b"\n")
+    width = lines[0].count(b",")
+    return all(line.count(b",") == width and line.strip() for line in lines)
+
+
+def _read_csv_records(text: bytes) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The careful path: Python's csv module (Excel's quoting), record by record, so a record
+    with the wrong number of fields is reported with its row number instead of being padded
+    or cut to fit."""
+    reader = csv.reader(io.StringIO(text.decode("utf-8"), newline=""))
+    header = next(reader, None)
+    if not header:
+        raise FileRejected("is empty")
+    rows: list[list[str]] = []
+    numbers: list[int] = []
+    problems: list[dict] = []
+    for record in reader:
+        if not record:  # a blank line
+            continue
+        if len(record) != len(header):
+            problems.append({"row_number": reader.line_num, "column_name": "(whole row)",
+                             "rule": f"has {len(record)} fields where the header has "
+                                     f"{len(header)} (a truncated or misaligned line)",
+                             "value_masked": f"<{len(record)} fields>"})
+            continue
+        rows.append(record)
+        numbers.append(reader.line_num)
+    frame = pl.DataFrame(rows, schema=header, orient="row") if rows else pl.DataFrame(
+        schema=dict.fromkeys(header, pl.Utf8))
+    frame = frame.with_columns(pl.Series("row_number", numbers, dtype=pl.Int64))
+    return frame, pl.DataFrame(problems, schema=PROBLEM_SCHEMA)
+
+
+def _header_names(header: list) -> list[str]:
+    """Header cells as column names; a blank header becomes `(unnamed column N)` so that its
+    data is reported as an unknown column rather than lost."""
+    names = [("" if h is None else str(h)).strip().lstrip("\ufeff") for h in header]
+    names = [n or f"(unnamed column {i})" for i, n in enumerate(names, 1)]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise FileRejected(f"has repeated column names: {', '.join(dup)}")
+    return names
+
+
 def read_raw(path: Path) -> RawTable:
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt"):
@@ -56,19 +127,51 @@ def read_raw(path: Path) -> RawTable:
         if b"\x00" in data[:4096]:
             raise FileRejected("is not a CSV file (it contains binary data)")
         text, encoding = decode(data)
-        try:
-            frame = pl.read_csv(io.BytesIO(text), infer_schema=False, has_header=True)
-        except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as e:
-            first = str(e).strip().splitlines()[0]
-            raise FileRejected(f"could not be read as CSV: {first}") from None
-        return RawTable(frame, encoding)
+        problems = _no_problems()
+        first_line = text.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
+        names = _header_names(next(csv.reader([first_line]), []))
+        if _simple_layout(text):
+            try:
+                frame = pl.read_csv(io.BytesIO(text), infer_schema=False, has_header=True,
+                                    row_index_name="row_number", row_index_offset=2)
+            except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as e:
+                first = str(e).strip().splitlines()[0]
+                raise FileRejected(f"could not be read as CSV: {first}") from None
+            frame.columns = ["row_number", *names]
+            frame = frame.with_columns(pl.col("row_number").cast(pl.Int64))
+        else:
+            frame, problems = _read_csv_records(text)
+            frame.columns = [*names, "row_number"]
+        frame, empty = _drop_empty_rows(frame)
+        return RawTable(frame, encoding, problems, empty)
     if suffix == ".xlsx":
-        try:
-            frame = pl.read_excel(path, sheet_id=1, infer_schema_length=0)
-        except Exception as e:  # fastexcel raises its own error types for broken workbooks
-            raise FileRejected(f"could not be read as XLSX: {str(e).splitlines()[0]}") from None
-        return RawTable(frame.select(pl.all().cast(pl.Utf8)), "xlsx")
+        return _read_xlsx(path)
     raise FileRejected(f"is not a CSV or XLSX file (extension {path.suffix or 'none'!r})")
+
+
+def _read_xlsx(path: Path) -> RawTable:
+    """First sheet; the header is the first non-blank row (Excel files often start with blank
+    rows); row numbers are the sheet's own."""
+    import fastexcel
+
+    try:
+        sheet = fastexcel.read_excel(str(path)).load_sheet(0, header_row=None, skip_rows=0,
+                                                           dtypes="string")
+        grid = sheet.to_polars()
+    except Exception as e:  # fastexcel has its own error types for broken workbooks
+        raise FileRejected(f"could not be read as XLSX: {str(e).splitlines()[0]}") from None
+    grid = grid.with_row_index("row_number", offset=1).with_columns(
+        pl.col("row_number").cast(pl.Int64))
+    filled = grid.select(pl.any_horizontal(pl.exclude("row_number").is_not_null()))
+    header_at = filled.to_series().arg_true()
+    if header_at.len() == 0:
+        raise FileRejected("is empty (its first sheet has no cells)")
+    h = int(header_at[0])
+    names = _header_names(list(grid.row(h)[1:]))
+    data = grid.slice(h + 1)
+    data.columns = ["row_number", *names]
+    frame, empty = _drop_empty_rows(data)
+    return RawTable(frame, "xlsx", _no_problems(), empty)
 
 
 @dataclass(frozen=True)
@@ -78,16 +181,22 @@ class Conformed:
 
 
 def conform(raw: pl.DataFrame, contract: Contract) -> Conformed:
-    """Rename headers to the contract's names; reject the file when required ones are missing."""
+    """Rename headers to the contract's names; reject the file when required ones are missing.
+
+    Values are trimmed and blank cells become null; `row_number` is kept.
+    """
     aliases = contract.alias_map()
     rename: dict[str, str] = {}
     unknown: list[str] = []
     for name in raw.columns:
+        if name == "row_number":
+            continue
         target = aliases.get(normalise_header(name))
         if target is None:
             unknown.append(name)
         elif target in rename.values():
-            raise FileRejected(f"has two columns for {target!r} ({name!r} and another)")
+            first = next(k for k, v in rename.items() if v == target)
+            raise FileRejected(f"has two columns for {target} ({first!r} and {name!r})")
         else:
             rename[name] = target
     missing = [c for c in contract.required if c not in rename.values()]
@@ -96,9 +205,9 @@ def conform(raw: pl.DataFrame, contract: Contract) -> Conformed:
                            f"{', '.join(missing)}")
     if raw.height == 0:
         raise FileRejected("has a header but no rows")
-    frame = raw.select([pl.col(src).alias(dst) for src, dst in rename.items()])
+    frame = raw.select([pl.col(src).alias(dst) for src, dst in rename.items()] + ["row_number"])
     optional = [c.name for c in contract.columns if c.name not in frame.columns]
     frame = frame.with_columns(
-        [pl.col(c).str.strip_chars().replace("", None) for c in frame.columns]
+        [pl.col(c).str.strip_chars().replace("", None) for c in rename.values()]
         + [pl.lit(None, pl.Utf8).alias(c) for c in optional])
-    return Conformed(frame.select([c.name for c in contract.columns]), unknown)
+    return Conformed(frame.select([c.name for c in contract.columns] + ["row_number"]), unknown)

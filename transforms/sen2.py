@@ -77,7 +77,23 @@ def orphans(modules: dict[str, pl.DataFrame],
         kept[module], quarantined[module] = quarantine_rows(
             frame, bad, column, f"links to a {parent} row that is missing or quarantined",
             personal.get(module, set()))
+        if module == "assessment":
+            kept[module], late = _outcome_before_request(kept[module], kept["requests"],
+                                                         personal.get(module, set()))
+            quarantined[module] = pl.concat([quarantined[module], late])
     return kept, quarantined
+
+
+def _outcome_before_request(assessment: pl.DataFrame, requests: pl.DataFrame,
+                            personal: set[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """An assessment cannot be decided before the request for it was received."""
+    received = requests.select("requeststableid",
+                               parse_date("receiveddate").alias("_received"))
+    joined = assessment.join(received, on="requeststableid", how="left")
+    bad = (parse_date("assessmentoutcomedate") < pl.col("_received")).fill_null(False)
+    good, records = quarantine_rows(joined, bad, "assessmentoutcomedate",
+                                    "is before its request was received", personal)
+    return good.drop("_received"), records
 
 
 def stage_module(module: str, good: pl.DataFrame, key: bytes,

@@ -12,12 +12,8 @@ from dataclasses import dataclass
 import pandera.polars as pa
 import polars as pl
 
+from transforms.readers import PROBLEM_SCHEMA as QUARANTINE_SCHEMA
 from transforms.readers import FileRejected
-
-QUARANTINE_SCHEMA = {"row_number": pl.Int64, "column_name": pl.Utf8, "rule": pl.Utf8,
-                     "value_masked": pl.Utf8}
-# Spreadsheet line of a data row: the header is line 1.
-FIRST_DATA_LINE = 2
 
 
 @dataclass(frozen=True)
@@ -41,9 +37,10 @@ def mask(values: pl.Expr, personal: pl.Expr) -> pl.Expr:
 
 def validate(frame: pl.DataFrame, schema: pa.DataFrameSchema,
              personal: set[str]) -> Validated:
+    """`frame` is text columns plus `row_number`; the schema sees the text columns only."""
     numbered = frame.with_row_index("_i")
     try:
-        schema.validate(frame, lazy=True)
+        schema.validate(frame.drop("row_number"), lazy=True)
         failures = pl.DataFrame(schema={"_i": pl.UInt32, "column_name": pl.Utf8,
                                         "rule": pl.Utf8})
     except pa.errors.SchemaErrors as e:
@@ -65,8 +62,7 @@ def validate(frame: pl.DataFrame, schema: pa.DataFrameSchema,
         ).unique(maintain_order=True)
     bad_rows = failures["_i"].unique()
     quarantine = _with_values(failures, numbered, personal)
-    good = numbered.filter(~pl.col("_i").is_in(bad_rows.implode())).with_columns(
-        (pl.col("_i").cast(pl.Int64) + FIRST_DATA_LINE).alias("row_number")).drop("_i")
+    good = numbered.filter(~pl.col("_i").is_in(bad_rows.implode())).drop("_i")
     return Validated(good=good, quarantine=quarantine, rows_read=frame.height)
 
 
@@ -75,11 +71,11 @@ def _with_values(failures: pl.DataFrame, numbered: pl.DataFrame,
     if failures.height == 0:
         return pl.DataFrame(schema=QUARANTINE_SCHEMA)
     long = numbered.filter(pl.col("_i").is_in(failures["_i"].unique().implode())).unpivot(
-        index="_i", variable_name="column_name", value_name="value")
-    joined = failures.join(long, on=["_i", "column_name"], how="left")
+        index=["_i", "row_number"], variable_name="column_name", value_name="value")
+    joined = failures.join(long.drop("row_number"), on=["_i", "column_name"], how="left").join(
+        numbered.select("_i", "row_number"), on="_i", how="left")
     return joined.select(
-        (pl.col("_i").cast(pl.Int64) + FIRST_DATA_LINE).alias("row_number"),
-        "column_name", "rule",
+        "row_number", "column_name", "rule",
         mask(pl.col("value"), pl.col("column_name").is_in(sorted(personal))).alias(
             "value_masked"),
     ).sort("row_number", "column_name")

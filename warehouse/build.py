@@ -36,17 +36,27 @@ class BuildResult:
     tables: dict[str, int]  # table -> rows
 
 
-def _sen2_stage(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, pl.DataFrame], dt.date, str]:
+def missing_sources(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Why the KPI tables cannot be built yet, or None when they can."""
     if not store.table_exists(con, "stage.sen2_namedplan"):
-        raise NothingToBuild("no SEN2 export has been loaded: land one in sen2/ "
-                             "(Blade-Export_<DD-MM-YYYY>_<module>.csv files)")
+        return ("no SEN2 export has been loaded: land one in sen2/ "
+                "(Blade-Export_<DD-MM-YYYY>_<module>.csv files)")
     export = con.execute("SELECT max(export_date) FROM stage.sen2_namedplan").fetchall()[0][0]
-    stage = {}
     for module in SEN2_MODULES:
         table = f"stage.sen2_{module}"
-        if not store.table_exists(con, table):
-            raise NothingToBuild(f"the SEN2 export of {export} has no {module} module loaded")
-        stage[module] = store.read(con, f"SELECT * FROM {table} WHERE export_date = ?", [export])
+        if not store.table_exists(con, table) or not con.execute(
+                f"SELECT count(*) FROM {table} WHERE export_date = ?", [export]).fetchall()[0][0]:
+            return f"the SEN2 export of {export} has no {module} rows loaded"
+    return None
+
+
+def _sen2_stage(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, pl.DataFrame], dt.date, str]:
+    reason = missing_sources(con)
+    if reason:
+        raise NothingToBuild(reason)
+    export = con.execute("SELECT max(export_date) FROM stage.sen2_namedplan").fetchall()[0][0]
+    stage = {module: store.read(con, f"SELECT * FROM stage.sen2_{module} WHERE export_date = ?",
+                                [export]) for module in SEN2_MODULES}
     shas = sorted(set(stage["namedplan"]["sha256"].to_list()))
     return stage, export, f"SEN2 export {export} ({', '.join(s[:12] for s in shas)})"
 
@@ -66,10 +76,11 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
     census = (store.read(con, "SELECT * FROM stage.census")
               if store.table_exists(con, "stage.census") else None)
     population = None
-    if store.table_exists(con, "raw.population"):
+    if store.table_exists(con, "stage.population"):
         lea = stage["sen2"]["lea"].drop_nulls().to_list()
         code = new_la_code(lea[0]) if lea else None
-        population = kpis.population_0_25(store.read(con, "SELECT * FROM raw.population"), code)
+        population = kpis.population_0_25(store.read(con, "SELECT * FROM stage.population"),
+                                          code)
     as_of = as_of or max([export, *([census["census_date"].max()] if census is not None
                                     else [])])
 
@@ -87,9 +98,13 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
         out["kpi.sen_prevalence"] = kpis.sen_prevalence(
             census, establishments, f"school census ({files} censuses)", as_of)
     if establishments is not None:
-        out["core.establishments"] = establishments.drop("sha256").join(
+        out["core.establishments"] = establishments.drop("sha256", "row_number").join(
             groups.select("urn", "placement_group"), on="urn", how="left")
     with store.transaction(con):
         for table, frame in out.items():
             store.write_table(con, table, frame)
+        if store.table_exists(con, "stage.published"):
+            # 3.6 million figures for one release: a view, not a copy.
+            con.execute("CREATE OR REPLACE VIEW core.published_statistics AS "
+                        "SELECT * FROM stage.published")
     return BuildResult(as_of, export, {t: f.height for t, f in out.items()})

@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS audit.files (
     encoding VARCHAR,
     unknown_columns VARCHAR,
     archived_as VARCHAR,
-    loaded_at TIMESTAMPTZ
+    loaded_at TIMESTAMPTZ,
+    table_name VARCHAR                -- the staging table its rows went to
 );
 
 CREATE TABLE IF NOT EXISTS audit.quarantine (
@@ -46,45 +47,6 @@ CREATE TABLE IF NOT EXISTS audit.quarantine (
     value_masked VARCHAR              -- never a raw identifier: personal values are withheld
 );
 
-CREATE TABLE IF NOT EXISTS stage.census (
-    sha256 VARCHAR NOT NULL,
-    row_number BIGINT NOT NULL,
-    census_date DATE NOT NULL,
-    la_number VARCHAR NOT NULL,
-    laestab VARCHAR NOT NULL,
-    urn INTEGER NOT NULL,
-    pupil_id VARCHAR NOT NULL,        -- keyed pseudonym of the UPN
-    birth_year SMALLINT,
-    birth_month TINYINT,
-    sex VARCHAR,
-    nc_year VARCHAR,
-    enrol_status VARCHAR,
-    sen_provision VARCHAR,            -- E, K or N (legacy S as E; A and P as K)
-    sen_provision_code VARCHAR,       -- as the file had it
-    primary_need VARCHAR,             -- legacy BESD as SEMH
-    secondary_need VARCHAR,
-    fsm_eligible BOOLEAN
-);
-
-CREATE TABLE IF NOT EXISTS stage.establishments (
-    sha256 VARCHAR NOT NULL,
-    urn INTEGER NOT NULL,
-    la_code VARCHAR,
-    la_name VARCHAR,
-    establishment_number VARCHAR,
-    establishment_name VARCHAR,
-    type_of_establishment VARCHAR,
-    establishment_type_group VARCHAR,
-    establishment_status VARCHAR,
-    phase_of_education VARCHAR,
-    statutory_low_age INTEGER,
-    statutory_high_age INTEGER,
-    ukprn VARCHAR,
-    resourced_provision_on_roll INTEGER,
-    resourced_provision_capacity INTEGER,
-    sen_unit_on_roll INTEGER,
-    sen_unit_capacity INTEGER,
-    type_of_resourced_provision VARCHAR,
-    open_date DATE,
-    close_date DATE
-);
+-- Staging tables (stage.*) are created from the typed frames of warehouse/sources.py on the
+-- first load; each row keeps the file's sha256 and its row_number, so any staged row can be
+-- traced back to the archived file and the row a spreadsheet shows for it.

@@ -39,9 +39,10 @@ def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
         "AND table_name = ?", [schema, name]).fetchall()[0][0])
 
 
-def replace_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame,
-                 where: str | None = None, params: list | None = None) -> int:
-    """Delete the rows `where` selects (a period a re-issued file replaces), insert `frame`.
+def replace_periods(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame,
+                    period_columns: tuple[str, ...]) -> None:
+    """Insert `frame`, first deleting the rows of every period it holds (the values of
+    `period_columns`); with no period columns the frame replaces the whole table.
 
     The table is created from the frame's schema the first time.
     """
@@ -49,13 +50,25 @@ def replace_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame
     try:
         if not table_exists(con, table):
             con.execute(f"CREATE TABLE {table} AS SELECT * FROM _incoming")
-            return frame.height
-        if where:
-            con.execute(f"DELETE FROM {table} WHERE {where}", params or [])
+            return
+        if period_columns:
+            same = " AND ".join(f"i.{c} IS NOT DISTINCT FROM t.{c}" for c in period_columns)
+            con.execute(f"DELETE FROM {table} t WHERE EXISTS "
+                        f"(SELECT 1 FROM (SELECT DISTINCT {', '.join(period_columns)} "
+                        f"FROM _incoming) i WHERE {same})")
+        else:
+            con.execute(f"DELETE FROM {table}")
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
-        return frame.height
     finally:
         con.unregister("_incoming")
+
+
+def supersede(con: duckdb.DuckDBPyConnection, table: str, by: str) -> None:
+    """Mark loaded files none of whose rows are left in `table` as superseded by `by`."""
+    con.execute(
+        f"UPDATE audit.files f SET status = 'superseded', message = ? WHERE table_name = ? "
+        f"AND status = 'loaded' AND rows_loaded > 0 AND NOT EXISTS "
+        f"(SELECT 1 FROM {table} t WHERE t.sha256 = f.sha256)", [f"replaced by {by}", table])
 
 
 def write_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame,
@@ -84,13 +97,13 @@ def record_file(con: duckdb.DuckDBPyConnection, *, sha256: str, source: str,
                 rows_loaded: int = 0, rows_quarantined: int = 0, message: str | None = None,
                 period: str | None = None, encoding: str | None = None,
                 unknown_columns: list[str] | None = None, archived_as: str | None = None,
-                ) -> None:
+                table_name: str | None = None) -> None:
     con.execute(
-        "INSERT INTO audit.files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit.files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [sha256, source, original_name, rows_read, rows_loaded, rows_quarantined, run_id,
          status, message, period, encoding,
          ", ".join(unknown_columns) if unknown_columns else None, archived_as,
-         dt.datetime.now(dt.UTC)])
+         dt.datetime.now(dt.UTC), table_name])
 
 
 def record_quarantine(con: duckdb.DuckDBPyConnection, run_id: str, sha256: str, source: str,

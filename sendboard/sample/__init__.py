@@ -16,14 +16,20 @@ log = logging.getLogger(__name__)
 
 SOURCES = ("census", "sen2", "establishments", "finance", "recovery_plan", "places",
            "population")
+# Real DfE statistics beside the repository (../shared/external), copied into published/ so
+# the sample LA has national, regional and LA comparators. Absent on a plain install.
+DEFAULT_PUBLISHED = Path(__file__).resolve().parents[2].parent / "shared" / "external" / \
+    "dfe-ehcp-2025"
 
 
 def write_sample(out: Path, seed: int = 42, cohort_size: int | None = None,
-                 last_year: int = 2026) -> dict[str, list[Path]]:
+                 last_year: int = 2026,
+                 published_from: Path | None = None) -> dict[str, list[Path]]:
     """Write a full landing folder (one subfolder per source) under `out`.
 
     `cohort_size` children per birth year (default: the county, ~70,000 pupils a census);
-    tests pass a small number for a small LA with the same shape.
+    tests pass a small number for a small LA with the same shape. `published_from`: a folder
+    of DfE statistics CSVs to copy into published/ (the sample does not invent those).
     """
     from sendboard.sample import other_sources
     from sendboard.sample.census import census_terms, write_census
@@ -51,4 +57,11 @@ def write_sample(out: Path, seed: int = 42, cohort_size: int | None = None,
     other_sources.write_population(dirs["population"], births_per_year=cohort, seed=seed)
     for s in ("finance", "recovery_plan", "places", "population"):
         written[s] = sorted(dirs[s].iterdir())
+    if published_from is not None:
+        import shutil
+
+        target = out / "published"
+        target.mkdir(exist_ok=True)
+        written["published"] = [Path(shutil.copy2(p, target / p.name))
+                                for p in sorted(published_from.glob("*.csv"))]
     return written
