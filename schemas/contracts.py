@@ -24,6 +24,7 @@ class Column:
     aliases: tuple[str, ...] = ()
     required: bool = True
     personal: bool = False  # never stored; masked in quarantine
+    date: bool = False  # parsed with transforms.parse.parse_date
 
 
 @dataclass(frozen=True)
@@ -49,17 +50,21 @@ class Contract:
     def personal(self) -> set[str]:
         return {c.name for c in self.columns if c.personal}
 
+    @property
+    def dates(self) -> list[str]:
+        return [c.name for c in self.columns if c.date]
+
 
 C = Column
 
 CENSUS = Contract("census", "stage.census", (
-    C("census_date", ("CensusDate",)),
+    C("census_date", ("CensusDate",), date=True),
     C("laestab", ("LAEstab",)),
     C("urn", ("URN",)),
     C("upn", ("UPN",), personal=True),
     C("surname", ("Surname",), required=False, personal=True),
     C("forename", ("Forename",), required=False, personal=True),
-    C("date_of_birth", ("DOB",), personal=True),
+    C("date_of_birth", ("DOB",), personal=True, date=True),
     C("sex", ("Gender", "Sex")),
     C("nc_year_actual", ("NCyearActual",)),
     C("enrol_status", ("EnrolStatus",)),
@@ -73,27 +78,27 @@ CENSUS = Contract("census", "stage.census", (
 SEN2_MODULES: dict[str, Contract] = {
     "sen2": Contract("sen2", "stage.sen2_sen2", (
         C("sen2tableid"), C("collection", required=False), C("year", required=False),
-        C("referencedate", required=False), C("lea", required=False))),
+        C("referencedate", required=False, date=True), C("lea", required=False))),
     "person": Contract("sen2", "stage.sen2_person", (
         C("persontableid"), C("sen2tableid", required=False),
         C("surname", required=False, personal=True), C("forename", required=False,
                                                         personal=True),
-        C("personbirthdate", personal=True), C("sex"), C("ethnicity", required=False),
+        C("personbirthdate", personal=True, date=True), C("sex"), C("ethnicity", required=False),
         C("postcode", required=False, personal=True), C("upn", required=False, personal=True),
         C("uniquelearnernumber", required=False, personal=True),
         C("upnunknown", required=False))),
     "requests": Contract("sen2", "stage.sen2_requests", (
-        C("requeststableid"), C("persontableid"), C("receiveddate"),
-        C("rya", required=False), C("requestoutcomedate", required=False),
+        C("requeststableid"), C("persontableid"), C("receiveddate", date=True),
+        C("rya", required=False), C("requestoutcomedate", required=False, date=True),
         C("requestoutcome", required=False), C("requestmediation", required=False),
         C("requesttribunal", required=False))),
     "assessment": Contract("sen2", "stage.sen2_assessment", (
         C("assessmenttableid"), C("requeststableid"), C("assessmentoutcome", required=False),
-        C("assessmentoutcomedate", required=False), C("week20", required=False))),
+        C("assessmentoutcomedate", required=False, date=True), C("week20", required=False))),
     "namedplan": Contract("sen2", "stage.sen2_namedplan", (
-        C("namedplantableid"), C("assessmenttableid"), C("startdate"),
+        C("namedplantableid"), C("assessmenttableid"), C("startdate", date=True),
         C("planres", required=False), C("planwbp", required=False), C("pb", required=False),
-        C("ceasedate", required=False), C("ceasereason", required=False))),
+        C("ceasedate", required=False, date=True), C("ceasereason", required=False))),
     "plandetail": Contract("sen2", "stage.sen2_plandetail", (
         C("plandetailtableid"), C("namedplantableid"), C("urn", required=False),
         C("ukprn", required=False), C("sensetting", required=False),
@@ -101,13 +106,13 @@ SEN2_MODULES: dict[str, Contract] = {
         C("resourcedprovisionindicator", required=False))),
     "activeplans": Contract("sen2", "stage.sen2_activeplans", (
         C("activeplanstableid"), C("requeststableid"), C("transferla", required=False),
-        C("reviewmeeting", required=False), C("reviewoutcome", required=False),
-        C("lastreview", required=False))),
+        C("reviewmeeting", required=False, date=True), C("reviewoutcome", required=False),
+        C("lastreview", required=False, date=True))),
     "placementdetail": Contract("sen2", "stage.sen2_placementdetail", (
         C("placementdetailtableid"), C("activeplanstableid"), C("urn", required=False),
         C("ukprn", required=False), C("sensetting", required=False),
-        C("placementrank", required=False), C("entrydate", required=False),
-        C("leavingdate", required=False), C("senunitindicator", required=False),
+        C("placementrank", required=False), C("entrydate", required=False, date=True),
+        C("leavingdate", required=False, date=True), C("senunitindicator", required=False),
         C("resourcedprovisionindicator", required=False))),
     "senneed": Contract("sen2", "stage.sen2_senneed", (
         C("senneedtableid"), C("activeplanstableid"), C("sentype"), C("sentyperank"))),
@@ -129,8 +134,8 @@ ESTABLISHMENTS = Contract("establishments", "stage.establishments", (
     C("sen_unit_on_roll", ("SenUnitOnRoll",), required=False),
     C("sen_unit_capacity", ("SenUnitCapacity",), required=False),
     C("type_of_resourced_provision", ("TypeOfResourcedProvision (name)",), required=False),
-    C("open_date", ("OpenDate",), required=False),
-    C("close_date", ("CloseDate",), required=False),
+    C("open_date", ("OpenDate",), required=False, date=True),
+    C("close_date", ("CloseDate",), required=False, date=True),
 ))
 
 HNB_LEDGER = Contract("finance", "stage.finance_ledger", (

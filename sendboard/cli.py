@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from sendboard.config import ConfigError, Home
+from sendboard.config import ConfigError, Home, pseudonym_key
 
 
 def _prefect_defaults() -> None:
@@ -56,6 +56,7 @@ def _landing_is_empty(landing: Path) -> bool:
 def cmd_run(args: argparse.Namespace) -> int:
     _prefect_defaults()
     home = Home.resolve(args.home)
+    pseudonym_key(home, allow_sample_key=args.sample)  # fail fast, before Prefect starts
     landing = Path(args.landing).resolve() if args.landing else home.landing
     if args.sample and _landing_is_empty(landing):
         from sendboard.sample import write_sample

@@ -112,6 +112,23 @@ def test_every_landed_file_is_archived_by_its_sha256(run_home, small_sample):
     assert len(archived) == 50
 
 
+def test_loading_the_same_landing_into_a_fresh_home_gives_identical_tables(
+        run_home, small_sample, tmp_path):
+    """Same files, same key -> the same rows in every data table, whoever loads them."""
+    other = tmp_path / "home"
+    summary = nightly(home=str(other), landing=str(small_sample))
+    assert summary.status == "published"
+
+    def data_tables(path):
+        snap = snapshot(path)
+        return {t: rows for t, rows in snap.items() if not t.startswith("audit.")}
+
+    a = data_tables(run_home / "warehouse.duckdb")
+    b = data_tables(other / "warehouse.duckdb")
+    assert set(a) == set(b) and len(a) > 20
+    assert a == b
+
+
 def test_a_reissued_census_replaces_exactly_its_own_rows(run_home, small_sample, tmp_path):
     landing = tmp_path / "landing"
     shutil.copytree(small_sample, landing)
@@ -137,3 +154,4 @@ def test_a_reissued_census_replaces_exactly_its_own_rows(run_home, small_sample,
         k: v for k, v in before.items() if k != "2025-01-16"}
     assert statuses == {"School Census Spring 2025.csv": "superseded",
                         "Spring 2025 reissued.csv": "loaded"}
+

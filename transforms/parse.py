@@ -53,3 +53,15 @@ def parse_money(col: str | pl.Expr) -> pl.Expr:
     """Pounds and pence as an exact decimal (never a float: budgets must add up to the penny).
     Validate with MONEY_PATTERN first: more than two decimals would be cut, not rounded."""
     return money_text(col).cast(pl.Decimal(18, 2), strict=False)
+
+
+def date_formats_used(frame: pl.DataFrame, column: str) -> list[str]:
+    """The DATE_FORMATS a column's values are written in (first match each)."""
+    values = frame.get_column(column).drop_nulls()
+    if values.len() == 0:
+        return []
+    parsed = pl.select([values.str.strptime(pl.Date, f, strict=False, exact=True).alias(f)
+                        for f in DATE_FORMATS])
+    first = parsed.select(pl.coalesce([pl.when(pl.col(f).is_not_null()).then(pl.lit(f))
+                                       for f in DATE_FORMATS]).alias("f"))
+    return sorted(first["f"].drop_nulls().unique().to_list(), key=DATE_FORMATS.index)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,12 +70,20 @@ def _drop_empty_rows(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     return kept, frame.height - kept.height
 
 
+_QUOTED = re.compile(rb'"(?:[^"]|"")*"')
+
+
 def _simple_layout(text: bytes) -> bool:
-    """True when every line is a record with the header's field count: no quoting, no blank
-    or ragged lines. Then polars' fast reader gives exactly the rows and row numbers."""
-    if b'"' in text:
-        return False
-    lines = text.rstrip(b"\r\n").split(b"\n")
+    """True when every line is one record with the header's field count (quoted fields
+    allowed, but not quoted line breaks; no blank or ragged lines). Then polars' fast reader
+    gives exactly the rows and row numbers the careful reader would."""
+    body = text.rstrip(b"\r\n")
+    if b'"' in body:
+        unquoted = _QUOTED.sub(b"x", body)
+        if unquoted.count(b"\n") != body.count(b"\n") or b'"' in unquoted:
+            return False
+        body = unquoted
+    lines = body.split(b"\n")
     width = lines[0].count(b",")
     return all(line.count(b",") == width and line.strip() for line in lines)
 

@@ -18,6 +18,7 @@ import polars as pl
 
 from schemas.contracts import SEN2_MODULES, Contract
 from schemas.sen2 import sen2_schema
+from transforms.parse import date_formats_used
 from transforms.readers import FileRejected, RawTable, conform, read_raw
 from transforms.sen2 import export_date_of, module_of, orphans, stage_module
 from transforms.validate import Validated, validate
@@ -134,6 +135,7 @@ class Read:
     quarantine: pl.DataFrame  # reader problems and validation failures together
     unknown: list[str]
     raw: RawTable
+    mixed_dates: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def rows_read(self) -> int:
@@ -147,7 +149,16 @@ class Read:
             notes.append(f"{len(self.unknown)} unknown column(s) ignored: {shown}")
         if self.raw.empty_rows:
             notes.append(f"{self.raw.empty_rows} empty row(s) skipped")
+        for column, formats in self.mixed_dates.items():
+            shown = " and ".join(_FORMAT_NAMES.get(f, f) for f in formats)
+            notes.append(f"{column} has dates written in more than one format ({shown}); "
+                         "all were read as day-month-year, never month-first")
         return "; ".join(notes) or None
+
+
+_FORMAT_NAMES = {"%Y-%m-%d": "yyyy-mm-dd", "%d/%m/%Y": "dd/mm/yyyy",
+                 "%Y-%b-%d %H:%M:%S": "yyyy-Mon-dd hh:mm:ss", "%d-%m-%Y": "dd-mm-yyyy",
+                 "%Y-%m-%d %H:%M:%S": "yyyy-mm-dd hh:mm:ss"}
 
 
 def read_validated(path: Path, contract: Contract, schema) -> Read:
@@ -159,7 +170,9 @@ def read_validated(path: Path, contract: Contract, schema) -> Read:
     conformed = conform(raw.frame, contract)
     v = validate(conformed.frame, schema, contract.personal)
     quarantine = pl.concat([raw.problems, v.quarantine]).sort("row_number", "column_name")
-    return Read(v, quarantine, conformed.unknown_columns, raw)
+    mixed = {c: f for c in contract.dates
+             if len(f := date_formats_used(v.good, c)) > 1}
+    return Read(v, quarantine, conformed.unknown_columns, raw, mixed)
 
 
 @dataclass
