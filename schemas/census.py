@@ -55,7 +55,8 @@ def census_schema() -> pa.DataFrameSchema:
             "forename": text,
             "date_of_birth": pa.Column(pl.Utf8, checks=[is_date()]),
             "sex": pa.Column(pl.Utf8, checks=[one_of(["M", "F"], "sex code")]),
-            "nc_year_actual": pa.Column(pl.Utf8, checks=[one_of(NC_YEARS, "NC year")]),
+            "nc_year_actual": pa.Column(pl.Utf8, checks=[
+                one_of(NC_YEARS, "NC year", "E1, E2, N1, N2, R, 1-14 or X")]),
             "enrol_status": pa.Column(pl.Utf8, checks=[one_of(ENROL_STATUSES,
                                                               "enrolment status")]),
             "sen_provision": pa.Column(pl.Utf8, checks=[one_of(tuple(SEN_PROVISION),

@@ -38,12 +38,20 @@ def is_upn() -> pa.Check:
     return expr_check("is a valid UPN (check letter and LA number)", upn_is_valid)
 
 
-def one_of(values: tuple[str, ...] | list[str], what: str) -> pa.Check:
-    """One of the listed codes, ignoring case."""
+def one_of(values: tuple[str, ...] | list[str], what: str, shown: str | None = None
+           ) -> pa.Check:
+    """One of the listed codes, ignoring case; the rule names them all (or `shown`)."""
     allowed = tuple(values)
     upper = [v.upper() for v in allowed]
-    return expr_check(f"is a {what} ({', '.join(allowed[:8])}{'...' if len(allowed) > 8 else ''})",
+    return expr_check(f"is {article(what)} {what} ({shown or ', '.join(allowed)})",
                       lambda c: pl.col(c).str.to_uppercase().is_in(upper))
+
+
+def article(phrase: str) -> str:
+    """`a` or `an` as spoken: an NC year, an S251 line, a need code."""
+    first = phrase.split()[0]
+    spoken_vowel = first[0].lower() in "aeiou" or (first.isupper() and first[0] in "AEFHILMNORSX")
+    return "an" if spoken_vowel else "a"
 
 
 def matches(pattern: str, what: str) -> pa.Check:

@@ -7,7 +7,7 @@ import polars as pl
 
 from schemas.checks import expr_check, matches, one_of, row_rule
 from schemas.contracts import S251_HIGH_NEEDS_LINES
-from transforms.parse import MONEY_PATTERN, money_text
+from transforms.parse import MONEY_PATTERN, MONEY_WRITTEN, money_text
 
 FINANCIAL_YEAR = r"^(\d{4})-(\d{2})$"
 
@@ -22,8 +22,13 @@ def is_financial_year() -> pa.Check:
 
 
 def is_money() -> pa.Check:
+    def ok(c: str) -> pl.Expr:
+        written = pl.col(c).str.replace_all(r"\s", "")
+        balanced = written.str.starts_with("(") == written.str.ends_with(")")
+        return (written.str.contains(MONEY_WRITTEN) & balanced
+                & money_text(c).str.contains(MONEY_PATTERN))
     return expr_check("is an amount in pounds and pence (e.g. 1234.56, £1,234.56, (1,234.56))",
-                      lambda c: money_text(c).str.contains(MONEY_PATTERN))
+                      ok)
 
 
 def _text(nullable: bool = True) -> pa.Column:
@@ -34,7 +39,7 @@ def ledger_schema() -> pa.DataFrameSchema:
     return pa.DataFrameSchema({
         "financial_year": pa.Column(pl.Utf8, checks=[is_financial_year()]),
         "period": pa.Column(pl.Utf8, checks=[one_of([str(i) for i in range(1, 14)],
-                                                    "period from 1 to 13")]),
+                                                    "period", "1 to 12, or 13 for year-end")]),
         "s251_line": pa.Column(pl.Utf8, checks=[one_of(S251_HIGH_NEEDS_LINES,
                                                        "S251 high-needs line")]),
         "cost_centre": _text(),

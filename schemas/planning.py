@@ -48,10 +48,13 @@ def places_schema() -> pa.DataFrameSchema:
 
 def population_schema() -> pa.DataFrameSchema:
     return pa.DataFrameSchema({
-        "new_la_code": pa.Column(pl.Utf8, checks=[matches(r"^[EW]\d{8}$", "an ONS code")]),
+        "new_la_code": pa.Column(pl.Utf8, checks=[
+            matches(r"^[EW]\d{8}$", "an ONS area code (e.g. E06000054)")]),
         "year": pa.Column(pl.Utf8, checks=[matches(r"^(19|20)\d{2}$", "a year")]),
-        "age": pa.Column(pl.Utf8, checks=[matches(r"^\d{1,2}$", "an age from 0 to 90")]),
+        "age": pa.Column(pl.Utf8, checks=[matches(r"^([0-9]|[1-8][0-9]|90)$",
+                                                  "an age from 0 to 90")]),
         "sex": pa.Column(pl.Utf8, nullable=True, checks=[one_of(["M", "F"], "sex code")]),
-        "population": pa.Column(pl.Utf8, checks=[matches(_WHOLE, "a whole number")]),
+        "population": pa.Column(pl.Utf8, checks=[
+            matches(_WHOLE, "a whole number of people, not negative")]),
     }, checks=[_unique(["new_la_code", "year", "age", "sex"], "area, year, age and sex")],
         name="population", strict=True)

@@ -38,7 +38,7 @@ _RULES: dict[str, dict[str, list[pa.Check]]] = {
     "assessment": {"assessmentoutcome": [one_of(["Y", "N", "W"], "assessment outcome")],
                    "assessmentoutcomedate": [is_date()], "week20": [is_boolean()]},
     "namedplan": {"startdate": [is_date()], "ceasedate": [is_date()],
-                  "ceasereason": [one_of([str(i) for i in range(1, 10)], "cease reason")],
+                  "ceasereason": [one_of([str(i) for i in range(1, 10)], "cease reason", "1 to 9")],
                   "planres": [is_boolean()], "planwbp": [is_boolean()], "pb": [is_boolean()]},
     "plandetail": {},
     "activeplans": {"reviewmeeting": [is_date()], "lastreview": [is_date()],
@@ -77,7 +77,13 @@ def sen2_schema(module: str) -> pa.DataFrameSchema:
             checks.append(_ID)
         columns[col.name] = pa.Column(pl.Utf8, nullable=not col.required, checks=checks)
     key = f"{module}tableid"
-    unique_id = row_rule(key, "repeats the table id of another row",
-                         ~pl.col(key).is_duplicated())
-    return pa.DataFrameSchema(columns, checks=[unique_id, *_ROW_RULES.get(module, [])],
+    # An exact repeat of a row loads once; two different rows with one id are both held,
+    # since nothing says which is right.
+    first = pl.struct(pl.all()).is_first_distinct()
+    repeat = row_rule(key, "repeats an identical earlier row", first)
+    distinct_ids = pl.col(key).filter(first)
+    unique_id = row_rule(key, "repeats the table id of a different row",
+                         ~(first & pl.col(key).is_in(
+                             distinct_ids.filter(distinct_ids.is_duplicated()).implode())))
+    return pa.DataFrameSchema(columns, checks=[repeat, unique_id, *_ROW_RULES.get(module, [])],
                               name=f"sen2 {module}", strict=True)

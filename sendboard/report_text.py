@@ -43,18 +43,19 @@ def headline(home: Home, summary, elapsed: float) -> str:
     lines: list[str] = []
     loaded = [f for f in summary.files if f.status == "loaded"]
     rejected = [f for f in summary.files if f.status == "rejected"]
+    waiting = [f for f in summary.files if f.status == "waiting"]
     if summary.status == "no_new_files":
         lines.append("No new files in the landing folder: nothing loaded, nothing changed.")
     else:
         quarantined = sum(f.rows_quarantined for f in loaded)
         lines.append(f"Run {summary.run_id}: {summary.status}. {len(loaded)} file(s) loaded, "
-                     f"{len(rejected)} rejected, {quarantined:,} row(s) quarantined "
-                     f"({elapsed:.0f} s).")
+                     f"{len(rejected)} rejected, {len(waiting)} waiting, {quarantined:,} row(s) "
+                     f"quarantined ({elapsed:.0f} s).")
         lines.append("")
         lines.append(_table(
             ["source", "file", "rows read", "loaded", "quarantined", "notes"],
             [(f.source, f.name[:48], f.rows_read, f.rows_loaded, f.rows_quarantined,
-              (f.message if f.status == "rejected" else
+              (f.message if f.status in ("rejected", "waiting") else
                "; ".join(x for x in [*f.top_reasons, f.message or ""] if x))[:110])
              for f in summary.files], left=(0, 1, 5)))
     for w in summary.warnings:

@@ -101,8 +101,9 @@ def test_each_bad_row_gets_every_reason_and_good_rows_load(tmp_path):
     assert v.rows_quarantined == 4
     assert {(r[0], r[1], r[2]) for r in got} == {
         (8, "upn", "is a valid UPN (check letter and LA number)"),
-        (8, "primary_sen_need", "is a need code (ASD, HI, MLD, MSI, OTH, PD, PMLD, SEMH...)"),
-        (9, "nc_year_actual", "is a NC year (E1, E2, N1, N2, R, 1, 2, 3...)"),
+        (8, "primary_sen_need", "is a need code (ASD, HI, MLD, MSI, OTH, PD, PMLD, SEMH, SLCN, "
+                                "SLD, SPLD, VI, NSA, DS, BESD)"),
+        (9, "nc_year_actual", "is an NC year (E1, E2, N1, N2, R, 1-14 or X)"),
         (9, "sex", "is a sex code (M, F)"),
         (9, "fsm_eligible", "is a yes/no value (1/0, true/false, Y/N)"),
         (10, "date_of_birth", "pupil aged 2-25 on census day"),

@@ -177,3 +177,119 @@ def population_0_25(population: pl.DataFrame, new_la_code: str | None) -> pl.Dat
         return pl.DataFrame(schema={"year": pl.Int32, "population_0_25": pl.Int64})
     return pop.filter(pl.col("age").is_between(0, 25)).group_by("year").agg(
         pl.col("population").sum().alias("population_0_25")).sort("year")
+
+
+DECISION_DAYS = 42  # six weeks from request to the decision whether to assess
+
+
+def ehcp_requests(requests: pl.DataFrame, export_date: dt.date, source: str,
+                  as_of: dt.date) -> pl.DataFrame:
+    """Requests for an EHC needs assessment received in each calendar year (requests that came
+    with a plan transferred in excluded), how many the LA decided to assess, and how many
+    decisions (to assess or not) were made within six weeks."""
+    req = requests.filter(~pl.col("transfer_in")).with_columns(
+        pl.col("received").dt.year().cast(pl.Int32).alias("year"),
+        pl.col("outcome").is_in(["A", "N"]).alias("decided"),
+        ((pl.col("decided") - pl.col("received")).dt.total_days() <= DECISION_DAYS)
+        .alias("in_time"))
+    agg = req.group_by("year").agg(
+        pl.len().cast(pl.Int64).alias("requests_received"),
+        (pl.col("outcome") == "A").sum().cast(pl.Int64).alias("decided_to_assess"),
+        (pl.col("outcome") == "N").sum().cast(pl.Int64).alias("decided_not_to_assess"),
+        (pl.col("outcome") == "W").sum().cast(pl.Int64).alias("withdrawn"),
+        pl.col("outcome").is_null().sum().cast(pl.Int64).alias("awaiting_decision"),
+        pl.col("decided").sum().cast(pl.Int64).alias("decisions"),
+        (pl.col("decided") & pl.col("in_time").fill_null(False)).sum().cast(pl.Int64)
+        .alias("decided_within_6_weeks"))
+    counts = ["requests_received", "decided_to_assess", "decided_not_to_assess", "withdrawn",
+              "awaiting_decision", "decisions", "decided_within_6_weeks"]
+    out = (complete_years(export_date).join(agg, on="year", how="left")
+           .with_columns(pl.col(counts).fill_null(0)).sort("year")
+           .with_columns(_pct("decided_to_assess", "requests_received")
+                         .alias("pct_decided_to_assess"),
+                         _pct("decided_within_6_weeks", "decisions")
+                         .alias("pct_decided_within_6_weeks")))
+    return _stamp(out.select("year", "requests_received", "decided_to_assess",
+                             "pct_decided_to_assess", "decided_within_6_weeks",
+                             "pct_decided_within_6_weeks", "decided_not_to_assess", "withdrawn",
+                             "awaiting_decision", "decisions"),
+                  "ehcp-requests", source, as_of)
+
+
+def _caseload_on_januaries(plans: pl.DataFrame, export_date: dt.date) -> pl.DataFrame:
+    days = januaries(export_date)
+    return (days.join(plans, how="cross")
+            .filter(active_on(plans, pl.col("census_date"))))
+
+
+def ehcp_placement_mix(plans: pl.DataFrame, placements: pl.DataFrame, export_date: dt.date,
+                       source: str, as_of: dt.date) -> pl.DataFrame:
+    """The January caseload by the setting attended that day (placement rank 1), in the
+    DfE's caseload groups, which sum to the caseload; no current placement is `unknown`."""
+    from transforms.placement_groups import PLACEMENT_GROUPS
+
+    active = _caseload_on_januaries(plans.select("plan_id", "start_date", "cease_date"),
+                                    export_date)
+    placed = (active.join(placements.filter(pl.col("placement_rank") == 1), on="plan_id",
+                          how="left")
+              .with_columns(((pl.col("entry_date") <= pl.col("census_date"))
+                             & (pl.col("leaving_date").is_null()
+                                | (pl.col("leaving_date") > pl.col("census_date"))))
+                            .fill_null(False).alias("current"))
+              # A plan counts once: its current placement, the latest entry if two overlap.
+              .sort("entry_date", nulls_last=False)
+              .group_by("year", "plan_id").agg(
+                  pl.col("placement_group").filter(pl.col("current")).last()))
+    placed = placed.with_columns(pl.col("placement_group").fill_null("unknown"))
+    grid = januaries(export_date).select("year").join(
+        pl.DataFrame({"placement_group": list(PLACEMENT_GROUPS)}), how="cross")
+    counts = placed.group_by("year", "placement_group").agg(
+        pl.len().cast(pl.Int64).alias("plans"))
+    out = (grid.join(counts, on=["year", "placement_group"], how="left")
+           .with_columns(pl.col("plans").fill_null(0))
+           .with_columns(pl.col("plans").sum().over("year").alias("caseload"))
+           .with_columns(_pct("plans", "caseload").alias("pct"))
+           .sort("year", pl.col("placement_group").replace_strict(
+               {g: i for i, g in enumerate(PLACEMENT_GROUPS)}, return_dtype=pl.Int8)))
+    return _stamp(out.select("year", "placement_group", "plans", "pct", "caseload"),
+                  "ehcp-placement-mix", source, as_of)
+
+
+def ehcp_need_mix(plans: pl.DataFrame, needs: pl.DataFrame, export_date: dt.date, source: str,
+                  as_of: dt.date) -> pl.DataFrame:
+    """The January caseload by primary need (SEN type ranked 1); none recorded: `unknown`."""
+    primary = needs.filter(pl.col("rank") == 1).unique("plan_id", keep="first")
+    active = _caseload_on_januaries(plans.select("plan_id", "start_date", "cease_date"),
+                                    export_date).join(primary, on="plan_id", how="left")
+    counts = active.with_columns(pl.col("need").fill_null("unknown")).group_by(
+        "year", "need").agg(pl.len().cast(pl.Int64).alias("plans"))
+    out = (counts.with_columns(pl.col("plans").sum().over("year").alias("caseload"))
+           .with_columns(_pct("plans", "caseload").alias("pct"))
+           .sort(["year", "plans", "need"], descending=[False, True, False]))
+    return _stamp(out.select("year", "need", "plans", "pct", "caseload"), "ehcp-need-mix",
+                  source, as_of)
+
+
+CEASE_REASONS = {1: "reached maximum age", 2: "needs met without a plan",
+                 3: "moved on to higher education", 4: "moved on to paid employment",
+                 5: "transferred to another LA", 6: "young person no longer engaging",
+                 7: "moved outside England", 8: "deceased", 9: "other"}
+
+
+def ehcp_ceased(plans: pl.DataFrame, export_date: dt.date, source: str,
+                as_of: dt.date) -> pl.DataFrame:
+    """Plans whose cease date falls in each complete calendar year, by reason (1-9)."""
+    ceased = plans.filter(pl.col("cease_date").is_not_null()).with_columns(
+        pl.col("cease_date").dt.year().cast(pl.Int32).alias("year"),
+        pl.col("cease_reason").cast(pl.Int32))
+    grid = complete_years(export_date).join(
+        pl.DataFrame({"cease_reason": list(CEASE_REASONS)}, schema={"cease_reason": pl.Int32}),
+        how="cross")
+    counts = ceased.group_by("year", "cease_reason").agg(pl.len().cast(pl.Int64).alias("plans"))
+    out = (grid.join(counts, on=["year", "cease_reason"], how="left")
+           .with_columns(pl.col("plans").fill_null(0),
+                         pl.col("cease_reason").replace_strict(CEASE_REASONS)
+                         .alias("cease_reason_name"))
+           .sort("year", "cease_reason"))
+    return _stamp(out.select("year", "cease_reason", "cease_reason_name", "plans"),
+                  "ehcp-ceased", source, as_of)

@@ -47,6 +47,8 @@ def money_text(col: str | pl.Expr) -> pl.Expr:
 
 
 MONEY_PATTERN = r"^-?\d+(\.\d{1,2})?$"
+# As written: optional £, commas only between groups of three digits, accounting brackets.
+MONEY_WRITTEN = r"^(-?£?-?|\(£?)(\d{1,3}(,\d{3})+|\d+)(\.\d{1,2})?\)?$"
 
 
 def parse_money(col: str | pl.Expr) -> pl.Expr:

@@ -88,32 +88,64 @@ def _simple_layout(text: bytes) -> bool:
     return all(line.count(b",") == width and line.strip() for line in lines)
 
 
+def _problem(row: int, rule: str, value: str) -> dict:
+    return {"row_number": row, "column_name": "(whole row)", "rule": rule, "value_masked": value}
+
+
 def _read_csv_records(text: bytes) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The careful path: Python's csv module (Excel's quoting), record by record, so a record
     with the wrong number of fields is reported with its row number instead of being padded
-    or cut to fit."""
-    reader = csv.reader(io.StringIO(text.decode("utf-8"), newline=""))
-    header = next(reader, None)
-    if not header:
+    or cut to fit. A quotation mark that is never closed would swallow the rest of the file
+    into one field: then each line is read on its own and the unbalanced line is reported."""
+    decoded = text.decode("utf-8")
+    try:
+        records = _file_records(decoded)
+    except csv.Error:
+        records = _line_records(decoded)
+    header = next(records, None)
+    if header is None or not header[1]:
         raise FileRejected("is empty")
+    names = header[1]
     rows: list[list[str]] = []
     numbers: list[int] = []
     problems: list[dict] = []
-    for record in reader:
-        if not record:  # a blank line
-            continue
-        if len(record) != len(header):
-            problems.append({"row_number": reader.line_num, "column_name": "(whole row)",
-                             "rule": f"has {len(record)} fields where the header has "
-                                     f"{len(header)} (a truncated or misaligned line)",
-                             "value_masked": f"<{len(record)} fields>"})
-            continue
-        rows.append(record)
-        numbers.append(reader.line_num)
-    frame = pl.DataFrame(rows, schema=header, orient="row") if rows else pl.DataFrame(
-        schema=dict.fromkeys(header, pl.Utf8))
+    for start, record in records:
+        if record is None:
+            problems.append(_problem(start, "has an unmatched quotation mark", "<1 line>"))
+        elif len(record) != len(names):
+            problems.append(_problem(start, f"has {len(record)} fields where the header has "
+                                            f"{len(names)} (a truncated or misaligned line)",
+                                     f"<{len(record)} fields>"))
+        elif record:
+            rows.append(record)
+            numbers.append(start)
+    frame = pl.DataFrame(rows, schema=names, orient="row") if rows else pl.DataFrame(
+        schema=dict.fromkeys(names, pl.Utf8))
     frame = frame.with_columns(pl.Series("row_number", numbers, dtype=pl.Int64))
     return frame, pl.DataFrame(problems, schema=PROBLEM_SCHEMA)
+
+
+def _file_records(decoded: str):
+    """(first line of the record, fields) for every non-blank record; raises csv.Error."""
+    reader = csv.reader(io.StringIO(decoded, newline=""), strict=True)
+    out = []
+    ended = 0
+    for record in reader:
+        start, ended = ended + 1, reader.line_num
+        if record:
+            out.append((start, record))
+    return iter(out)
+
+
+def _line_records(decoded: str):
+    """Each line as its own record; None for a line whose quotes do not balance."""
+    for number, line in enumerate(decoded.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield number, next(csv.reader([line], strict=True))
+        except csv.Error:
+            yield number, None
 
 
 def _header_names(header: list) -> list[str]:
@@ -133,9 +165,16 @@ def read_raw(path: Path) -> RawTable:
         data = path.read_bytes()
         if not data.strip():
             raise FileRejected("is empty")
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise FileRejected("is UTF-16 text (Excel's 'Unicode Text'): save it as 'CSV UTF-8 "
+                               "(Comma delimited)' and land it again")
         if b"\x00" in data[:4096]:
             raise FileRejected("is not a CSV file (it contains binary data)")
         text, encoding = decode(data)
+        head = text.split(b"\n", 1)[0]
+        if b";" in head and b"," not in head:
+            raise FileRejected("separates fields with semicolons: save it as comma-separated "
+                               "CSV and land it again")
         problems = _no_problems()
         first_line = text.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
         names = _header_names(next(csv.reader([first_line]), []))
@@ -147,7 +186,7 @@ def read_raw(path: Path) -> RawTable:
                 first = str(e).strip().splitlines()[0]
                 raise FileRejected(f"could not be read as CSV: {first}") from None
             frame.columns = ["row_number", *names]
-            frame = frame.with_columns(pl.col("row_number").cast(pl.Int64))
+            frame = frame.select(*names, pl.col("row_number").cast(pl.Int64))
         else:
             frame, problems = _read_csv_records(text)
             frame.columns = [*names, "row_number"]
@@ -167,8 +206,9 @@ def _read_xlsx(path: Path) -> RawTable:
         sheet = fastexcel.read_excel(str(path)).load_sheet(0, header_row=None, skip_rows=0,
                                                            dtypes="string")
         grid = sheet.to_polars()
-    except Exception as e:  # fastexcel has its own error types for broken workbooks
-        raise FileRejected(f"could not be read as XLSX: {str(e).splitlines()[0]}") from None
+    except Exception:  # fastexcel has its own error types for broken workbooks
+        raise FileRejected("could not be read as XLSX: the workbook is damaged or is not an "
+                           "Excel file") from None
     grid = grid.with_row_index("row_number", offset=1).with_columns(
         pl.col("row_number").cast(pl.Int64))
     filled = grid.select(pl.any_horizontal(pl.exclude("row_number").is_not_null()))
@@ -179,7 +219,7 @@ def _read_xlsx(path: Path) -> RawTable:
     names = _header_names(list(grid.row(h)[1:]))
     data = grid.slice(h + 1)
     data.columns = ["row_number", *names]
-    frame, empty = _drop_empty_rows(data)
+    frame, empty = _drop_empty_rows(data.select(*names, "row_number"))
     return RawTable(frame, "xlsx", _no_problems(), empty)
 
 

@@ -53,14 +53,16 @@ def export_date_of(file_name: str) -> dt.date | None:
         return None
 
 
-def orphans(modules: dict[str, pl.DataFrame],
-            personal: dict[str, set[str]]) -> tuple[dict[str, pl.DataFrame],
-                                                     dict[str, pl.DataFrame]]:
+def orphans(modules: dict[str, pl.DataFrame], personal: dict[str, set[str]],
+            staged_ids: dict[str, pl.Series] | None = None,
+            ) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
     """Quarantine rows whose parent id is not among the parent module's loaded rows.
 
     A parent row quarantined for its own reasons orphans its children too, so a plan never
-    loads without the request it came from.
+    loads without the request it came from. `staged_ids`: ids (as text) of modules of the
+    same export already loaded, for a module re-issued on its own.
     """
+    staged_ids = staged_ids or {}
     kept: dict[str, pl.DataFrame] = {}
     quarantined: dict[str, pl.DataFrame] = {}
     for module, link in LINKS.items():
@@ -72,16 +74,20 @@ def orphans(modules: dict[str, pl.DataFrame],
             continue
         column, parent = link
         parent_ids = (kept[parent][f"{parent}tableid"] if parent in kept
-                      else pl.Series([], dtype=pl.Utf8))
+                      else staged_ids.get(parent, pl.Series([], dtype=pl.Utf8)))
         bad = ~pl.col(column).is_in(parent_ids.implode())
         kept[module], quarantined[module] = quarantine_rows(
-            frame, bad, column, f"links to a {parent} row that is missing or quarantined",
-            personal.get(module, set()))
-        if module == "assessment":
+            frame, bad, column, f"links to {_article(parent)} {parent} row that is missing or "
+            "quarantined", personal.get(module, set()))
+        if module == "assessment" and "requests" in kept:
             kept[module], late = _outcome_before_request(kept[module], kept["requests"],
                                                          personal.get(module, set()))
             quarantined[module] = pl.concat([quarantined[module], late])
     return kept, quarantined
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
 
 
 def _outcome_before_request(assessment: pl.DataFrame, requests: pl.DataFrame,

@@ -1,7 +1,8 @@
 """Stage -> core -> kpi: rebuild the derived tables from what is staged, in one transaction.
 
 Derived tables are always rebuilt whole from staging, so a run's result depends only on the
-files loaded, never on the order or number of runs that loaded them.
+files loaded, never on the order or number of runs that loaded them. KPI tables whose source
+has not been loaded yet are simply not built (the quality gate says which are missing).
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ import polars as pl
 
 from schemas.contracts import SEN2_MODULES
 from transforms import kpis
+from transforms.benchmarks import benchmarks, headline_figures, reconciliation
+from transforms.finance_kpis import dsg_balance, hnb_outturn, recovery_plan
+from transforms.place_kpis import place_sufficiency
 from transforms.placement_groups import establishment_groups
 from transforms.sen2 import core_needs, core_placements, core_plans, core_requests
 from warehouse import store
-from warehouse.reference import new_la_code
+from warehouse.reference import new_la_code, region_code, statistical_neighbours
 
 log = logging.getLogger(__name__)
-
-KPI_TABLES = ("kpi.ehcp_caseload", "kpi.ehcp_new_plans", "kpi.sen_prevalence")
 
 
 class NothingToBuild(RuntimeError):
@@ -50,21 +52,33 @@ def missing_sources(con: duckdb.DuckDBPyConnection) -> str | None:
     return None
 
 
-def _sen2_stage(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, pl.DataFrame], dt.date, str]:
+def _optional(con: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame | None:
+    return store.read(con, f"SELECT * FROM {table}") if store.table_exists(con, table) else None
+
+
+def _files(con: duckdb.DuckDBPyConnection, table: str, what: str) -> str:
+    """`what` plus the files (name and SHA-256 prefix) whose rows are in `table` now."""
+    rows = con.execute(
+        f"SELECT f.original_name, f.sha256 FROM audit.files f WHERE f.sha256 IN "
+        f"(SELECT DISTINCT sha256 FROM {table}) ORDER BY 1").fetchall()
+    if len(rows) > 3:
+        return f"{what} ({len(rows)} files)"
+    return f"{what} ({', '.join(f'{n} {s[:12]}' for n, s in rows)})"
+
+
+def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> BuildResult:
     reason = missing_sources(con)
     if reason:
         raise NothingToBuild(reason)
     export = con.execute("SELECT max(export_date) FROM stage.sen2_namedplan").fetchall()[0][0]
-    stage = {module: store.read(con, f"SELECT * FROM stage.sen2_{module} WHERE export_date = ?",
-                                [export]) for module in SEN2_MODULES}
-    shas = sorted(set(stage["namedplan"]["sha256"].to_list()))
-    return stage, export, f"SEN2 export {export} ({', '.join(s[:12] for s in shas)})"
-
-
-def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> BuildResult:
-    stage, export, sen2_source = _sen2_stage(con)
-    establishments = (store.read(con, "SELECT * FROM stage.establishments")
-                      if store.table_exists(con, "stage.establishments") else None)
+    stage = {m: store.read(con, f"SELECT * FROM stage.sen2_{m} WHERE export_date = ?", [export])
+             for m in SEN2_MODULES}
+    shas = sorted({s[:12] for s in stage["namedplan"]["sha256"]})
+    sen2_source = f"SEN2 export {export} ({', '.join(shas)})"
+    establishments = _optional(con, "stage.establishments")
+    census = _optional(con, "stage.census")
+    as_of = as_of or max([export, *([census["census_date"].max()] if census is not None
+                                    else [])])
     groups = (establishment_groups(establishments) if establishments is not None else
               pl.DataFrame(schema={"urn": pl.Int32, "type_of_establishment": pl.Utf8,
                                    "placement_group": pl.Utf8}))
@@ -72,25 +86,26 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
     placements = core_placements(stage, plans, groups)
     needs = core_needs(stage, plans)
     requests = core_requests(stage)
+    lea = stage["sen2"]["lea"].drop_nulls().to_list()
+    la_code = new_la_code(lea[0]) if lea else None
 
-    census = (store.read(con, "SELECT * FROM stage.census")
-              if store.table_exists(con, "stage.census") else None)
-    population = None
-    if store.table_exists(con, "stage.population"):
-        lea = stage["sen2"]["lea"].drop_nulls().to_list()
-        code = new_la_code(lea[0]) if lea else None
-        population = kpis.population_0_25(store.read(con, "SELECT * FROM stage.population"),
-                                          code)
-    as_of = as_of or max([export, *([census["census_date"].max()] if census is not None
-                                    else [])])
+    population = _optional(con, "stage.population")
+    population_0_25 = kpis.population_0_25(population, la_code) if population is not None \
+        else None
 
     out: dict[str, pl.DataFrame] = {
         "core.ehc_plans": plans.drop("activeplanstableid"),
         "core.ehc_placements": placements,
         "core.ehc_needs": needs,
         "core.ehc_requests": requests,
-        "kpi.ehcp_caseload": kpis.ehcp_caseload(plans, export, population, sen2_source, as_of),
+        "kpi.ehcp_caseload": kpis.ehcp_caseload(plans, export, population_0_25, sen2_source,
+                                                as_of),
         "kpi.ehcp_new_plans": kpis.ehcp_new_plans(plans, export, sen2_source, as_of),
+        "kpi.ehcp_requests": kpis.ehcp_requests(requests, export, sen2_source, as_of),
+        "kpi.ehcp_placement_mix": kpis.ehcp_placement_mix(plans, placements, export,
+                                                          sen2_source, as_of),
+        "kpi.ehcp_need_mix": kpis.ehcp_need_mix(plans, needs, export, sen2_source, as_of),
+        "kpi.ehcp_ceased": kpis.ehcp_ceased(plans, export, sen2_source, as_of),
     }
     if census is not None:
         files = con.execute("SELECT count(*) FROM audit.files WHERE source = 'census' AND "
@@ -100,6 +115,44 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
     if establishments is not None:
         out["core.establishments"] = establishments.drop("sha256", "row_number").join(
             groups.select("urn", "placement_group"), on="urn", how="left")
+
+    ledger = _optional(con, "stage.finance_ledger")
+    if ledger is not None:
+        out["kpi.hnb_outturn"] = hnb_outturn(
+            ledger, _files(con, "stage.finance_ledger", "HNB ledger"), as_of)
+        dsg = _optional(con, "stage.finance_dsg")
+        if dsg is not None:
+            out["kpi.dsg_balance"] = dsg_balance(
+                dsg, out["kpi.hnb_outturn"],
+                _files(con, "stage.finance_dsg", "DSG") + " and the HNB ledger", as_of)
+    register = _optional(con, "stage.recovery_plan")
+    if register is not None:
+        out["kpi.recovery_plan"] = recovery_plan(
+            register, _files(con, "stage.recovery_plan", "recovery plan register"), as_of)
+    places = _optional(con, "stage.places")
+    if places is not None:
+        out["kpi.place_sufficiency"] = place_sufficiency(
+            places, plans, placements, export,
+            _files(con, "stage.places", "commissioned places") + f" and {sen2_source}", as_of)
+
+    if store.table_exists(con, "stage.published") and la_code:
+        figures = headline_figures(store.read(con, """
+            SELECT * FROM stage.published WHERE geographic_level IN ('National', 'Regional')
+            OR new_la_code IS NOT NULL"""))
+        published_source = _files(con, "stage.published", "DfE statistics")
+        out["kpi.benchmarks"] = benchmarks(
+            figures, la_code, region_code(la_code), statistical_neighbours(la_code),
+            published_source, as_of)
+        own = figures.filter(pl.col("new_la_code") == la_code).select(
+            "year", pl.col("measure_name").alias("measure"), "value")
+        local = _local_figures(out)
+        if census is not None:
+            census_side, sen2_side = _census_against_sen2(census, plans, placements)
+            local, own = pl.concat([local, census_side]), pl.concat([own, sen2_side])
+        out["kpi.reconciliation"] = reconciliation(
+            local, own,
+            f"{sen2_source}, school census and {published_source}", as_of)
+
     with store.transaction(con):
         for table, frame in out.items():
             store.write_table(con, table, frame)
@@ -108,3 +161,52 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
             con.execute("CREATE OR REPLACE VIEW core.published_statistics AS "
                         "SELECT * FROM stage.published")
     return BuildResult(as_of, export, {t: f.height for t, f in out.items()})
+
+
+def _local_figures(out: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The LA's own figures in the measure names of kpi.benchmarks."""
+    def pick(table: str, column: str, measure: str) -> pl.DataFrame:
+        return out[table].select("year", pl.lit(measure).alias("measure"),
+                                 pl.col(column).cast(pl.Float64).alias("local_value"))
+
+    parts = [pick("kpi.ehcp_caseload", "caseload", "ehcp_caseload"),
+             pick("kpi.ehcp_new_plans", "new_plans", "new_plans"),
+             pick("kpi.ehcp_new_plans", "pct_within_20_weeks", "pct_within_20_weeks"),
+             pick("kpi.ehcp_new_plans", "pct_within_20_weeks_ex", "pct_within_20_weeks_ex"),
+             pick("kpi.ehcp_requests", "requests_received", "requests_received"),
+             out["kpi.ehcp_ceased"].group_by("year").agg(pl.col("plans").sum().cast(
+                 pl.Float64).alias("local_value")).with_columns(
+                 pl.lit("ceased_plans").alias("measure"))]
+    mix = out["kpi.ehcp_placement_mix"]
+    for group, measure in (("mainstream", "pct_mainstream"), ("special", "pct_special"),
+                           ("fe", "pct_fe")):
+        parts.append(mix.filter(pl.col("placement_group") == group).select(
+            "year", pl.lit(measure).alias("measure"),
+            pl.col("pct").cast(pl.Float64).alias("local_value")))
+    return pl.concat([p.select("year", "measure", "local_value") for p in parts]) \
+        .with_columns(pl.lit(None, pl.Utf8).alias("note"))
+
+
+def _census_against_sen2(census: pl.DataFrame, plans: pl.DataFrame,
+                         placements: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Spring census EHCP pupils (the local side) against SEN2 plans placed, that January
+    census day, in the schools that made that census return (the other side)."""
+    spring = census.filter(pl.col("census_date").dt.month() == 1)
+    pupils = spring.filter(pl.col("enrol_status").is_in(["C", "M"])
+                           & (pl.col("sen_provision") == "E")).group_by("census_date").agg(
+        pl.col("pupil_id").n_unique().cast(pl.Float64).alias("local_value"))
+    schools = spring.select("census_date", "urn").unique()
+    placed = (schools.join(placements.filter(pl.col("placement_rank") == 1), on="urn")
+              .filter((pl.col("entry_date") <= pl.col("census_date"))
+                      & (pl.col("leaving_date").is_null()
+                         | (pl.col("leaving_date") > pl.col("census_date"))))
+              .join(plans.select("plan_id", "start_date", "cease_date"), on="plan_id")
+              .filter(kpis.active_on(plans, pl.col("census_date")))
+              .group_by("census_date").agg(pl.col("plan_id").n_unique().cast(pl.Float64)
+                                           .alias("sen2")))
+    year = pl.col("census_date").dt.year().cast(pl.Int32).alias("year")
+    measure = pl.lit("census_ehcp_pupils").alias("measure")
+    local = pupils.select(year, measure, "local_value", pl.lit(
+        "published_value is the LA's own SEN2 count of plans placed in the schools that made "
+        "the census return").alias("note"))
+    return local, placed.select(year, measure, pl.col("sen2").alias("value"))

@@ -59,8 +59,13 @@ class Discovery:
     warnings: list[str]
 
 
-def discover(landing: Path, known: set[str]) -> Discovery:
-    """Files in the landing folder's source subfolders whose bytes were never loaded."""
+def discover(landing: Path, known: dict[str, tuple[str, str, str]]) -> Discovery:
+    """Files in the landing folder's source subfolders whose bytes were never loaded.
+
+    `known`: sha256 -> (source, name, status) from audit.files. Bytes seen before are skipped,
+    except bytes rejected under another name or folder (a file renamed as its rejection
+    asked): whether those load depends on the name, so they are tried again.
+    """
     warnings: list[str] = []
     if not landing.is_dir():
         raise FileNotFoundError(f"landing folder {landing} does not exist")
@@ -73,7 +78,7 @@ def discover(landing: Path, known: set[str]) -> Discovery:
         elif entry.name not in FOLDERS:
             warnings.append(f"{entry.name}/: not a known source folder; ignored")
     new: list[LandedFile] = []
-    seen = set(known)
+    seen: set[str] = set()
     for source in FOLDERS:
         folder = landing / source
         if not folder.is_dir():
@@ -83,6 +88,9 @@ def discover(landing: Path, known: set[str]) -> Discovery:
                 continue
             sha = sha256_of(path)
             if sha in seen:
+                continue
+            before = known.get(sha)
+            if before and not (before[2] == "rejected" and before[:2] != (source, path.name)):
                 continue
             seen.add(sha)
             new.append(LandedFile(source, path, sha))
@@ -115,9 +123,9 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: list[LandedFile], key: byt
     f = batch[0]
     source = source_for(f.source, f.path.name)
     if source is None:
-        patterns = ", ".join(s.file_pattern for s in SOURCES[f.source])
-        return [loader.reject(f, f"is not a file the {f.source} source takes (file names "
-                                 f"matching {patterns})")]
+        names = " or ".join(s.file_names for s in SOURCES[f.source])
+        return [loader.reject(f, f"is not a file the {f.source} source takes ({names}, "
+                                 "CSV or XLSX)")]
     return [loader.file(f, source)]
 
 
@@ -161,13 +169,15 @@ _FORMAT_NAMES = {"%Y-%m-%d": "yyyy-mm-dd", "%d/%m/%Y": "dd/mm/yyyy",
                  "%Y-%m-%d %H:%M:%S": "yyyy-mm-dd hh:mm:ss"}
 
 
-def read_validated(path: Path, contract: Contract, schema) -> Read:
+def read_validated(path: Path, contract: Contract, schema, file_check=None) -> Read:
     """Read, match headers, validate; raises FileRejected for a file unusable as a whole."""
     raw = read_raw(path)
     if raw.frame.height == 0 and raw.problems.height:
         raise FileRejected(f"has no usable rows: all {raw.problems.height} have the wrong "
                            "number of fields for its header")
     conformed = conform(raw.frame, contract)
+    if file_check and (reason := file_check(conformed.frame)):
+        raise FileRejected(reason)
     v = validate(conformed.frame, schema, contract.personal)
     quarantine = pl.concat([raw.problems, v.quarantine]).sort("row_number", "column_name")
     mixed = {c: f for c in contract.dates
@@ -193,7 +203,7 @@ class _Loader:
 
     def file(self, f: LandedFile, source: Source) -> FileOutcome:
         try:
-            r = read_validated(f.path, source.contract, source.schema())
+            r = read_validated(f.path, source.contract, source.schema(), source.file_check)
         except FileRejected as e:
             return self.reject(f, str(e))
         staged = source.stage(r.validated.good, self.key).with_columns(
@@ -224,12 +234,16 @@ class _Loader:
                            period=period, top_reasons=_reasons(r.quarantine))
 
     def sen2_export(self, batch: list[LandedFile]) -> list[FileOutcome]:
+        """An export loads when it is whole: all nine modules in the batch, or a re-issued
+        module of an export already loaded. Otherwise its good files wait, unrecorded, and
+        load with the corrected file on a later run."""
         export = export_date_of(batch[0].path.name)
         if export is None:
-            return [self.reject(f, "has no export date in its name (expected "
+            return [self.reject(f, "has no valid export date in its name (expected "
                                    "Blade-Export_<DD-MM-YYYY>_<module>.csv)") for f in batch]
         outcomes: list[FileOutcome] = []
         reads: dict[str, tuple[LandedFile, Read]] = {}
+        problems: list[str] = []
         for f in batch:
             module = module_of(f.path.name)
             if module is None:
@@ -245,21 +259,43 @@ class _Loader:
                                                        sen2_schema(module)))
                 except FileRejected as e:
                     outcomes.append(self.reject(f, str(e)))
+                    problems.append(f"its {module} file was rejected")
+        staged = self._staged_modules(export)
+        missing = [m for m in SEN2_MODULES if m not in reads and m not in staged]
+        if missing:
+            problems.append(f"no {', '.join(missing)} module landed" if not problems else "")
+            why = "; ".join(p for p in problems if p)
+            for f, r in reads.values():
+                message = (f"{f.path.name} waits for the rest of the SEN2 export of {export} "
+                           f"({why}); it loads when a corrected file lands")
+                log.warning(message)
+                outcomes.append(FileOutcome(f.source, f.path.name, f.sha256, "waiting",
+                                            r.rows_read, 0, 0, message=message))
+            return outcomes
+        staged_ids = {m: self.con.sql(f"SELECT DISTINCT {m}tableid::VARCHAR AS id FROM "
+                                      f"stage.sen2_{m} WHERE export_date = ?", params=[export])
+                      .pl()["id"] for m in staged if m not in reads}
         personal = {m: SEN2_MODULES[m].personal for m in reads}
-        kept, orphaned = orphans({m: r.validated.good for m, (_, r) in reads.items()}, personal)
+        kept, orphaned = orphans({m: r.validated.good for m, (_, r) in reads.items()}, personal,
+                                 staged_ids)
         with store.transaction(self.con):
             for module, (f, r) in reads.items():
                 if module in orphaned:
                     r.quarantine = pl.concat([r.quarantine, orphaned[module]]).sort(
                         "row_number", "column_name")
-                staged = stage_module(module, kept[module], self.key, export).with_columns(
+                staged_rows = stage_module(module, kept[module], self.key, export).with_columns(
                     pl.lit(f.sha256).alias("sha256"))
                 table = f"stage.sen2_{module}"
-                store.replace_periods(self.con, table, staged, ("export_date",))
-                self.record(f, r, staged.height, export.isoformat(), table)
+                store.replace_periods(self.con, table, staged_rows, ("export_date",))
+                self.record(f, r, staged_rows.height, export.isoformat(), table)
                 store.supersede(self.con, table, f.path.name)
-                outcomes.append(self.outcome(f, r, staged.height, export.isoformat()))
+                outcomes.append(self.outcome(f, r, staged_rows.height, export.isoformat()))
         return outcomes
+
+    def _staged_modules(self, export) -> set[str]:
+        return {m for m in SEN2_MODULES if store.table_exists(self.con, f"stage.sen2_{m}")
+                and self.con.execute(f"SELECT count(*) FROM stage.sen2_{m} WHERE export_date = ?",
+                                     [export]).fetchall()[0][0]}
 
 
 def _periods(staged: pl.DataFrame, columns: tuple[str, ...]) -> str | None:

@@ -40,6 +40,8 @@ class Source:
     stage: Callable[[pl.DataFrame, bytes], pl.DataFrame]  # good text rows -> typed rows
     period_columns: tuple[str, ...]  # () = the file replaces the whole table (a snapshot)
     file_pattern: str = r".*"
+    file_names: str = "any name"  # file_pattern in words, for messages
+    file_check: Callable[[pl.DataFrame], str | None] | None = None  # whole-file rule
 
     @property
     def table(self) -> str:
@@ -47,6 +49,22 @@ class Source:
 
     def takes(self, file_name: str) -> bool:
         return re.search(self.file_pattern, file_name.lower()) is not None
+
+
+# A census file holds one census. A few rows dated otherwise are typos (quarantined by the
+# schema); when no date holds a majority of the rows, no census date can be trusted.
+ONE_CENSUS_SHARE = 0.5
+
+
+def _one_census(frame: pl.DataFrame) -> str | None:
+    dates = frame.select(pl.col("census_date"), parse_date("census_date").alias("day")) \
+        .drop_nulls("day").group_by("day").agg(pl.len().alias("n"),
+                                               pl.col("census_date").first().alias("as_written"))
+    if dates.height < 2 or dates["n"].max() > ONE_CENSUS_SHARE * dates["n"].sum():
+        return None
+    shown = ", ".join(f"{r['as_written']} ({r['n']} rows)" for r in
+                      dates.sort("n", "day", descending=[True, False]).iter_rows(named=True))
+    return f"holds more than one census date ({shown}): a file must hold one census"
 
 
 def _stage_establishments(good: pl.DataFrame, key: bytes) -> pl.DataFrame:
@@ -102,11 +120,13 @@ def _stage_population(good: pl.DataFrame, key: bytes) -> pl.DataFrame:
 SOURCES: dict[str, list[Source]] = {
     "establishments": [Source("establishments", ESTABLISHMENTS, establishments_schema,
                               _stage_establishments, ())],
-    "census": [Source("census", CENSUS, census_schema, stage_census, ("census_date",))],
+    "census": [Source("census", CENSUS, census_schema, stage_census, ("census_date",),
+                      file_check=_one_census)],
     "finance": [
         Source("finance", HNB_LEDGER, ledger_schema, _stage_ledger, ("financial_year",),
-               HNB_LEDGER.file_pattern),
-        Source("finance", DSG, dsg_schema, _stage_dsg, ("financial_year",), DSG.file_pattern),
+               HNB_LEDGER.file_pattern, "names starting hnb_ledger"),
+        Source("finance", DSG, dsg_schema, _stage_dsg, ("financial_year",), DSG.file_pattern,
+               "names starting dsg"),
     ],
     "recovery_plan": [Source("recovery_plan", RECOVERY_PLAN, recovery_plan_schema,
                              _stage_recovery_plan, ("financial_year",))],
