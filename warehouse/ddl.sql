@@ -19,8 +19,10 @@ CREATE TABLE IF NOT EXISTS audit.runs (
     as_of DATE
 );
 
+-- A file is its bytes (sha256) under a name: a SEN2 module can be byte-identical in two
+-- exports whose dates only its name carries.
 CREATE TABLE IF NOT EXISTS audit.files (
-    sha256 VARCHAR PRIMARY KEY,
+    sha256 VARCHAR NOT NULL,
     source VARCHAR NOT NULL,
     original_name VARCHAR NOT NULL,
     rows_read BIGINT,
@@ -34,7 +36,8 @@ CREATE TABLE IF NOT EXISTS audit.files (
     unknown_columns VARCHAR,
     archived_as VARCHAR,
     loaded_at TIMESTAMPTZ,
-    table_name VARCHAR                -- the staging table its rows went to
+    table_name VARCHAR,               -- the staging table its rows went to
+    PRIMARY KEY (sha256, original_name)
 );
 
 CREATE TABLE IF NOT EXISTS audit.quarantine (

@@ -59,13 +59,19 @@ class Discovery:
     warnings: list[str]
 
 
-def discover(landing: Path, known: dict[str, tuple[str, str, str]]) -> Discovery:
-    """Files in the landing folder's source subfolders whose bytes were never loaded.
+def is_new(source: str, name: str, before: list[tuple[str, str, str]]) -> bool:
+    """Whether bytes seen before (`before`: their (source, name, status) records) are new
+    under this source and name. The same bytes under the same name are never new. Loaded
+    bytes under another name add nothing, except in sen2/, where the name carries the export
+    date. Bytes rejected under another name or folder are tried again (a file renamed as its
+    rejection asked)."""
+    if any((s, n) == (source, name) for s, n, _ in before):
+        return False
+    return source == "sen2" or all(status == "rejected" for _, _, status in before)
 
-    `known`: sha256 -> (source, name, status) from audit.files. Bytes seen before are skipped,
-    except bytes rejected under another name or folder (a file renamed as its rejection
-    asked): whether those load depends on the name, so they are tried again.
-    """
+
+def discover(landing: Path, known: dict[str, list[tuple[str, str, str]]]) -> Discovery:
+    """Files in the landing folder's source subfolders not seen before (see is_new)."""
     warnings: list[str] = []
     if not landing.is_dir():
         raise FileNotFoundError(f"landing folder {landing} does not exist")
@@ -89,10 +95,10 @@ def discover(landing: Path, known: dict[str, tuple[str, str, str]]) -> Discovery
             sha = sha256_of(path)
             if sha in seen:
                 continue
-            before = known.get(sha)
-            if before and not (before[2] == "rejected" and before[:2] != (source, path.name)):
+            if sha in known and not is_new(source, path.name, known[sha]):
                 continue
-            seen.add(sha)
+            if source != "sen2":
+                seen.add(sha)
             new.append(LandedFile(source, path, sha))
     return Discovery(new, warnings)
 

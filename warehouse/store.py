@@ -88,10 +88,13 @@ def read(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -
     return con.sql(sql, params=params).pl() if params else con.sql(sql).pl()
 
 
-def known_files(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str, str]]:
-    """sha256 -> (source, original name, status) of every file seen before."""
-    return {r[0]: (r[1], r[2], r[3]) for r in con.execute(
-        "SELECT sha256, source, original_name, status FROM audit.files").fetchall()}
+def known_files(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str, str]]]:
+    """sha256 -> [(source, original name, status)] of every file seen before."""
+    known: dict[str, list[tuple[str, str, str]]] = {}
+    for sha, source, name, status in con.execute(
+            "SELECT sha256, source, original_name, status FROM audit.files").fetchall():
+        known.setdefault(sha, []).append((source, name, status))
+    return known
 
 
 def record_file(con: duckdb.DuckDBPyConnection, *, sha256: str, source: str,
@@ -101,8 +104,7 @@ def record_file(con: duckdb.DuckDBPyConnection, *, sha256: str, source: str,
                 unknown_columns: list[str] | None = None, archived_as: str | None = None,
                 table_name: str | None = None) -> None:
     con.execute(
-        # OR REPLACE: bytes once rejected for their name or folder may load under another.
-        "INSERT OR REPLACE INTO audit.files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit.files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [sha256, source, original_name, rows_read, rows_loaded, rows_quarantined, run_id,
          status, message, period, encoding,
          ", ".join(unknown_columns) if unknown_columns else None, archived_as,

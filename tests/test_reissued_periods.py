@@ -1,0 +1,95 @@
+"""A re-issued extract replaces the rows of the periods it holds, and only those."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from tests import handmade
+from warehouse import loads, store
+from warehouse.archive import sha256_of
+
+KEY = b"k" * 32
+LEDGER_H = "financial_year,period,s251_line,cost_centre,description,provider_urn,entry_type," \
+           "amount_gbp"
+
+
+def land(tmp_path, folder, name, text):
+    path = tmp_path / "landing" / folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def load(con, tmp_path, folder, *paths):
+    files = [loads.LandedFile(folder, p, sha256_of(p)) for p in paths]
+    return loads.load_batch(con, files, KEY, "run", tmp_path / "archive")
+
+
+def totals(con):
+    return dict(con.execute("SELECT financial_year, sum(amount_gbp) FROM stage.finance_ledger "
+                            "GROUP BY 1 ORDER BY 1").fetchall())
+
+
+def test_a_reissued_financial_year_replaces_only_that_year(tmp_path):
+    con = store.connect(tmp_path / "w.duckdb")
+    first = land(tmp_path, "finance", "hnb_ledger_2023-25.csv", "\n".join([
+        LEDGER_H, "2023-24,1,1.2.1,HN1,Top-up,,actual,100.00",
+        "2024-25,1,1.2.1,HN1,Top-up,,actual,200.00", "2024-25,2,1.2.1,HN1,Top-up,,actual,50.00"]))
+    [o] = load(con, tmp_path, "finance", first)
+    assert o.period == "2023-24, 2024-25"
+    reissue = land(tmp_path, "finance", "hnb_ledger_2024-25_v2.csv", "\n".join([
+        LEDGER_H, "2024-25,1,1.2.1,HN1,Top-up,,actual,210.00"]))
+    [o] = load(con, tmp_path, "finance", reissue)
+    assert totals(con) == {"2023-24": Decimal("100.00"), "2024-25": Decimal("210.00")}
+    # The first file still holds 2023-24: it stays loaded, partly replaced.
+    assert dict(con.execute("SELECT original_name, status FROM audit.files").fetchall()) == {
+        "hnb_ledger_2023-25.csv": "loaded", "hnb_ledger_2024-25_v2.csv": "loaded"}
+    whole = land(tmp_path, "finance", "hnb_ledger_2023-24_v2.csv", "\n".join([
+        LEDGER_H, "2023-24,1,1.2.1,HN1,Top-up,,actual,90.00"]))
+    load(con, tmp_path, "finance", whole)
+    assert totals(con) == {"2023-24": Decimal("90.00"), "2024-25": Decimal("210.00")}
+    assert con.execute("SELECT status, message FROM audit.files WHERE original_name = "
+                       "'hnb_ledger_2023-25.csv'").fetchall() == [
+        ("superseded", "replaced by hnb_ledger_2023-24_v2.csv")]
+
+
+def test_a_later_sen2_export_keeps_the_earlier_one_and_a_reissue_replaces_its_date(tmp_path):
+    con = store.connect(tmp_path / "w.duckdb")
+    march = handmade.write_sen2(tmp_path / "landing" / "sen2")
+    load(con, tmp_path, "sen2", *march)
+    april = handmade.write_sen2(tmp_path / "april", export=dt.date(2025, 4, 1))
+    load(con, tmp_path, "sen2", *april)
+    counts = con.execute("SELECT export_date::VARCHAR, count(*) FROM stage.sen2_namedplan "
+                         "GROUP BY 1 ORDER BY 1").fetchall()
+    assert counts == [("2025-03-01", 6), ("2025-04-01", 6)]
+    # April's named plans re-issued alone, with one plan fewer: only April's rows change.
+    named = next(p for p in april if p.name.endswith("_namedplan.csv"))
+    lines = named.read_text().splitlines()
+    reissued = tmp_path / "reissue" / named.name
+    reissued.parent.mkdir()
+    reissued.write_text("\n".join(lines[:-1]) + "\n")
+    [o] = load(con, tmp_path, "sen2", reissued)
+    assert (o.status, o.rows_loaded, o.rows_quarantined) == ("loaded", 5, 0)
+    counts = con.execute("SELECT export_date::VARCHAR, count(*) FROM stage.sen2_namedplan "
+                         "GROUP BY 1 ORDER BY 1").fetchall()
+    assert counts == [("2025-03-01", 6), ("2025-04-01", 5)]
+
+
+def test_a_module_identical_in_two_exports_loads_for_both(tmp_path):
+    """The sen2 header module can be byte-identical in consecutive exports: the second
+    export is still whole, so it loads rather than waiting forever."""
+    landing = tmp_path / "landing"
+    handmade.write_sen2(landing / "sen2")
+    con = store.connect(tmp_path / "w.duckdb")
+    found = loads.discover(landing, store.known_files(con))
+    loads.load_batch(con, found.new, KEY, "run-1", tmp_path / "archive")
+    handmade.write_sen2(landing / "sen2", export=dt.date(2025, 4, 1))
+    found = loads.discover(landing, store.known_files(con))
+    assert len(found.new) == 9  # every April module, though all equal March's bytes
+    outcomes = loads.load_batch(con, found.new, KEY, "run-2", tmp_path / "archive")
+    assert {o.status for o in outcomes} == {"loaded"}
+    assert con.execute("SELECT count(DISTINCT export_date) FROM stage.sen2_sen2").fetchall() \
+        == [(2,)]
+    again = loads.discover(landing, store.known_files(con))
+    assert again.new == []
