@@ -16,9 +16,9 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
+from schemas.quality import max_data_age_days
 from sendboard.config import Home, pseudonym_key
-from warehouse import build, loads, store
-from warehouse.checks import check_kpis
+from warehouse import build, loads, quality_gate, store
 from warehouse.publish import publish
 
 FLOW_NAME = "sendboard-nightly"
@@ -70,11 +70,22 @@ def build_tables(con, as_of: dt.date | None) -> build.BuildResult:
     return result
 
 
-@task(name="check KPI tables", cache_policy=NO_CACHE)
-def check(con) -> None:
-    problems = check_kpis(con)
-    if problems:
-        raise RuntimeError("quality checks failed, nothing published: " + "; ".join(problems))
+class QualityGateFailed(RuntimeError):
+    """An expectation on the KPI tables failed: nothing was published."""
+
+
+@task(name="quality gate", cache_policy=NO_CACHE)
+def check(con, reports: Path, run_id: str, max_age_days: int | None) -> quality_gate.GateResult:
+    result = quality_gate.run_gate(quality_gate.kpi_tables(con), reports, run_id,
+                                   max_age_days=max_age_days)
+    quality_gate.record(con, run_id, result)
+    logger = get_run_logger()
+    logger.info("quality gate: %d of %d expectations met; Data Docs: %s",
+                int(result.checks["success"].sum()), result.checks.height, result.docs)
+    if not result.passed:
+        raise QualityGateFailed("quality gate failed, nothing published (the previous "
+                                "sendboard.duckdb stays): " + "; ".join(result.failures))
+    return result
 
 
 @task(name="publish", cache_policy=NO_CACHE)
@@ -126,7 +137,8 @@ def nightly(home: str | None = None, landing: str | None = None, sample: bool = 
             return summary
         result = build_tables(con, as_of)
         summary.as_of, summary.tables = result.as_of, result.tables
-        check(con)
+        # Sample extracts carry fixed dates: their age says nothing about freshness.
+        check(con, h.reports, run_id, None if sample else max_data_age_days())
         # The published copy carries this run's own record, as finished.
         store.finish_run(con, run_id, "published", files_new=len(found.new), as_of=result.as_of)
         publish_tables(con, h.published, run_id)

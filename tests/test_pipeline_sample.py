@@ -155,3 +155,37 @@ def test_a_reissued_census_replaces_exactly_its_own_rows(run_home, small_sample,
     assert statuses == {"School Census Spring 2025.csv": "superseded",
                         "Spring 2025 reissued.csv": "loaded"}
 
+
+
+def test_a_corrupt_kpi_stops_the_publish_and_readers_keep_the_previous_version(
+        run_home, small_sample, tmp_path):
+    """A population extract of a few dozen people makes the EHCP rate per 10,000 absurd: the
+    quality gate refuses to publish, says which expectation failed, and a BI reader (holding
+    a connection through the run, or opening one after) sees the previous tables."""
+    from flows.nightly import QualityGateFailed
+
+    published = run_home / "sendboard.duckdb"
+    before = snapshot(published)
+    reader = duckdb.connect(str(published), read_only=True)
+    seen_before = reader.execute("SELECT year, rate_per_10k_0_25 FROM kpi.ehcp_caseload "
+                                 "ORDER BY year").fetchall()
+    landing = tmp_path / "landing"
+    (landing / "population").mkdir(parents=True)
+    rows = ["new_la_code,year,age,sex,population"] + [
+        f"E06000054,{year},{age},F,1" for year in range(2013, 2026) for age in range(0, 26)]
+    (landing / "population" / "ons_corrected.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(QualityGateFailed, match="EHC plans per 10,000 aged 0-25 is plausible"):
+        nightly(home=str(run_home), landing=str(landing))
+    assert reader.execute("SELECT year, rate_per_10k_0_25 FROM kpi.ehcp_caseload ORDER BY year"
+                          ).fetchall() == seen_before
+    reader.close()
+    assert snapshot(published) == before
+    con = duckdb.connect(str(run_home / "warehouse.duckdb"), read_only=True)
+    status, error = con.execute("SELECT status, error FROM audit.runs ORDER BY started_at DESC "
+                                "LIMIT 1").fetchall()[0]
+    failed = con.execute("SELECT suite, column_name FROM audit.quality_checks WHERE NOT success"
+                         ).fetchall()
+    con.close()
+    assert status == "failed" and error.startswith("QualityGateFailed: quality gate failed")
+    assert failed == [("ehcp_caseload", "rate_per_10k_0_25")]
+    assert (run_home / "reports" / "data-docs" / "index.html").exists()

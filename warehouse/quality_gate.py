@@ -1,0 +1,126 @@
+"""The quality gate: Great Expectations over the KPI tables before anything is published.
+
+Validates pandas copies of the marts (GX Core has no polars support and its SQL path on DuckDB
+returns nothing), writes Data Docs under reports/data-docs, and records every expectation's
+result in audit.quality_checks. A failed expectation stops the publish.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from schemas.quality import Suite, suites
+from warehouse import store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    checks: pl.DataFrame  # suite, expectation, column, success, why, observed
+    docs: Path | None
+
+    @property
+    def failures(self) -> list[str]:
+        bad = self.checks.filter(~pl.col("success"))
+        return [f"{r['suite']}: {r['why']} ({r['expectation']}"
+                f"{' on ' + r['column'] if r['column'] else ''}; found {r['observed']})"
+                for r in bad.iter_rows(named=True)]
+
+    @property
+    def passed(self) -> bool:
+        return self.checks.height > 0 and bool(self.checks["success"].all())
+
+
+def _pandas(frame: pl.DataFrame):
+    # Exact decimals become floats for GX's numeric comparisons.
+    return frame.with_columns(pl.col(pl.Decimal).cast(pl.Float64)).to_pandas()
+
+
+def run_gate(tables: dict[str, pl.DataFrame], reports: Path, run_id: str,
+             today: dt.date | None = None, max_age_days: int | None = 400) -> GateResult:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    docs_dir = reports / "data-docs"
+    context.add_data_docs_site(site_name="sendboard", site_config={
+        "class_name": "SiteBuilder",
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                          "base_directory": str(docs_dir)}})
+    source = context.data_sources.add_pandas("kpis")
+    rows: list[dict] = []
+    for suite in suites(tables, today or dt.date.today(), max_age_days):
+        rows += _validate(gx, context, source, suite, run_id)
+    checks = pl.DataFrame(rows, schema={"suite": pl.Utf8, "expectation": pl.Utf8,
+                                        "column": pl.Utf8, "success": pl.Boolean,
+                                        "why": pl.Utf8, "observed": pl.Utf8})
+    index = docs_dir / "index.html"
+    return GateResult(checks, index if index.exists() else None)
+
+
+def _validate(gx, context, source, suite: Suite, run_id: str) -> list[dict]:
+    asset = source.add_dataframe_asset(name=suite.name)
+    batch = asset.add_batch_definition_whole_dataframe("whole table")
+    gx_suite = context.suites.add(gx.ExpectationSuite(name=suite.name))
+    for rule in suite.rules:
+        gx_suite.add_expectation(getattr(gx.expectations, rule.kind)(**rule.kwargs))
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite))
+    checkpoint = context.checkpoints.add(gx.Checkpoint(
+        name=suite.name, validation_definitions=[definition],
+        actions=[gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=["sendboard"])],
+        result_format={"result_format": "SUMMARY"}))
+    result = checkpoint.run(batch_parameters={"dataframe": _pandas(suite.frame)},
+                            run_id=gx.RunIdentifier(run_name=run_id))
+    out = []
+    for validation in result.run_results.values():
+        for r, rule in zip(validation.results, suite.rules, strict=True):
+            out.append({"suite": suite.name, "expectation": r.expectation_config.type,
+                        "column": rule.kwargs.get("column"), "success": bool(r.success),
+                        "why": rule.why, "observed": _observed(r.result)})
+    return out
+
+
+def _observed(result: dict) -> str:
+    if "partial_unexpected_list" in result and result.get("unexpected_count"):
+        values = [float(v) if isinstance(v, Decimal) else v
+                  for v in result["partial_unexpected_list"][:5]]
+        return f"{result['unexpected_count']} unexpected, e.g. {values}"
+    if "observed_value" in result:
+        return f"observed {result['observed_value']}"
+    return "ok" if not result.get("unexpected_count") else f"{result['unexpected_count']} bad"
+
+
+def kpi_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
+    names = con.execute("SELECT table_name FROM information_schema.tables WHERE "
+                        "table_schema = 'kpi' AND table_catalog = current_database()"
+                        ).fetchall()
+    return {f"kpi.{n}": store.read(con, f"SELECT * FROM kpi.{n}") for (n,) in names}
+
+
+def record(con: duckdb.DuckDBPyConnection, run_id: str, result: GateResult) -> None:
+    con.execute("""CREATE TABLE IF NOT EXISTS audit.quality_checks (run_id VARCHAR,
+        suite VARCHAR, expectation VARCHAR, column_name VARCHAR, success BOOLEAN, why VARCHAR,
+        observed VARCHAR)""")
+    frame = result.checks.select(pl.lit(run_id).alias("run_id"), "suite", "expectation",
+                                 pl.col("column").alias("column_name"), "success", "why",
+                                 "observed")
+    con.register("_checks", frame)
+    try:
+        with store.transaction(con):
+            con.execute("DELETE FROM audit.quality_checks WHERE run_id = ?", [run_id])
+            con.execute("INSERT INTO audit.quality_checks SELECT * FROM _checks")
+    finally:
+        con.unregister("_checks")
