@@ -147,6 +147,7 @@ def sen_prevalence(census: pl.DataFrame, establishments: pl.DataFrame | None, so
     def count(scope: str, scope_id: pl.Expr) -> pl.DataFrame:
         return on_roll.with_columns(scope_id.cast(pl.Utf8).alias("scope_id")).group_by(
             "census_date", "scope_id").agg(
+            pl.col("phase").first() if scope != "la" else pl.lit(None, pl.Utf8).alias("phase"),
             pl.col("pupil_id").n_unique().cast(pl.Int64).alias("pupils"),
             pl.col("pupil_id").filter(pl.col("sen_provision") == "E").n_unique()
             .cast(pl.Int64).alias("ehcp"),
@@ -162,7 +163,7 @@ def sen_prevalence(census: pl.DataFrame, establishments: pl.DataFrame | None, so
                            _pct("sen_support", "pupils").alias("sen_support_pct"))
     out = out.sort(["census_date", order, "scope_id"])
     return _stamp(out.select("census_date", "scope", "scope_id", "pupils", "ehcp", "ehcp_pct",
-                             "sen_support", "sen_support_pct"),
+                             "sen_support", "sen_support_pct", "phase"),
                   "sen-prevalence", source, as_of)
 
 

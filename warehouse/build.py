@@ -15,7 +15,7 @@ import duckdb
 import polars as pl
 
 from schemas.contracts import SEN2_MODULES
-from transforms import kpis
+from transforms import kpis, suppression
 from transforms.benchmarks import benchmarks, headline_figures, reconciliation
 from transforms.finance_kpis import dsg_balance, hnb_outturn, recovery_plan
 from transforms.place_kpis import place_sufficiency
@@ -153,7 +153,9 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
             local, own,
             f"{sen2_source}, school census and {published_source}", as_of)
 
+    out.update(public_tables(out))
     with store.transaction(con):
+        con.execute("CREATE SCHEMA IF NOT EXISTS public")
         for table, frame in out.items():
             store.write_table(con, table, frame)
         if store.table_exists(con, "stage.published"):
@@ -210,3 +212,47 @@ def _census_against_sen2(census: pl.DataFrame, plans: pl.DataFrame,
         "published_value is the LA's own SEN2 count of plans placed in the schools that made "
         "the census return").alias("note"))
     return local, placed.select(year, measure, pl.col("sen2").alias("value"))
+
+
+def public_tables(out: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """public.<name> for every kpi table: small numbers suppressed where the table counts
+    children (transforms/suppression.py); money and the DfE's own published figures as they
+    are. Reconciliation's local counts are suppressed like any other count."""
+    limit = suppression.threshold()
+    public: dict[str, pl.DataFrame] = {}
+    for table, frame in out.items():
+        if not table.startswith("kpi."):
+            continue
+        name = table.split(".", 1)[1]
+        if name in suppression.POLICIES:
+            frame = suppression.suppress(frame, suppression.POLICIES[name], limit)
+        elif name == "reconciliation":
+            counts = frame.filter(~pl.col("measure").str.starts_with("pct_"))
+            pcts = frame.filter(pl.col("measure").str.starts_with("pct_")).with_columns(
+                pl.lit(None, pl.Utf8).alias("suppressed"))
+            counts = suppression.suppress(counts, suppression.Policy(
+                ("local_value", "published_value")), limit).with_columns(
+                pl.when(pl.col("suppressed").is_not_null()).then(None)
+                .otherwise(pl.col("difference")).alias("difference"))
+            frame = pl.concat([counts, pcts]).sort("measure", "year")
+        else:
+            frame = frame.with_columns(pl.lit(None, pl.Utf8).alias("suppressed"))
+        public[f"public.{name}"] = frame.with_columns(
+            pl.lit(limit).cast(pl.Int32).alias("suppression_threshold"))
+    # A year whose mix parts could only be protected by hiding the total hides it in the
+    # caseload table too, with what would give it back (growth, rate).
+    hidden = set()
+    for name in ("public.ehcp_placement_mix", "public.ehcp_need_mix"):
+        if name in public:
+            hidden |= set(public[name].filter(pl.col("caseload").is_null()
+                                              & (pl.col("plans").is_null()))["year"].to_list())
+    if hidden and "public.ehcp_caseload" in public:
+        years = sorted(hidden)
+        public["public.ehcp_caseload"] = public["public.ehcp_caseload"].with_columns(
+            *[pl.when(pl.col("year").is_in(years)).then(None).otherwise(pl.col(c)).alias(c)
+              for c in ("caseload", "rate_per_10k_0_25")],
+            pl.when(pl.col("year").is_in(years) | pl.col("year").is_in([y + 1 for y in years]))
+            .then(None).otherwise(pl.col("growth_pct")).alias("growth_pct"),
+            pl.when(pl.col("year").is_in(years)).then(pl.lit("caseload,growth_pct,rate_per_10k"))
+            .otherwise(pl.col("suppressed")).alias("suppressed"))
+    return public

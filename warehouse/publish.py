@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 # Aggregates and audit only: person-level core tables stay in the working warehouse.
-PUBLISHED_SCHEMAS = ("kpi", "audit")
+PUBLISHED_SCHEMAS = ("kpi", "public", "audit")
 
 
 def published_tables(con: duckdb.DuckDBPyConnection) -> list[str]:

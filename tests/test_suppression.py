@@ -1,0 +1,106 @@
+"""Small-number suppression: on random tables, no withheld cell can be worked out from what
+is published (totals, other cells, percentages)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from transforms.placement_groups import PLACEMENT_GROUPS
+from transforms.suppression import POLICIES, suppress
+
+LIMIT = 5
+
+
+def small_count(rng: np.random.Generator) -> int:
+    """Mostly small numbers (zeros, ones, twos...) with the odd large one."""
+    return int(rng.choice([0, 0, 1, 1, 1, 2, 2, 3, 4, 5, 6, 9, 14, 40, 200]))
+
+
+def assert_not_recoverable(parts: list[int | None], total: int | None) -> None:
+    """With the total known and each withheld part at least 1 (zeros are shown), a withheld
+    part is pinned down when it is alone, or when the withheld parts are all ones."""
+    if total is None:
+        return
+    hidden = [p for p in parts if p is None]
+    if not hidden:
+        return
+    rest = total - sum(p for p in parts if p is not None)
+    assert len(hidden) >= 2, f"one withheld part = {rest} (total {total}, parts {parts})"
+    assert rest > len(hidden), f"{len(hidden)} withheld parts must all be 1 (total {total})"
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_placement_mix_keeps_withheld_cells_hidden(seed):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for year in range(2019, 2019 + int(rng.integers(1, 5))):
+        plans = [small_count(rng) for _ in PLACEMENT_GROUPS]
+        for group, n in zip(PLACEMENT_GROUPS, plans, strict=True):
+            rows.append({"year": year, "placement_group": group, "plans": n,
+                         "caseload": sum(plans)})
+    frame = pl.DataFrame(rows).with_columns(
+        pl.when(pl.col("caseload") > 0).then(100 * pl.col("plans") / pl.col("caseload"))
+        .round(1).alias("pct"))
+    public = suppress(frame, POLICIES["ehcp_placement_mix"], LIMIT)
+    shown = public["plans"].drop_nulls()
+    assert not ((shown > 0) & (shown < LIMIT)).any()
+    # A percentage of a withheld count would give it back (pct x caseload).
+    assert public.filter(pl.col("plans").is_null() & pl.col("pct").is_not_null()).height == 0
+    for _, group in public.group_by("year"):
+        totals = group["caseload"].drop_nulls().unique().to_list()
+        assert_not_recoverable(group["plans"].to_list(), totals[0] if totals else None)
+    # Nothing is withheld that did not need to be hidden or to protect another cell.
+    assert public.filter(pl.col("suppressed").is_not_null()).height <= frame.filter(
+        pl.col("plans") > 0).height
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_school_tables_keep_withheld_cells_hidden(seed):
+    """Schools add up to their phase, phases to the LA: both levels are checked."""
+    rng = np.random.default_rng(1000 + seed)
+    schools = []
+    for phase in ("Primary", "Secondary", "Special"):
+        for k in range(int(rng.integers(1, 7))):
+            ehcp, support = small_count(rng), small_count(rng)
+            schools.append({"scope": "school", "scope_id": f"{phase[:3]}{k}", "phase": phase,
+                            "ehcp": ehcp, "sen_support": support,
+                            "pupils": ehcp + support + int(rng.integers(0, 300))})
+    frame = pl.DataFrame(schools)
+    phases = frame.group_by("phase").agg(pl.col("ehcp", "sen_support", "pupils").sum()) \
+        .with_columns(pl.lit("phase").alias("scope"), pl.col("phase").alias("scope_id"))
+    la = frame.select(pl.col("ehcp", "sen_support", "pupils").sum()).with_columns(
+        pl.lit("la").alias("scope"), pl.lit("865").alias("scope_id"),
+        pl.lit(None, pl.Utf8).alias("phase"))
+    table = pl.concat([frame, phases.select(frame.columns), la.select(frame.columns)])
+    table = table.with_columns(
+        pl.lit("2025-01-16").str.to_date().alias("census_date"),
+        *[pl.when(pl.col("pupils") > 0).then(100 * pl.col(c) / pl.col("pupils")).round(1)
+          .alias(f"{c}_pct") for c in ("ehcp", "sen_support")])
+    public = suppress(table, POLICIES["sen_prevalence"], LIMIT)
+    for column in ("ehcp", "sen_support", "pupils"):
+        shown = public[column].drop_nulls()
+        assert not ((shown > 0) & (shown < LIMIT)).any()
+        for phase, group in public.filter(pl.col("scope") == "school").group_by("phase"):
+            total = public.filter((pl.col("scope") == "phase")
+                                  & (pl.col("scope_id") == phase[0]))[column][0]
+            assert_not_recoverable(group[column].to_list(), total)
+        la_total = public.filter(pl.col("scope") == "la")[column][0]
+        assert_not_recoverable(public.filter(pl.col("scope") == "phase")[column].to_list(),
+                               la_total)
+    for c in ("ehcp", "sen_support"):
+        leak = public.filter(pl.col(c).is_null() & pl.col(f"{c}_pct").is_not_null()
+                             & pl.col("pupils").is_not_null())
+        assert leak.height == 0
+
+
+def test_zero_is_shown_and_the_withheld_columns_are_listed():
+    frame = pl.DataFrame({"year": [2025] * 3, "placement_group": ["mainstream", "special", "fe"],
+                          "plans": [0, 3, 40], "caseload": [43] * 3})
+    frame = frame.with_columns((100 * pl.col("plans") / pl.col("caseload")).round(1)
+                               .alias("pct"))
+    public = suppress(frame, POLICIES["ehcp_placement_mix"], LIMIT)
+    assert public["plans"].to_list() == [0, None, None]  # 3 primary, 40 to protect it
+    assert public["suppressed"].to_list() == [None, "plans,pct", "plans,pct"]
+    assert public["caseload"].to_list() == [43, 43, 43]

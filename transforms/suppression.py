@@ -1,0 +1,143 @@
+"""Small-number suppression for public.* (papers that are published).
+
+Primary: a count from 1 to threshold-1 is withheld (zero is kept: it discloses nothing about
+a child). Percentages are withheld when their numerator is, or their denominator is below the
+threshold. Secondary: where parts add up to a published total (placement groups to the
+caseload, schools to the LA), a group with exactly one withheld part would give it away by
+subtraction, so the smallest other non-zero part is withheld too. A withheld value is NULL
+and the row's `suppressed` column lists what was withheld.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import polars as pl
+
+THRESHOLD_ENV = "SENDBOARD_SUPPRESSION_THRESHOLD"
+DEFAULT_THRESHOLD = 5
+
+
+def threshold() -> int:
+    """`$SENDBOARD_SUPPRESSION_THRESHOLD`, else 5 (counts 1-4 withheld)."""
+    return int(os.environ.get(THRESHOLD_ENV, DEFAULT_THRESHOLD))
+
+
+@dataclass(frozen=True)
+class Policy:
+    counts: tuple[str, ...]  # counts of children or plans
+    percents: dict[str, tuple[str, str]] = field(default_factory=dict)  # pct -> (num, den)
+    # (group keys, count column, which rows are parts, where the total is): the column's
+    # values over those rows of a group add up to a published total, which is either
+    # ("column", name) in the same rows or ("row", which rows) with the same keys.
+    groups: tuple[tuple[tuple[str, ...], str, pl.Expr, tuple[str, object] | None], ...] = ()
+
+
+def _flag(col: str) -> str:
+    return f"__s_{col}"
+
+
+def suppress(frame: pl.DataFrame, policy: Policy, limit: int | None = None) -> pl.DataFrame:
+    limit = threshold() if limit is None else limit
+    out = frame.with_columns([((pl.col(c) > 0) & (pl.col(c) < limit)).fill_null(False)
+                              .alias(_flag(c)) for c in policy.counts])
+    out = _secondary(out, policy)
+    pct_flags = []
+    for pct, (num, den) in policy.percents.items():
+        withheld = pl.col(_flag(num)) if num in policy.counts else pl.lit(False)
+        withheld = withheld | ((pl.col(den) < limit) & (pl.col(den) > 0)).fill_null(False)
+        if den in policy.counts:
+            withheld = withheld | pl.col(_flag(den))
+        out = out.with_columns(withheld.alias(_flag(pct)))
+        pct_flags.append(pct)
+    flagged = [*policy.counts, *pct_flags]
+    listed = pl.concat_str([pl.when(pl.col(_flag(c))).then(pl.lit(c)) for c in flagged],
+                           separator=",", ignore_nulls=True)
+    return out.with_columns(
+        [pl.when(pl.col(_flag(c))).then(None).otherwise(pl.col(c)).alias(c) for c in flagged]
+        + [pl.when(listed != "").then(listed).alias("suppressed")]
+    ).drop([_flag(c) for c in flagged])
+
+
+def _secondary(frame: pl.DataFrame, policy: Policy) -> pl.DataFrame:
+    """Make every group safe: no withheld part can be worked out from the total.
+
+    Withheld parts are at least 1 (zeros are shown), so a group is unsafe when exactly one
+    part is withheld, or when the withheld parts add up to no more than their number (all
+    ones). The smallest other non-zero part is withheld too; when none is left, the total.
+    Repeats until stable, since one grouping's extra cell can leave another unsafe.
+    """
+    if not policy.groups:
+        return frame
+    frame = frame.with_row_index("__row")
+    for _ in range(50):
+        changed = False
+        for keys, col, is_part, total in policy.groups:
+            flag = _flag(col)
+            parts = frame.filter(is_part & (pl.col(col) > 0))
+            stats = parts.group_by(keys).agg(
+                pl.col(flag).sum().alias("n"),
+                pl.col(col).filter(pl.col(flag)).sum().alias("s"))
+            unsafe = stats.filter((pl.col("n") == 1) | ((pl.col("n") >= 2)
+                                                       & (pl.col("s") <= pl.col("n"))))
+            if unsafe.height == 0:
+                continue
+            candidates = (parts.join(unsafe.select(keys), on=list(keys), how="semi")
+                          .filter(~pl.col(flag)).sort(col, "__row")
+                          .group_by(keys, maintain_order=True).agg(pl.col("__row").first()))
+            if candidates.height:
+                frame = frame.with_columns(
+                    (pl.col(flag) | pl.col("__row").is_in(candidates["__row"].implode()))
+                    .alias(flag))
+                changed = True
+            exhausted = unsafe.join(candidates.select(keys), on=list(keys), how="anti")
+            if exhausted.height and total is not None:
+                kind, where = total
+                rows = frame.join(exhausted.select(keys), on=list(keys), how="semi")
+                if kind == "column":  # the total is another column of the same rows
+                    hit, target = rows.filter(is_part & ~pl.col(_flag(where))), _flag(where)
+                else:  # the total is a row of its own (e.g. the phase's row)
+                    hit, target = rows.filter(where & ~pl.col(flag)), flag
+                if hit.height:
+                    frame = frame.with_columns(
+                        (pl.col(target) | pl.col("__row").is_in(hit["__row"].implode()))
+                        .alias(target))
+                    changed = True
+        if not changed:
+            break
+    return frame.drop("__row")
+
+
+ALL = pl.lit(True)
+SCHOOLS = pl.col("scope") == "school"  # schools of a phase add up to the phase's row
+PHASES = pl.col("scope") == "phase"  # phases add up to the LA's row
+LA = pl.col("scope") == "la"
+
+# How each public table is suppressed. Money, published DfE figures and plan years are not
+# counts of children.
+POLICIES: dict[str, Policy] = {
+    "ehcp_caseload": Policy(("caseload",)),
+    "ehcp_new_plans": Policy(
+        ("new_plans", "within_20_weeks", "new_plans_ex", "within_20_weeks_ex"),
+        {"pct_within_20_weeks": ("within_20_weeks", "new_plans"),
+         "pct_within_20_weeks_ex": ("within_20_weeks_ex", "new_plans_ex")}),
+    "ehcp_requests": Policy(
+        ("requests_received", "decided_to_assess", "decided_within_6_weeks",
+         "decided_not_to_assess", "withdrawn", "awaiting_decision", "decisions"),
+        {"pct_decided_to_assess": ("decided_to_assess", "requests_received"),
+         "pct_decided_within_6_weeks": ("decided_within_6_weeks", "decisions")}),
+    "ehcp_placement_mix": Policy(("plans", "caseload"), {"pct": ("plans", "caseload")},
+                                 groups=((("year",), "plans", ALL, ("column", "caseload")),)),
+    "ehcp_need_mix": Policy(("plans", "caseload"), {"pct": ("plans", "caseload")},
+                            groups=((("year",), "plans", ALL, ("column", "caseload")),)),
+    "ehcp_ceased": Policy(("plans",), groups=((("year",), "plans", ALL, None),)),
+    "sen_prevalence": Policy(
+        ("pupils", "ehcp", "sen_support"),
+        {"ehcp_pct": ("ehcp", "pupils"), "sen_support_pct": ("sen_support", "pupils")},
+        groups=tuple((keys, col, rows, ("row", total)) for col in ("pupils", "ehcp", "sen_support")
+                     for keys, rows, total in ((("census_date", "phase"), SCHOOLS, PHASES),
+                                               (("census_date",), PHASES, LA)))),
+    "place_sufficiency": Policy(("ehcp_pupils",),
+                                {"occupancy_pct": ("ehcp_pupils", "funded_places")}),
+}
