@@ -82,6 +82,8 @@ def check(con, reports: Path, run_id: str, max_age_days: int | None) -> quality_
     logger = get_run_logger()
     logger.info("quality gate: %d of %d expectations met; Data Docs: %s",
                 int(result.checks["success"].sum()), result.checks.height, result.docs)
+    for warning in result.warnings:
+        logger.warning("quality warning (published anyway): %s", warning)
     if not result.passed:
         raise QualityGateFailed("quality gate failed, nothing published (the previous "
                                 "sendboard.duckdb stays): " + "; ".join(result.failures))

@@ -31,11 +31,22 @@ def pseudonym_key(monkeypatch):
 SMALL_COHORT = 150
 
 
+RELEASE = Path(__file__).resolve().parents[2] / "shared" / "external" / "dfe-ehcp-2025"
+
+
 @pytest.fixture(scope="session")
 def small_sample(tmp_path_factory) -> Path:
-    """A small LA (150 children a birth year) with the county's shape, all sources."""
+    """A small LA (150 children a birth year) with the county's shape, all sources, and two
+    files of the DfE's real 2025 release (caseload and timeliness) as published/."""
+    import shutil
+
     from sendboard.sample import write_sample
 
-    out = tmp_path_factory.mktemp("sample") / "landing"
-    write_sample(out, seed=7, cohort_size=SMALL_COHORT)
+    root = tmp_path_factory.mktemp("sample")
+    release = root / "release"
+    release.mkdir()
+    for name in ("caseload.csv", "timeliness_20_week.csv"):
+        shutil.copy(RELEASE / name, release / name)
+    out = root / "landing"
+    write_sample(out, seed=7, cohort_size=SMALL_COHORT, published_from=release)
     return out

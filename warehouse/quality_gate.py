@@ -28,16 +28,23 @@ class GateResult:
     checks: pl.DataFrame  # suite, expectation, column, success, why, observed
     docs: Path | None
 
-    @property
-    def failures(self) -> list[str]:
-        bad = self.checks.filter(~pl.col("success"))
+    def _described(self, bad: pl.DataFrame) -> list[str]:
         return [f"{r['suite']}: {r['why']} ({r['expectation']}"
                 f"{' on ' + r['column'] if r['column'] else ''}; found {r['observed']})"
                 for r in bad.iter_rows(named=True)]
 
     @property
+    def failures(self) -> list[str]:
+        """Failed blocking expectations: these stop the publish."""
+        return self._described(self.checks.filter(~pl.col("success") & pl.col("blocking")))
+
+    @property
+    def warnings(self) -> list[str]:
+        return self._described(self.checks.filter(~pl.col("success") & ~pl.col("blocking")))
+
+    @property
     def passed(self) -> bool:
-        return self.checks.height > 0 and bool(self.checks["success"].all())
+        return self.checks.height > 0 and not self.failures
 
 
 def _pandas(frame: pl.DataFrame):
@@ -65,7 +72,8 @@ def run_gate(tables: dict[str, pl.DataFrame], reports: Path, run_id: str,
         rows += _validate(gx, context, source, suite, run_id)
     checks = pl.DataFrame(rows, schema={"suite": pl.Utf8, "expectation": pl.Utf8,
                                         "column": pl.Utf8, "success": pl.Boolean,
-                                        "why": pl.Utf8, "observed": pl.Utf8})
+                                        "blocking": pl.Boolean, "why": pl.Utf8,
+                                        "observed": pl.Utf8})
     index = docs_dir / "index.html"
     return GateResult(checks, index if index.exists() else None)
 
@@ -89,7 +97,8 @@ def _validate(gx, context, source, suite: Suite, run_id: str) -> list[dict]:
         for r, rule in zip(validation.results, suite.rules, strict=True):
             out.append({"suite": suite.name, "expectation": r.expectation_config.type,
                         "column": rule.kwargs.get("column"), "success": bool(r.success),
-                        "why": rule.why, "observed": _observed(r.result)})
+                        "blocking": rule.blocking, "why": rule.why,
+                        "observed": _observed(r.result)})
     return out
 
 
@@ -112,11 +121,11 @@ def kpi_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
 
 def record(con: duckdb.DuckDBPyConnection, run_id: str, result: GateResult) -> None:
     con.execute("""CREATE TABLE IF NOT EXISTS audit.quality_checks (run_id VARCHAR,
-        suite VARCHAR, expectation VARCHAR, column_name VARCHAR, success BOOLEAN, why VARCHAR,
-        observed VARCHAR)""")
+        suite VARCHAR, expectation VARCHAR, column_name VARCHAR, success BOOLEAN,
+        blocking BOOLEAN, why VARCHAR, observed VARCHAR)""")
     frame = result.checks.select(pl.lit(run_id).alias("run_id"), "suite", "expectation",
-                                 pl.col("column").alias("column_name"), "success", "why",
-                                 "observed")
+                                 pl.col("column").alias("column_name"), "success", "blocking",
+                                 "why", "observed")
     con.register("_checks", frame)
     try:
         with store.transaction(con):
