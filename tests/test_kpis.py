@@ -12,7 +12,7 @@ import pytest
 
 from transforms import kpis
 from transforms.benchmarks import benchmarks, headline_figures, reconciliation
-from transforms.finance_kpis import dsg_balance, hnb_outturn, recovery_plan
+from transforms.finance_kpis import dsg_balance, hnb_outturn, recovery_plan, unit_costs
 from transforms.place_kpis import place_sufficiency
 
 EXPORT = dt.date(2025, 3, 1)
@@ -230,3 +230,23 @@ def test_reconciliation_flags_differences_beyond_tolerance():
         (2024, "ehcp_caseload", 4.0, 110.7, False, None),
         (2025, "ehcp_caseload", 0.0, 127.7, False, None),
         (2024, "pct_within_20_weeks_ex", 3.5, 2.0, True, None)]
+
+
+def test_unit_costs_spend_per_plan_and_top_up_per_placement():
+    led = ledger().with_columns(pl.lit(None, pl.Int32).alias("provider_urn"))
+    top_ups = pl.DataFrame({
+        "financial_year": ["2023-24", "2023-24"], "period": [5, 6], "s251_line": ["1.2.3"] * 2,
+        "entry_type": ["actual"] * 2, "amount_gbp": [Decimal("30000.00"), Decimal("-500.00")],
+        "provider_urn": [100002, 100002]}).with_columns(pl.col("provider_urn").cast(pl.Int32))
+    led = pl.concat([led, top_ups.select(led.columns)])
+    establishments = pl.DataFrame({"urn": [100002, 100003], "type_of_establishment": [
+        "Other independent special school", "Further education"]})
+    placements = PLACEMENTS.with_columns(pl.col("urn").cast(pl.Int32))
+    out = unit_costs(led, hnb_outturn(led, "test", AS_OF), PLANS, placements,
+                     establishments.with_columns(pl.col("urn").cast(pl.Int32)), EXPORT,
+                     "test", AS_OF)
+    rows = out.select("financial_year", "measure", "cost_group", "plans", "value_gbp").rows()
+    # 2023-24: outturn 1,150 + 29,500 of fees = 30,650 over January 2024's 2 plans = 15,325;
+    # the 29,500 of fees to the independent special school over its 1 placement that day.
+    assert ("2023-24", "spend_per_ehcp", None, 2, 15325.0) in rows
+    assert ("2023-24", "top_up_per_placement", "special_inmss", 1, 29500.0) in rows

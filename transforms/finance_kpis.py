@@ -137,3 +137,65 @@ def recovery_plan(register: pl.DataFrame, source: str, as_of: dt.date) -> pl.Dat
                            "cumulative_actual_gbp", "rag", "cumulative_rag", "metric_name",
                            "metric_baseline", "metric_target"),
                   "recovery-plan", source, as_of)
+
+
+TOP_UP_LINES = ("1.2.1", "1.2.2", "1.2.3")
+
+
+def cost_group(type_of_establishment: pl.Expr) -> pl.Expr:
+    """Placement cost groups: the DfE groups, with special schools split into maintained or
+    academy and independent or non-maintained (INMSS), the costliest and a recovery target."""
+    t = type_of_establishment.str.to_lowercase()
+    return (pl.when(t.str.contains("independent special|non-maintained special"))
+            .then(pl.lit("special_inmss"))
+            .when(t.str.contains("special")).then(pl.lit("special_maintained_academy"))
+            .when(t.str.contains("pupil referral|alternative provision")).then(pl.lit("ap_pru"))
+            .when(t.str.contains("further education|post 16")).then(pl.lit("fe"))
+            .when(t.is_not_null()).then(pl.lit("mainstream")))
+
+
+def unit_costs(ledger: pl.DataFrame, outturn: pl.DataFrame, plans: pl.DataFrame,
+               placements: pl.DataFrame, establishments: pl.DataFrame | None,
+               export_date: dt.date, source: str, as_of: dt.date) -> pl.DataFrame:
+    """Spend per EHC plan (High Needs outturn, or forecast, over the January caseload inside
+    the financial year) and average top-up per placement (top-up lines 1.2.1-1.2.3 paid to
+    providers of a cost group over the plans placed in that group on the January day)."""
+    from transforms.calendar import january_census_day
+    from transforms.kpis import active_on
+
+    years = outturn.select("financial_year").unique().with_columns(
+        (_fy_start() + 1).map_elements(january_census_day, return_dtype=pl.Date)
+        .alias("census_date")).filter(pl.col("census_date") <= export_date)
+    active = years.join(plans.select("plan_id", "start_date", "cease_date"), how="cross") \
+        .filter(active_on(plans, pl.col("census_date")))
+    caseload = active.group_by("financial_year").agg(pl.len().alias("plans"))
+    spend = outturn.group_by("financial_year").agg(
+        pl.col("forecast_outturn_gbp").sum().alias("spend_gbp"))
+    per_plan = spend.join(caseload, on="financial_year").select(
+        "financial_year", pl.lit("spend_per_ehcp").alias("measure"),
+        pl.lit(None, pl.Utf8).alias("cost_group"), "spend_gbp", "plans")
+    parts = [per_plan]
+    if establishments is not None:
+        groups = establishments.select("urn", cost_group(pl.col("type_of_establishment"))
+                                       .alias("cost_group"))
+        top_ups = (ledger.filter((pl.col("entry_type") == "actual")
+                                 & pl.col("s251_line").is_in(TOP_UP_LINES)
+                                 & pl.col("provider_urn").is_not_null())
+                   .join(groups, left_on="provider_urn", right_on="urn")
+                   .group_by("financial_year", "cost_group")
+                   .agg(pl.col("amount_gbp").sum().alias("spend_gbp")))
+        placed = (active.join(placements.filter(pl.col("placement_rank") == 1), on="plan_id")
+                  .filter((pl.col("entry_date") <= pl.col("census_date"))
+                          & (pl.col("leaving_date").is_null()
+                             | (pl.col("leaving_date") > pl.col("census_date"))))
+                  .join(groups, on="urn").group_by("financial_year", "cost_group")
+                  .agg(pl.col("plan_id").n_unique().alias("plans")))
+        parts.append(top_ups.join(placed, on=["financial_year", "cost_group"]).select(
+            "financial_year", pl.lit("top_up_per_placement").alias("measure"), "cost_group",
+            "spend_gbp", "plans"))
+    out = pl.concat(parts).with_columns(
+        pl.when(pl.col("plans") > 0).then(
+            (pl.col("spend_gbp").cast(pl.Float64) / pl.col("plans")).round(0))
+        .alias("value_gbp"), pl.col("plans").cast(pl.Int64))
+    return _stamp(out.sort("financial_year", "measure", "cost_group", nulls_last=False),
+                  "hnb-unit-costs", source, as_of)

@@ -138,6 +138,8 @@ POLICIES: dict[str, Policy] = {
         groups=tuple((keys, col, rows, ("row", total)) for col in ("pupils", "ehcp", "sen_support")
                      for keys, rows, total in ((("census_date", "phase"), SCHOOLS, PHASES),
                                                (("census_date",), PHASES, LA)))),
+    # An average over a handful of placements comes close to one child's package.
+    "hnb_unit_costs": Policy(("plans",), {"value_gbp": ("plans", "plans")}),
     "place_sufficiency": Policy(("ehcp_pupils",),
                                 {"occupancy_pct": ("ehcp_pupils", "funded_places")}),
 }

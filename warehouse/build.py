@@ -17,7 +17,7 @@ import polars as pl
 from schemas.contracts import SEN2_MODULES
 from transforms import kpis, suppression
 from transforms.benchmarks import benchmarks, headline_figures, reconciliation
-from transforms.finance_kpis import dsg_balance, hnb_outturn, recovery_plan
+from transforms.finance_kpis import dsg_balance, hnb_outturn, recovery_plan, unit_costs
 from transforms.place_kpis import place_sufficiency
 from transforms.placement_groups import establishment_groups
 from transforms.sen2 import core_needs, core_placements, core_plans, core_requests
@@ -120,6 +120,10 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
     if ledger is not None:
         out["kpi.hnb_outturn"] = hnb_outturn(
             ledger, _files(con, "stage.finance_ledger", "HNB ledger"), as_of)
+        out["kpi.hnb_unit_costs"] = unit_costs(
+            ledger, out["kpi.hnb_outturn"], plans, placements, establishments, export,
+            _files(con, "stage.finance_ledger", "HNB ledger") + f", {sen2_source} and GIAS",
+            as_of)
         dsg = _optional(con, "stage.finance_dsg")
         if dsg is not None:
             out["kpi.dsg_balance"] = dsg_balance(

@@ -51,7 +51,12 @@ def write_sample(out: Path, seed: int = 42, cohort_size: int | None = None,
     gias = dirs["establishments"] / f"edubasealldata{export:%Y%m%d}.csv"
     other_sources.write_gias(world.establishments.frame, gias)
     written["establishments"] = [gias]
-    other_sources.write_finance(dirs["finance"], seed)
+    est = world.establishments
+    urns = est.frame["urn"].to_numpy()
+    other_sources.write_finance(dirs["finance"], seed, provider_urns={
+        "maintained_special": [int(urns[i]) for k in ("la_special", "academy_special")
+                               for i in est.special_by_kind[k]],
+        "inmss": [int(urns[i]) for k in ("iss", "nmss") for i in est.special_by_kind[k]]})
     other_sources.write_recovery_plan(dirs["recovery_plan"], seed)
     other_sources.write_places(world.establishments.frame, dirs["places"], seed)
     other_sources.write_population(dirs["population"], births_per_year=cohort, seed=seed)

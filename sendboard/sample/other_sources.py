@@ -520,7 +520,8 @@ def _line_year_amounts(spend: np.ndarray) -> np.ndarray:
     return raw / raw.sum(axis=1, keepdims=True) * spend[:, None]
 
 
-def _ledger(rng: np.random.Generator) -> tuple[pl.DataFrame, dict[str, np.ndarray]]:
+def _ledger(rng: np.random.Generator, urns: dict[str, list[int]] | None = None,
+            ) -> tuple[pl.DataFrame, dict[str, np.ndarray]]:
     model = _financial_model(rng)
     by_line = _line_year_amounts(model["spend"])
     budget_total = model["grant"] + model["transfer"]
@@ -528,6 +529,8 @@ def _ledger(rng: np.random.Generator) -> tuple[pl.DataFrame, dict[str, np.ndarra
         pool: np.sort(rng.choice(np.arange(base, base + 9000), size=k, replace=False))
         for pool, (k, base) in _PROVIDER_POOLS.items()
     }
+    if urns:  # the sample LA's real special schools, so top-ups join to placements
+        providers.update({pool: np.sort(np.array(v)) for pool, v in urns.items() if v})
     provider_weights = {pool: rng.dirichlet(np.full(len(urns), 2.0))
                         for pool, urns in providers.items()}
     rows: list[tuple] = []
@@ -594,10 +597,14 @@ def _ledger(rng: np.random.Generator) -> tuple[pl.DataFrame, dict[str, np.ndarra
     return ledger, model
 
 
-def write_finance(out_dir: Path, seed: int) -> None:
-    """Write ``hnb_ledger_2018-19_to_2025-26.csv`` and ``dsg_2018-19_to_2025-26.xlsx``."""
+def write_finance(out_dir: Path, seed: int,
+                  provider_urns: dict[str, list[int]] | None = None) -> None:
+    """Write ``hnb_ledger_2018-19_to_2025-26.csv`` and ``dsg_2018-19_to_2025-26.xlsx``.
+
+    `provider_urns`: URNs to pay top-ups to, by pool (``maintained_special``, ``inmss``);
+    made-up URNs when not given."""
     rng = np.random.default_rng([seed, 865_002])
-    ledger, model = _ledger(rng)
+    ledger, model = _ledger(rng, provider_urns)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     span = f"{FINANCIAL_YEARS[0]}_to_{FINANCIAL_YEARS[-1]}"
