@@ -7,7 +7,9 @@ the same code runs from the CLI, a deployment or a test.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,50 +111,87 @@ def nightly(home: str | None = None, landing: str | None = None, sample: bool = 
     `sample=True` allows a locally generated pseudonymisation key (sample data only).
     """
     h = Home.resolve(home)
+    landing_dir = Path(landing).resolve() if landing else h.landing
+
+    def gather(con) -> tuple[list[list[loads.LandedFile]], list[str]]:
+        found = find_new_files(con, landing_dir)
+        return loads.batches(found.new), found.warnings
+
+    return run_pipeline(FLOW_NAME, h, gather, sample, as_of,
+                        f"no new files in {landing_dir}: nothing to load")
+
+
+def run_pipeline(flow_name: str, h: Home, gather, sample: bool, as_of: dt.date | None,
+                 nothing_message: str) -> RunSummary:
+    """The steps every run shares, after `gather` has said which files to load: load,
+    rebuild, quality gate, publish; one run at a time per home (a lock, besides the work
+    pool's concurrency limit of 1)."""
     h.ensure()
     key = pseudonym_key(h, allow_sample_key=sample)
-    landing_dir = Path(landing).resolve() if landing else h.landing
     run_id = _run_id()
     logger = get_run_logger()
-    con = store.connect(h.warehouse)
     summary = RunSummary(run_id, "running", h.root)
-    try:
-        store.start_run(con, run_id, FLOW_NAME)
-        found = find_new_files(con, landing_dir)
-        summary.warnings = found.warnings
-        if not found.new:
-            logger.info("no new files in %s: nothing to load; %s is unchanged", landing_dir,
-                        h.published)
-            summary.status = "no_new_files"
-            store.finish_run(con, run_id, "no_new_files", files_new=0)
+    with run_lock(h):
+        con = store.connect(h.warehouse)
+        try:
+            store.start_run(con, run_id, flow_name)
+            batches, summary.warnings = gather(con)
+            n_files = sum(len(b) for b in batches)
+            if not batches:
+                logger.info("%s; %s is unchanged", nothing_message, h.published)
+                summary.status = "no_new_files"
+                store.finish_run(con, run_id, "no_new_files", files_new=0)
+                return summary
+            for batch in batches:
+                summary.files.extend(load_batch(con, batch, key, run_id, h.archive))
+            _file_artifact(summary.files)
+            missing = build.missing_sources(con)
+            if missing:
+                logger.warning("loaded the files, but there is nothing to publish yet: %s",
+                               missing)
+                summary.status = "nothing_to_publish"
+                store.finish_run(con, run_id, "nothing_to_publish", error=missing,
+                                 files_new=n_files)
+                return summary
+            result = build_tables(con, as_of)
+            summary.as_of, summary.tables = result.as_of, result.tables
+            # Sample extracts carry fixed dates: their age says nothing about freshness.
+            check(con, h.reports, run_id, None if sample else max_data_age_days())
+            # The published copy carries this run's own record, as finished.
+            store.finish_run(con, run_id, "published", files_new=n_files, as_of=result.as_of)
+            publish_tables(con, h.published, run_id)
+            summary.status = "published"
             return summary
-        for batch in loads.batches(found.new):
-            summary.files.extend(load_batch(con, batch, key, run_id, h.archive))
-        _file_artifact(summary.files)
-        missing = build.missing_sources(con)
-        if missing:
-            logger.warning("loaded what was new, but there is nothing to publish yet: %s",
-                           missing)
-            summary.status = "nothing_to_publish"
-            store.finish_run(con, run_id, "nothing_to_publish", error=missing,
-                             files_new=len(found.new))
-            return summary
-        result = build_tables(con, as_of)
-        summary.as_of, summary.tables = result.as_of, result.tables
-        # Sample extracts carry fixed dates: their age says nothing about freshness.
-        check(con, h.reports, run_id, None if sample else max_data_age_days())
-        # The published copy carries this run's own record, as finished.
-        store.finish_run(con, run_id, "published", files_new=len(found.new), as_of=result.as_of)
-        publish_tables(con, h.published, run_id)
-        summary.status = "published"
-        return summary
-    except BaseException as e:
-        summary.status = "failed"
-        store.finish_run(con, run_id, "failed", error=f"{type(e).__name__}: {e}",
-                         files_new=len(summary.files))
-        raise
-    finally:
-        con.close()
+        except BaseException as e:
+            summary.status = "failed"
+            store.finish_run(con, run_id, "failed", error=f"{type(e).__name__}: {e}",
+                             files_new=len(summary.files))
+            raise
+        finally:
+            con.close()
+
+
+class RunInProgress(RuntimeError):
+    """Another run holds this home's lock."""
+
+
+@contextmanager
+def run_lock(h: Home):
+    """An exclusive lock on HOME/.run.lock for the whole run: a backfill and the nightly run
+    never write at the same time, however they were started. The OS releases it if the
+    process dies, so a killed run never leaves a stale lock."""
+    path = h.root / ".run.lock"
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunInProgress(f"another sendboard run is writing to {h.root}; this one "
+                                "stops without changing anything (run it again afterwards)"
+                                ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _file_artifact(files: list[loads.FileOutcome]) -> None:

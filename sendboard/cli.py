@@ -79,6 +79,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    _prefect_defaults()
+    home = Home.resolve(args.home)
+    pseudonym_key(home, allow_sample_key=args.sample)
+    if not args.all and not (args.source or args.period_from or args.period_to):
+        print("sendboard: say what to replay: --source NAME and/or --from/--to, or --all",
+              file=sys.stderr)
+        return 2
+    from flows.backfill import backfill
+    from sendboard.report_text import headline
+
+    t = time.perf_counter()
+    summary = backfill(sources=args.source, period_from=args.period_from,
+                       period_to=args.period_to, all_files=args.all, home=str(home.root),
+                       sample=args.sample)
+    print()
+    print(headline(home, summary, time.perf_counter() - t))
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from sendboard.report_text import status
 
@@ -115,6 +135,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--as-of", help="as-of date for the KPI tables (default: latest extract)")
     r.add_argument("--published-from", help="with --sample: DfE statistics CSVs to copy in")
     r.set_defaults(func=cmd_run)
+    b = sub.add_parser("backfill", help="replay archived extracts, then rebuild and publish")
+    b.add_argument("--source", action="append", help=(
+        "a source to replay (census, sen2, establishments, finance, recovery_plan, places, "
+        "population, published); repeat for several; default all"))
+    b.add_argument("--from", dest="period_from", help=(
+        "first period: a date for census and SEN2 (2019-01-01), a financial year for finance, "
+        "recovery plan and places (2019-20), a year for population and published"))
+    b.add_argument("--to", dest="period_to", help="last period, in the same form")
+    b.add_argument("--all", action="store_true", help="replay every archived file")
+    b.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")
+    b.add_argument("--sample", action="store_true", help="sample data: local key allowed")
+    b.set_defaults(func=cmd_backfill)
     st = sub.add_parser("status", help="last runs, files, quarantine counts, paths")
     st.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")
     st.add_argument("--json", action="store_true", help="machine-readable output")
@@ -134,6 +166,14 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as e:
         print(f"sendboard: {e}", file=sys.stderr)
         return 2
+    except Exception as e:  # a failed run: say what failed in one line (details in the log)
+        from flows.nightly import QualityGateFailed, RunInProgress
+        from warehouse.backfill import BackfillError
+
+        if isinstance(e, QualityGateFailed | RunInProgress | BackfillError):
+            print(f"sendboard: {e}", file=sys.stderr)
+            return 1
+        raise
 
 
 if __name__ == "__main__":

@@ -40,6 +40,14 @@ CREATE TABLE IF NOT EXISTS audit.files (
     PRIMARY KEY (sha256, original_name)
 );
 
+-- Each period a loaded file holds (a census date, a SEN2 export date, a financial year, an
+-- area-year): what a backfill selects files by.
+CREATE TABLE IF NOT EXISTS audit.file_periods (
+    sha256 VARCHAR NOT NULL,
+    original_name VARCHAR NOT NULL,
+    period VARCHAR NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS audit.quarantine (
     run_id VARCHAR NOT NULL,
     sha256 VARCHAR NOT NULL,

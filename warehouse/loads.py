@@ -37,6 +37,11 @@ class LandedFile:
     source: str
     path: Path
     sha256: str
+    original_name: str | None = None  # when replayed from the archive (named by SHA-256)
+
+    @property
+    def name(self) -> str:
+        return self.original_name or self.path.name
 
 
 @dataclass
@@ -109,8 +114,8 @@ def batches(files: list[LandedFile]) -> list[list[LandedFile]]:
     exports: dict[str, list[LandedFile]] = {}
     for f in files:
         if f.source == "sen2":
-            d = export_date_of(f.path.name)
-            exports.setdefault(d.isoformat() if d else f"?{f.path.name}", []).append(f)
+            d = export_date_of(f.name)
+            exports.setdefault(d.isoformat() if d else f"?{f.name}", []).append(f)
         else:
             out.append([f])
     return out + [exports[k] for k in sorted(exports)]
@@ -127,7 +132,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: list[LandedFile], key: byt
 
         return [load_published(loader, batch[0])]
     f = batch[0]
-    source = source_for(f.source, f.path.name)
+    source = source_for(f.source, f.name)
     if source is None:
         names = " or ".join(s.file_names for s in SOURCES[f.source])
         return [loader.reject(f, f"is not a file the {f.source} source takes ({names}, "
@@ -199,13 +204,13 @@ class _Loader:
     archived: dict[str, str]
 
     def reject(self, f: LandedFile, reason: str) -> FileOutcome:
-        message = f"{f.path.name} {reason}"
+        message = f"{f.name} {reason}"
         with store.transaction(self.con):
             store.record_file(self.con, sha256=f.sha256, source=f.source,
-                              original_name=f.path.name, run_id=self.run_id, status="rejected",
+                              original_name=f.name, run_id=self.run_id, status="rejected",
                               message=message, archived_as=self.archived[f.sha256])
         log.warning("rejected %s/%s", f.source, message)
-        return FileOutcome(f.source, f.path.name, f.sha256, "rejected", message=message)
+        return FileOutcome(f.source, f.name, f.sha256, "rejected", message=message)
 
     def file(self, f: LandedFile, source: Source) -> FileOutcome:
         try:
@@ -218,14 +223,20 @@ class _Loader:
         with store.transaction(self.con):
             if staged.height:
                 store.replace_periods(self.con, source.table, staged, source.period_columns)
-            self.record(f, r, staged.height, period, source.table)
+            self.record(f, r, staged.height, period, source.table,
+                        period_values(staged, source.period_columns))
             if staged.height:
-                store.supersede(self.con, source.table, f.path.name)
+                store.supersede(self.con, source.table, f.name)
         return self.outcome(f, r, staged.height, period)
 
     def record(self, f: LandedFile, r: Read, loaded: int, period: str | None,
-               table: str) -> None:
-        store.record_file(self.con, sha256=f.sha256, source=f.source, original_name=f.path.name,
+               table: str, periods: list[str] | None = None) -> None:
+        self.con.execute("DELETE FROM audit.file_periods WHERE sha256 = ? AND original_name = ?",
+                         [f.sha256, f.name])
+        if periods:
+            self.con.executemany("INSERT INTO audit.file_periods VALUES (?, ?, ?)",
+                                 [[f.sha256, f.name, p] for p in periods])
+        store.record_file(self.con, sha256=f.sha256, source=f.source, original_name=f.name,
                           run_id=self.run_id, status="loaded", rows_read=r.rows_read,
                           rows_loaded=loaded,
                           rows_quarantined=r.quarantine["row_number"].n_unique(),
@@ -235,7 +246,7 @@ class _Loader:
         store.record_quarantine(self.con, self.run_id, f.sha256, f.source, r.quarantine)
 
     def outcome(self, f: LandedFile, r: Read, loaded: int, period: str | None) -> FileOutcome:
-        return FileOutcome(f.source, f.path.name, f.sha256, "loaded", r.rows_read, loaded,
+        return FileOutcome(f.source, f.name, f.sha256, "loaded", r.rows_read, loaded,
                            r.quarantine["row_number"].n_unique(), message=r.notes,
                            period=period, top_reasons=_reasons(r.quarantine))
 
@@ -243,7 +254,7 @@ class _Loader:
         """An export loads when it is whole: all nine modules in the batch, or a re-issued
         module of an export already loaded. Otherwise its good files wait, unrecorded, and
         load with the corrected file on a later run."""
-        export = export_date_of(batch[0].path.name)
+        export = export_date_of(batch[0].name)
         if export is None:
             return [self.reject(f, "has no valid export date in its name (expected "
                                    "Blade-Export_<DD-MM-YYYY>_<module>.csv)") for f in batch]
@@ -251,7 +262,7 @@ class _Loader:
         reads: dict[str, tuple[LandedFile, Read]] = {}
         problems: list[str] = []
         for f in batch:
-            module = module_of(f.path.name)
+            module = module_of(f.name)
             if module is None:
                 outcomes.append(self.reject(
                     f, f"is not a SEN2 module file (expected Blade-Export_<DD-MM-YYYY>_<module>"
@@ -272,10 +283,10 @@ class _Loader:
             problems.append(f"no {', '.join(missing)} module landed" if not problems else "")
             why = "; ".join(p for p in problems if p)
             for f, r in reads.values():
-                message = (f"{f.path.name} waits for the rest of the SEN2 export of {export} "
+                message = (f"{f.name} waits for the rest of the SEN2 export of {export} "
                            f"({why}); it loads when a corrected file lands")
                 log.warning(message)
-                outcomes.append(FileOutcome(f.source, f.path.name, f.sha256, "waiting",
+                outcomes.append(FileOutcome(f.source, f.name, f.sha256, "waiting",
                                             r.rows_read, 0, 0, message=message))
             return outcomes
         staged_ids = {m: self.con.sql(f"SELECT DISTINCT {m}tableid::VARCHAR AS id FROM "
@@ -293,8 +304,9 @@ class _Loader:
                     pl.lit(f.sha256).alias("sha256"))
                 table = f"stage.sen2_{module}"
                 store.replace_periods(self.con, table, staged_rows, ("export_date",))
-                self.record(f, r, staged_rows.height, export.isoformat(), table)
-                store.supersede(self.con, table, f.path.name)
+                self.record(f, r, staged_rows.height, export.isoformat(), table,
+                            [export.isoformat()])
+                store.supersede(self.con, table, f.name)
                 outcomes.append(self.outcome(f, r, staged_rows.height, export.isoformat()))
         return outcomes
 
@@ -302,6 +314,14 @@ class _Loader:
         return {m for m in SEN2_MODULES if store.table_exists(self.con, f"stage.sen2_{m}")
                 and self.con.execute(f"SELECT count(*) FROM stage.sen2_{m} WHERE export_date = ?",
                                      [export]).fetchall()[0][0]}
+
+
+def period_values(staged: pl.DataFrame, columns: tuple[str, ...]) -> list[str]:
+    """The periods a file holds, one string each (`2024-25`; `E06000054 2024`)."""
+    if not columns or staged.height == 0:
+        return []
+    return staged.select(pl.concat_str([pl.col(c).cast(pl.Utf8) for c in columns],
+                                       separator=" ")).to_series().unique().sort().to_list()
 
 
 def _periods(staged: pl.DataFrame, columns: tuple[str, ...]) -> str | None:

@@ -49,7 +49,8 @@ def load_published(loader: _Loader, f: LandedFile) -> FileOutcome:
     with store.transaction(loader.con):
         if staged.height:
             store.replace_periods(loader.con, TABLE, staged, ("kind", "year"))
-        loader.record(f, r, v.good.height, period, TABLE)
+        loader.record(f, r, v.good.height, period, TABLE,
+                      [str(y) for y in sorted(staged["year"].unique().to_list())])
         if staged.height:
-            store.supersede(loader.con, TABLE, f.path.name)
+            store.supersede(loader.con, TABLE, f.name)
     return loader.outcome(f, r, v.good.height, period)

@@ -103,6 +103,13 @@ def record_file(con: duckdb.DuckDBPyConnection, *, sha256: str, source: str,
                 period: str | None = None, encoding: str | None = None,
                 unknown_columns: list[str] | None = None, archived_as: str | None = None,
                 table_name: str | None = None) -> None:
+    # A replayed file (backfill) keeps the run that first loaded it.
+    first = con.execute("SELECT first_run_id FROM audit.files WHERE sha256 = ? AND "
+                        "original_name = ?", [sha256, original_name]).fetchall()
+    if first:
+        run_id = first[0][0]
+        con.execute("DELETE FROM audit.files WHERE sha256 = ? AND original_name = ?",
+                    [sha256, original_name])
     con.execute(
         "INSERT INTO audit.files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [sha256, source, original_name, rows_read, rows_loaded, rows_quarantined, run_id,
@@ -118,6 +125,7 @@ def record_quarantine(con: duckdb.DuckDBPyConnection, run_id: str, sha256: str, 
     rows = quarantine.select(pl.lit(run_id).alias("run_id"), pl.lit(sha256).alias("sha256"),
                              pl.lit(source).alias("source"), "row_number", "column_name",
                              "rule", "value_masked")
+    con.execute("DELETE FROM audit.quarantine WHERE sha256 = ?", [sha256])  # a replay
     con.register("_q", rows)
     try:
         con.execute("INSERT INTO audit.quarantine SELECT * FROM _q")

@@ -1,0 +1,37 @@
+"""The backfill flow: replay archived extracts of some sources and periods, then rebuild,
+check and publish exactly as the nightly run does (one code path: flows.nightly.run_pipeline).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import flow, get_run_logger
+
+from flows.nightly import run_pipeline
+from sendboard.config import Home
+from warehouse.backfill import archived_files, replay_batches
+
+FLOW_NAME = "sendboard-backfill"
+
+
+@flow(name=FLOW_NAME)
+def backfill(sources: list[str] | None = None, period_from: str | None = None,
+             period_to: str | None = None, all_files: bool = False, home: str | None = None,
+             sample: bool = False, as_of: dt.date | None = None):
+    """Replay the archived files of `sources` holding a period in [period_from, period_to]
+    (dates for census and SEN2, `2024-25` for finance, recovery plan and places, years for
+    population and published statistics); `all_files` replays the whole archive."""
+    if not all_files and not (sources or period_from or period_to):
+        raise ValueError("say what to replay: sources and/or a period range, or all_files")
+    h = Home.resolve(home)
+
+    def gather(con):
+        files = archived_files(con, None if all_files else sources,
+                               None if all_files else period_from,
+                               None if all_files else period_to)
+        get_run_logger().info("backfill: replaying %d archived file(s)", len(files))
+        return replay_batches(files), []
+
+    return run_pipeline(FLOW_NAME, h, gather, sample, as_of,
+                        "no archived file matches the backfill's sources and periods")
