@@ -137,7 +137,11 @@ def run_pipeline(flow_name: str, h: Home, gather, sample: bool, as_of: dt.date |
             store.start_run(con, run_id, flow_name)
             batches, summary.warnings = gather(con)
             n_files = sum(len(b) for b in batches)
-            if not batches:
+            unpublished = store.unpublished_work(con, h.published)
+            if not batches and unpublished:
+                logger.warning("no new files, but a run that did not finish left loaded work "
+                               "unpublished: rebuilding and publishing it")
+            elif not batches:
                 logger.info("%s; %s is unchanged", nothing_message, h.published)
                 summary.status = "no_new_files"
                 store.finish_run(con, run_id, "no_new_files", files_new=0)

@@ -12,6 +12,8 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # Test extracts carry fixed dates (2025-2026): the freshness rule has its own test.
 os.environ["SENDBOARD_MAX_DATA_AGE_DAYS"] = "100000"
 TEST_KEY = "test-key-not-a-secret-0123456789abcdef"
+# Session and module fixtures run flows before per-test fixtures: the key is set for all.
+os.environ.setdefault("SENDBOARD_PSEUDONYM_KEY", TEST_KEY)
 
 
 @pytest.fixture(scope="session")

@@ -144,3 +144,32 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str,
     con.execute("UPDATE audit.runs SET finished_at = ?, status = ?, error = ?, files_new = ?, "
                 "as_of = ? WHERE run_id = ?",
                 [dt.datetime.now(dt.UTC), status, error, files_new, as_of, run_id])
+
+
+def unpublished_work(con: duckdb.DuckDBPyConnection, published: Path) -> int:
+    """How much a run killed part-way left unpublished: files loaded after the last publish,
+    or (killed between recording its publish and the file swap) a published file that is
+    not the last publish recorded. The next run publishes it even with nothing new."""
+    pending = loaded_since_last_publish(con)
+    last = con.execute("SELECT run_id FROM audit.runs WHERE status = 'published' "
+                       "ORDER BY finished_at DESC LIMIT 1").fetchall()
+    if not last:
+        return pending
+    if not published.exists():
+        return pending + 1
+    reader = duckdb.connect(str(published), read_only=True)
+    try:
+        shown = reader.execute("SELECT run_id FROM audit.runs WHERE status = 'published' "
+                               "ORDER BY finished_at DESC LIMIT 1").fetchall()
+    finally:
+        reader.close()
+    return pending + (shown != last)
+
+
+def loaded_since_last_publish(con: duckdb.DuckDBPyConnection) -> int:
+    """Files loaded after the last recorded publish."""
+    return con.execute("""
+        SELECT count(*) FROM audit.files WHERE status IN ('loaded', 'superseded')
+        AND loaded_at > coalesce((SELECT max(finished_at) FROM audit.runs
+                                  WHERE status = 'published'), TIMESTAMPTZ '1900-01-01')
+    """).fetchall()[0][0]
