@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
@@ -165,6 +165,7 @@ def run_pipeline(flow_name: str, h: Home, gather, sample: bool, as_of: dt.date |
             store.finish_run(con, run_id, "published", files_new=n_files, as_of=result.as_of)
             publish_tables(con, h.published, run_id)
             summary.status = "published"
+            _summary_artifact(con, summary)
             return summary
         except BaseException as e:
             summary.status = "failed"
@@ -196,6 +197,28 @@ def run_lock(h: Home):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _summary_artifact(con, summary: RunSummary) -> None:
+    """A markdown page per run in Prefect: files, quarantine, headline KPIs, the gate."""
+    loaded = [f for f in summary.files if f.status == "loaded"]
+    rejected = [f for f in summary.files if f.status != "loaded"]
+    caseload = con.execute("SELECT year, caseload, growth_pct FROM kpi.ehcp_caseload "
+                           "ORDER BY year DESC LIMIT 3").fetchall()
+    gate = con.execute("SELECT count(*), count(*) FILTER (success), count(*) FILTER "
+                       "(NOT success AND NOT blocking) FROM audit.quality_checks WHERE "
+                       "run_id = ?", [summary.run_id]).fetchall()[0]
+    lines = [f"# sendboard run, as of {summary.as_of}", "",
+             f"- files loaded: {len(loaded)}; rejected or waiting: {len(rejected)}",
+             f"- rows loaded: {sum(f.rows_loaded for f in loaded):,}; quarantined: "
+             f"{sum(f.rows_quarantined for f in loaded):,}",
+             f"- quality gate: {gate[1]} of {gate[0]} expectations met "
+             f"({gate[2]} warning(s))", "", "| January | EHC plans | growth % |",
+             "| --- | ---: | ---: |"]
+    lines += [f"| {y} | {c:,} | {'' if g is None else g} |" for y, c, g in caseload]
+    lines += ["", *[f"- {f.source}/{f.name}: {f.message}" for f in rejected]]
+    create_markdown_artifact(key="sendboard-run", markdown="\n".join(lines),
+                             description="What this run loaded, checked and published.")
 
 
 def _file_artifact(files: list[loads.FileOutcome]) -> None:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pytest
 
@@ -89,3 +91,21 @@ def test_audit_records_the_run_and_every_file(published):
     files = rows(published, "SELECT source, count(*), sum(rows_loaded), sum(rows_quarantined) "
                             "FROM audit.files GROUP BY source ORDER BY source")
     assert files == [("census", 1, 6, 0), ("sen2", 9, 49, 0)]
+
+
+def test_the_run_leaves_a_summary_and_a_file_table_in_prefect(published):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        def latest(key):
+            found = client.read_artifacts(artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[key])))
+            return found[-1].data
+
+        summary = latest("sendboard-run")
+        files = json.loads(latest("sendboard-files"))
+    assert "files loaded: 10; rejected or waiting: 0" in summary
+    assert "| 2025 | 4 | 0.0 |" in summary
+    assert "quality gate: " in summary and "expectations met (0 warning(s))" in summary
+    assert len(files) == 10 and {f["source"] for f in files} == {"census", "sen2"}
