@@ -8,14 +8,14 @@ import datetime as dt
 
 from prefect import flow, get_run_logger
 
-from flows.nightly import run_pipeline
+from flows.nightly import run_pipeline, task_runner
 from sendboard.config import Home
 from warehouse.backfill import archived_files, replay_batches
 
 FLOW_NAME = "sendboard-backfill"
 
 
-@flow(name=FLOW_NAME)
+@flow(name=FLOW_NAME, task_runner=task_runner())
 def backfill(sources: list[str] | None = None, period_from: str | None = None,
              period_to: str | None = None, all_files: bool = False, home: str | None = None,
              sample: bool = False, as_of: dt.date | None = None):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import os
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from schemas.quality import max_data_age_days
 from sendboard.config import Home, pseudonym_key
@@ -47,12 +49,24 @@ def find_new_files(con, landing: Path) -> loads.Discovery:
     return found
 
 
+def _transient(task, run, state) -> bool:
+    return isinstance(state.result(raise_on_failure=False), OSError)
+
+
+@task(name="prepare", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
+      retry_condition_fn=_transient)
+def prepare_file(f: loads.LandedFile, key: bytes) -> loads.Prepared:
+    """Read, validate and stage one file: no database, so files prepare in parallel on the
+    task runner (threads, or a Dask cluster) and commit one at a time, in order."""
+    return loads.prepare(f, key)
+
+
 @task(name="load", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
-      retry_condition_fn=lambda task, run, state: isinstance(
-          state.result(raise_on_failure=False), OSError))
+      retry_condition_fn=_transient)
 def load_batch(con, batch: list[loads.LandedFile], key: bytes, run_id: str,
-               archive_root: Path) -> list[loads.FileOutcome]:
-    outcomes = loads.load_batch(con, batch, key, run_id, archive_root)
+               archive_root: Path, prepared: loads.Prepared | None = None,
+               ) -> list[loads.FileOutcome]:
+    outcomes = loads.load_batch(con, batch, key, run_id, archive_root, prepared)
     logger = get_run_logger()
     for o in outcomes:
         if o.status == "loaded":
@@ -103,7 +117,23 @@ def _run_id() -> str:
     return str(flow_run.get_id() or uuid.uuid4())
 
 
-@flow(name=FLOW_NAME)
+RUNNER_ENV = "SENDBOARD_TASK_RUNNER"
+
+
+def task_runner():
+    """`$SENDBOARD_TASK_RUNNER`: `threads` (default) or `dask` (a local Dask cluster through
+    prefect-dask; point it at a remote cluster with `DaskTaskRunner(address=...)`)."""
+    kind = os.environ.get(RUNNER_ENV, "threads")
+    if kind == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        return DaskTaskRunner(cluster_kwargs={"n_workers": 2, "threads_per_worker": 1})
+    if kind != "threads":
+        raise ValueError(f"{RUNNER_ENV} is {kind!r}: use threads or dask")
+    return ThreadPoolTaskRunner(max_workers=max(2, os.cpu_count() or 2))
+
+
+@flow(name=FLOW_NAME, task_runner=task_runner())
 def nightly(home: str | None = None, landing: str | None = None, sample: bool = False,
             as_of: dt.date | None = None) -> RunSummary:
     """Load what is new in the landing folder, rebuild the KPIs and publish them.
@@ -146,8 +176,12 @@ def run_pipeline(flow_name: str, h: Home, gather, sample: bool, as_of: dt.date |
                 summary.status = "no_new_files"
                 store.finish_run(con, run_id, "no_new_files", files_new=0)
                 return summary
-            for batch in batches:
-                summary.files.extend(load_batch(con, batch, key, run_id, h.archive))
+            # Single files prepare in parallel; every batch commits in order.
+            futures = {i: prepare_file.submit(b[0], key) for i, b in enumerate(batches)
+                       if b[0].source != "sen2"}
+            for i, batch in enumerate(batches):
+                prepared = futures[i].result() if i in futures else None
+                summary.files.extend(load_batch(con, batch, key, run_id, h.archive, prepared))
             _file_artifact(summary.files)
             missing = build.missing_sources(con)
             if missing:

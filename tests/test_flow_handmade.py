@@ -11,6 +11,8 @@ import pytest
 from flows.nightly import nightly
 from tests import handmade
 
+RUN: dict[str, str] = {}
+
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory, prefect_harness):
@@ -21,6 +23,7 @@ def published(tmp_path_factory, prefect_harness):
     landing = handmade.write_landing(home / "landing")
     summary = nightly(home=str(home), landing=str(landing))
     assert summary.status == "published"
+    RUN["id"] = summary.run_id
     con = duckdb.connect(str(home / "sendboard.duckdb"), read_only=True)
     yield con
     con.close()
@@ -95,13 +98,18 @@ def test_audit_records_the_run_and_every_file(published):
 
 def test_the_run_leaves_a_summary_and_a_file_table_in_prefect(published):
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+    )
 
     with get_client(sync_client=True) as client:
         def latest(key):
-            found = client.read_artifacts(artifact_filter=ArtifactFilter(
-                key=ArtifactFilterKey(any_=[key])))
-            return found[-1].data
+            [found] = client.read_artifacts(artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[key]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[RUN["id"]])))
+            return found.data
 
         summary = latest("sendboard-run")
         files = json.loads(latest("sendboard-files"))

@@ -174,6 +174,24 @@ def test_loading_the_same_landing_into_a_fresh_home_gives_identical_tables(
     assert a == b
 
 
+def test_the_dask_task_runner_gives_the_same_tables_as_threads(run_home, small_sample,
+                                                               tmp_path):
+    """Files prepared on a local Dask cluster (two worker processes) load to exactly the
+    tables the default thread runner gave."""
+    from prefect_dask import DaskTaskRunner
+
+    other = tmp_path / "home"
+    on_dask = nightly.with_options(task_runner=DaskTaskRunner(
+        cluster_kwargs={"n_workers": 2, "threads_per_worker": 1}))
+    assert on_dask(home=str(other), landing=str(small_sample)).status == "published"
+
+    def data_tables(home):
+        return {t: v for t, v in snapshot(home / "warehouse.duckdb").items()
+                if not t.startswith("audit.")}
+
+    assert data_tables(other) == data_tables(run_home)
+
+
 def test_a_reissued_census_replaces_exactly_its_own_rows(run_home, small_sample, tmp_path):
     landing = tmp_path / "landing"
     shutil.copytree(small_sample, landing)
@@ -257,4 +275,5 @@ def test_a_corrupt_kpi_stops_the_publish_and_readers_keep_the_previous_version(
     assert status == "failed" and error.startswith("QualityGateFailed: quality gate failed")
     assert failed == [("ehcp_caseload", "rate_per_10k_0_25")]
     assert (run_home / "reports" / "data-docs" / "index.html").exists()
+
 

@@ -24,7 +24,7 @@ from transforms.sen2 import export_date_of, module_of, orphans, stage_module
 from transforms.validate import Validated, validate
 from warehouse import store
 from warehouse.archive import archive, sha256_of
-from warehouse.sources import SOURCES, Source, source_for
+from warehouse.sources import SOURCES, source_for
 
 log = logging.getLogger(__name__)
 
@@ -121,23 +121,52 @@ def batches(files: list[LandedFile]) -> list[list[LandedFile]]:
     return out + [exports[k] for k in sorted(exports)]
 
 
+@dataclass
+class Prepared:
+    """A single file read, validated and staged, not yet written: the part of a load that
+    needs no database, so files can be prepared in parallel and committed in order."""
+
+    file: LandedFile
+    table: str | None = None
+    period_columns: tuple[str, ...] = ()
+    read: Read | None = None
+    staged: pl.DataFrame | None = None
+    rejection: str | None = None
+    period: str | None = None
+    periods: list[str] = field(default_factory=list)
+
+
+def prepare(f: LandedFile, key: bytes) -> Prepared:
+    """Read, validate and stage one file (not a SEN2 module: an export loads as a whole)."""
+    if f.source == "published":
+        from warehouse.published import prepare_published
+
+        return prepare_published(f)
+    source = source_for(f.source, f.name)
+    if source is None:
+        names = " or ".join(s.file_names for s in SOURCES[f.source])
+        return Prepared(f, rejection=f"is not a file the {f.source} source takes ({names}, "
+                                     "CSV or XLSX)")
+    try:
+        r = read_validated(f.path, source.contract, source.schema(), source.file_check)
+    except FileRejected as e:
+        return Prepared(f, rejection=str(e))
+    staged = source.stage(r.validated.good, key).with_columns(pl.lit(f.sha256).alias("sha256"))
+    return Prepared(f, source.table, source.period_columns, r, staged,
+                    period=_periods(staged, source.period_columns),
+                    periods=period_values(staged, source.period_columns))
+
+
 def load_batch(con: duckdb.DuckDBPyConnection, batch: list[LandedFile], key: bytes,
-               run_id: str, archive_root: Path) -> list[FileOutcome]:
+               run_id: str, archive_root: Path,
+               prepared: Prepared | None = None) -> list[FileOutcome]:
+    """Archive and load a batch (one file, or one SEN2 export) in its own transaction.
+    `prepared`: the single file already prepared (by a parallel task)."""
     archived = {f.sha256: str(archive(f.path, f.sha256, f.source, archive_root)) for f in batch}
     loader = _Loader(con, key, run_id, archived)
     if batch[0].source == "sen2":
         return loader.sen2_export(batch)
-    if batch[0].source == "published":
-        from warehouse.published import load_published
-
-        return [load_published(loader, batch[0])]
-    f = batch[0]
-    source = source_for(f.source, f.name)
-    if source is None:
-        names = " or ".join(s.file_names for s in SOURCES[f.source])
-        return [loader.reject(f, f"is not a file the {f.source} source takes ({names}, "
-                                 "CSV or XLSX)")]
-    return [loader.file(f, source)]
+    return [loader.commit(prepared or prepare(batch[0], key))]
 
 
 def _reasons(q: pl.DataFrame) -> list[str]:
@@ -212,22 +241,19 @@ class _Loader:
         log.warning("rejected %s/%s", f.source, message)
         return FileOutcome(f.source, f.name, f.sha256, "rejected", message=message)
 
-    def file(self, f: LandedFile, source: Source) -> FileOutcome:
-        try:
-            r = read_validated(f.path, source.contract, source.schema(), source.file_check)
-        except FileRejected as e:
-            return self.reject(f, str(e))
-        staged = source.stage(r.validated.good, self.key).with_columns(
-            pl.lit(f.sha256).alias("sha256"))
-        period = _periods(staged, source.period_columns)
+    def commit(self, p: Prepared) -> FileOutcome:
+        """Write a prepared file: its periods replaced, its audit rows, in one transaction."""
+        if p.rejection is not None:
+            return self.reject(p.file, p.rejection)
+        f, staged = p.file, p.staged
+        rows = p.read.validated.good.height if p.table == "stage.published" else staged.height
         with store.transaction(self.con):
             if staged.height:
-                store.replace_periods(self.con, source.table, staged, source.period_columns)
-            self.record(f, r, staged.height, period, source.table,
-                        period_values(staged, source.period_columns))
+                store.replace_periods(self.con, p.table, staged, p.period_columns)
+            self.record(f, p.read, rows, p.period, p.table, p.periods)
             if staged.height:
-                store.supersede(self.con, source.table, f.name)
-        return self.outcome(f, r, staged.height, period)
+                store.supersede(self.con, p.table, f.name)
+        return self.outcome(f, p.read, rows, p.period)
 
     def record(self, f: LandedFile, r: Read, loaded: int, period: str | None,
                table: str, periods: list[str] | None = None) -> None:

@@ -13,16 +13,15 @@ import polars as pl
 from transforms.published import is_ees, published_schema, recognise, tidy
 from transforms.readers import FileRejected, read_raw
 from transforms.validate import validate
-from warehouse import store
 
 if TYPE_CHECKING:
-    from warehouse.loads import FileOutcome, LandedFile, _Loader
+    from warehouse.loads import LandedFile, Prepared
 
 TABLE = "stage.published"
 
 
-def load_published(loader: _Loader, f: LandedFile) -> FileOutcome:
-    from warehouse.loads import Read, _periods
+def prepare_published(f: LandedFile) -> Prepared:
+    from warehouse.loads import Prepared, Read, _periods
 
     try:
         raw = read_raw(f.path)
@@ -34,7 +33,7 @@ def load_published(loader: _Loader, f: LandedFile) -> FileOutcome:
             raise FileRejected("has a header but no rows")
         v = validate(raw.frame, published_schema(columns), set())
     except FileRejected as e:
-        return loader.reject(f, str(e))
+        return Prepared(f, rejection=str(e))
     lower = {c.strip().lower(): c for c in columns}
 
     def values(name: str) -> set[str]:
@@ -43,14 +42,7 @@ def load_published(loader: _Loader, f: LandedFile) -> FileOutcome:
 
     kind = recognise(columns, values("time_identifier"), values("breakdown_topic"))
     staged = tidy(v.good, kind).with_columns(pl.lit(f.sha256).alias("sha256"))
-    quarantine = pl.concat([raw.problems, v.quarantine])
-    r = Read(v, quarantine, [], raw)
-    period = f"{kind} " + (_periods(staged, ("year",)) or "")
-    with store.transaction(loader.con):
-        if staged.height:
-            store.replace_periods(loader.con, TABLE, staged, ("kind", "year"))
-        loader.record(f, r, v.good.height, period, TABLE,
-                      [str(y) for y in sorted(staged["year"].unique().to_list())])
-        if staged.height:
-            store.supersede(loader.con, TABLE, f.name)
-    return loader.outcome(f, r, v.good.height, period)
+    read = Read(v, pl.concat([raw.problems, v.quarantine]), [], raw)
+    return Prepared(f, TABLE, ("kind", "year"), read, staged,
+                    period=f"{kind} " + (_periods(staged, ("year",)) or ""),
+                    periods=[str(y) for y in sorted(staged["year"].unique().to_list())])
