@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -179,9 +184,16 @@ def run_pipeline(flow_name: str, h: Home, gather, sample: bool, as_of: dt.date |
             # Single files prepare in parallel; every batch commits in order.
             futures = {i: prepare_file.submit(b[0], key) for i, b in enumerate(batches)
                        if b[0].source != "sen2"}
+            progress = create_progress_artifact(
+                progress=0.0, key="sendboard-loading",
+                description=f"Loading {n_files} file(s) into the warehouse")
+            done = 0
             for i, batch in enumerate(batches):
                 prepared = futures[i].result() if i in futures else None
                 summary.files.extend(load_batch(con, batch, key, run_id, h.archive, prepared))
+                done += len(batch)
+                update_progress_artifact(progress, progress=100.0 * done / n_files)
+                logger.info("loading: %d of %d file(s) done", done, n_files)
             _file_artifact(summary.files)
             missing = build.missing_sources(con)
             if missing:
