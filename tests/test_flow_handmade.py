@@ -113,6 +113,8 @@ def test_the_run_leaves_a_summary_and_a_file_table_in_prefect(published):
 
         summary = latest("sendboard-run")
         files = json.loads(latest("sendboard-files"))
+        progress = latest("sendboard-loading")
+    assert progress == 100.0  # the loading progress bar reached the end
     assert "files loaded: 10; rejected or waiting: 0" in summary
     assert "| 2025 | 4 | 0.0 |" in summary
     assert "quality gate: " in summary and "expectations met (0 warning(s))" in summary
