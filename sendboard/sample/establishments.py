@@ -110,7 +110,7 @@ def build_establishments(rng: np.random.Generator) -> Establishments:
                 name = f"{_SAINTS[int(rng.integers(0, len(_SAINTS)))]} CofE Primary School, {town}"
             else:
                 name = f"{town} {_PRIMARY_NAMES[k]} Primary School"
-            rp = (int(rng.choice([8, 10, 12])), 0) if rng.random() < 0.06 else (0, 0)
+            rp = (int(rng.choice([12, 16, 20])), 0) if rng.random() < 0.06 else (0, 0)
             primaries[area].append(add("primary", estab=2000 + area * 50 + k, name=name,
                                        type_name=t[0], type_group=t[1], phase="Primary",
                                        low=4, high=11, area=area, rp=rp))
@@ -119,9 +119,9 @@ def build_establishments(rng: np.random.Generator) -> Establishments:
             rp = (0, 0)
             u = rng.random()
             if u < 0.25:
-                rp = (int(rng.choice([10, 12, 16])), 0)
+                rp = (int(rng.choice([20, 24, 30])), 0)
             elif u < 0.45:
-                rp = (0, int(rng.choice([12, 20, 30])))
+                rp = (0, int(rng.choice([16, 24, 32])))
             secondaries[area].append(add(
                 "secondary", estab=4000 + area * 10 + k,
                 name=f"{town} {['Academy', 'School', 'Community College'][k]}",

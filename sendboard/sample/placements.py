@@ -78,9 +78,9 @@ def place_plans(rng: np.random.Generator, plans: list, ch, est: Establishments,
         def mainstream(row: int, s: int, e: int, add=add) -> None:
             flag = ""
             u = rng.random()
-            if has_unit[row] and u < 0.45:
+            if has_unit[row] and u < 0.3:
                 flag = "UNIT"
-            elif has_rp[row] and u < 0.55:
+            elif has_rp[row] and u < 0.38:
                 flag = "RP"
             add(s, e, row, flag)
 
