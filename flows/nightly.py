@@ -118,6 +118,17 @@ def publish_tables(con, target: Path, run_id: str) -> list[str]:
     return tables
 
 
+@task(name="board pack", cache_policy=NO_CACHE)
+def board_pack(h: Home) -> list[Path]:
+    """The board pack, internal and public, from what was just published."""
+    from sendboard.pack import build_pack, pack_name
+
+    written = [build_pack(h.published, h.reports / pack_name(h.published, public), public)
+               for public in (False, True)]
+    get_run_logger().info("board packs: %s", ", ".join(str(p) for p in written))
+    return written
+
+
 def _run_id() -> str:
     return str(flow_run.get_id() or uuid.uuid4())
 
@@ -212,6 +223,7 @@ def run_pipeline(flow_name: str, h: Home, gather, sample: bool, as_of: dt.date |
             publish_tables(con, h.published, run_id)
             summary.status = "published"
             _summary_artifact(con, summary)
+            board_pack(h)
             return summary
         except BaseException as e:
             summary.status = "failed"

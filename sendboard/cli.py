@@ -99,6 +99,20 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from sendboard.pack import build_pack, pack_name
+
+    home = Home.resolve(args.home)
+    if not home.published.exists():
+        print(f"sendboard: nothing published yet in {home.root}: run `sendboard run` first",
+              file=sys.stderr)
+        return 2
+    as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
+    out = Path(args.out) if args.out else home.reports / pack_name(home.published, args.public)
+    print(f"board pack written to {build_pack(home.published, out, args.public, as_of)}")
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from sendboard.report_text import status
 
@@ -147,6 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")
     b.add_argument("--sample", action="store_true", help="sample data: local key allowed")
     b.set_defaults(func=cmd_backfill)
+    rp = sub.add_parser("report", help="write the SEND Board pack (one self-contained HTML)")
+    rp.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")
+    rp.add_argument("--out", help="file to write (default HOME/reports/board-pack-...html)")
+    rp.add_argument("--public", action="store_true",
+                    help="build from public.* (small numbers suppressed) for published papers")
+    rp.add_argument("--as-of", help="the as-of date printed on the pack (default: the data's)")
+    rp.set_defaults(func=cmd_report)
     st = sub.add_parser("status", help="last runs, files, quarantine counts, paths")
     st.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")
     st.add_argument("--json", action="store_true", help="machine-readable output")

@@ -1,0 +1,362 @@
+"""The SEND Board pack: one self-contained HTML file built from the published tables.
+
+Every number in it is read from sendboard.duckdb (kpi.*, or public.* for papers that are
+published), every chart is inline SVG with its data table behind a toggle, and the commentary
+is written from the same numbers. Nothing is fetched when the file is opened.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+
+import duckdb
+
+from sendboard.pack.charts import Series, bars, lines
+
+CSS = """
+body{font-family:Arial,Helvetica,sans-serif;color:#111;max-width:60rem;margin:2rem auto;
+padding:0 1rem;line-height:1.45}
+h1{font-size:2rem;margin-bottom:.2rem}h2{border-bottom:2px solid #0072B2;padding-bottom:.2rem;
+margin-top:2.5rem}.meta{color:#444}.tiles{display:grid;grid-template-columns:repeat(3,1fr);
+gap:.8rem;margin:1.5rem 0}.tile{border:1px solid #999;border-radius:6px;padding:.7rem}
+.tile b{display:block;font-size:1.6rem}.chart{width:100%;height:auto;margin:.5rem 0}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}td,th{border:1px solid #bbb;
+padding:.2rem .5rem;text-align:right}th:first-child,td:first-child{text-align:left}
+details{margin:.3rem 0 1rem}summary{cursor:pointer;color:#0058a0}.note{font-size:.85rem;
+color:#444}.rag-red{background:#f4c7c3}.rag-amber{background:#fce8b2}.rag-green{background:#c8e6c9}
+@media print{@page{size:A4;margin:16mm}body{margin:0;max-width:none}section{break-inside:
+avoid-page}h2{break-after:avoid}details{display:block}details>summary{display:none}
+details>*{display:block}.tiles{grid-template-columns:repeat(3,1fr)}}
+"""
+
+
+@dataclass
+class Section:
+    heading: str
+    commentary: str
+    chart: str = ""
+    table: tuple[list[str], list[tuple]] | None = None
+    extra: list[str] = field(default_factory=list)
+
+    def html(self) -> str:
+        parts = [f"<section><h2>{escape(self.heading)}</h2>", f"<p>{escape(self.commentary)}</p>",
+                 self.chart, *self.extra]
+        if self.table:
+            head, rows = self.table
+            body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in r) + "</tr>"
+                           for r in rows)
+            parts.append("<details><summary>Data behind this chart</summary><table><thead><tr>"
+                         + "".join(f"<th>{escape(h)}</th>" for h in head)
+                         + f"</tr></thead><tbody>{body}</tbody></table></details>")
+        return "".join(parts) + "</section>"
+
+
+def _cell(v) -> str:
+    if v is None:
+        return "&ndash;"
+    if isinstance(v, float):
+        return f"{v:,.1f}"
+    if isinstance(v, int) and not 1900 <= v <= 2100:
+        return f"{v:,}"
+    return escape(str(v))
+
+
+def _money(v) -> str:
+    if v is None:
+        return "&ndash;"
+    return f"{'-' if v < 0 else ''}&pound;{abs(float(v)) / 1e6:,.1f}m"
+
+
+class _Db:
+    def __init__(self, path: Path, schema: str):
+        self.con = duckdb.connect(str(path), read_only=True)
+        self.schema = schema
+
+    def rows(self, sql: str, params: list | None = None) -> list[tuple]:
+        return self.con.execute(sql.replace("S.", f"{self.schema}."), params or []).fetchall()
+
+    def has(self, table: str) -> bool:
+        return bool(self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND "
+            "table_name = ?", [self.schema, table]).fetchall()[0][0])
+
+
+def caseload_section(db: _Db) -> Section:
+    rows = db.rows("SELECT c.year, c.caseload, c.growth_pct, n.new_plans FROM S.ehcp_caseload c "
+                   "LEFT JOIN S.ehcp_new_plans n ON n.year = c.year - 1 ORDER BY c.year")
+    years = [str(r[0]) for r in rows]
+    last, first = rows[-1], rows[0]
+    text = (f"The number of EHC plans in January {last[0]} was {_cell(last[1])}"
+            + (f", {abs(last[2]):.1f}% {'more' if last[2] >= 0 else 'fewer'} than a year before"
+               if last[2] is not None else "")
+            + (f" and {_cell(last[1] - first[1])} more than in January {first[0]}"
+               if last[1] is not None and first[1] is not None else "")
+            + f". {_cell(rows[-1][3])} new plans were issued in {int(last[0]) - 1}.")
+    chart = bars("EHC plans in January and new plans in the year before",
+                 f"Bars: EHC plans each January {years[0]}-{years[-1]}; new plans in the "
+                 "calendar year before.", years,
+                 [Series("EHC plans (January)", [r[1] for r in rows]),
+                  Series("New plans (year before)", [r[3] for r in rows])])
+    return Section("EHC plans: caseload and new plans", text, chart,
+                   (["January", "EHC plans", "growth %", "new plans in the year before"], rows))
+
+
+def timeliness_section(db: _Db) -> Section:
+    local = {r[0]: r[1] for r in db.rows("SELECT year, pct_within_20_weeks_ex FROM "
+                                         "S.ehcp_new_plans ORDER BY year")}
+    bench = {}
+    if db.has("benchmarks"):
+        for year, comparison, value in db.rows(
+                "SELECT year, comparison, value FROM S.benchmarks WHERE measure = "
+                "'pct_within_20_weeks_ex' AND comparison IN ('region', 'england')"):
+            bench[(year, comparison)] = value
+    years = sorted(set(local) | {y for y, _ in bench})
+    rows = [(y, local.get(y), bench.get((y, "region")), bench.get((y, "england")))
+            for y in years]
+    last = next((r for r in reversed(rows) if r[1] is not None), rows[-1])
+    text = (f"In {last[0]}, {_cell(last[1])}% of new EHC plans (excluding exception cases) were "
+            f"issued within the statutory 20 weeks"
+            + (f", against {_cell(last[3])}% in England" if last[3] is not None else "")
+            + (f" and {_cell(last[2])}% in the region" if last[2] is not None else "") + ".")
+    chart = lines("20-week timeliness, excluding exceptions",
+                  "Lines: percentage of new plans issued within 20 weeks, the LA against its "
+                  "region and England.", [str(y) for y in years],
+                  [Series("This LA", [r[1] for r in rows]), Series("Region", [r[2] for r in rows]),
+                   Series("England", [r[3] for r in rows])], unit="%")
+    return Section("Issued within 20 weeks", text, chart,
+                   (["year", "this LA %", "region %", "England %"], rows))
+
+
+def placement_section(db: _Db) -> Section:
+    rows = db.rows("SELECT year, placement_group, pct FROM S.ehcp_placement_mix ORDER BY year")
+    groups = ["mainstream", "special", "fe", "educated_elsewhere", "ap_pru", "early_years",
+              "unknown"]
+    years = sorted({r[0] for r in rows})
+    pct = {(y, g): p for y, g, p in rows}
+    england = {}
+    if db.has("benchmarks"):
+        england = {m: v for m, v in db.rows(
+            "SELECT measure, value FROM S.benchmarks WHERE comparison = 'england' AND "
+            "year = (SELECT max(year) FROM S.benchmarks WHERE measure = 'pct_mainstream') "
+            "AND measure IN ('pct_mainstream', 'pct_special')")}
+    y = years[-1]
+    text = (f"In January {y}, {_cell(pct.get((y, 'mainstream')))}% of plans were for children "
+            f"and young people in mainstream settings and {_cell(pct.get((y, 'special')))}% in "
+            "special schools"
+            + (f" (England: {_cell(england.get('pct_mainstream'))}% and "
+               f"{_cell(england.get('pct_special'))}% in the latest published year)"
+               if england else "") + ".")
+    chart = bars("Where children with EHC plans are placed", "Stacked bars: share of the "
+                 "January caseload by DfE placement group.", [str(v) for v in years],
+                 [Series(g.replace("_", " "), [pct.get((v, g)) for v in years]) for g in groups],
+                 stacked=True, unit="%")
+    table = [(v, *[pct.get((v, g)) for g in groups]) for v in years]
+    return Section("Placements", text, chart, (["January", *groups], table))
+
+
+def need_section(db: _Db) -> Section:
+    y = db.rows("SELECT max(year) FROM S.ehcp_need_mix")[0][0]
+    rows = db.rows("SELECT need, plans, pct FROM S.ehcp_need_mix WHERE year = ? "
+                   "ORDER BY plans DESC NULLS LAST", [y])
+    top = [r for r in rows if r[2] is not None][:3]
+    text = (f"In January {y} the most common primary needs were "
+            + ", ".join(f"{n} ({_cell(p)}%)" for n, _, p in top) + ".")
+    chart = bars(f"Primary need, January {y}", "Bars: EHC plans by primary need.",
+                 [r[0] for r in rows], [Series("EHC plans", [r[1] for r in rows])])
+    return Section("Primary needs", text, chart, (["need", "plans", "%"], rows))
+
+
+def prevalence_section(db: _Db) -> Section:
+    rows = db.rows("SELECT census_date, ehcp_pct, sen_support_pct FROM S.sen_prevalence "
+                   "WHERE scope = 'la' AND month(census_date) = 1 ORDER BY census_date")
+    phases = db.rows("SELECT scope_id, pupils, ehcp_pct, sen_support_pct FROM S.sen_prevalence "
+                     "WHERE scope = 'phase' AND census_date = (SELECT max(census_date) FROM "
+                     "S.sen_prevalence WHERE month(census_date) = 1) ORDER BY scope_id")
+    last = rows[-1]
+    text = (f"At the spring census of {last[0]:%B %Y}, {_cell(last[1])}% of pupils in the LA's "
+            f"schools had an EHC plan and {_cell(last[2])}% were on SEN support.")
+    chart = lines("SEN in the LA's schools (spring census)", "Lines: percentage of pupils with "
+                  "an EHC plan and on SEN support, each January.",
+                  [f"{r[0]:%Y}" for r in rows], [Series("EHC plan", [r[1] for r in rows]),
+                                                  Series("SEN support", [r[2] for r in rows])],
+                  unit="%")
+    extra = ["<h3>By phase, latest spring census</h3><table><thead><tr><th>phase</th>"
+             "<th>pupils</th><th>EHC plan %</th><th>SEN support %</th></tr></thead><tbody>"
+             + "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in r) + "</tr>"
+                       for r in phases) + "</tbody></table>"]
+    return Section("SEN prevalence", text, chart,
+                   (["census", "EHC plan %", "SEN support %"], rows), extra)
+
+
+def finance_section(db: _Db) -> Section | None:
+    if not db.has("dsg_balance"):
+        return None
+    rows = db.rows("SELECT financial_year, hnb_income_gbp, hnb_spend_gbp, in_year_gbp, "
+                   "cumulative_balance_gbp, pct_of_dsg_income, spend_basis FROM S.dsg_balance "
+                   "ORDER BY financial_year")
+    last = rows[-1]
+    text = (f"In {last[0]} High Needs spend is {'forecast' if last[6] == 'forecast' else ''} "
+            f"at {_money(last[2])} against income of {_money(last[1])}: an in-year "
+            f"{'deficit' if last[3] < 0 else 'surplus'} of {_money(abs(last[3]))}. The "
+            f"cumulative balance is {_money(last[4])}, {_cell(last[5])}% of the year's High "
+            "Needs income.").replace("&pound;", "£").replace("&ndash;", "-").replace("  ", " ")
+    chart = bars("High Needs income and spend", "Bars: High Needs Block income and spend per "
+                 "financial year; the last year's spend is a forecast outturn.",
+                 [r[0] for r in rows], [Series("income", [float(r[1]) for r in rows]),
+                                        Series("spend", [float(r[2]) for r in rows])])
+    deficit = lines("Cumulative DSG High Needs balance", "Line: cumulative balance carried "
+                    "forward, negative is a deficit.", [r[0] for r in rows],
+                    [Series("cumulative balance", [float(r[4]) for r in rows])], zero=True)
+    table = [(r[0], _plain_money(r[1]), _plain_money(r[2]), _plain_money(r[3]),
+              _plain_money(r[4]), r[5], r[6]) for r in rows]
+    return Section("High Needs Budget", text, chart + deficit,
+                   (["year", "income", "spend", "in-year", "cumulative", "% of income",
+                     "spend basis"], table))
+
+
+def _plain_money(v) -> str:
+    return "-" if v is None else f"{'-' if v < 0 else ''}£{abs(float(v)):,.0f}"
+
+
+def recovery_section(db: _Db) -> Section | None:
+    if not db.has("recovery_plan"):
+        return None
+    rows = db.rows("SELECT project_name, sum(planned_saving_gbp), sum(actual_saving_gbp), "
+                   "arg_max(cumulative_rag, financial_year) FILTER (actual_saving_gbp IS NOT "
+                   "NULL) FROM S.recovery_plan GROUP BY 1 ORDER BY 2 DESC")
+    reds = [r[0] for r in rows if r[3] == "red"]
+    text = (f"{len(rows)} recovery projects plan savings of "
+            f"£{sum(float(r[1] or 0) for r in rows) / 1e6:,.2f}m over the plan; "
+            + (f"{len(reds)} rated red to date ({', '.join(reds)})." if reds
+               else "none is rated red to date."))
+    chart = bars("Recovery plan: planned and actual savings to date", "Bars: planned and "
+                 "actual savings per project over the plan's years.", [r[0][:18] for r in rows],
+                 [Series("planned", [float(r[1] or 0) for r in rows]),
+                  Series("actual (to date)", [float(r[2] or 0) for r in rows])])
+    table = [(r[0], _plain_money(r[1]), _plain_money(r[2]), r[3]) for r in rows]
+    return Section("Recovery plan", text, chart, (["project", "planned", "actual", "RAG"], table))
+
+
+def places_section(db: _Db) -> Section | None:
+    if not db.has("place_sufficiency"):
+        return None
+    rows = db.rows("SELECT financial_year, provision, sum(funded_places), sum(ehcp_pupils) FROM "
+                   "S.place_sufficiency GROUP BY 1, 2 ORDER BY 1, 2")
+    latest = max(r[0] for r in rows if r[3] is not None)
+    special = next((r for r in rows if r[0] == latest and r[1] == "special"), None)
+    text = (f"In {latest} the LA funded {_cell(special[2])} special school places and "
+            f"{_cell(special[3])} of its EHC plan holders attended those schools in January."
+            if special else f"Funded places and EHCP pupils placed, {latest}.")
+    years = sorted({r[0] for r in rows})
+    chart = bars("Special school places and pupils placed", "Bars: funded special school "
+                 "places and EHC plan holders placed in them, per financial year.", years,
+                 [Series("funded places", [next((r[2] for r in rows if r[0] == y and r[1] ==
+                                                  "special"), None) for y in years]),
+                  Series("EHCP pupils", [next((r[3] for r in rows if r[0] == y and r[1] ==
+                                               "special"), None) for y in years])])
+    return Section("Place sufficiency", text, chart,
+                   (["year", "provision", "funded places", "EHCP pupils"], rows))
+
+
+def quality_section(db: _Db) -> str:
+    files = db.con.execute("SELECT source, count(*), sum(rows_loaded), sum(rows_quarantined), "
+                           "count(*) FILTER (status = 'rejected') FROM audit.files GROUP BY 1 "
+                           "ORDER BY 1").fetchall()
+    checks = db.con.execute(
+        "SELECT count(*), count(*) FILTER (success) FROM audit.quality_checks WHERE run_id = "
+        "(SELECT run_id FROM audit.runs WHERE status = 'published' ORDER BY finished_at DESC "
+        "LIMIT 1)").fetchall()[0] if _has_audit(db, "quality_checks") else (0, 0)
+    head = "<tr><th>source</th><th>files</th><th>rows loaded</th><th>rows quarantined</th>" \
+           "<th>files rejected</th></tr>"
+    body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in r) + "</tr>" for r in files)
+    return (f"<section><h2>Data quality</h2><p>The quality gate checked {checks[0]} "
+            f"expectations on the KPI tables before they were published; {checks[1]} were met. "
+            "Rows that failed a rule are held in audit.quarantine with every reason.</p>"
+            f"<table><thead>{head}</thead><tbody>{body}</tbody></table></section>")
+
+
+def _has_audit(db: _Db, table: str) -> bool:
+    return bool(db.con.execute("SELECT count(*) FROM information_schema.tables WHERE "
+                               "table_schema = 'audit' AND table_name = ?", [table]
+                               ).fetchall()[0][0])
+
+
+def sources_section(db: _Db) -> str:
+    tables = [t for (t,) in db.con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1",
+        [db.schema]).fetchall()]
+    items = []
+    for t in tables:
+        got = db.rows(f"SELECT any_value(definition), any_value(source) FROM S.{t}")
+        if got and got[0][0]:
+            items.append(f"<li><b>{escape(t)}</b>: definition {escape(got[0][0])}; "
+                         f"source {escape(str(got[0][1]))}</li>")
+    return ("<section><h2>Where the numbers come from</h2><p class='note'>Every figure is read "
+            f"from the published tables ({escape(db.schema)}.*); definitions are in "
+            "docs/kpis.md (DfE definitions); sources name the extracts by file name and "
+            f"SHA-256 prefix.</p><ul>{''.join(items)}</ul></section>")
+
+
+def pack_name(published: Path, public: bool = False) -> str:
+    """board-pack-<as of>[-public].html"""
+    con = duckdb.connect(str(published), read_only=True)
+    try:
+        as_of = con.execute("SELECT max(as_of) FROM kpi.ehcp_caseload").fetchall()[0][0]
+    finally:
+        con.close()
+    return f"board-pack-{as_of}{'-public' if public else ''}.html"
+
+
+def build_pack(published: Path, out: Path, public: bool = False,
+               as_of: dt.date | None = None) -> Path:
+    """Write the board pack for the published database to `out` (an .html file)."""
+    db = _Db(published, "public" if public else "kpi")
+    try:
+        data_as_of = db.rows("SELECT max(as_of) FROM S.ehcp_caseload")[0][0]
+        freshness = db.con.execute(
+            "SELECT source, max(period) FROM audit.files WHERE status = 'loaded' AND source IN "
+            "('census', 'sen2') GROUP BY 1 ORDER BY 1").fetchall()
+        sections = [caseload_section(db), timeliness_section(db), placement_section(db),
+                    need_section(db), prevalence_section(db), finance_section(db),
+                    recovery_section(db), places_section(db)]
+        tiles = _tiles(db)
+        body = "".join(s.html() for s in sections if s is not None)
+        quality = quality_section(db) + sources_section(db)
+    finally:
+        db.con.close()
+    shown = as_of or data_as_of
+    fresh = "; ".join(f"latest {s}: {escape(str(p))}" for s, p in freshness)
+    label = "Public version: small numbers suppressed" if public else "Internal version"
+    html = (f"<!doctype html><html lang='en-GB'><head><meta charset='utf-8'><title>SEND Board "
+            f"pack, {shown}</title><style>{CSS}</style></head><body><header><h1>SEND Board "
+            f"pack</h1><p class='meta'>Data as of {shown}. {fresh}. {label}.</p></header>"
+            f"<main><section><h2>Headlines</h2><div class='tiles'>{tiles}</div></section>"
+            f"{body}{quality}</main></body></html>")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    return out
+
+
+def _tiles(db: _Db) -> str:
+    c = db.rows("SELECT year, caseload, growth_pct FROM S.ehcp_caseload ORDER BY year DESC "
+                "LIMIT 1")[0]
+    n = db.rows("SELECT year, new_plans, pct_within_20_weeks_ex FROM S.ehcp_new_plans ORDER BY "
+                "year DESC LIMIT 1")[0]
+    mix = db.rows("SELECT pct FROM S.ehcp_placement_mix WHERE placement_group = 'mainstream' "
+                  "ORDER BY year DESC LIMIT 1")
+    tiles = [(f"EHC plans, January {c[0]}", _cell(c[1]),
+              f"{'+' if (c[2] or 0) >= 0 else ''}{_cell(c[2])}% on a year before"),
+             (f"New plans in {n[0]}", _cell(n[1]), f"{_cell(n[2])}% within 20 weeks (ex. "
+                                                    "exceptions)"),
+             ("In mainstream settings", f"{_cell(mix[0][0]) if mix else '-'}%",
+              "of the January caseload")]
+    if db.has("dsg_balance"):
+        d = db.rows("SELECT financial_year, in_year_gbp, cumulative_balance_gbp FROM "
+                    "S.dsg_balance ORDER BY financial_year DESC LIMIT 1")[0]
+        tiles += [(f"High Needs in-year, {d[0]}", _money(d[1]), "income less spend"),
+                  ("Cumulative balance", _money(d[2]), "negative is a deficit")]
+    return "".join(f"<div class='tile'>{escape(t)}<b>{v}</b>{escape(s)}</div>"
+                   for t, v, s in tiles)

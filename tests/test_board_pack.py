@@ -1,0 +1,69 @@
+"""The board pack: built from the published tables, and its numbers are theirs."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import pytest
+
+from flows.nightly import nightly
+from sendboard.pack import build_pack
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory, small_sample, prefect_harness):
+    home = tmp_path_factory.mktemp("pack")
+    assert nightly(home=str(home), landing=str(small_sample)).status == "published"
+    return home
+
+
+def test_every_run_writes_an_internal_and_a_public_pack(home):
+    packs = sorted(p.name for p in (home / "reports").glob("board-pack-*.html"))
+    assert packs == ["board-pack-2026-03-26-public.html", "board-pack-2026-03-26.html"]
+
+
+def test_the_commentary_and_tables_equal_the_published_tables(home, tmp_path):
+    html = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html").read_text()
+    con = duckdb.connect(str(home / "sendboard.duckdb"), read_only=True)
+    year, caseload, growth = con.execute("SELECT year, caseload, growth_pct FROM "
+                                         "kpi.ehcp_caseload ORDER BY year DESC LIMIT 1"
+                                         ).fetchall()[0]
+    new_plans = con.execute("SELECT new_plans FROM kpi.ehcp_new_plans WHERE year = ?",
+                            [year - 1]).fetchall()[0][0]
+    mainstream = con.execute("SELECT pct FROM kpi.ehcp_placement_mix WHERE year = ? AND "
+                             "placement_group = 'mainstream'", [year]).fetchall()[0][0]
+    cumulative = con.execute("SELECT cumulative_balance_gbp FROM kpi.dsg_balance ORDER BY "
+                             "financial_year DESC LIMIT 1").fetchall()[0][0]
+    con.close()
+    assert (f"The number of EHC plans in January {year} was {caseload:,}, "
+            f"{abs(growth):.1f}% more than a year before") in html
+    assert f"{new_plans:,} new plans were issued in {year - 1}." in html
+    assert f"{mainstream:.1f}% of plans were for children and young people in mainstream" in html
+    sign = "-" if cumulative < 0 else ""
+    assert f"The cumulative balance is {sign}£{abs(float(cumulative)) / 1e6:,.1f}m" in html
+    # The data table behind the caseload chart holds the same caseload.
+    assert re.search(rf"<td>{year}</td><td>{caseload:,}</td>", html)
+
+
+def test_the_pack_is_self_contained_and_accessible(home, tmp_path):
+    html = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html").read_text()
+    assert "<script" not in html and "http://" not in html.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in html
+    svgs = re.findall(r"<svg[^>]*>", html)
+    assert len(svgs) >= 8 and all('role="img"' in s and "aria-labelledby" in s for s in svgs)
+    assert html.count("<title id=") == len(svgs) and html.count("<desc id=") == len(svgs)
+    levels = [int(h) for h in re.findall(r"<h([1-6])", html)]
+    assert levels[0] == 1 and all(b - a <= 1 for a, b in zip(levels, levels[1:], strict=False))
+    assert "@media print" in html and "size:A4" in html
+
+
+def test_the_public_pack_shows_no_small_number(home, tmp_path):
+    html = build_pack(home / "sendboard.duckdb", tmp_path / "public.html", public=True
+                      ).read_text()
+    assert "Public version: small numbers suppressed" in html
+    # Everything before the data quality section (which counts files, not children).
+    children = html.split("<h2>Data quality</h2>")[0]
+    cells = re.findall(r"<td>([\d,]+)</td>", children)
+    counts = [int(c.replace(",", "")) for c in cells if not re.fullmatch(r"(19|20)\d\d", c)]
+    assert counts and not [c for c in counts if 0 < c < 5]
