@@ -67,3 +67,35 @@ def test_the_public_pack_shows_no_small_number(home, tmp_path):
     cells = re.findall(r"<td>([\d,]+)</td>", children)
     counts = [int(c.replace(",", "")) for c in cells if not re.fullmatch(r"(19|20)\d\d", c)]
     assert counts and not [c for c in counts if 0 < c < 5]
+
+
+def test_the_pack_renders_in_headless_chromium_offline(home, tmp_path, request):
+    """Chromium opens the pack from disk: no console error, no request beyond the file
+    itself, every chart drawn; a screenshot per section goes to the test output."""
+    from tests.browser import Page
+
+    pack = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html")
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    page = Page()
+    try:
+        page.open(pack.as_uri())
+        charts = page.evaluate("[...document.querySelectorAll('svg.chart')].map(s => "
+                               "{const b = s.getBBox(); return [b.width, b.height, "
+                               "s.querySelectorAll('rect,polyline').length]})")
+        sections = page.evaluate("[...document.querySelectorAll('section')].map(s => {const r ="
+                                 " s.getBoundingClientRect(); return [s.querySelector('h2')"
+                                 ".textContent, r.x, r.y + window.scrollY, r.width, r.height]})")
+        for i, (heading, x, y, width, height) in enumerate(sections):
+            name = "".join(c if c.isalnum() else "-" for c in heading.lower())
+            page.screenshot(shots / f"{i:02d}-{name}.png",
+                            {"x": x, "y": y, "width": width, "height": height})
+        errors, requests = page.console_errors(), page.requests()
+    finally:
+        page.close()
+    assert errors == []
+    assert requests == [pack.as_uri()]
+    assert len(charts) >= 8 and all(w > 100 and h > 50 and n > 0 for w, h, n in charts)
+    assert len(sections) >= 10
+    assert len(list(shots.glob("*.png"))) == len(sections)
+    assert all(p.stat().st_size > 2000 for p in shots.glob("*.png"))
