@@ -110,6 +110,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
     out = Path(args.out) if args.out else home.reports / pack_name(home.published, args.public)
     print(f"board pack written to {build_pack(home.published, out, args.public, as_of)}")
+    if args.pdf:
+        from sendboard.pack import print_pdf
+
+        print(f"PDF written to {print_pdf(out, out.with_suffix('.pdf'))}")
     return 0
 
 
@@ -167,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--public", action="store_true",
                     help="build from public.* (small numbers suppressed) for published papers")
     rp.add_argument("--as-of", help="the as-of date printed on the pack (default: the data's)")
+    rp.add_argument("--pdf", action="store_true",
+                    help="also print it to PDF with headless Chromium (when installed)")
     rp.set_defaults(func=cmd_report)
     st = sub.add_parser("status", help="last runs, files, quarantine counts, paths")
     st.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")

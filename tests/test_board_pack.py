@@ -99,3 +99,16 @@ def test_the_pack_renders_in_headless_chromium_offline(home, tmp_path, request):
     assert len(sections) >= 10
     assert len(list(shots.glob("*.png"))) == len(sections)
     assert all(p.stat().st_size > 2000 for p in shots.glob("*.png"))
+
+
+def test_the_appendix_carries_the_kpi_definitions_and_the_pack_prints_to_pdf(home, tmp_path):
+    from sendboard.pack import print_pdf
+
+    html_path = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html")
+    html = html_path.read_text()
+    appendix = html.split("<h2>Appendix: KPI definitions</h2>")[1]
+    assert "<h4>ehcp-caseload</h4>" in appendix and "140 days (20 weeks)" in appendix
+    pdf = print_pdf(html_path, tmp_path / "pack.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF-")
+    pages = re.findall(rb"/Type\s*/Page(?!s)", pdf)
+    assert len(pages) >= 5  # several A4 pages

@@ -300,6 +300,52 @@ def sources_section(db: _Db) -> str:
             f"SHA-256 prefix.</p><ul>{''.join(items)}</ul></section>")
 
 
+KPI_DOC = Path(__file__).resolve().parents[2] / "docs" / "kpis.md"
+
+
+def definitions_appendix() -> str:
+    """docs/kpis.md, the one place the KPIs are defined, as the pack's appendix (headings,
+    paragraphs and lists: all that file uses)."""
+    if not KPI_DOC.exists():
+        return ("<section><h2>Appendix: KPI definitions</h2><p>See docs/kpis.md in the "
+                "sendboard repository.</p></section>")
+    import re
+
+    def inline(text: str) -> str:
+        text = escape(text)
+        text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
+        return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
+
+    out, para, items = [], [], []
+
+    def flush() -> None:
+        if para:
+            out.append(f"<p>{inline(' '.join(para))}</p>")
+            para.clear()
+        if items:
+            out.append("<ul>" + "".join(f"<li>{inline(i)}</li>" for i in items) + "</ul>")
+            items.clear()
+
+    for line in KPI_DOC.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            flush()
+            level = min(len(line) - len(line.lstrip("#")) + 2, 4)  # under the pack's h2
+            out.append(f"<h{level}>{inline(line.lstrip('# '))}</h{level}>")
+        elif line.startswith("- "):
+            if para:
+                flush()
+            items.append(line[2:])
+        elif line.startswith("  ") and items:
+            items[-1] += " " + line.strip()
+        elif not line.strip():
+            flush()
+        else:
+            para.append(line.strip())
+    flush()
+    return ("<section class='appendix'><h2>Appendix: KPI definitions</h2>"
+            + "".join(out).replace("<h3>KPI definitions</h3>", "", 1) + "</section>")
+
+
 def pack_name(published: Path, public: bool = False) -> str:
     """board-pack-<as of>[-public].html"""
     con = duckdb.connect(str(published), read_only=True)
@@ -324,7 +370,7 @@ def build_pack(published: Path, out: Path, public: bool = False,
                     recovery_section(db), places_section(db)]
         tiles = _tiles(db)
         body = "".join(s.html() for s in sections if s is not None)
-        quality = quality_section(db) + sources_section(db)
+        quality = quality_section(db) + sources_section(db) + definitions_appendix()
     finally:
         db.con.close()
     shown = as_of or data_as_of
@@ -360,3 +406,23 @@ def _tiles(db: _Db) -> str:
                   ("Cumulative balance", _money(d[2]), "negative is a deficit")]
     return "".join(f"<div class='tile'>{escape(t)}<b>{v}</b>{escape(s)}</div>"
                    for t, v, s in tiles)
+
+
+def print_pdf(html: Path, pdf: Path) -> Path:
+    """Print the pack to PDF with headless Chromium (A4, from the pack's print CSS)."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not browser:
+        raise FileNotFoundError("--pdf needs Chromium (Debian: apt-get install chromium); the "
+                                f"HTML pack is at {html} and prints to PDF from any browser")
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                        "--no-first-run", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync",
+                        f"--user-data-dir={profile}", "--no-pdf-header-footer",
+                        f"--print-to-pdf={pdf}", html.resolve().as_uri()],
+                       check=True, capture_output=True, timeout=120)
+    return pdf
