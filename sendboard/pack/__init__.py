@@ -343,7 +343,7 @@ def definitions_appendix() -> str:
             para.append(line.strip())
     flush()
     return ("<section class='appendix'><h2>Appendix: KPI definitions</h2>"
-            + "".join(out).replace("<h3>KPI definitions</h3>", "", 1) + "</section>")
+            + "".join(out) + "</section>")
 
 
 def pack_name(published: Path, public: bool = False) -> str:
