@@ -13,11 +13,6 @@ def normalise_header(name: str) -> str:
     return re.sub(r"[\s_]+", "", name.strip().lstrip("\ufeff")).lower()
 
 
-def snake_header(name: str) -> str:
-    """A header as a snake_case column name (`LA (code)` -> `la_code`), for raw tables."""
-    return re.sub(r"[^0-9a-z]+", "_", name.strip().lstrip("\ufeff").lower()).strip("_")
-
-
 @dataclass(frozen=True)
 class Column:
     name: str

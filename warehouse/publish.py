@@ -60,13 +60,3 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def read_published(path: Path, sql: str) -> list[tuple]:
-    """Query the published database the way a BI tool does (read-only)."""
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-

@@ -21,11 +21,6 @@ def new_la_code(old_la_code: str) -> str | None:
     return hit["new_la_code"][0] if hit.height else None
 
 
-def la_name(old_la_code: str) -> str | None:
-    hit = local_authorities().filter(pl.col("old_la_code") == str(old_la_code).strip())
-    return hit["la_name"][0] if hit.height else None
-
-
 NEIGHBOURS_ENV = "SENDBOARD_STATISTICAL_NEIGHBOURS"
 
 
