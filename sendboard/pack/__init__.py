@@ -56,7 +56,7 @@ class Section:
 
 def _cell(v) -> str:
     if v is None:
-        return "&ndash;"
+        return "\u2013"  # an en dash: safe as text and inside HTML alike
     if isinstance(v, float):
         return f"{v:,.1f}"
     if isinstance(v, int) and not 1900 <= v <= 2100:
@@ -65,9 +65,10 @@ def _cell(v) -> str:
 
 
 def _money(v) -> str:
+    """Millions of pounds as text, sign first: -£120.9m."""
     if v is None:
-        return "&ndash;"
-    return f"{'-' if v < 0 else ''}&pound;{abs(float(v)) / 1e6:,.1f}m"
+        return "-"
+    return f"{'-' if v < 0 else ''}£{abs(float(v)) / 1e6:,.1f}m"
 
 
 class _Db:
@@ -198,11 +199,11 @@ def finance_section(db: _Db) -> Section | None:
                    "cumulative_balance_gbp, pct_of_dsg_income, spend_basis FROM S.dsg_balance "
                    "ORDER BY financial_year")
     last = rows[-1]
-    text = (f"In {last[0]} High Needs spend is {'forecast' if last[6] == 'forecast' else ''} "
-            f"at {_money(last[2])} against income of {_money(last[1])}: an in-year "
-            f"{'deficit' if last[3] < 0 else 'surplus'} of {_money(abs(last[3]))}. The "
-            f"cumulative balance is {_money(last[4])}, {_cell(last[5])}% of the year's High "
-            "Needs income.").replace("&pound;", "£").replace("&ndash;", "-").replace("  ", " ")
+    spend = "is forecast at" if last[6] == "forecast" else "was"
+    text = (f"In {last[0]} High Needs spend {spend} {_money(last[2])} against income of "
+            f"{_money(last[1])}: an in-year {'deficit' if last[3] < 0 else 'surplus'} of "
+            f"{_money(abs(last[3]))}. The cumulative balance is {_money(last[4])}, "
+            f"{_cell(last[5])}% of the year's High Needs income.")
     chart = bars("High Needs income and spend", "Bars: High Needs Block income and spend per "
                  "financial year; the last year's spend is a forecast outturn.",
                  [r[0] for r in rows], [Series("income", [float(r[1]) for r in rows]),
@@ -404,7 +405,7 @@ def _tiles(db: _Db) -> str:
                     "S.dsg_balance ORDER BY financial_year DESC LIMIT 1")[0]
         tiles += [(f"High Needs in-year, {d[0]}", _money(d[1]), "income less spend"),
                   ("Cumulative balance", _money(d[2]), "negative is a deficit")]
-    return "".join(f"<div class='tile'>{escape(t)}<b>{v}</b>{escape(s)}</div>"
+    return "".join(f"<div class='tile'>{escape(t)}<b>{escape(v)}</b>{escape(s)}</div>"
                    for t, v, s in tiles)
 
 
