@@ -24,11 +24,16 @@ def _prefect_defaults() -> None:
 def cmd_sample(args: argparse.Namespace) -> int:
     from sendboard.sample import write_sample
 
-    if args.scale != "la":
-        print("sendboard: --scale national is not available yet (the performance issue adds "
-              "it); use --scale la", file=sys.stderr)
-        return 2
     out = Path(args.out)
+    if args.scale == "national":
+        from sendboard.sample.national import write_national
+
+        t = time.perf_counter()
+        written = write_national(out, seed=args.seed)
+        n = sum(len(v) for v in written.values())
+        print(f"wrote {n} national-scale sample files (England: every LA's spring census, "
+              f"one national SEN2 export) to {out} in {time.perf_counter() - t:.0f} s")
+        return 0
     t = time.perf_counter()
     written = write_sample(out, seed=args.seed, published_from=_published_from(args))
     n = sum(len(v) for v in written.values())
@@ -139,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="landing folder to write (one subfolder a source)")
     s.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     s.add_argument("--scale", choices=["la", "national"], default="la",
-                   help="la: one county LA (default)")
+                   help="la: one county LA (default); national: England, 9.3 million "
+                   "pupils, for the benchmark (bench/)")
     s.add_argument("--published-from", help=(
         "folder of DfE EHC plans statistics CSVs to copy into published/ (default: "
         "../shared/external/dfe-ehcp-2025 beside the repository, when there)"))
