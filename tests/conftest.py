@@ -38,8 +38,8 @@ RELEASE = Path(__file__).resolve().parents[2] / "shared" / "external" / "dfe-ehc
 
 @pytest.fixture(scope="session")
 def small_sample(tmp_path_factory) -> Path:
-    """A small LA (150 children a birth year) with the county's shape, all sources, and two
-    files of the DfE's real 2025 release (caseload and timeliness) as published/."""
+    """A small LA (150 children a birth year) with the county's shape, all sources, and three
+    files of the DfE's real 2025 release (caseload, timeliness, needs) as published/."""
     import shutil
 
     from sendboard.sample import write_sample
@@ -47,7 +47,7 @@ def small_sample(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("sample")
     release = root / "release"
     release.mkdir()
-    for name in ("caseload.csv", "timeliness_20_week.csv"):
+    for name in ("caseload.csv", "timeliness_20_week.csv", "sen_needs_all_plans.csv"):
         shutil.copy(RELEASE / name, release / name)
     out = root / "landing"
     write_sample(out, seed=7, cohort_size=SMALL_COHORT, published_from=release)

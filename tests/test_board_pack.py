@@ -112,3 +112,56 @@ def test_the_appendix_carries_the_kpi_definitions_and_the_pack_prints_to_pdf(hom
     assert pdf.startswith(b"%PDF-")
     pages = re.findall(rb"/Type\s*/Page(?!s)", pdf)
     assert len(pages) >= 5  # several A4 pages
+
+
+def test_every_chart_stays_readable_in_greyscale(home, tmp_path):
+    """No two series of a chart share a pattern (hatch or dash) and a grey level closer than
+    MIN_LIGHTNESS_GAP; the palette's first colours alone would not pass for seven series."""
+    from sendboard.pack.charts import PALETTE, greyscale_clashes
+
+    html = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html").read_text()
+    charts = re.findall(r"<svg.*?</svg>", html, flags=re.S)
+    styles_per_chart = []
+    for svg in charts:
+        hatches = dict(re.findall(r'<pattern id="([^"]+)".*?<path d="([^"]*)"', svg))
+        styles = []
+        for mark in re.findall(r"<(?:rect|line) [^>]*data-series[^>]*>", svg):
+            if "stroke-dasharray" in mark:
+                colour = re.search(r'stroke="([^"]+)"', mark)[1]
+                pattern = "dash:" + re.search(r'stroke-dasharray="([^"]*)"', mark)[1]
+            else:
+                fill = re.search(r'fill="([^"]+)"', mark)[1]
+                ident = re.fullmatch(r"url\(#(.+)\)", fill)
+                k = int(re.search(r'data-series="(\d+)"', mark)[1])
+                colour = PALETTE[k] if ident else fill
+                pattern = "hatch:" + hatches[ident[1]] if ident else "hatch:"
+            styles.append((colour, pattern))
+        styles_per_chart.append(styles)
+    assert max(len(s) for s in styles_per_chart) == 7  # the placement groups
+    assert [greyscale_clashes(s) for s in styles_per_chart] == [[]] * len(charts)
+    # The rule bites: orange and sky blue are one grey when both are plain fills.
+    assert greyscale_clashes([("#E69F00", ""), ("#56B4E9", ""), ("#000000", "")]) == [(0, 1)]
+
+
+def test_need_and_placement_sections_compare_with_england(home, tmp_path):
+    html = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html").read_text()
+    con = duckdb.connect(str(home / "sendboard.duckdb"), read_only=True)
+    year = con.execute("SELECT max(year) FROM kpi.ehcp_need_mix").fetchall()[0][0]
+    rows = con.execute(
+        "SELECT n.need, n.pct, b.value, b.year FROM kpi.ehcp_need_mix n JOIN kpi.benchmarks b "
+        "ON b.measure = 'pct_need_' || lower(n.need) AND b.comparison = 'england' AND b.year = "
+        "(SELECT max(year) FROM kpi.benchmarks WHERE measure LIKE 'pct_need_%') "
+        "WHERE n.year = ?", [year]).fetchall()
+    special = con.execute("SELECT year, value FROM kpi.benchmarks WHERE comparison = 'england' "
+                          "AND measure = 'pct_special' ORDER BY year").fetchall()
+    con.close()
+    assert len(rows) >= 10  # every need the LA has, England's share beside it
+    need, pct, england, latest = max(rows, key=lambda r: abs(r[1] - r[2]))
+    assert (f"Against England (January {latest}), the largest difference is in {need}: "
+            f"{pct:.1f}% of plans here against {england:.1f}%.") in html
+    assert "Mainstream and special school shares against England" in html
+    # The placements table carries England's special share for every published year.
+    placements = html.split("<h2>Placements</h2>")[1].split("</section>")[0]
+    for y, value in special:
+        assert re.search(rf"<tr><td>{y}</td>(<td>[^<]*</td>){{8}}<td>{value:.1f}</td></tr>",
+                         placements)

@@ -154,7 +154,7 @@ def test_every_landed_file_is_archived_by_its_sha256(run_home, small_sample):
     landed = [p for p in small_sample.rglob("*") if p.is_file()]
     archived = {p.stem for p in (run_home / "archive").rglob("*") if p.is_file()}
     assert {sha256_of(p) for p in landed} == archived
-    assert len(archived) == 52
+    assert len(archived) == 53
 
 
 def test_loading_the_same_landing_into_a_fresh_home_gives_identical_tables(
@@ -239,7 +239,7 @@ def test_a_backfill_replays_archived_files_and_gives_the_same_tables(run_home):
                                                    (2020, "Summer"), (2020, "Autumn")])
     assert data_tables() == before
     summary = backfill(all_files=True, home=str(run_home))
-    assert len(summary.files) == 52 and data_tables() == before
+    assert len(summary.files) == 53 and data_tables() == before
 
 
 def test_a_corrupt_kpi_stops_the_publish_and_readers_keep_the_previous_version(

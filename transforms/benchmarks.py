@@ -24,6 +24,10 @@ PUBLISHED_MEASURES = {
     "requests_received": ("ehcp_requests", "requests_received_in_year"),
     "ceased_plans": ("ehcp_ceased", "total_ceased"),
 }
+# SEN2 primary need codes; the DfE publishes each need's share of all plans as <code>_pc.
+NEEDS = ("ASD", "HI", "MLD", "MSI", "OTH", "PD", "PMLD", "SEMH", "SLCN", "SLD", "SPLD", "VI")
+PUBLISHED_MEASURES |= {f"pct_need_{n.lower()}": ("ehcp_needs_all_plans", f"{n.lower()}_pc")
+                       for n in NEEDS}
 
 
 def headline_figures(published: pl.DataFrame) -> pl.DataFrame:

@@ -189,6 +189,9 @@ def _local_figures(out: dict[str, pl.DataFrame]) -> pl.DataFrame:
         parts.append(mix.filter(pl.col("placement_group") == group).select(
             "year", pl.lit(measure).alias("measure"),
             pl.col("pct").cast(pl.Float64).alias("local_value")))
+    parts.append(out["kpi.ehcp_need_mix"].select(
+        "year", pl.format("pct_need_{}", pl.col("need").str.to_lowercase()).alias("measure"),
+        pl.col("pct").cast(pl.Float64).alias("local_value")))
     return pl.concat([p.select("year", "measure", "local_value") for p in parts]) \
         .with_columns(pl.lit(None, pl.Utf8).alias("note"))
 

@@ -131,43 +131,78 @@ def timeliness_section(db: _Db) -> Section:
                    (["year", "this LA %", "region %", "England %"], rows))
 
 
+def _england(db: _Db, measures: list[str]) -> dict[tuple[int, str], float]:
+    """England's published figure per (year, measure), empty without benchmarks."""
+    if not db.has("benchmarks"):
+        return {}
+    marks = ", ".join("?" for _ in measures)
+    return {(y, m): v for y, m, v in db.rows(
+        "SELECT year, measure, value FROM S.benchmarks WHERE comparison = 'england' AND "
+        f"measure IN ({marks})", measures)}
+
+
 def placement_section(db: _Db) -> Section:
     rows = db.rows("SELECT year, placement_group, pct FROM S.ehcp_placement_mix ORDER BY year")
     groups = ["mainstream", "special", "fe", "educated_elsewhere", "ap_pru", "early_years",
               "unknown"]
     years = sorted({r[0] for r in rows})
     pct = {(y, g): p for y, g, p in rows}
-    england = {}
-    if db.has("benchmarks"):
-        england = {m: v for m, v in db.rows(
-            "SELECT measure, value FROM S.benchmarks WHERE comparison = 'england' AND "
-            "year = (SELECT max(year) FROM S.benchmarks WHERE measure = 'pct_mainstream') "
-            "AND measure IN ('pct_mainstream', 'pct_special')")}
+    england = _england(db, ["pct_mainstream", "pct_special"])
     y = years[-1]
+    latest = max((yr for yr, _ in england), default=None)
     text = (f"In January {y}, {_cell(pct.get((y, 'mainstream')))}% of plans were for children "
             f"and young people in mainstream settings and {_cell(pct.get((y, 'special')))}% in "
             "special schools"
-            + (f" (England: {_cell(england.get('pct_mainstream'))}% and "
-               f"{_cell(england.get('pct_special'))}% in the latest published year)"
-               if england else "") + ".")
+            + (f" (England, January {latest}: "
+               f"{_cell(england.get((latest, 'pct_mainstream')))}% and "
+               f"{_cell(england.get((latest, 'pct_special')))}%)" if latest else "") + ".")
     chart = bars("Where children with EHC plans are placed", "Stacked bars: share of the "
                  "January caseload by DfE placement group.", [str(v) for v in years],
                  [Series(g.replace("_", " "), [pct.get((v, g)) for v in years]) for g in groups],
                  stacked=True, unit="%")
-    table = [(v, *[pct.get((v, g)) for g in groups]) for v in years]
-    return Section("Placements", text, chart, (["January", *groups], table))
+    span = sorted(set(years) | {yr for yr, _ in england})
+    extra = []
+    if england:
+        extra.append(lines(
+            "Mainstream and special school shares against England", "Lines: percentage of "
+            "the January caseload in mainstream settings and in special schools, this LA "
+            "against England.", [str(v) for v in span],
+            [Series("Mainstream, this LA", [pct.get((v, "mainstream")) for v in span]),
+             Series("Mainstream, England", [england.get((v, "pct_mainstream")) for v in span]),
+             Series("Special, this LA", [pct.get((v, "special")) for v in span]),
+             Series("Special, England", [england.get((v, "pct_special")) for v in span])],
+            unit="%"))
+    table = [(v, *[pct.get((v, g)) for g in groups], england.get((v, "pct_mainstream")),
+              england.get((v, "pct_special"))) for v in span]
+    return Section("Placements", text, chart,
+                   (["January", *groups, "England mainstream", "England special"], table), extra)
 
 
 def need_section(db: _Db) -> Section:
     y = db.rows("SELECT max(year) FROM S.ehcp_need_mix")[0][0]
     rows = db.rows("SELECT need, plans, pct FROM S.ehcp_need_mix WHERE year = ? "
                    "ORDER BY plans DESC NULLS LAST", [y])
+    england = _england(db, [f"pct_need_{r[0].lower()}" for r in rows])
+    latest = max((yr for yr, _ in england), default=None)
+    eng = {m.removeprefix("pct_need_").upper(): v for (yr, m), v in england.items()
+           if yr == latest}
     top = [r for r in rows if r[2] is not None][:3]
     text = (f"In January {y} the most common primary needs were "
             + ", ".join(f"{n} ({_cell(p)}%)" for n, _, p in top) + ".")
-    chart = bars(f"Primary need, January {y}", "Bars: EHC plans by primary need.",
-                 [r[0] for r in rows], [Series("EHC plans", [r[1] for r in rows])])
-    return Section("Primary needs", text, chart, (["need", "plans", "%"], rows))
+    compared = [(n, p, eng[n]) for n, _, p in rows if p is not None and eng.get(n) is not None]
+    if compared:
+        n, p, e = max(compared, key=lambda c: abs(c[1] - c[2]))
+        text += (f" Against England (January {latest}), the largest difference is in {n}: "
+                 f"{_cell(p)}% of plans here against {_cell(e)}%.")
+    series = [Series("Share of plans, this LA (%)", [r[2] for r in rows])]
+    if eng:
+        series.append(Series(f"Share of plans, England {latest} (%)",
+                             [eng.get(r[0]) for r in rows]))
+    chart = bars(f"Primary need, January {y}", "Bars: share of EHC plans by primary need, "
+                 "this LA" + (" against England." if eng else "."), [r[0] for r in rows],
+                 series, unit="%")
+    return Section("Primary needs", text, chart,
+                   (["need", "plans", "%", "England %"], [(*r, eng.get(r[0])) for r in rows]))
 
 
 def prevalence_section(db: _Db) -> Section:

@@ -1,8 +1,9 @@
 """Inline SVG charts for the board pack: no JavaScript, nothing fetched, prints cleanly.
 
-Colours are the Okabe-Ito palette ordered so that neighbouring series also differ in
-lightness (they stay apart in greyscale and for colour-blind readers); lines also differ in
-dash pattern and carry point markers.
+Colours are the Okabe-Ito palette (distinct for colour-blind readers). Okabe-Ito has only
+four lightness levels far enough apart to survive greyscale printing, so every series from
+the fifth on is told apart by more than colour: bars get a white hatch, lines a dash pattern
+(and point markers). `greyscale_clashes` states the rule and the tests hold the pack to it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from html import escape
 
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#000000", "#CC79A7", "#56B4E9", "#D55E00",
            "#F0E442"]
-DASHES = ["", "6 3", "2 3", "8 3 2 3", "1 2", "4 4", "10 2", ""]
+DASHES = ["", "6 3", "2 3", "8 3 2 3", "1 2", "4 4", "10 2", "12 3 2 3 2 3"]
+# White strokes drawn over a bar's colour (a path in a 6x6 tile); "" is a plain fill.
+HATCHES = ["", "", "", "", "M0,6 L6,0", "M0,3 L6,3", "M3,0 L3,6", "M0,0 L6,6 M0,6 L6,0"]
+MIN_LIGHTNESS_GAP = 10.0  # CIE L* units; plain series closer than this look alike in grey
 W, H = 640, 310
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 66
 
@@ -21,6 +25,41 @@ LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 66
 class Series:
     name: str
     values: list[float | None]
+
+
+def lightness(colour: str) -> float:
+    """CIE L* (0 black to 100 white) of a #rrggbb colour: what greyscale printing keeps."""
+    def linear(c: int) -> float:
+        c = c / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(int(colour[i:i + 2], 16)) for i in (1, 3, 5))
+    y = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return 116 * y ** (1 / 3) - 16 if y > 0.008856 else 903.3 * y
+
+
+def greyscale_clashes(styles: list[tuple[str, str]]) -> list[tuple[int, int]]:
+    """Pairs of series (colour, pattern) that would look the same printed in grey: the same
+    pattern and lightness closer than MIN_LIGHTNESS_GAP."""
+    return [(i, j) for i in range(len(styles)) for j in range(i + 1, len(styles))
+            if styles[i][1] == styles[j][1]
+            and abs(lightness(styles[i][0]) - lightness(styles[j][0])) < MIN_LIGHTNESS_GAP]
+
+
+def _ident(title: str) -> str:
+    return "c" + "".join(ch for ch in title.lower() if ch.isalnum())[:40]
+
+
+def _fill(ident: str, k: int) -> str:
+    return f"url(#{ident}-h{k})" if HATCHES[k] else PALETTE[k]
+
+
+def _hatch_defs(ident: str, count: int) -> str:
+    tiles = [f'<pattern id="{ident}-h{k}" patternUnits="userSpaceOnUse" width="6" height="6">'
+             f'<rect width="6" height="6" fill="{PALETTE[k]}"/><path d="{HATCHES[k]}" '
+             f'stroke="#fff" stroke-width="1.5"/></pattern>'
+             for k in range(count) if HATCHES[k]]
+    return f"<defs>{''.join(tiles)}</defs>" if tiles else ""
 
 
 def _fmt(v: float) -> str:
@@ -53,23 +92,27 @@ def _scale(values: list[float], zero: bool = True, cap: float | None = None
 
 def _frame(title: str, desc: str, body: list[str], legend: list[tuple[str, int]],
            kind: str) -> str:
+    ident = _ident(title)
     items = []
     x, row = LEFT, H - 30
     for name, i in legend:
         width = 26 + 7 * len(name)
         if x + width > W:  # wrap the legend onto a second line
             x, row = LEFT, row + 16
-        mark = (f'<rect x="{x}" y="{row - 10}" width="12" height="12" fill="{PALETTE[i]}"/>'
+        mark = (f'<rect x="{x}" y="{row - 10}" width="12" height="12" '
+                f'fill="{_fill(ident, i)}" data-series="{i}"/>'
                 if kind == "bar" else
                 f'<line x1="{x}" y1="{row - 4}" x2="{x + 14}" y2="{row - 4}" '
-                f'stroke="{PALETTE[i]}" stroke-width="3" stroke-dasharray="{DASHES[i]}"/>')
+                f'stroke="{PALETTE[i]}" stroke-width="3" stroke-dasharray="{DASHES[i]}" '
+                f'data-series="{i}"/>')
         items.append(mark + f'<text x="{x + 18}" y="{row}" font-size="11">{escape(name)}</text>')
         x += width
-    ident = "c" + "".join(ch for ch in title.lower() if ch.isalnum())[:40]
+    defs = _hatch_defs(ident, len(legend)) if kind == "bar" else ""
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" role="img" '
             f'aria-labelledby="{ident}-t {ident}-d" class="chart">'
             f'<title id="{ident}-t">{escape(title)}</title>'
-            f'<desc id="{ident}-d">{escape(desc)}</desc>{"".join(body)}{"".join(items)}</svg>')
+            f'<desc id="{ident}-d">{escape(desc)}</desc>{defs}{"".join(body)}'
+            f'{"".join(items)}</svg>')
 
 
 def _axes(categories: list[str], scale: tuple[float, float, float], unit: str
@@ -107,6 +150,7 @@ def bars(title: str, desc: str, categories: list[str], series: list[Series],
     body, y = _axes(categories, scale, unit)
     step = (W - LEFT - RIGHT) / max(1, len(categories))
     width = step * 0.7 / (1 if stacked else len(series))
+    ident = _ident(title)
     for i in range(len(categories)):
         base = 0.0
         for k, s in enumerate(series):
@@ -116,7 +160,7 @@ def bars(title: str, desc: str, categories: list[str], series: list[Series],
             x = LEFT + step * i + step * 0.15 + (0 if stacked else k * width)
             top, bottom = (base + v, base) if stacked else (max(v, 0), min(v, 0))
             body.append(f'<rect x="{x:.1f}" y="{y(top):.1f}" width="{width:.1f}" '
-                        f'height="{max(0.5, y(bottom) - y(top)):.1f}" fill="{PALETTE[k]}">'
+                        f'height="{max(0.5, y(bottom) - y(top)):.1f}" fill="{_fill(ident, k)}">'
                         f'<title>{escape(s.name)} {escape(str(categories[i]))}: {_fmt(v)}{unit}'
                         f'</title></rect>')
             if stacked:
