@@ -13,6 +13,9 @@ from pathlib import Path
 
 from sendboard.config import ConfigError, Home, pseudonym_key
 
+# The DfE release the backtest scores against, beside the repository (../shared/external).
+DEFAULT_RELEASE = Path(__file__).resolve().parents[2] / "shared" / "external" / "dfe-ehcp-2025"
+
 
 def _prefect_defaults() -> None:
     # Offline machines: no telemetry; quieter logs unless asked.
@@ -136,6 +139,30 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from transforms.forecast_backtest import backtest, published_series, summary
+
+    scores = backtest(published_series(Path(args.release)), args.fit_until)
+    table = summary(scores)
+    if scores.is_empty():
+        print("sendboard: no LA has every figure the backtest needs", file=sys.stderr)
+        return 1
+    years = sorted(set(scores["year"]))
+    print(f"Demand model against 'last year's growth continues', fitted on Januaries up to "
+          f"{args.fit_until}, forecasting {years[0]}-{years[-1]} for {scores['la'].n_unique()} "
+          "LAs (median absolute percentage error of the caseload):\n")
+    print("| horizon | forecasts | model MdAPE % | naive MdAPE % | model closer, % of LAs |")
+    print("|---|---:|---:|---:|---:|")
+    for row in table.iter_rows():
+        print("| " + " | ".join(str(v) for v in row) + " |")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "release": str(args.release), "fit_until": args.fit_until,
+            "summary": table.to_dicts(), "per_la": scores.to_dicts()}, indent=1))
+        print(f"\nper-LA scores written to {args.json}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sendboard", description=(
         "SEND and High Needs pipeline: loads an LA's extracts into DuckDB and publishes KPIs."))
@@ -184,6 +211,15 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")
     st.add_argument("--json", action="store_true", help="machine-readable output")
     st.set_defaults(func=cmd_status)
+    bt = sub.add_parser("backtest", help="score the demand model on the DfE's published "
+                        "statistics for every LA, against the naive forecast")
+    bt.add_argument("--release", default=str(DEFAULT_RELEASE),
+                    help="folder with the DfE release's caseload.csv, newplans.csv and "
+                    "requests.csv (default: %(default)s)")
+    bt.add_argument("--fit-until", type=int, default=2022,
+                    help="last January the model sees (default %(default)s)")
+    bt.add_argument("--json", help="also write the summary and per-LA scores to this file")
+    bt.set_defaults(func=cmd_backtest)
     return p
 
 

@@ -165,3 +165,26 @@ def test_need_and_placement_sections_compare_with_england(home, tmp_path):
     for y, value in special:
         assert re.search(rf"<tr><td>{y}</td>(<td>[^<]*</td>){{8}}<td>{value:.1f}</td></tr>",
                          placements)
+
+
+def test_the_forecast_fills_three_scenarios_and_the_pack_compares_them(home, tmp_path):
+    con = duckdb.connect(str(home / "sendboard.duckdb"), read_only=True)
+    years = con.execute("SELECT scenario, min(year), max(year) FROM kpi.forecast WHERE "
+                        "measure = 'caseload' AND breakdown = 'all' GROUP BY 1 ORDER BY 1"
+                        ).fetchall()
+    last = years[0][2]
+    p10, p50, p90 = con.execute("SELECT p10, p50, p90 FROM kpi.forecast WHERE scenario = "
+                                "'baseline' AND measure = 'caseload' AND breakdown = 'all' "
+                                "AND year = ?", [last]).fetchall()[0]
+    groups = con.execute("SELECT sum(p50) FROM kpi.forecast WHERE scenario = 'baseline' AND "
+                         "measure = 'caseload' AND breakdown LIKE 'group:%' AND year = ?",
+                         [last]).fetchall()[0][0]
+    stamped = con.execute("SELECT DISTINCT definition FROM kpi.forecast").fetchall()
+    con.close()
+    assert years == [("baseline", 2027, 2031), ("high_demand", 2027, 2031),
+                     ("recovery_plan", 2027, 2031)]  # five Januaries after the export's
+    assert p10 < p50 < p90 and abs(groups - p50) <= 6  # medians of parts need not add up
+    assert stamped == [("docs/kpis.md#forecast",)]
+    html = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html").read_text()
+    assert (f"{round(p50):,} under baseline (80% range {round(p10):,} to {round(p90):,})"
+            in html)

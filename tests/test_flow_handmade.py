@@ -119,3 +119,10 @@ def test_the_run_leaves_a_summary_and_a_file_table_in_prefect(published):
     assert "| 2025 | 4 | 0.0 |" in summary
     assert "quality gate: " in summary and "expectations met (0 warning(s))" in summary
     assert len(files) == 10 and {f["source"] for f in files} == {"census", "sen2"}
+
+
+def test_a_scenario_whose_recovery_target_is_missing_is_left_out_whole(published):
+    # The hand-made register has no RP05/RP09, which recovery_plan targets; with no ledger
+    # the forecast is of demand only (caseload and new plans).
+    assert rows(published, "SELECT scenario, count(DISTINCT measure) FROM kpi.forecast "
+                           "GROUP BY 1 ORDER BY 1") == [("baseline", 2), ("high_demand", 2)]

@@ -140,6 +140,8 @@ POLICIES: dict[str, Policy] = {
                                                (("census_date",), PHASES, LA)))),
     # An average over a handful of placements comes close to one child's package.
     "hnb_unit_costs": Policy(("plans",), {"value_gbp": ("plans", "plans")}),
+    # Projections, but a small projected group still points at today's few children.
+    "forecast": Policy(("p10", "p50", "p90")),
     "place_sufficiency": Policy(("ehcp_pupils",),
                                 {"occupancy_pct": ("ehcp_pupils", "funded_places")}),
 }

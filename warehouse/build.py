@@ -22,6 +22,7 @@ from transforms.place_kpis import place_sufficiency
 from transforms.placement_groups import establishment_groups
 from transforms.sen2 import core_needs, core_placements, core_plans, core_requests
 from warehouse import store
+from warehouse.forecast import build_forecast
 from warehouse.reference import new_la_code, region_code, statistical_neighbours
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,13 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
         out["kpi.place_sufficiency"] = place_sufficiency(
             places, plans, placements, export,
             _files(con, "stage.places", "commissioned places") + f" and {sen2_source}", as_of)
+
+    inputs = [sen2_source, *(name for table, name in (
+        ("kpi.hnb_outturn", "HNB ledger"), ("kpi.dsg_balance", "DSG"),
+        ("kpi.recovery_plan", "recovery plan register")) if table in out)]
+    projected = build_forecast(out, ledger, ", ".join(inputs), as_of)
+    if projected is not None:
+        out["kpi.forecast"] = projected
 
     if store.table_exists(con, "stage.published") and la_code:
         figures = headline_figures(store.read(con, """

@@ -297,6 +297,53 @@ def places_section(db: _Db) -> Section | None:
                    (["year", "provision", "funded places", "EHCP pupils"], rows))
 
 
+def forecast_section(db: _Db) -> Section | None:
+    if not db.has("forecast"):
+        return None
+    rows = db.rows("SELECT scenario, year, measure, p10, p50, p90 FROM S.forecast WHERE "
+                   "breakdown = 'all' ORDER BY scenario, year")
+    scenarios = list(dict.fromkeys(r[0] for r in rows))
+    value = {(r[0], r[1], r[2]): tuple(None if v is None else round(v) for v in r[3:])
+             for r in rows}
+    years = sorted({r[1] for r in rows})
+    last = years[-1]
+    history = db.rows("SELECT year, caseload FROM S.ehcp_caseload ORDER BY year")[-5:]
+    now = history[-1]
+    parts = []
+    for name in scenarios:
+        lo, mid, hi = value.get((name, last, "caseload"), (None, None, None))
+        parts.append(f"{_cell(mid)} under {name.replace('_', ' ')} (80% range "
+                     f"{_cell(lo)} to {_cell(hi)})")
+    text = (f"From {_cell(now[1])} EHC plans in January {now[0]}, the model projects the "
+            f"caseload in January {last} at " + "; ".join(parts) + ".")
+    balances = [(n, value[(n, last, "dsg_cumulative_balance_gbp")][1]) for n in scenarios
+                if (n, last, "dsg_cumulative_balance_gbp") in value]
+    if balances:
+        text += (f" The cumulative DSG balance at the end of {last - 1}-{str(last)[2:]} would be "
+                 + "; ".join(f"{_money(b)} under {n.replace('_', ' ')}" for n, b in balances)
+                 + ".")
+    span = [y for y, _ in history] + years
+    actual = dict(history)
+    series = [Series("Actual", [actual.get(y) for y in span])]
+    series += [Series(f"{n.replace('_', ' ')} (median)",
+                      [actual.get(y) if y == now[0] else value.get((n, y, "caseload"),
+                                                                  (None,) * 3)[1]
+                       for y in span]) for n in scenarios]
+    chart = lines("EHC plans: actual and projected by scenario", "Lines: January caseload, "
+                  "the last five years actual and the model's median projection under each "
+                  "scenario; the table gives the 10th-90th percentile range.",
+                  [str(y) for y in span], series)
+    table = [(n, y, *value.get((n, y, "caseload"), (None,) * 3),
+              _money(value.get((n, y, "hnb_spend_gbp"), (None,) * 3)[1]),
+              _money(value.get((n, y, "dsg_cumulative_balance_gbp"), (None,) * 3)[1]))
+             for n in scenarios for y in years]
+    return Section("Forecast: caseload and cost by scenario", text, chart,
+                   (["scenario", "January", "caseload p10", "p50", "p90", "HNB spend p50",
+                     "DSG balance p50"], table),
+                   ['<p class="note">Markov model of plans by age, need and placement '
+                    "(docs/forecast.md); scenarios and their levers in the scenarios file.</p>"])
+
+
 def quality_section(db: _Db) -> str:
     files = db.con.execute("SELECT source, count(*), sum(rows_loaded), sum(rows_quarantined), "
                            "count(*) FILTER (status = 'rejected') FROM audit.files GROUP BY 1 "
@@ -403,7 +450,7 @@ def build_pack(published: Path, out: Path, public: bool = False,
             "('census', 'sen2') GROUP BY 1 ORDER BY 1").fetchall()
         sections = [caseload_section(db), timeliness_section(db), placement_section(db),
                     need_section(db), prevalence_section(db), finance_section(db),
-                    recovery_section(db), places_section(db)]
+                    recovery_section(db), places_section(db), forecast_section(db)]
         tiles = _tiles(db)
         body = "".join(s.html() for s in sections if s is not None)
         quality = quality_section(db) + sources_section(db) + definitions_appendix()

@@ -108,6 +108,7 @@ def write_sen2(world: World, out_dir: Path) -> list[Path]:
             new("senneed", activeplanstableid=active, sentype=plan.need2, sentyperank=2)
 
     _other_requests(world, rng, request, new)
+    _requests_for_later_plans(world, rng, request, new)
     paths = []
     stamp = (EPOCH + dt.timedelta(days=export)).strftime("%d-%m-%Y")
     for module in MODULES:
@@ -164,3 +165,27 @@ def _other_requests(world: World, rng: np.random.Generator, request, new) -> Non
                 new("assessment", requeststableid=req, assessmentoutcome=outcome,
                     assessmentoutcomedate=blade_date(decided + int(rng.integers(40, 100))),
                     week20=0)
+
+
+def _requests_for_later_plans(world: World, rng: np.random.Generator, request, new) -> None:
+    """Requests, in assessment at the export, for the plans that will start after it: a plan
+    starts 100 to 400 days after its request, so without these the last year's requests
+    would look like a fall (and the forecast would believe it)."""
+    ch = world.children
+    export = world.export_day
+    per_day = NEW_PLANS_TARGET[max(NEW_PLANS_TARGET)] * 1.08 * world.scale / 365
+    days = np.arange(export - 400, export)
+    wait = export - days  # a request this many days old has its plan later if the delay is
+    later = np.clip((400 - wait) / 300, 0, 1)  # longer: P(uniform 100-400 > wait)
+    when = np.repeat(days, rng.poisson(per_day * later))
+    ages = age_on(ch.dob, int(export))
+    ok = np.flatnonzero((ch.depart == NEVER) & (ages >= 1) & (ages < 24))
+    for received, c in zip(when, rng.choice(ok, size=len(when), replace=False), strict=True):
+        received = int(received)
+        decided = received + int(rng.integers(20, 43))
+        if decided >= export:
+            request(int(c), received, "", None)
+            continue
+        req = request(int(c), received, "A", decided)
+        new("assessment", requeststableid=req, assessmentoutcome="", assessmentoutcomedate="",
+            week20=0)

@@ -1,0 +1,151 @@
+"""The demand and cost model on hand-made populations whose future is known, and the
+backtest on the DfE's real published statistics."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from tests.conftest import RELEASE
+from transforms import forecast as F
+from transforms.forecast_backtest import backtest, published_series, stock_flow, summary
+from warehouse.forecast import DEFAULT_SCENARIOS
+
+
+def states(rows: list[tuple[int, int, int, str, str]]) -> pl.DataFrame:
+    """(year, plan_id, age, need, group) rows as january_states makes them."""
+    return pl.DataFrame(rows, schema={"year": pl.Int32, "plan_id": pl.Int64, "age": pl.Int32,
+                                      "need": pl.Utf8, "group": pl.Utf8}, orient="row"
+                        ).with_columns(pl.lit(None, pl.Int64).alias("urn"))
+
+
+def cohort(year: int, ids: range, age: int, group: str = "mainstream") -> list[tuple]:
+    return [(year, i, age, "ASD", group) for i in ids]
+
+
+def caseload(frame: pl.DataFrame, breakdown: str = "all", measure: str = "caseload"
+             ) -> list[tuple[int, float, float, float]]:
+    return frame.filter((pl.col("measure") == measure) & (pl.col("breakdown") == breakdown)
+                        ).sort("year").select("year", "p10", "p50", "p90").rows()
+
+
+def test_no_transitions_means_a_flat_caseload():
+    # 300 children aged 7-9 in 2024, all still on plans and in the same places in 2025;
+    # no requests, so no joiners.
+    rows = [r for a, ids in ((7, range(0, 100)), (8, range(100, 200)), (9, range(200, 300)))
+            for r in cohort(2024, ids, a) + cohort(2025, ids, a + 1)]
+    fitted = F.fit(states(rows), requests={})
+    result = F.simulate(fitted, F.Scenario("flat"), horizon=3, sims=200)
+    out = F.summarise(result, fitted, None, F.Scenario("flat"))
+    assert caseload(out) == [(2026, 300, 300, 300), (2027, 300, 300, 300),
+                             (2028, 300, 300, 300)]
+    assert caseload(out, "age:11-15")[-1] == (2028, 300, 300, 300)  # aged on three years
+    assert caseload(out, measure="new_plans") == [(y, 0, 0, 0) for y in (2026, 2027, 2028)]
+
+
+def test_a_known_leaver_rate_halves_a_cohort_each_year():
+    # 1,000 plans at age 10 in 2024; 500 of them are still open in January 2025.
+    rows = cohort(2024, range(1000), 10) + cohort(2025, range(500), 11)
+    fitted = F.fit(states(rows), requests={})
+    assert fitted.moves[10, 0, len(F.GROUPS)] == 0.5
+    expected = F.summarise(F.simulate(fitted, F.Scenario("x"), horizon=3, sims=0), fitted,
+                           None, F.Scenario("x"))
+    assert [r[2] for r in caseload(expected)] == [250, 125, 62]  # 62.5 rounds to even
+    simulated = caseload(F.summarise(F.simulate(fitted, F.Scenario("x"), horizon=1, sims=500),
+                                     fitted, None, F.Scenario("x")))[0]
+    # Binomial(500, 0.5): sd 11.2, so p10 and p90 lie about 14 either side of 250.
+    year, p10, p50, p90 = simulated
+    assert year == 2026 and p10 < 240 and 245 <= p50 <= 255 and p90 > 260
+
+
+def test_joiners_follow_requests_two_years_before():
+    # Stable stock of 100; 20 joiners into January 2025 from 40 requests in 2023.
+    rows = cohort(2024, range(100), 8) + cohort(2025, range(100), 9) + cohort(
+        2025, range(1000, 1020), 5)
+    fitted = F.fit(states(rows), requests={2023: 40, 2024: 60})
+    assert fitted.conversion == 0.5 and fitted.joiners == {2025: 20}
+    out = F.summarise(F.simulate(fitted, F.Scenario("x"), horizon=1, sims=0), fitted, None,
+                      F.Scenario("x"))
+    # January 2026: 120 stay, 0.5 x 60 requests in 2024 join.
+    assert caseload(out, measure="new_plans") == [(2026, 30, 30, 30)]
+    assert caseload(out) == [(2026, 150, 150, 150)]
+
+
+def test_levers_move_children_between_placements():
+    rows = (cohort(2024, range(100), 8, "special_independent")
+            + cohort(2025, range(100), 9, "special_independent")
+            + cohort(2025, range(500, 520), 5, "special_state"))
+    fitted = F.fit(states(rows), requests={2023: 20, 2024: 20})
+
+    def independent(scenario: F.Scenario, recovery: dict | None = None) -> list[float]:
+        out = F.summarise(F.simulate(fitted, scenario, recovery, horizon=3, sims=0), fitted,
+                          None, scenario)
+        return [r[2] for r in caseload(out, "group:special_independent")]
+
+    assert independent(F.Scenario("none")) == [100, 100, 100]
+    # Every new special placement goes independent: +20 a year.
+    assert independent(F.Scenario("all", independent_share_of_new_special=1.0)) == [
+        120, 140, 160]
+    # 30 new state special places in 2027 take 30 children from independent schools.
+    assert independent(F.Scenario("places", places={2027: {"special": 30}})) == [100, 70, 70]
+    # A recovery target of 40 independent placements, reached in a straight line by year 3.
+    assert independent(F.Scenario("target", recovery_targets={"RP05": "special_independent"}),
+                       {"RP05": 40}) == [80, 60, 40]
+    with pytest.raises(ValueError, match="'RP99' has no metric target"):
+        independent(F.Scenario("bad", recovery_targets={"RP99": "new_plans"}), {})
+
+
+def test_costs_are_provider_payments_per_placed_plan_plus_the_rest_per_plan():
+    rows = states(cohort(2025, range(10), 8, "special_independent")
+                  + cohort(2025, range(10, 30), 8, "mainstream")).with_columns(
+        pl.when(pl.col("plan_id") < 10).then(900001).otherwise(None).alias("urn"))
+    ledger = pl.DataFrame({
+        "financial_year": ["2024-25"] * 3, "entry_type": ["actual"] * 3,
+        "s251_line": ["1.2.3", "1.0.2", "1.2.5"], "provider_urn": [900001, 900001, None],
+        "amount_gbp": [500_000.0, 100_000.0, 300_000.0]})
+    dsg = pl.DataFrame({"financial_year": ["2024-25"], "spend_basis": ["outturn"],
+                        "hnb_income_gbp": [800_000.0], "cumulative_balance_gbp": [-100_000.0]})
+    costs = F.fit_costs(ledger, rows, dsg)
+    assert costs.base_year == 2025
+    assert costs.per_plan[F.GROUPS.index("special_independent")] == 60_000  # 600k / 10
+    assert costs.overhead_per_plan == 10_000  # the 300k support services / 30 plans
+
+
+def test_scenarios_file_rejects_an_unknown_lever():
+    text = '[scenarios.a]\nrequest_growth_pct = 5\n[scenarios.b]\nrequests_growth = 5\n'
+    with pytest.raises(ValueError, match=r"scenario 'b': unknown lever\(s\) \['requests_growth'\]"):
+        F.scenarios_from_toml(text)
+    shipped = F.load_scenarios(DEFAULT_SCENARIOS)
+    assert [s.name for s in shipped] == ["baseline", "recovery_plan", "high_demand"]
+
+
+def test_stock_flow_reproduces_a_known_series():
+    # 10% leave each year and joiners are half the requests two years before.
+    case = {2019: 1000.0}
+    new = {y: 0.5 * 200 for y in range(2019, 2025)}
+    for y in range(2020, 2026):
+        case[y] = case[y - 1] * 0.9 + new[y - 1]
+    requests = dict.fromkeys(range(2017, 2025), 200.0)
+    got = stock_flow(case, new, requests, 2022, [2023, 2024, 2025])
+    assert {y: round(v, 6) for y, v in got.items()} == {y: round(case[y], 6)
+                                                         for y in (2023, 2024, 2025)}
+
+
+def test_the_model_beats_the_naive_forecast_on_the_published_statistics():
+    scores = backtest(published_series(RELEASE))
+    table = {r["horizon"]: r for r in summary(scores).to_dicts()}
+    assert scores["la"].n_unique() == 145
+    assert (table["all"]["mdape_model"], table["all"]["mdape_naive"]) == (4.76, 5.31)
+    assert [table[y]["mdape_model"] < table[y]["mdape_naive"] for y in ("2023", "2024", "2025")
+            ] == [True, True, True]
+
+
+def test_the_backtest_command_prints_the_table_and_writes_json(tmp_path, capsys):
+    import json
+
+    from sendboard.cli import main
+
+    assert main(["backtest", "--release", str(RELEASE), "--json", str(tmp_path / "b.json")]) == 0
+    assert "| all | 435 | 4.76 | 5.31 | 53.6 |" in capsys.readouterr().out
+    written = json.loads((tmp_path / "b.json").read_text())
+    assert written["fit_until"] == 2022 and len(written["per_la"]) == 435

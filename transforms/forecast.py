@@ -1,0 +1,422 @@
+"""Demand and cost forecast: a Markov model of the EHC plan caseload.
+
+The state of a plan on a January census day is (age, primary need, forecast placement group).
+Between two Januaries a plan either leaves (ceases) or moves to age + 1 and a placement group,
+with probabilities fitted from paired January snapshots per (age, group). Joiners (plans
+started since the last January and still open) arrive in proportion to the assessment
+requests received two calendar years before the January they join in (requests lead new
+plans by about a year, and the backtest on the DfE's published data in docs/forecast.md
+found that lead beats extrapolating the caseload's growth); they take the recent joiners'
+mix of age, need and placement. Uncertainty comes from simulation: binomial and multinomial
+draws of who leaves and moves, Poisson joiners, and request growth drawn each year from its
+recent spread. Scenario levers (docs/forecast.md) change the placement of new special
+school placements, move children into new places, cap what recovery projects target and
+set the growth in requests.
+
+Pure functions over polars frames and numpy arrays: no Prefect, no database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+GROUPS = ("mainstream", "special_state", "special_independent", "fe", "ap_pru", "other")
+NEEDS = ("ASD", "HI", "MLD", "MSI", "OTH", "PD", "PMLD", "SEMH", "SLCN", "SLD", "SPLD", "VI",
+         "unknown")
+MAX_AGE = 25  # EHC plans end by 26
+AGE_BANDS = (("0-4", 0, 4), ("5-10", 5, 10), ("11-15", 11, 15), ("16-19", 16, 19),
+             ("20-25", 20, MAX_AGE))
+FIT_YEARS = 3  # paired snapshots used for rates: recent enough to reflect current practice
+PRIOR_WEIGHT = 5.0  # plans' worth of the age-wide pattern mixed into thin (age, group) rows
+SPECIAL = (GROUPS.index("special_state"), GROUPS.index("special_independent"))
+PERCENTILES = (10, 50, 90)
+
+
+@dataclass
+class Scenario:
+    """A named set of levers; an unset lever keeps the fitted trend."""
+
+    name: str
+    description: str = ""
+    request_growth_pct: float | None = None
+    independent_share_of_new_special: float | None = None
+    # year (January) -> places opening: {"special": n, "resourced_provision": n}
+    places: dict[int, dict[str, int]] = field(default_factory=dict)
+    # recovery plan project id -> forecast measure it targets ("special_independent" or
+    # "new_plans"); the target value comes from kpi.recovery_plan
+    recovery_targets: dict[str, str] = field(default_factory=dict)
+    cost_inflation_pct: float = 3.0
+    hnb_income_growth_pct: float | None = None
+
+
+def scenarios_from_toml(text: str) -> list[Scenario]:
+    """Scenarios from the config file's [scenarios.<name>] tables (docs/forecast.md)."""
+    config = tomllib.loads(text)
+    out = []
+    for name, levers in config.get("scenarios", {}).items():
+        levers = dict(levers)
+        places = {int(y): {str(k): int(v) for k, v in p.items()}
+                  for y, p in levers.pop("places", {}).items()}
+        unknown = set(levers) - set(Scenario.__dataclass_fields__) - {"name"}
+        if unknown:
+            raise ValueError(f"scenario {name!r}: unknown lever(s) {sorted(unknown)}; see "
+                             "docs/forecast.md for the levers")
+        out.append(Scenario(name=name, places=places, **levers))
+    if not out:
+        raise ValueError("the scenarios file defines no [scenarios.<name>] table")
+    return out
+
+
+def load_scenarios(path: Path) -> list[Scenario]:
+    return scenarios_from_toml(path.read_text())
+
+
+def forecast_group(placement_group: pl.Expr, type_of_establishment: pl.Expr) -> pl.Expr:
+    """The DfE placement groups with special schools split by cost: state (maintained,
+    academy, free) against independent and non-maintained; the small groups as `other`."""
+    t = type_of_establishment.str.to_lowercase()
+    return (pl.when((placement_group == "special")
+                    & t.str.contains("independent special|non-maintained special"))
+            .then(pl.lit("special_independent"))
+            .when(placement_group == "special").then(pl.lit("special_state"))
+            .when(placement_group.is_in(["mainstream", "fe", "ap_pru"])).then(placement_group)
+            .otherwise(pl.lit("other")))
+
+
+def january_states(plans: pl.DataFrame, needs: pl.DataFrame, placements: pl.DataFrame,
+                   days: dict[int, dt.date]) -> pl.DataFrame:
+    """Every plan open on each January census day: year, plan_id, age (on the 31 August
+    before, as national curriculum years count it), need, group and the provider's urn."""
+    day = pl.DataFrame({"year": list(days), "day": list(days.values())},
+                       schema={"year": pl.Int32, "day": pl.Date})
+    open_ = day.join(plans.select("plan_id", "birth_year", "birth_month", "start_date",
+                                  "cease_date"), how="cross").filter(
+        (pl.col("start_date") <= pl.col("day"))
+        & (pl.col("cease_date").is_null() | (pl.col("cease_date") > pl.col("day"))))
+    first_need = needs.filter(pl.col("rank") == 1).group_by("plan_id").agg(
+        pl.col("need").first())
+    placed = (open_.select("year", "day", "plan_id")
+              .join(placements.filter(pl.col("placement_rank") == 1), on="plan_id")
+              .filter((pl.col("entry_date") <= pl.col("day"))
+                      & (pl.col("leaving_date").is_null() | (pl.col("leaving_date")
+                                                             > pl.col("day"))))
+              .sort("entry_date").group_by("year", "plan_id").agg(
+                  pl.col("urn").last(),
+                  forecast_group(pl.col("placement_group"), pl.col("type_of_establishment"))
+                  .last().alias("group")))
+    age = (pl.col("year") - 1 - pl.col("birth_year").cast(pl.Int32)
+           - (pl.col("birth_month") >= 9).cast(pl.Int32))
+    return (open_.join(first_need, on="plan_id", how="left")
+            .join(placed, on=["year", "plan_id"], how="left")
+            .select("year", "plan_id", age.clip(0, MAX_AGE).alias("age"),
+                    pl.when(pl.col("need").is_in(NEEDS)).then(pl.col("need"))
+                    .otherwise(pl.lit("unknown")).alias("need"),
+                    pl.col("group").fill_null("other"), "urn"))
+
+
+def _cube(frame: pl.DataFrame) -> np.ndarray:
+    """Counts of (age, need, group) rows as an array indexed [age, need, group]."""
+    out = np.zeros((MAX_AGE + 1, len(NEEDS), len(GROUPS)))
+    if frame.height:
+        n = frame.with_columns(pl.col("need").replace_strict(
+            {k: i for i, k in enumerate(NEEDS)}, return_dtype=pl.Int64).alias("n"),
+            pl.col("group").replace_strict({k: i for i, k in enumerate(GROUPS)},
+                                           return_dtype=pl.Int64).alias("g"))
+        np.add.at(out, (n["age"].to_numpy(), n["n"].to_numpy(), n["g"].to_numpy()), 1)
+    return out
+
+
+@dataclass
+class Fitted:
+    base_year: int  # the last January observed
+    counts: np.ndarray  # [age, need, group] on the base January
+    moves: np.ndarray  # [age, group, group + leave]: where a plan is a January later
+    joiner_mix: np.ndarray  # [age, need, group], sums to 1
+    joiners: dict[int, int]  # January -> plans that joined since the January before
+    requests: dict[int, int]  # calendar year -> requests received
+    conversion: float  # joiners into January y per request received in y - 2
+    request_growth: float  # fitted yearly growth of requests (fraction)
+    request_growth_sd: float  # spread of log growth, for the simulation
+
+
+def fit(states: pl.DataFrame, requests: dict[int, int], base_year: int | None = None
+        ) -> Fitted:
+    """Rates from the last FIT_YEARS pairs of Januaries up to base_year."""
+    years = sorted(states["year"].unique())
+    base = base_year or years[-1]
+    pairs = [y for y in years if y < base and y + 1 in years][-FIT_YEARS:]
+    if not pairs:
+        raise ValueError("the forecast needs two consecutive Januaries of SEN2 data")
+    a, g = MAX_AGE + 1, len(GROUPS)
+    moved = np.zeros((a, g, g + 1))
+    joined = []
+    joiners = {}
+    for y in pairs:
+        now = states.filter(pl.col("year") == y)
+        nxt = states.filter(pl.col("year") == y + 1)
+        pair = now.join(nxt.select("plan_id", pl.col("group").alias("to")), on="plan_id",
+                        how="left")
+        gi = {k: i for i, k in enumerate(GROUPS)}
+        to = pair["to"].replace_strict(gi, default=g, return_dtype=pl.Int64).to_numpy()
+        frm = pair["group"].replace_strict(gi, return_dtype=pl.Int64).to_numpy()
+        np.add.at(moved, (pair["age"].to_numpy(), frm, to), 1)
+        new = nxt.join(now.select("plan_id"), on="plan_id", how="anti")
+        joined.append(new)
+    for y in years:
+        if y - 1 in years and y <= base:
+            joiners[y] = states.filter(pl.col("year") == y).join(
+                states.filter(pl.col("year") == y - 1).select("plan_id"), on="plan_id",
+                how="anti").height
+    # Thin (age, group) rows borrow the age's pattern: leave at the age-wide rate, else stay.
+    per_age = moved.sum(axis=1)
+    seen = per_age.sum(axis=1)
+    overall = per_age[:, g].sum() / max(1.0, seen.sum())
+    leave = np.divide(per_age[:, g], seen, out=np.full(a, overall), where=seen > 0)
+    prior = np.zeros((a, g, g + 1))
+    for k in range(g):
+        prior[:, k, k] = 1 - leave
+        prior[:, k, g] = leave
+    moves = (moved + PRIOR_WEIGHT * prior) / (moved.sum(axis=2, keepdims=True) + PRIOR_WEIGHT)
+    moves[MAX_AGE] = 0.0
+    moves[MAX_AGE, :, g] = 1.0  # plans end by 26
+    mix = _cube(pl.concat(joined))
+    mix = mix / mix.sum() if mix.sum() else np.full(mix.shape, 1 / mix.size)
+    growth, spread = request_trend(requests, base)
+    return Fitted(base, _cube(states.filter(pl.col("year") == base)), moves, mix, joiners,
+                  dict(requests), conversion(joiners, requests), growth, spread)
+
+
+def conversion(joiners: dict[int, float], requests: dict[int, float]) -> float:
+    """Joiners into January y per request received in calendar year y - 2, averaged over
+    the last two Januaries that have both."""
+    years = [y for y in sorted(joiners) if requests.get(y - 2)][-2:]
+    return float(np.mean([joiners[y] / requests[y - 2] for y in years])) if years else 0.0
+
+
+def request_trend(requests: dict[int, float], base: int) -> tuple[float, float]:
+    """Yearly growth of requests (geometric mean of the last two complete years' growth)
+    and the spread of log growth over up to five years (at least 3%), for simulation."""
+    years = [y for y in sorted(requests) if y < base and requests.get(y - 1)
+             and requests.get(y)]
+    logs = [math.log(requests[y] / requests[y - 1]) for y in years]
+    growth = math.exp(float(np.mean(logs[-2:]))) - 1 if logs else 0.0
+    spread = max(0.03, float(np.std(logs[-5:], ddof=1))) if len(logs) > 2 else 0.05
+    return growth, spread
+
+
+@dataclass
+class Costs:
+    """Spend per plan per placement group (top-up and place funding paid to the providers
+    the plans are placed with) and the rest of the High Needs spend per plan, both in the
+    base financial year's prices."""
+
+    base_year: int  # the January inside the base financial year
+    per_plan: np.ndarray  # [group]
+    overhead_per_plan: float
+    income: dict[int, float]  # January year -> HNB income of the financial year around it
+    balance: dict[int, float]  # January year -> cumulative DSG balance at that year's end
+
+
+PROVIDER_LINES = ("1.0.2", "1.2.1", "1.2.2", "1.2.3")
+
+
+def fit_costs(ledger: pl.DataFrame, states: pl.DataFrame, dsg: pl.DataFrame) -> Costs:
+    """Unit costs from the latest financial year whose outturn is final (dsg_balance
+    spend_basis 'outturn') and whose January the SEN2 data covers."""
+    jan = pl.col("financial_year").str.slice(0, 4).cast(pl.Int32) + 1
+    dsg = dsg.with_columns(jan.alias("year"))
+    final = dsg.filter((pl.col("spend_basis") == "outturn")
+                       & pl.col("year").is_in(states["year"].unique().to_list()))
+    if final.is_empty():
+        raise ValueError("no financial year with a final outturn and a January in SEN2")
+    year = final["year"].max()
+    fy = final.filter(pl.col("year") == year)["financial_year"][0]
+    actual = ledger.filter((pl.col("financial_year") == fy) & (pl.col("entry_type") == "actual"))
+    total = float(actual["amount_gbp"].cast(pl.Float64).sum())
+    paid = actual.filter(pl.col("s251_line").is_in(PROVIDER_LINES)
+                         & pl.col("provider_urn").is_not_null()).group_by(
+        pl.col("provider_urn").cast(pl.Int64).alias("urn")).agg(
+        pl.col("amount_gbp").cast(pl.Float64).sum().alias("paid"))
+    jan_states = states.filter(pl.col("year") == year)
+    at_urn = jan_states.filter(pl.col("urn").is_not_null()).group_by(
+        pl.col("urn").cast(pl.Int64), "group").agg(pl.len().alias("n")).with_columns(
+        (pl.col("n") / pl.col("n").sum().over("urn")).alias("share"))
+    attributed = at_urn.join(paid, on="urn").group_by("group").agg(
+        (pl.col("paid") * pl.col("share")).sum().alias("spend"))
+    plans = jan_states.group_by("group").agg(pl.len().alias("n"))
+    per_plan = np.zeros(len(GROUPS))
+    spend = dict(attributed.iter_rows())
+    count = dict(plans.iter_rows())
+    for i, g in enumerate(GROUPS):
+        if count.get(g):
+            per_plan[i] = spend.get(g, 0.0) / count[g]
+    overhead = (total - sum(spend.values())) / max(1, jan_states.height)
+    income = dict(zip(dsg["year"], dsg["hnb_income_gbp"].cast(pl.Float64), strict=True))
+    balance = dict(zip(dsg["year"], dsg["cumulative_balance_gbp"].cast(pl.Float64),
+                       strict=True))
+    return Costs(year, per_plan, overhead, income, balance)
+
+
+def _recovery_caps(fitted: Fitted, scenario: Scenario, recovery: dict[str, float],
+                     horizon: int) -> dict[str, list[float | None]]:
+    """Per forecast year, the cap a recovery target sets: reached in a straight line from
+    today's value by the third year and held after it."""
+    today = {"special_independent": fitted.counts[:, :, GROUPS.index("special_independent")]
+             .sum(), "new_plans": fitted.joiners.get(fitted.base_year, 0)}
+    caps: dict[str, list[float | None]] = {"special_independent": [None] * horizon,
+                                           "new_plans": [None] * horizon}
+    for project, measure in scenario.recovery_targets.items():
+        if measure not in caps:
+            raise ValueError(f"scenario {scenario.name!r}: recovery target measure "
+                             f"{measure!r} is not one of {sorted(caps)}")
+        if project not in recovery:
+            raise ValueError(f"scenario {scenario.name!r}: recovery plan project {project!r} "
+                             "has no metric target in the recovery plan register")
+        start, target = today[measure], recovery[project]
+        caps[measure] = [start + (target - start) * min(1.0, (h + 1) / 3)
+                         for h in range(horizon)]
+    return caps
+
+
+def _steer_special(p: np.ndarray, share: float | None) -> np.ndarray:
+    """Redistribute what flows into special schools so `share` of it goes to independent
+    and non-maintained ones; flows of plans already in special schools are left alone."""
+    if share is None:
+        return p
+    p = p.copy()
+    state, indep = SPECIAL
+    into = p[..., state] + p[..., indep]
+    p[..., state], p[..., indep] = into * (1 - share), into * share
+    return p
+
+
+def simulate(fitted: Fitted, scenario: Scenario, recovery: dict[str, float] | None = None,
+             horizon: int = 5, sims: int = 400, seed: int = 20260101) -> dict[str, np.ndarray]:
+    """Caseload [sim, year, age, need, group] and joiners [sim, year] for the `horizon`
+    Januaries after the base. sims=0 gives the expected path (one deterministic run)."""
+    rng = np.random.default_rng(seed) if sims else None
+    runs = max(1, sims)
+    moves = fitted.moves.copy()
+    non_special = [i for i in range(len(GROUPS)) if i not in SPECIAL]
+    moves[:, non_special, :len(GROUPS)] = _steer_special(
+        moves[:, non_special, :len(GROUPS)], scenario.independent_share_of_new_special)
+    mix = _steer_special(fitted.joiner_mix, scenario.independent_share_of_new_special)
+    caps = _recovery_caps(fitted, scenario, recovery or {}, horizon)
+    growth = (scenario.request_growth_pct / 100 if scenario.request_growth_pct is not None
+              else fitted.request_growth)
+    requests = dict(fitted.requests)
+    last_known = max(y for y in requests if y < fitted.base_year) if any(
+        y < fitted.base_year for y in requests) else None
+    x = np.broadcast_to(fitted.counts, (runs, *fitted.counts.shape)).copy()
+    req = np.full(runs, float(requests.get(last_known, 0)))
+    out = np.zeros((runs, horizon, *fitted.counts.shape))
+    joiners = np.zeros((runs, horizon))
+    g = len(GROUPS)
+    for h in range(horizon):
+        year = fitted.base_year + 1 + h
+        # Requests two years before this January: observed if complete, else projected.
+        if year - 2 <= (last_known or -1):
+            lead = np.full(runs, float(requests[year - 2]))
+        else:
+            step = (np.log1p(growth) + rng.normal(0, fitted.request_growth_sd, runs)
+                    if rng is not None else np.full(runs, np.log1p(growth)))
+            req = req * np.exp(step)
+            lead = req
+        mean_joiners = fitted.conversion * lead
+        if caps["new_plans"][h] is not None:
+            mean_joiners = np.minimum(mean_joiners, caps["new_plans"][h])
+        if rng is not None:
+            moved = rng.multinomial(x.astype(np.int64), moves[None, :, None, :, :])
+            n_join = rng.poisson(mean_joiners)
+            new = rng.multinomial(n_join, mix.ravel()).reshape(runs, *mix.shape)
+        else:
+            moved = x[..., None] * moves[None, :, None, :, :]
+            n_join = mean_joiners
+            new = n_join[:, None, None, None] * mix[None]
+        stay = moved[..., :g].sum(axis=3)  # [sim, age, need, to-group]
+        x = np.zeros_like(x)
+        x[:, 1:] = stay[:, :-1]
+        x += new
+        x = _open_places(x, scenario.places.get(year, {}), caps["special_independent"][h], rng)
+        out[:, h], joiners[:, h] = x, n_join
+    return {"caseload": out, "joiners": joiners}
+
+
+def _open_places(x: np.ndarray, places: dict[str, int], cap: float | None,
+                 rng: np.random.Generator | None) -> np.ndarray:
+    """New special places take children from independent schools; new resourced provision
+    takes them into mainstream; a recovery cap moves the excess to state special schools."""
+    state, indep = SPECIAL
+    main = GROUPS.index("mainstream")
+    for provision, to in (("special", state), ("resourced_provision", main), ("cap", state)):
+        inside = x[..., indep].sum(axis=(1, 2))
+        if provision == "cap":
+            wanted = np.maximum(0.0, inside - cap) if cap is not None else np.zeros_like(inside)
+        else:
+            wanted = np.full_like(inside, float(places.get(provision, 0)))
+        share = np.divide(np.minimum(wanted, inside), inside, out=np.zeros_like(inside),
+                          where=inside > 0)[:, None, None]
+        go = (rng.binomial(x[..., indep].astype(np.int64), share) if rng is not None
+              else x[..., indep] * share)
+        x[..., indep] -= go
+        x[..., to] += go
+    return x
+
+
+def summarise(result: dict[str, np.ndarray], fitted: Fitted, costs: Costs | None,
+              scenario: Scenario) -> pl.DataFrame:
+    """p10/p50/p90 per year of the caseload (all, by group, need and age band), joiners,
+    and with costs, the High Needs spend and the cumulative DSG balance."""
+    case, joiners = result["caseload"], result["joiners"]
+    years = [fitted.base_year + 1 + h for h in range(case.shape[1])]
+    series: list[tuple[str, str, np.ndarray]] = [
+        ("caseload", "all", case.sum(axis=(2, 3, 4))), ("new_plans", "all", joiners)]
+    series += [("caseload", f"group:{k}", case[..., i].sum(axis=(2, 3)))
+               for i, k in enumerate(GROUPS)]
+    series += [("caseload", f"need:{k}", case[..., i, :].sum(axis=(2, 3)))
+               for i, k in enumerate(NEEDS)]
+    series += [("caseload", f"age:{band}", case[:, :, lo:hi + 1].sum(axis=(2, 3, 4)))
+               for band, lo, hi in AGE_BANDS]
+    if costs is not None:
+        inflation = 1 + scenario.cost_inflation_pct / 100
+        years_on = np.array([y - costs.base_year for y in years])
+        unit = costs.per_plan[None, None, :] * inflation ** years_on[None, :, None]
+        overhead = costs.overhead_per_plan * inflation ** years_on[None, :]
+        by_group = case.sum(axis=(2, 3))
+        spend = (by_group * unit).sum(axis=2) + by_group.sum(axis=2) * overhead
+        income_years = sorted(costs.income)
+        last = income_years[-1]
+        growth = (scenario.hnb_income_growth_pct / 100
+                  if scenario.hnb_income_growth_pct is not None
+                  else _trend([costs.income[y] for y in income_years[-4:]]))
+        income = np.array([costs.income[last] * (1 + growth) ** (y - last) for y in years])
+        gap = income[None, :] - spend
+        start = costs.balance[max(costs.balance)]
+        # Years already in the DSG extract (budget or forecast) keep their own figures.
+        gap[:, [y <= last for y in years]] = 0.0
+        series += [("hnb_spend_gbp", "all", spend), ("hnb_income_gbp", "all",
+                                                     np.broadcast_to(income, spend.shape)),
+                   ("dsg_cumulative_balance_gbp", "all", start + np.cumsum(gap, axis=1))]
+    rows = []
+    for measure, breakdown, values in series:
+        q = np.percentile(values, PERCENTILES, axis=0)
+        for h, year in enumerate(years):
+            rows.append((scenario.name, year, measure, breakdown, *(float(v) for v in q[:, h])))
+    return pl.DataFrame(rows, schema={"scenario": pl.Utf8, "year": pl.Int32,
+                                      "measure": pl.Utf8, "breakdown": pl.Utf8,
+                                      "p10": pl.Float64, "p50": pl.Float64, "p90": pl.Float64},
+                        orient="row").with_columns(pl.col("p10", "p50", "p90").round(0))
+
+
+def _trend(values: list[float]) -> float:
+    """Geometric mean yearly growth of a series (0 when it has fewer than two values)."""
+    if len(values) < 2 or values[0] <= 0:
+        return 0.0
+    return (values[-1] / values[0]) ** (1 / (len(values) - 1)) - 1

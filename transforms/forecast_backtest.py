@@ -1,0 +1,110 @@
+"""Backtest of the demand model on the DfE's published EHC plan statistics, for every LA.
+
+The published files give, per LA, the January caseload, new plans per calendar year and
+requests per calendar year: the demand model collapsed to one state (on a plan or not).
+Fitted on the Januaries up to `fit_until` exactly as transforms/forecast.fit fits an LA's own
+data (leaver rate from the last FIT_YEARS pairs of Januaries, joiners per request two years
+before, request growth from the last two years), it forecasts the following Januaries and is
+scored against what was published, beside the naive forecast "last year's growth continues".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from transforms.forecast import FIT_YEARS, conversion, request_trend
+
+FILES = {"caseload": ("caseload.csv", "All EHC plans", "ehcplans", 1),
+         "new_plans": ("newplans.csv", "New EHC plans", "new_ehc_plans", 0),
+         "requests": ("requests.csv", "All requests for EHC needs assessments",
+                      "requests_received_in_year", 0)}
+
+
+def published_series(release: Path) -> pl.DataFrame:
+    """la, la_name, series, year, value from the release's LA rows. Caseload years are
+    Januaries (2024/25 -> 2025); new plans and requests are calendar years."""
+    frames = []
+    for series, (name, topic, column, shift) in FILES.items():
+        path = release / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: the backtest needs the DfE release's {name}")
+        raw = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+        raw = raw.rename({c: c.lstrip("\ufeff") for c in raw.columns})
+        frames.append(raw.filter((pl.col("geographic_level") == "Local authority")
+                                 & (pl.col("breakdown_topic") == topic)).select(
+            pl.col("new_la_code").alias("la"), "la_name", pl.lit(series).alias("series"),
+            (pl.col("time_period").str.slice(0, 4).cast(pl.Int32) + shift).alias("year"),
+            pl.col(column).cast(pl.Float64, strict=False).alias("value")))
+    return pl.concat(frames).drop_nulls("value")
+
+
+def stock_flow(caseload: dict[int, float], new_plans: dict[int, float],
+               requests: dict[int, float], fit_until: int, years: list[int]) -> dict[int, float]:
+    """The one-state demand model: C(y) = C(y-1) x (1 - leaver rate) + joiners(y), joiners
+    into January y = conversion x requests(y - 2)."""
+    pairs = [y for y in sorted(caseload) if y < fit_until and y + 1 in caseload
+             and y in new_plans][-FIT_YEARS:]
+    leave = float(np.mean([(caseload[y] + new_plans[y] - caseload[y + 1]) / caseload[y]
+                           for y in pairs]))
+    # New plans in calendar year y - 1 are the joiners into January y.
+    joiners = {y + 1: v for y, v in new_plans.items() if y + 1 <= fit_until}
+    known = {y: v for y, v in requests.items() if y < fit_until}
+    rate = conversion(joiners, known)
+    growth, _ = request_trend(known, fit_until)
+    last = max(known)
+    out, stock = {}, caseload[fit_until]
+    for y in years:
+        lead = known.get(y - 2, known[last] * (1 + growth) ** (y - 2 - last))
+        stock = stock * (1 - leave) + rate * lead
+        out[y] = stock
+    return out
+
+
+def naive(caseload: dict[int, float], fit_until: int, years: list[int]) -> dict[int, float]:
+    growth = caseload[fit_until] / caseload[fit_until - 1]
+    return {y: caseload[fit_until] * growth ** (y - fit_until) for y in years}
+
+
+def backtest(series: pl.DataFrame, fit_until: int = 2022,
+             years: tuple[int, ...] = (2023, 2024, 2025)) -> pl.DataFrame:
+    """Per LA and forecast year: actual, model and naive forecasts and their absolute
+    percentage errors. LAs missing a figure the fit or the score needs are left out."""
+    rows = []
+    for (la, name), group in series.group_by("la", "la_name"):
+        data = {s: dict(zip(g["year"], g["value"], strict=True))
+                for (s,), g in group.group_by("series")}
+        case, new, req = (data.get(k, {}) for k in ("caseload", "new_plans", "requests"))
+        needed = ([case.get(y) for y in range(fit_until - FIT_YEARS, fit_until + 1)]
+                  + [new.get(y) for y in range(fit_until - FIT_YEARS, fit_until)]
+                  + [req.get(y) for y in range(fit_until - 3, fit_until)]
+                  + [case.get(y) for y in years])
+        if any(v is None or v <= 0 for v in needed):
+            continue
+        model, simple = stock_flow(case, new, req, fit_until, list(years)), naive(
+            case, fit_until, list(years))
+        for y in years:
+            rows.append((la, name, y, case[y], model[y], simple[y]))
+    out = pl.DataFrame(rows, schema={"la": pl.Utf8, "la_name": pl.Utf8, "year": pl.Int32,
+                                     "actual": pl.Float64, "model": pl.Float64,
+                                     "naive": pl.Float64}, orient="row")
+    return out.with_columns(
+        *((100 * (pl.col(k) - pl.col("actual")).abs() / pl.col("actual")).alias(f"ape_{k}")
+          for k in ("model", "naive"))).sort("la", "year")
+
+
+def summary(scores: pl.DataFrame) -> pl.DataFrame:
+    """Median absolute percentage error per forecast year and over all years, model against
+    naive, with the share of LAs where the model was closer."""
+    def agg(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.agg(pl.len().alias("forecasts"),
+                         pl.col("ape_model").median().round(2).alias("mdape_model"),
+                         pl.col("ape_naive").median().round(2).alias("mdape_naive"),
+                         (100 * (pl.col("ape_model") < pl.col("ape_naive")).mean()).round(1)
+                         .alias("pct_model_closer"))
+    by_year = agg(scores.group_by(pl.col("year").cast(pl.Utf8).alias("horizon"))).sort(
+        "horizon")
+    return pl.concat([by_year, agg(scores.select(pl.lit("all").alias("horizon"), "ape_model",
+                                                 "ape_naive").group_by("horizon"))])

@@ -1,0 +1,66 @@
+"""kpi.forecast: the demand and cost model (transforms/forecast.py) run for each scenario in
+the scenarios file, on the tables the rebuild has just made."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from pathlib import Path
+
+import polars as pl
+
+from transforms import forecast
+from transforms.kpis import _stamp
+
+DEFAULT_SCENARIOS = Path(__file__).resolve().parents[1] / "sendboard" / "scenarios.toml"
+SCENARIOS_ENV = "SENDBOARD_SCENARIOS"
+log = logging.getLogger(__name__)
+
+
+def scenarios_path() -> Path:
+    return Path(os.environ.get(SCENARIOS_ENV) or DEFAULT_SCENARIOS)
+
+
+def build_forecast(out: dict[str, pl.DataFrame], ledger: pl.DataFrame | None,
+                   source: str, as_of: dt.date, sims: int = 400) -> pl.DataFrame | None:
+    """Every scenario's p10/p50/p90 per year, measure and breakdown, stamped; None (and a
+    warning) when SEN2 holds fewer than two Januaries to fit from."""
+    path = scenarios_path()
+    if not path.is_file():
+        raise FileNotFoundError(f"forecast scenarios file {path} not found (set "
+                                f"{SCENARIOS_ENV} or restore sendboard/scenarios.toml)")
+    scenarios = forecast.load_scenarios(path)
+    days = dict(out["kpi.ehcp_caseload"].select("year", "census_date").iter_rows())
+    states = forecast.january_states(out["core.ehc_plans"], out["core.ehc_needs"],
+                                     out["core.ehc_placements"], days)
+    # The KPI's count (transfers in excluded), as the DfE counts the requests the backtest
+    # fitted the lead on.
+    requests = dict(out["kpi.ehcp_requests"].select("year", "requests_received").iter_rows())
+    if states["year"].n_unique() < 2:
+        log.warning("no forecast: SEN2 holds fewer than two Januaries of plans")
+        return None
+    fitted = forecast.fit(states, requests)
+    costs = None
+    if ledger is not None and "kpi.dsg_balance" in out:
+        try:
+            costs = forecast.fit_costs(ledger, states, out["kpi.dsg_balance"])
+        except ValueError as why:  # no final outturn yet: demand only
+            log.warning("forecast without costs: %s", why)
+    recovery = {}
+    if "kpi.recovery_plan" in out:
+        recovery = dict(out["kpi.recovery_plan"].filter(pl.col("metric_target").is_not_null())
+                        .group_by("project_id").agg(pl.col("metric_target").last()).iter_rows())
+    frames = []
+    for scenario in scenarios:
+        try:
+            result = forecast.simulate(fitted, scenario, recovery, sims=sims)
+        except ValueError as why:
+            # A scenario the data cannot honour (say, a target for a project the register no
+            # longer has) is left out whole rather than run without its lever.
+            log.warning("forecast scenario %r left out: %s", scenario.name, why)
+            continue
+        frames.append(forecast.summarise(result, fitted, costs, scenario))
+    if not frames:
+        return None
+    return _stamp(pl.concat(frames), "forecast", f"{source}; scenarios {path.name}", as_of)
