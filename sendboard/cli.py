@@ -151,8 +151,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     print(f"Demand model against 'last year's growth continues', fitted on Januaries up to "
           f"{args.fit_until}, forecasting {years[0]}-{years[-1]} for {scores['la'].n_unique()} "
           "LAs (median absolute percentage error of the caseload):\n")
-    print("| horizon | forecasts | model MdAPE % | naive MdAPE % | model closer, % of LAs |")
-    print("|---|---:|---:|---:|---:|")
+    print("| horizon | forecasts | model MdAPE % | naive MdAPE % | model closer, % of LAs | "
+          "actual inside model p10-p90, % |")
+    print("|---|---:|---:|---:|---:|---:|")
     for row in table.iter_rows():
         print("| " + " | ".join(str(v) for v in row) + " |")
     if args.json:

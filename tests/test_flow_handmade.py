@@ -24,6 +24,7 @@ def published(tmp_path_factory, prefect_harness):
     summary = nightly(home=str(home), landing=str(landing))
     assert summary.status == "published"
     RUN["id"] = summary.run_id
+    RUN["home"] = home
     con = duckdb.connect(str(home / "sendboard.duckdb"), read_only=True)
     yield con
     con.close()
@@ -126,3 +127,20 @@ def test_a_scenario_whose_recovery_target_is_missing_is_left_out_whole(published
     # the forecast is of demand only (caseload and new plans).
     assert rows(published, "SELECT scenario, count(DISTINCT measure) FROM kpi.forecast "
                            "GROUP BY 1 ORDER BY 1") == [("baseline", 2), ("high_demand", 2)]
+
+
+def test_a_rebuild_drops_kpi_tables_it_no_longer_makes(published):
+    """A table whose source is gone must not be published again with its old numbers."""
+    from warehouse.build import rebuild
+
+    con = duckdb.connect(str(RUN["home"] / "warehouse.duckdb"))
+    try:
+        con.execute("CREATE TABLE kpi.made_by_an_older_build AS SELECT 1 AS n")
+        con.execute("CREATE TABLE public.made_by_an_older_build AS SELECT 1 AS n")
+        rebuild(con)
+        left = rows(con, "SELECT table_schema || '.' || table_name FROM "
+                         "information_schema.tables WHERE table_name LIKE 'made_by%' OR "
+                         "table_name = 'forecast' ORDER BY 1")
+    finally:
+        con.close()
+    assert left == [("kpi.forecast",), ("public.forecast",)]

@@ -7,11 +7,12 @@ started since the last January and still open) arrive in proportion to the asses
 requests received two calendar years before the January they join in (requests lead new
 plans by about a year, and the backtest on the DfE's published data in docs/forecast.md
 found that lead beats extrapolating the caseload's growth); they take the recent joiners'
-mix of age, need and placement. Uncertainty comes from simulation: binomial and multinomial
-draws of who leaves and moves, Poisson joiners, and request growth drawn each year from its
-recent spread. Scenario levers (docs/forecast.md) change the placement of new special
-school placements, move children into new places, cap what recovery projects target and
-set the growth in requests.
+mix of need and placement for their age, and an age mix that follows the resident population
+(ONS estimates, cohorts aged on past the last one). Uncertainty comes from simulation: each
+run draws its transition rates from their posterior given the counts seen, then who leaves
+and moves, Poisson joiners, and request growth each year from its recent spread. Scenario
+levers (docs/forecast.md) change where new special school placements go, move children into
+new places, cap what recovery projects target and set the growth in requests.
 
 Pure functions over polars frames and numpy arrays: no Prefect, no database.
 """
@@ -36,7 +37,16 @@ AGE_BANDS = (("0-4", 0, 4), ("5-10", 5, 10), ("11-15", 11, 15), ("16-19", 16, 19
 FIT_YEARS = 3  # paired snapshots used for rates: recent enough to reflect current practice
 PRIOR_WEIGHT = 5.0  # plans' worth of the age-wide pattern mixed into thin (age, group) rows
 SPECIAL = (GROUPS.index("special_state"), GROUPS.index("special_independent"))
+TARGET_MEASURES = ("special_independent", "new_plans")  # what a recovery target can cap
 PERCENTILES = (10, 50, 90)
+# Least year-to-year spread assumed for the leaver rate and the conversion of requests into
+# plans: two or three yearly values can agree by chance, and the backtest's bands were far
+# too narrow without it (docs/forecast.md).
+LEAVE_SPREAD_FLOOR, CONVERSION_SPREAD_FLOOR = 0.005, 0.02
+
+
+class ScenarioError(ValueError):
+    """A scenario the data cannot honour (say, a target for a project the register lacks)."""
 
 
 @dataclass
@@ -68,6 +78,10 @@ def scenarios_from_toml(text: str) -> list[Scenario]:
         if unknown:
             raise ValueError(f"scenario {name!r}: unknown lever(s) {sorted(unknown)}; see "
                              "docs/forecast.md for the levers")
+        wrong = set(levers.get("recovery_targets", {}).values()) - set(TARGET_MEASURES)
+        if wrong:
+            raise ValueError(f"scenario {name!r}: recovery_targets can cap "
+                             f"{' or '.join(TARGET_MEASURES)}, not {sorted(wrong)}")
         out.append(Scenario(name=name, places=places, **levers))
     if not out:
         raise ValueError("the scenarios file defines no [scenarios.<name>] table")
@@ -144,11 +158,16 @@ class Fitted:
     conversion: float  # joiners into January y per request received in y - 2
     request_growth: float  # fitted yearly growth of requests (fraction)
     request_growth_sd: float  # spread of log growth, for the simulation
+    moved: np.ndarray | None = None  # [age, group, group + leave] plans seen, for the posterior
+    leave_rates: list[float] = field(default_factory=list)  # each fitted pair's, all ages
+    conversions: list[float] = field(default_factory=list)  # each fitted January's
+    population: dict[int, np.ndarray] | None = None  # January -> residents by age
 
 
-def fit(states: pl.DataFrame, requests: dict[int, int], base_year: int | None = None
-        ) -> Fitted:
-    """Rates from the last FIT_YEARS pairs of Januaries up to base_year."""
+def fit(states: pl.DataFrame, requests: dict[int, int], base_year: int | None = None,
+        population: pl.DataFrame | None = None, horizon: int = 5) -> Fitted:
+    """Rates from the last FIT_YEARS pairs of Januaries up to base_year; `population` (year,
+    age, population: ONS mid-year estimates) shapes the joiners' ages in the years ahead."""
     years = sorted(states["year"].unique())
     base = base_year or years[-1]
     pairs = [y for y in years if y < base and y + 1 in years][-FIT_YEARS:]
@@ -158,6 +177,7 @@ def fit(states: pl.DataFrame, requests: dict[int, int], base_year: int | None = 
     moved = np.zeros((a, g, g + 1))
     joined = []
     joiners = {}
+    leave_rates = []
     for y in pairs:
         now = states.filter(pl.col("year") == y)
         nxt = states.filter(pl.col("year") == y + 1)
@@ -167,6 +187,7 @@ def fit(states: pl.DataFrame, requests: dict[int, int], base_year: int | None = 
         to = pair["to"].replace_strict(gi, default=g, return_dtype=pl.Int64).to_numpy()
         frm = pair["group"].replace_strict(gi, return_dtype=pl.Int64).to_numpy()
         np.add.at(moved, (pair["age"].to_numpy(), frm, to), 1)
+        leave_rates.append(float((to == g).mean()) if len(to) else 0.0)
         new = nxt.join(now.select("plan_id"), on="plan_id", how="anti")
         joined.append(new)
     for y in years:
@@ -190,14 +211,55 @@ def fit(states: pl.DataFrame, requests: dict[int, int], base_year: int | None = 
     mix = mix / mix.sum() if mix.sum() else np.full(mix.shape, 1 / mix.size)
     growth, spread = request_trend(requests, base)
     return Fitted(base, _cube(states.filter(pl.col("year") == base)), moves, mix, joiners,
-                  dict(requests), conversion(joiners, requests), growth, spread)
+                  dict(requests), conversion(joiners, requests), growth, spread,
+                  moved=moved + PRIOR_WEIGHT * prior,
+                  population=population_by_age(population, base, base + horizon)
+                  if population is not None else None,
+                  leave_rates=leave_rates, conversions=yearly_conversions(joiners, requests))
+
+
+def population_by_age(population: pl.DataFrame, first: int, last: int
+                      ) -> dict[int, np.ndarray] | None:
+    """Residents aged 0-25 for the Januaries first..last: the ONS mid-year estimate of the
+    June before, and past the last estimate each cohort aged on a year, the youngest held
+    at their last size. None without an estimate at or before `first`."""
+    by_year = {y: np.zeros(MAX_AGE + 1) for y in population["year"].unique().to_list()}
+    for year, age, people in population.filter(pl.col("age").is_between(0, MAX_AGE)).group_by(
+            "year", "age").agg(pl.col("population").sum()).iter_rows():
+        by_year[year][age] = people
+    known = [y for y in by_year if y <= first - 1]
+    if not known:
+        return None
+    out, current = {}, by_year[max(known)]
+    for january in range(max(known) + 1, last + 1):
+        mid_year = january - 1
+        if mid_year in by_year:
+            current = by_year[mid_year]
+        else:
+            current = np.concatenate([current[:1], current[:-1]])
+        if january >= first:
+            out[january] = current
+    return out
+
+
+def yearly_conversions(joiners: dict[int, float], requests: dict[int, float]) -> list[float]:
+    """Joiners into January y per request received in calendar year y - 2, for the last two
+    Januaries that have both."""
+    return [joiners[y] / requests[y - 2] for y in sorted(joiners) if requests.get(y - 2)][-2:]
 
 
 def conversion(joiners: dict[int, float], requests: dict[int, float]) -> float:
-    """Joiners into January y per request received in calendar year y - 2, averaged over
-    the last two Januaries that have both."""
-    years = [y for y in sorted(joiners) if requests.get(y - 2)][-2:]
-    return float(np.mean([joiners[y] / requests[y - 2] for y in years])) if years else 0.0
+    ratios = yearly_conversions(joiners, requests)
+    return float(np.mean(ratios)) if ratios else 0.0
+
+
+def draw_around(rng: np.random.Generator, values: list[float], floor: float, sims: int,
+                centre: float | None = None) -> np.ndarray:
+    """A rate per simulation: normal around the yearly values' mean (or `centre`) with their
+    spread, at least `floor`, kept at zero or above."""
+    mid = float(np.mean(values)) if centre is None else centre
+    spread = max(float(np.std(values, ddof=1)) if len(values) > 1 else 0.0, floor)
+    return np.clip(rng.normal(mid, spread, sims), 0.0, None)
 
 
 def request_trend(requests: dict[int, float], base: int) -> tuple[float, float]:
@@ -277,8 +339,9 @@ def _recovery_caps(fitted: Fitted, scenario: Scenario, recovery: dict[str, float
             raise ValueError(f"scenario {scenario.name!r}: recovery target measure "
                              f"{measure!r} is not one of {sorted(caps)}")
         if project not in recovery:
-            raise ValueError(f"scenario {scenario.name!r}: recovery plan project {project!r} "
-                             "has no metric target in the recovery plan register")
+            raise ScenarioError(f"scenario {scenario.name!r}: recovery plan project "
+                                f"{project!r} has no metric target in the recovery plan "
+                                "register")
         start, target = today[measure], recovery[project]
         caps[measure] = [start + (target - start) * min(1.0, (h + 1) / 3)
                          for h in range(horizon)]
@@ -303,11 +366,39 @@ def simulate(fitted: Fitted, scenario: Scenario, recovery: dict[str, float] | No
     Januaries after the base. sims=0 gives the expected path (one deterministic run)."""
     rng = np.random.default_rng(seed) if sims else None
     runs = max(1, sims)
-    moves = fitted.moves.copy()
-    non_special = [i for i in range(len(GROUPS)) if i not in SPECIAL]
-    moves[:, non_special, :len(GROUPS)] = _steer_special(
-        moves[:, non_special, :len(GROUPS)], scenario.independent_share_of_new_special)
-    mix = _steer_special(fitted.joiner_mix, scenario.independent_share_of_new_special)
+    g = len(GROUPS)
+    if rng is not None and fitted.moved is not None:
+        # Each run's rates: a Dirichlet draw around the counts seen (gamma draws, normalised),
+        # so a rate fitted on a handful of plans is as uncertain as it should be.
+        draws = rng.gamma(np.broadcast_to(fitted.moved, (runs, *fitted.moved.shape)))
+        total = draws.sum(axis=-1, keepdims=True)
+        moves = np.divide(draws, total, out=np.broadcast_to(fitted.moves, draws.shape).copy(),
+                          where=total > 0)
+        moves[:, MAX_AGE] = fitted.moves[MAX_AGE]
+        if fitted.leave_rates:
+            # Years differ by more than chance: scale each run's leaving by a draw from the
+            # yearly rates' spread, the staying shares scaled to make room.
+            mean = float(np.mean(fitted.leave_rates))
+            factor = (draw_around(rng, fitted.leave_rates, LEAVE_SPREAD_FLOOR, runs) / mean
+                      if mean > 0 else np.ones(runs))
+            leave = np.clip(moves[..., g] * factor[:, None, None], 0.0, 1.0)
+            room = np.divide(1 - leave, 1 - moves[..., g], out=np.zeros_like(leave),
+                             where=moves[..., g] < 1)
+            moves[..., :g] *= room[..., None]
+            moves[..., g] = np.where(moves[..., g] < 1, leave, 1.0)
+        rate = (draw_around(rng, fitted.conversions, CONVERSION_SPREAD_FLOOR, runs,
+                            fitted.conversion) if fitted.conversions
+                else np.full(runs, fitted.conversion))
+    else:
+        moves = fitted.moves[None].copy()
+        rate = np.full(runs, fitted.conversion)
+    non_special = [i for i in range(g) if i not in SPECIAL]
+    moves[:, :, non_special, :g] = _steer_special(
+        moves[:, :, non_special, :g], scenario.independent_share_of_new_special)
+    # Scaling and steering leave rounding dust; multinomial draws need rows summing to 1.
+    moves = np.clip(moves, 0.0, None)
+    moves /= moves.sum(axis=-1, keepdims=True)
+    base_mix = _steer_special(fitted.joiner_mix, scenario.independent_share_of_new_special)
     caps = _recovery_caps(fitted, scenario, recovery or {}, horizon)
     growth = (scenario.request_growth_pct / 100 if scenario.request_growth_pct is not None
               else fitted.request_growth)
@@ -318,9 +409,9 @@ def simulate(fitted: Fitted, scenario: Scenario, recovery: dict[str, float] | No
     req = np.full(runs, float(requests.get(last_known, 0)))
     out = np.zeros((runs, horizon, *fitted.counts.shape))
     joiners = np.zeros((runs, horizon))
-    g = len(GROUPS)
     for h in range(horizon):
         year = fitted.base_year + 1 + h
+        mix = _mix_for(base_mix, fitted.population, fitted.base_year, year)
         # Requests two years before this January: observed if complete, else projected.
         if year - 2 <= (last_known or -1):
             lead = np.full(runs, float(requests[year - 2]))
@@ -329,15 +420,15 @@ def simulate(fitted: Fitted, scenario: Scenario, recovery: dict[str, float] | No
                     if rng is not None else np.full(runs, np.log1p(growth)))
             req = req * np.exp(step)
             lead = req
-        mean_joiners = fitted.conversion * lead
+        mean_joiners = rate * lead
         if caps["new_plans"][h] is not None:
             mean_joiners = np.minimum(mean_joiners, caps["new_plans"][h])
         if rng is not None:
-            moved = rng.multinomial(x.astype(np.int64), moves[None, :, None, :, :])
+            moved = rng.multinomial(x.astype(np.int64), moves[:, :, None, :, :])
             n_join = rng.poisson(mean_joiners)
             new = rng.multinomial(n_join, mix.ravel()).reshape(runs, *mix.shape)
         else:
-            moved = x[..., None] * moves[None, :, None, :, :]
+            moved = x[..., None] * moves[:, :, None, :, :]
             n_join = mean_joiners
             new = n_join[:, None, None, None] * mix[None]
         stay = moved[..., :g].sum(axis=3)  # [sim, age, need, to-group]
@@ -347,6 +438,19 @@ def simulate(fitted: Fitted, scenario: Scenario, recovery: dict[str, float] | No
         x = _open_places(x, scenario.places.get(year, {}), caps["special_independent"][h], rng)
         out[:, h], joiners[:, h] = x, n_join
     return {"caseload": out, "joiners": joiners}
+
+
+def _mix_for(mix: np.ndarray, population: dict[int, np.ndarray] | None, base: int,
+             year: int) -> np.ndarray:
+    """The joiners' mix for a January: each age's share scaled by how its resident population
+    has changed since the base January, then renormalised (the requests trend carries the
+    number; the population only shifts the ages)."""
+    if not population or base not in population or year not in population:
+        return mix
+    ratio = np.divide(population[year], population[base], out=np.ones(MAX_AGE + 1),
+                      where=population[base] > 0)
+    shifted = mix * ratio[:, None, None]
+    return shifted / shifted.sum() if shifted.sum() > 0 else mix
 
 
 def _open_places(x: np.ndarray, places: dict[str, int], cap: float | None,

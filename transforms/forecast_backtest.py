@@ -15,7 +15,15 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from transforms.forecast import FIT_YEARS, conversion, request_trend
+from transforms.forecast import (
+    CONVERSION_SPREAD_FLOOR,
+    FIT_YEARS,
+    LEAVE_SPREAD_FLOOR,
+    conversion,
+    draw_around,
+    request_trend,
+    yearly_conversions,
+)
 
 FILES = {"caseload": ("caseload.csv", "All EHC plans", "ehcplans", 1),
          "new_plans": ("newplans.csv", "New EHC plans", "new_ehc_plans", 0),
@@ -42,24 +50,45 @@ def published_series(release: Path) -> pl.DataFrame:
 
 
 def stock_flow(caseload: dict[int, float], new_plans: dict[int, float],
-               requests: dict[int, float], fit_until: int, years: list[int]) -> dict[int, float]:
+               requests: dict[int, float], fit_until: int, years: list[int],
+               sims: int = 0, seed: int = 2022) -> dict[int, float | tuple[float, ...]]:
     """The one-state demand model: C(y) = C(y-1) x (1 - leaver rate) + joiners(y), joiners
-    into January y = conversion x requests(y - 2)."""
+    into January y = conversion x requests(y - 2). sims=0: the expected path; else
+    (p10, p50, p90) per year from simulations drawn as the LA model draws them: leaver rate
+    and conversion around their yearly values' spread, binomial leavers, Poisson joiners,
+    request growth with its spread."""
     pairs = [y for y in sorted(caseload) if y < fit_until and y + 1 in caseload
              and y in new_plans][-FIT_YEARS:]
-    leave = float(np.mean([(caseload[y] + new_plans[y] - caseload[y + 1]) / caseload[y]
-                           for y in pairs]))
+    rates = [(caseload[y] + new_plans[y] - caseload[y + 1]) / caseload[y] for y in pairs]
+    leave = float(np.mean(rates))
     # New plans in calendar year y - 1 are the joiners into January y.
     joiners = {y + 1: v for y, v in new_plans.items() if y + 1 <= fit_until}
     known = {y: v for y, v in requests.items() if y < fit_until}
     rate = conversion(joiners, known)
-    growth, _ = request_trend(known, fit_until)
+    growth, spread = request_trend(known, fit_until)
     last = max(known)
-    out, stock = {}, caseload[fit_until]
+    if not sims:
+        out, stock = {}, caseload[fit_until]
+        for y in years:
+            lead = known.get(y - 2, known[last] * (1 + growth) ** (y - 2 - last))
+            stock = stock * (1 - leave) + rate * lead
+            out[y] = stock
+        return out
+    rng = np.random.default_rng(seed)
+    leave_s = np.clip(draw_around(rng, rates, LEAVE_SPREAD_FLOOR, sims), 0.0, 1.0)
+    rate_s = draw_around(rng, yearly_conversions(joiners, known), CONVERSION_SPREAD_FLOOR,
+                         sims, rate)
+    stock = np.full(sims, round(caseload[fit_until]), dtype=np.int64)
+    req = np.full(sims, float(known[last]))
+    out = {}
     for y in years:
-        lead = known.get(y - 2, known[last] * (1 + growth) ** (y - 2 - last))
-        stock = stock * (1 - leave) + rate * lead
-        out[y] = stock
+        if y - 2 in known:
+            lead = np.full(sims, float(known[y - 2]))
+        else:
+            req = req * np.exp(np.log1p(growth) + rng.normal(0, spread, sims))
+            lead = req
+        stock = stock - rng.binomial(stock, leave_s) + rng.poisson(rate_s * lead)
+        out[y] = tuple(float(v) for v in np.percentile(stock, (10, 50, 90)))
     return out
 
 
@@ -85,11 +114,13 @@ def backtest(series: pl.DataFrame, fit_until: int = 2022,
             continue
         model, simple = stock_flow(case, new, req, fit_until, list(years)), naive(
             case, fit_until, list(years))
+        band = stock_flow(case, new, req, fit_until, list(years), sims=1000)
         for y in years:
-            rows.append((la, name, y, case[y], model[y], simple[y]))
+            rows.append((la, name, y, case[y], model[y], simple[y], band[y][0], band[y][2]))
     out = pl.DataFrame(rows, schema={"la": pl.Utf8, "la_name": pl.Utf8, "year": pl.Int32,
                                      "actual": pl.Float64, "model": pl.Float64,
-                                     "naive": pl.Float64}, orient="row")
+                                     "naive": pl.Float64, "model_p10": pl.Float64,
+                                     "model_p90": pl.Float64}, orient="row")
     return out.with_columns(
         *((100 * (pl.col(k) - pl.col("actual")).abs() / pl.col("actual")).alias(f"ape_{k}")
           for k in ("model", "naive"))).sort("la", "year")
@@ -103,8 +134,10 @@ def summary(scores: pl.DataFrame) -> pl.DataFrame:
                          pl.col("ape_model").median().round(2).alias("mdape_model"),
                          pl.col("ape_naive").median().round(2).alias("mdape_naive"),
                          (100 * (pl.col("ape_model") < pl.col("ape_naive")).mean()).round(1)
-                         .alias("pct_model_closer"))
+                         .alias("pct_model_closer"),
+                         (100 * pl.col("actual").is_between("model_p10", "model_p90").mean())
+                         .round(1).alias("pct_in_p10_p90"))
     by_year = agg(scores.group_by(pl.col("year").cast(pl.Utf8).alias("horizon"))).sort(
         "horizon")
-    return pl.concat([by_year, agg(scores.select(pl.lit("all").alias("horizon"), "ape_model",
-                                                 "ape_naive").group_by("horizon"))])
+    return pl.concat([by_year, agg(scores.with_columns(pl.lit("all").alias("horizon"))
+                                   .group_by("horizon"))])

@@ -143,7 +143,11 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
     inputs = [sen2_source, *(name for table, name in (
         ("kpi.hnb_outturn", "HNB ledger"), ("kpi.dsg_balance", "DSG"),
         ("kpi.recovery_plan", "recovery plan register")) if table in out)]
-    projected = build_forecast(out, ledger, ", ".join(inputs), as_of)
+    if population is not None:
+        inputs.append("ONS population estimates")
+    projected = build_forecast(out, ledger, ", ".join(inputs), as_of, population=(
+        population.filter(pl.col("new_la_code") == la_code) if population is not None
+        and la_code else population))
     if projected is not None:
         out["kpi.forecast"] = projected
 
@@ -170,6 +174,14 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
         con.execute("CREATE SCHEMA IF NOT EXISTS public")
         for table, frame in out.items():
             store.write_table(con, table, frame)
+        # A table this build did not make (its source gone, or no forecast possible) would
+        # otherwise be published again with its old numbers.
+        for schema, name in con.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables WHERE "
+                "table_schema IN ('kpi', 'public') AND table_type = 'BASE TABLE'").fetchall():
+            if f"{schema}.{name}" not in out:
+                log.info("dropping %s.%s: this build has nothing for it", schema, name)
+                con.execute(f'DROP TABLE "{schema}"."{name}"')
         if store.table_exists(con, "stage.published"):
             # 3.6 million figures for one release: a view, not a copy.
             con.execute("CREATE OR REPLACE VIEW core.published_statistics AS "

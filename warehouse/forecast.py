@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import time
 from pathlib import Path
 
 import polars as pl
@@ -23,9 +24,11 @@ def scenarios_path() -> Path:
 
 
 def build_forecast(out: dict[str, pl.DataFrame], ledger: pl.DataFrame | None,
-                   source: str, as_of: dt.date, sims: int = 400) -> pl.DataFrame | None:
+                   source: str, as_of: dt.date, sims: int = 400,
+                   population: pl.DataFrame | None = None) -> pl.DataFrame | None:
     """Every scenario's p10/p50/p90 per year, measure and breakdown, stamped; None (and a
     warning) when SEN2 holds fewer than two Januaries to fit from."""
+    started = time.perf_counter()
     path = scenarios_path()
     if not path.is_file():
         raise FileNotFoundError(f"forecast scenarios file {path} not found (set "
@@ -40,12 +43,12 @@ def build_forecast(out: dict[str, pl.DataFrame], ledger: pl.DataFrame | None,
     if states["year"].n_unique() < 2:
         log.warning("no forecast: SEN2 holds fewer than two Januaries of plans")
         return None
-    fitted = forecast.fit(states, requests)
+    fitted = forecast.fit(states, requests, population=population)
     costs = None
     if ledger is not None and "kpi.dsg_balance" in out:
         try:
             costs = forecast.fit_costs(ledger, states, out["kpi.dsg_balance"])
-        except ValueError as why:  # no final outturn yet: demand only
+        except forecast.ScenarioError as why:  # no final outturn yet: demand only
             log.warning("forecast without costs: %s", why)
     recovery = {}
     if "kpi.recovery_plan" in out:
@@ -55,7 +58,7 @@ def build_forecast(out: dict[str, pl.DataFrame], ledger: pl.DataFrame | None,
     for scenario in scenarios:
         try:
             result = forecast.simulate(fitted, scenario, recovery, sims=sims)
-        except ValueError as why:
+        except forecast.ScenarioError as why:
             # A scenario the data cannot honour (say, a target for a project the register no
             # longer has) is left out whole rather than run without its lever.
             log.warning("forecast scenario %r left out: %s", scenario.name, why)
@@ -63,4 +66,6 @@ def build_forecast(out: dict[str, pl.DataFrame], ledger: pl.DataFrame | None,
         frames.append(forecast.summarise(result, fitted, costs, scenario))
     if not frames:
         return None
+    log.info("forecast: %d scenarios x %d simulations in %.1f s", len(frames), sims,
+             time.perf_counter() - started)
     return _stamp(pl.concat(frames), "forecast", f"{source}; scenarios {path.name}", as_of)
