@@ -185,3 +185,19 @@ def test_past_the_last_estimate_cohorts_age_on():
     assert list(ahead) == [2025, 2026, 2027]
     assert ahead[2025][:3].tolist() == [100, 101, 102]  # the estimate itself
     assert ahead[2027][:4].tolist() == [100, 100, 100, 101]  # aged on twice, births flat
+
+
+def test_places_the_extract_already_funds_open_in_every_scenario_that_wants_them():
+    places = pl.DataFrame({
+        "financial_year": ["2025-26", "2025-26", "2026-27", "2026-27", "2027-28", "2026-27"],
+        "urn": [1, 2, 1, 2, 1, 3],
+        "provision": ["special", "resourced_provision", "special", "resourced_provision",
+                      "special", "ap"],
+        "funded_places": [100, 20, 130, 20, 125, 50]})
+    # January 2027 (2026-27): 30 more special places; RP unchanged; 2027-28 fewer; AP ignored.
+    planned = F.planned_openings(places, base_year=2026)
+    assert planned == {2027: {"special": 30}}
+    own = F.Scenario("own", places={2027: {"special": 5}, 2028: {"resourced_provision": 10}})
+    assert own.with_planned(planned).places == {2027: {"special": 35},
+                                                2028: {"resourced_provision": 10}}
+    assert F.Scenario("no", places_from_file=False).with_planned(planned).places == {}

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +64,19 @@ class Scenario:
     recovery_targets: dict[str, str] = field(default_factory=dict)
     cost_inflation_pct: float = 3.0
     hnb_income_growth_pct: float | None = None
+    # also open the places the places/ extract already funds for years after the base
+    places_from_file: bool = True
+
+    def with_planned(self, planned: dict[int, dict[str, int]]) -> Scenario:
+        """This scenario with the places/ extract's planned openings added to its own."""
+        if not self.places_from_file or not planned:
+            return self
+        merged = {y: dict(p) for y, p in self.places.items()}
+        for year, opening in planned.items():
+            for provision, n in opening.items():
+                merged.setdefault(year, {})
+                merged[year][provision] = merged[year].get(provision, 0) + n
+        return replace(self, places=merged)
 
 
 def scenarios_from_toml(text: str) -> list[Scenario]:
@@ -85,6 +98,25 @@ def scenarios_from_toml(text: str) -> list[Scenario]:
         out.append(Scenario(name=name, places=places, **levers))
     if not out:
         raise ValueError("the scenarios file defines no [scenarios.<name>] table")
+    return out
+
+
+def planned_openings(places: pl.DataFrame, base_year: int) -> dict[int, dict[str, int]]:
+    """Special and resourced provision places the places/ extract funds beyond the year
+    before, for financial years whose January is after `base_year` (January -> provision ->
+    places opening)."""
+    totals = (places.filter(pl.col("provision").is_in(["special", "resourced_provision"]))
+              .with_columns((pl.col("financial_year").str.slice(0, 4).cast(pl.Int32) + 1)
+                            .alias("year"))
+              .group_by("year", "provision").agg(pl.col("funded_places").sum())
+              .sort("year").with_columns(
+                  (pl.col("funded_places") - pl.col("funded_places").shift(1).over(
+                      "provision")).alias("opening")))
+    out: dict[int, dict[str, int]] = {}
+    for year, provision, opening in totals.filter(
+            (pl.col("year") > base_year) & (pl.col("opening") > 0)).select(
+            "year", "provision", "opening").iter_rows():
+        out.setdefault(year, {})[provision] = int(opening)
     return out
 
 

@@ -54,8 +54,10 @@ def build_forecast(out: dict[str, pl.DataFrame], ledger: pl.DataFrame | None,
     if "kpi.recovery_plan" in out:
         recovery = dict(out["kpi.recovery_plan"].filter(pl.col("metric_target").is_not_null())
                         .group_by("project_id").agg(pl.col("metric_target").last()).iter_rows())
+    planned = (forecast.planned_openings(out["kpi.place_sufficiency"], fitted.base_year)
+               if "kpi.place_sufficiency" in out else {})
     frames = []
-    for scenario in scenarios:
+    for scenario in (s.with_planned(planned) for s in scenarios):
         try:
             result = forecast.simulate(fitted, scenario, recovery, sims=sims)
         except forecast.ScenarioError as why:
