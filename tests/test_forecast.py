@@ -201,3 +201,18 @@ def test_places_the_extract_already_funds_open_in_every_scenario_that_wants_them
     assert own.with_planned(planned).places == {2027: {"special": 35},
                                                 2028: {"resourced_provision": 10}}
     assert F.Scenario("no", places_from_file=False).with_planned(planned).places == {}
+
+
+def test_primary_needs_change_as_they_did_between_januaries():
+    # 100 plans with SLCN at 8 in 2024; a year on, half are recorded as ASD.
+    rows = ([(2024, i, 8, "SLCN", "mainstream") for i in range(100)]
+            + [(2025, i, 9, "SLCN" if i < 50 else "ASD", "mainstream") for i in range(100)])
+    fitted = F.fit(states(rows), requests={})
+    slcn, asd = F.NEEDS.index("SLCN"), F.NEEDS.index("ASD")
+    assert fitted.need_moves[slcn, asd] == 50 / 105  # 5 plans' worth of prior on staying
+    out = F.summarise(F.simulate(fitted, F.Scenario("x"), horizon=1, sims=0), fitted, None,
+                      F.Scenario("x"))
+    # SLCN keeps 55/105 of its 50; ASD (never seen changing) keeps all 50 and gains the rest.
+    assert caseload(out, "need:SLCN") == [(2026, 26, 26, 26)]
+    assert caseload(out, "need:ASD") == [(2026, 74, 74, 74)]
+    assert caseload(out) == [(2026, 100, 100, 100)]

@@ -193,6 +193,7 @@ class Fitted:
     moved: np.ndarray | None = None  # [age, group, group + leave] plans seen, for the posterior
     leave_rates: list[float] = field(default_factory=list)  # each fitted pair's, all ages
     conversions: list[float] = field(default_factory=list)  # each fitted January's
+    need_moves: np.ndarray | None = None  # [need, need]: primary need a January later
     population: dict[int, np.ndarray] | None = None  # January -> residents by age
 
 
@@ -210,6 +211,7 @@ def fit(states: pl.DataFrame, requests: dict[int, int], base_year: int | None = 
     joined = []
     joiners = {}
     leave_rates = []
+    needs_seen = np.zeros((len(NEEDS), len(NEEDS)))
     for y in pairs:
         now = states.filter(pl.col("year") == y)
         nxt = states.filter(pl.col("year") == y + 1)
@@ -220,6 +222,11 @@ def fit(states: pl.DataFrame, requests: dict[int, int], base_year: int | None = 
         frm = pair["group"].replace_strict(gi, return_dtype=pl.Int64).to_numpy()
         np.add.at(moved, (pair["age"].to_numpy(), frm, to), 1)
         leave_rates.append(float((to == g).mean()) if len(to) else 0.0)
+        still = now.join(nxt.select("plan_id", pl.col("need").alias("to_need")), on="plan_id")
+        ni = {k: i for i, k in enumerate(NEEDS)}
+        np.add.at(needs_seen, (still["need"].replace_strict(ni, return_dtype=pl.Int64)
+                               .to_numpy(), still["to_need"].replace_strict(
+                                   ni, return_dtype=pl.Int64).to_numpy()), 1)
         new = nxt.join(now.select("plan_id"), on="plan_id", how="anti")
         joined.append(new)
     for y in years:
@@ -240,6 +247,9 @@ def fit(states: pl.DataFrame, requests: dict[int, int], base_year: int | None = 
     moves[MAX_AGE] = 0.0
     moves[MAX_AGE, :, g] = 1.0  # plans end by 26
     mix = _cube(pl.concat(joined))
+    # Primary needs change at annual reviews; a need seldom seen keeps itself (the prior).
+    need_counts = needs_seen + PRIOR_WEIGHT * np.eye(len(NEEDS))
+    need_moves = need_counts / need_counts.sum(axis=1, keepdims=True)
     mix = mix / mix.sum() if mix.sum() else np.full(mix.shape, 1 / mix.size)
     growth, spread = request_trend(requests, base)
     return Fitted(base, _cube(states.filter(pl.col("year") == base)), moves, mix, joiners,
@@ -247,7 +257,8 @@ def fit(states: pl.DataFrame, requests: dict[int, int], base_year: int | None = 
                   moved=moved + PRIOR_WEIGHT * prior,
                   population=population_by_age(population, base, base + horizon)
                   if population is not None else None,
-                  leave_rates=leave_rates, conversions=yearly_conversions(joiners, requests))
+                  leave_rates=leave_rates, conversions=yearly_conversions(joiners, requests),
+                  need_moves=need_moves)
 
 
 def population_by_age(population: pl.DataFrame, first: int, last: int
@@ -463,13 +474,23 @@ def simulate(fitted: Fitted, scenario: Scenario, recovery: dict[str, float] | No
             moved = x[..., None] * moves[:, :, None, :, :]
             n_join = mean_joiners
             new = n_join[:, None, None, None] * mix[None]
-        stay = moved[..., :g].sum(axis=3)  # [sim, age, need, to-group]
+        stay = _change_needs(moved[..., :g].sum(axis=3), fitted.need_moves, rng)
         x = np.zeros_like(x)
         x[:, 1:] = stay[:, :-1]
         x += new
         x = _open_places(x, scenario.places.get(year, {}), caps["special_independent"][h], rng)
         out[:, h], joiners[:, h] = x, n_join
     return {"caseload": out, "joiners": joiners}
+
+
+def _change_needs(x: np.ndarray, need_moves: np.ndarray | None,
+                  rng: np.random.Generator | None) -> np.ndarray:
+    """Plans [sim, age, need, group] after a year's changes of primary need."""
+    if need_moves is None or np.allclose(need_moves, np.eye(len(NEEDS))):
+        return x
+    p = need_moves[None, None, :, None, :]  # from-need on axis 2, to-need last
+    moved = rng.multinomial(x.astype(np.int64), p) if rng is not None else x[..., None] * p
+    return moved.sum(axis=2).transpose(0, 1, 3, 2)
 
 
 def _mix_for(mix: np.ndarray, population: dict[int, np.ndarray] | None, base: int,
