@@ -104,3 +104,22 @@ def test_zero_is_shown_and_the_withheld_columns_are_listed():
     assert public["plans"].to_list() == [0, None, None]  # 3 primary, 40 to protect it
     assert public["suppressed"].to_list() == [None, "plans,pct", "plans,pct"]
     assert public["caseload"].to_list() == [43, 43, 43]
+
+
+def test_a_year_of_withheld_ceased_counts_withholds_its_total_in_reconciliation():
+    """Five reasons of one plan each: all withheld, and the year total of 5 (not small itself)
+    would say they are all ones, so reconciliation withholds it too; 2024's stays."""
+    from warehouse.build import public_tables
+
+    ceased = pl.DataFrame({"year": [2023] * 5 + [2024, 2024],
+                           "cease_reason": [1, 2, 3, 4, 5, 1, 2], "plans": [1] * 5 + [12, 9]})
+    recon = pl.DataFrame({"year": [2023, 2024], "measure": ["ceased_plans"] * 2,
+                          "local_value": [5.0, 21.0], "published_value": [5.0, 20.0],
+                          "difference": [0.0, 1.0], "tolerance": [1.0, 1.0],
+                          "flagged": [False, False], "note": [None, None]},
+                         schema_overrides={"note": pl.Utf8})
+    public = public_tables({"kpi.ehcp_ceased": ceased, "kpi.reconciliation": recon})
+    assert public["public.ehcp_ceased"]["plans"].to_list() == [None] * 5 + [12, 9]
+    got = public["public.reconciliation"].select("year", "local_value", "difference",
+                                                 "suppressed").rows()
+    assert got == [(2023, None, None, "local_value"), (2024, 21.0, 1.0, None)]

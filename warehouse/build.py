@@ -282,4 +282,16 @@ def public_tables(out: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
             .then(None).otherwise(pl.col("growth_pct")).alias("growth_pct"),
             pl.when(pl.col("year").is_in(years)).then(pl.lit("caseload,growth_pct,rate_per_10k"))
             .otherwise(pl.col("suppressed")).alias("suppressed"))
+    # A year whose every ceased-plan count is withheld would give them back through the year
+    # total that reconciliation shows (five withheld parts adding up to 5 are all ones).
+    if "public.ehcp_ceased" in public and "public.reconciliation" in public:
+        shown = public["public.ehcp_ceased"].group_by("year").agg(
+            (pl.col("plans") > 0).fill_null(False).any().alias("shown"))
+        years = shown.filter(~pl.col("shown"))["year"].to_list()
+        hide = (pl.col("measure") == "ceased_plans") & pl.col("year").is_in(years)
+        public["public.reconciliation"] = public["public.reconciliation"].with_columns(
+            *[pl.when(hide).then(None).otherwise(pl.col(c)).alias(c)
+              for c in ("local_value", "difference")],
+            pl.when(hide).then(pl.lit("local_value")).otherwise(pl.col("suppressed"))
+            .alias("suppressed"))
     return public
