@@ -333,6 +333,29 @@ def forecast_section(db: _Db) -> Section | None:
                   "the last five years actual and the model's median projection under each "
                   "scenario; the table gives the 10th-90th percentile range.",
                   [str(y) for y in span], series)
+    extra = []
+    if balances and db.has("dsg_balance"):
+        # The same colour per scenario as the caseload chart: "Actual" first, then each.
+        past = {int(fy[:4]) + 1: float(b) / 1e6 for fy, b in db.rows(
+            "SELECT financial_year, cumulative_balance_gbp FROM S.dsg_balance "
+            "ORDER BY financial_year")[-5:] if b is not None}
+        span = sorted(past) + [y for y in years if y not in past]
+        joined = max(past, default=None)
+
+        def path(n: str) -> list[float | None]:
+            return [past[y] if y == joined else None
+                    if value.get((n, y, "dsg_cumulative_balance_gbp")) is None
+                    else value[(n, y, "dsg_cumulative_balance_gbp")][1] / 1e6 for y in span]
+
+        extra.append(lines(
+            "Cumulative DSG balance: actual and projected by scenario", "Lines: the cumulative "
+            "Dedicated Schools Grant balance at the end of each financial year (labelled by "
+            "the January inside it), in millions of pounds, from the DSG extract and then the "
+            "model's median under each scenario; below zero is a deficit.",
+            [str(y) for y in span],
+            [Series("DSG extract (outturn, then forecast)", [past.get(y) for y in span]),
+             *(Series(f"{n.replace('_', ' ')} (median)", path(n)) for n in scenarios)],
+            unit="m", zero=False))
     table = [(n, y, *value.get((n, y, "caseload"), (None,) * 3),
               _money(value.get((n, y, "hnb_spend_gbp"), (None,) * 3)[1]),
               _money(value.get((n, y, "dsg_cumulative_balance_gbp"), (None,) * 3)[1]))
@@ -340,8 +363,9 @@ def forecast_section(db: _Db) -> Section | None:
     return Section("Forecast: caseload and cost by scenario", text, chart,
                    (["scenario", "January", "caseload p10", "p50", "p90", "HNB spend p50",
                      "DSG balance p50"], table),
-                   ['<p class="note">Markov model of plans by age, need and placement '
-                    "(docs/forecast.md); scenarios and their levers in the scenarios file.</p>"])
+                   [*extra, '<p class="note">Markov model of plans by age, need and '
+                    "placement (docs/forecast.md); scenarios and their levers in the scenarios "
+                    "file.</p>"])
 
 
 def quality_section(db: _Db) -> str:
