@@ -171,11 +171,8 @@ def _cube(frame: pl.DataFrame) -> np.ndarray:
     """Counts of (age, need, group) rows as an array indexed [age, need, group]."""
     out = np.zeros((MAX_AGE + 1, len(NEEDS), len(GROUPS)))
     if frame.height:
-        n = frame.with_columns(pl.col("need").replace_strict(
-            {k: i for i, k in enumerate(NEEDS)}, return_dtype=pl.Int64).alias("n"),
-            pl.col("group").replace_strict({k: i for i, k in enumerate(GROUPS)},
-                                           return_dtype=pl.Int64).alias("g"))
-        np.add.at(out, (n["age"].to_numpy(), n["n"].to_numpy(), n["g"].to_numpy()), 1)
+        np.add.at(out, (frame["age"].to_numpy(), _index(frame["need"], NEEDS),
+                        _index(frame["group"], GROUPS)), 1)
     return out
 
 
@@ -207,28 +204,21 @@ def fit(states: pl.DataFrame, requests: dict[int, int], base_year: int | None = 
     if not pairs:
         raise ValueError("the forecast needs two consecutive Januaries of SEN2 data")
     a, g = MAX_AGE + 1, len(GROUPS)
-    moved = np.zeros((a, g, g + 1))
-    joined = []
-    joiners = {}
-    leave_rates = []
+    moved = np.zeros((a, g, g + 1))  # [age, from group, to group or leave]
     needs_seen = np.zeros((len(NEEDS), len(NEEDS)))
+    joined, leave_rates, joiners = [], [], {}
     for y in pairs:
         now = states.filter(pl.col("year") == y)
         nxt = states.filter(pl.col("year") == y + 1)
         pair = now.join(nxt.select("plan_id", pl.col("group").alias("to")), on="plan_id",
                         how="left")
-        gi = {k: i for i, k in enumerate(GROUPS)}
-        to = pair["to"].replace_strict(gi, default=g, return_dtype=pl.Int64).to_numpy()
-        frm = pair["group"].replace_strict(gi, return_dtype=pl.Int64).to_numpy()
-        np.add.at(moved, (pair["age"].to_numpy(), frm, to), 1)
+        to = _index(pair["to"], GROUPS, missing=g)
+        np.add.at(moved, (pair["age"].to_numpy(), _index(pair["group"], GROUPS), to), 1)
         leave_rates.append(float((to == g).mean()) if len(to) else 0.0)
         still = now.join(nxt.select("plan_id", pl.col("need").alias("to_need")), on="plan_id")
-        ni = {k: i for i, k in enumerate(NEEDS)}
-        np.add.at(needs_seen, (still["need"].replace_strict(ni, return_dtype=pl.Int64)
-                               .to_numpy(), still["to_need"].replace_strict(
-                                   ni, return_dtype=pl.Int64).to_numpy()), 1)
-        new = nxt.join(now.select("plan_id"), on="plan_id", how="anti")
-        joined.append(new)
+        np.add.at(needs_seen, (_index(still["need"], NEEDS), _index(still["to_need"], NEEDS)),
+                  1)
+        joined.append(nxt.join(now.select("plan_id"), on="plan_id", how="anti"))
     for y in years:
         if y - 1 in years and y <= base:
             joiners[y] = states.filter(pl.col("year") == y).join(
@@ -247,10 +237,10 @@ def fit(states: pl.DataFrame, requests: dict[int, int], base_year: int | None = 
     moves[MAX_AGE] = 0.0
     moves[MAX_AGE, :, g] = 1.0  # plans end by 26
     mix = _cube(pl.concat(joined))
+    mix = mix / mix.sum() if mix.sum() else np.full(mix.shape, 1 / mix.size)
     # Primary needs change at annual reviews; a need seldom seen keeps itself (the prior).
     need_counts = needs_seen + PRIOR_WEIGHT * np.eye(len(NEEDS))
     need_moves = need_counts / need_counts.sum(axis=1, keepdims=True)
-    mix = mix / mix.sum() if mix.sum() else np.full(mix.shape, 1 / mix.size)
     growth, spread = request_trend(requests, base)
     return Fitted(base, _cube(states.filter(pl.col("year") == base)), moves, mix, joiners,
                   dict(requests), conversion(joiners, requests), growth, spread,
@@ -259,6 +249,13 @@ def fit(states: pl.DataFrame, requests: dict[int, int], base_year: int | None = 
                   if population is not None else None,
                   leave_rates=leave_rates, conversions=yearly_conversions(joiners, requests),
                   need_moves=need_moves)
+
+
+def _index(values: pl.Series, keys: tuple[str, ...], missing: int | None = None
+           ) -> np.ndarray:
+    """Positions of the values in `keys` (`missing` for nulls, when given)."""
+    return values.replace_strict({k: i for i, k in enumerate(keys)}, default=missing,
+                                 return_dtype=pl.Int64).to_numpy()
 
 
 def population_by_age(population: pl.DataFrame, first: int, last: int
