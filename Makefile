@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint clean chromium
+.PHONY: run test lint clean chromium bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "sendboard needs Python 3.11 (set PYTHON=/path/to/python3.11)")'
@@ -25,6 +25,11 @@ chromium:
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
 	  echo "installing Debian's chromium for the board pack test (needs root)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+# The national-scale benchmark (docs/performance.md): writes 1.2 GB of sample extracts under
+# var/bench once, then times a full run against DuckDB reading the same files.
+bench: $(STAMP)
+	PREFECT_SERVER_ANALYTICS_ENABLED=false $(VENV)/bin/python -m bench.national
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

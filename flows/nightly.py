@@ -27,6 +27,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from schemas.quality import max_data_age_days
 from sendboard.config import Home, pseudonym_key
+from transforms import timing
 from warehouse import build, loads, quality_gate, store
 from warehouse.publish import publish
 
@@ -85,7 +86,8 @@ def load_batch(con, batch: list[loads.LandedFile], key: bytes, run_id: str,
 
 @task(name="build core and KPI tables", cache_policy=NO_CACHE)
 def build_tables(con, as_of: dt.date | None) -> build.BuildResult:
-    result = build.rebuild(con, as_of)
+    with timing.stage("marts"):
+        result = build.rebuild(con, as_of)
     get_run_logger().info("built %d tables as of %s from the SEN2 export of %s",
                           len(result.tables), result.as_of, result.export_date)
     return result
@@ -97,9 +99,10 @@ class QualityGateFailed(RuntimeError):
 
 @task(name="quality gate", cache_policy=NO_CACHE)
 def check(con, reports: Path, run_id: str, max_age_days: int | None) -> quality_gate.GateResult:
-    result = quality_gate.run_gate(quality_gate.kpi_tables(con), reports, run_id,
-                                   max_age_days=max_age_days)
-    quality_gate.record(con, run_id, result)
+    with timing.stage("quality gate"):
+        result = quality_gate.run_gate(quality_gate.kpi_tables(con), reports, run_id,
+                                       max_age_days=max_age_days)
+        quality_gate.record(con, run_id, result)
     logger = get_run_logger()
     logger.info("quality gate: %d of %d expectations met; Data Docs: %s",
                 int(result.checks["success"].sum()), result.checks.height, result.docs)
@@ -113,7 +116,8 @@ def check(con, reports: Path, run_id: str, max_age_days: int | None) -> quality_
 
 @task(name="publish", cache_policy=NO_CACHE)
 def publish_tables(con, target: Path, run_id: str) -> list[str]:
-    tables = publish(con, target, run_id)
+    with timing.stage("publish"):
+        tables = publish(con, target, run_id)
     get_run_logger().info("published %d tables to %s", len(tables), target)
     return tables
 
@@ -123,8 +127,9 @@ def board_pack(h: Home) -> list[Path]:
     """The board pack, internal and public, from what was just published."""
     from sendboard.pack import build_pack, pack_name
 
-    written = [build_pack(h.published, h.reports / pack_name(h.published, public), public)
-               for public in (False, True)]
+    with timing.stage("board pack"):
+        written = [build_pack(h.published, h.reports / pack_name(h.published, public), public)
+                   for public in (False, True)]
     get_run_logger().info("board packs: %s", ", ".join(str(p) for p in written))
     return written
 
@@ -173,6 +178,7 @@ def run_pipeline(flow_name: str, h: Home, gather, sample: bool, as_of: dt.date |
     rebuild, quality gate, publish; one run at a time per home (a lock, besides the work
     pool's concurrency limit of 1)."""
     h.ensure()
+    timing.reset()
     key = pseudonym_key(h, allow_sample_key=sample)
     run_id = _run_id()
     logger = get_run_logger()
@@ -224,6 +230,7 @@ def run_pipeline(flow_name: str, h: Home, gather, sample: bool, as_of: dt.date |
             summary.status = "published"
             _summary_artifact(con, summary)
             board_pack(h)
+            logger.info("stage timings: %s", timing.summary())
             return summary
         except BaseException as e:
             summary.status = "failed"

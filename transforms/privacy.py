@@ -12,6 +12,8 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from transforms.timing import stage
+
 PSEUDONYM_CHARS = 32
 _BLOCK = 64  # SHA-256 block size in bytes
 
@@ -36,8 +38,13 @@ def pseudonymise(frame: pl.DataFrame, columns: dict[str, str], key: bytes,
     if frame.height == 0:
         return frame.drop(list(columns)).with_columns(
             [pl.lit(None, pl.Utf8).alias(out) for out in columns.values()])
+    with stage("pseudonymise"):
+        return _hmac(frame, columns, key, prefix or {})
+
+
+def _hmac(frame: pl.DataFrame, columns: dict[str, str], key: bytes,
+          prefix: dict[str, str]) -> pl.DataFrame:
     ipad, opad = _pads(key)
-    prefix = prefix or {}
     con = duckdb.connect()
     try:
         src = frame.select([

@@ -10,7 +10,7 @@ A re-issued extract for a period already loaded replaces that period's rows and 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -21,6 +21,7 @@ from schemas.sen2 import sen2_schema
 from transforms.parse import date_formats_used
 from transforms.readers import FileRejected, RawTable, conform, read_raw
 from transforms.sen2 import export_date_of, module_of, orphans, stage_module
+from transforms.timing import stage
 from transforms.validate import Validated, validate
 from warehouse import store
 from warehouse.archive import archive, sha256_of
@@ -97,7 +98,8 @@ def discover(landing: Path, known: dict[str, list[tuple[str, str, str]]]) -> Dis
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             if path.name.startswith((".", "~$")):  # hidden files, Excel lock files
                 continue
-            sha = sha256_of(path)
+            with stage("discover"):
+                sha = sha256_of(path)
             if sha in seen:
                 continue
             if sha in known and not is_new(source, path.name, known[sha]):
@@ -151,7 +153,11 @@ def prepare(f: LandedFile, key: bytes) -> Prepared:
         r = read_validated(f.path, source.contract, source.schema(), source.file_check)
     except FileRejected as e:
         return Prepared(f, rejection=str(e))
-    staged = source.stage(r.validated.good, key).with_columns(pl.lit(f.sha256).alias("sha256"))
+    with stage("transform"):
+        staged = source.stage(r.validated.good, key).with_columns(
+            pl.lit(f.sha256).alias("sha256"))
+    # Only the staged rows are written; the validated text would double what is held.
+    r.validated = replace(r.validated, good=r.validated.good.clear())
     return Prepared(f, source.table, source.period_columns, r, staged,
                     period=_periods(staged, source.period_columns),
                     periods=period_values(staged, source.period_columns))
@@ -162,7 +168,9 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: list[LandedFile], key: byt
                prepared: Prepared | None = None) -> list[FileOutcome]:
     """Archive and load a batch (one file, or one SEN2 export) in its own transaction.
     `prepared`: the single file already prepared (by a parallel task)."""
-    archived = {f.sha256: str(archive(f.path, f.sha256, f.source, archive_root)) for f in batch}
+    with stage("load"):
+        archived = {f.sha256: str(archive(f.path, f.sha256, f.source, archive_root))
+                    for f in batch}
     loader = _Loader(con, key, run_id, archived)
     if batch[0].source == "sen2":
         return loader.sen2_export(batch)
@@ -211,17 +219,21 @@ _FORMAT_NAMES = {"%Y-%m-%d": "yyyy-mm-dd", "%d/%m/%Y": "dd/mm/yyyy",
 
 def read_validated(path: Path, contract: Contract, schema, file_check=None) -> Read:
     """Read, match headers, validate; raises FileRejected for a file unusable as a whole."""
-    raw = read_raw(path)
-    if raw.frame.height == 0 and raw.problems.height:
-        raise FileRejected(f"has no usable rows: all {raw.problems.height} have the wrong "
-                           "number of fields for its header")
-    conformed = conform(raw.frame, contract)
-    if file_check and (reason := file_check(conformed.frame)):
-        raise FileRejected(reason)
-    v = validate(conformed.frame, schema, contract.personal)
-    quarantine = pl.concat([raw.problems, v.quarantine]).sort("row_number", "column_name")
-    mixed = {c: f for c in contract.dates
-             if len(f := date_formats_used(v.good, c)) > 1}
+    with stage("read"):
+        raw = read_raw(path)
+        if raw.frame.height == 0 and raw.problems.height:
+            raise FileRejected(f"has no usable rows: all {raw.problems.height} have the wrong "
+                               "number of fields for its header")
+        conformed = conform(raw.frame, contract)
+        # The text as read is not needed past here: at national scale it is gigabytes.
+        raw = replace(raw, frame=raw.frame.clear())
+    with stage("validate"):
+        if file_check and (reason := file_check(conformed.frame)):
+            raise FileRejected(reason)
+        v = validate(conformed.frame, schema, contract.personal)
+        quarantine = pl.concat([raw.problems, v.quarantine]).sort("row_number", "column_name")
+        mixed = {c: f for c in contract.dates
+                 if len(f := date_formats_used(v.good, c)) > 1}
     return Read(v, quarantine, conformed.unknown_columns, raw, mixed)
 
 
@@ -247,7 +259,7 @@ class _Loader:
             return self.reject(p.file, p.rejection)
         f, staged = p.file, p.staged
         rows = p.read.validated.good.height if p.table == "stage.published" else staged.height
-        with store.transaction(self.con):
+        with stage("load"), store.transaction(self.con):
             if staged.height:
                 store.replace_periods(self.con, p.table, staged, p.period_columns)
             self.record(f, p.read, rows, p.period, p.table, p.periods)
@@ -319,15 +331,17 @@ class _Loader:
                                       f"stage.sen2_{m} WHERE export_date = ?", params=[export])
                       .pl()["id"] for m in staged if m not in reads}
         personal = {m: SEN2_MODULES[m].personal for m in reads}
-        kept, orphaned = orphans({m: r.validated.good for m, (_, r) in reads.items()}, personal,
-                                 staged_ids)
-        with store.transaction(self.con):
+        with stage("validate"):
+            kept, orphaned = orphans({m: r.validated.good for m, (_, r) in reads.items()},
+                                     personal, staged_ids)
+        with stage("load"), store.transaction(self.con):
             for module, (f, r) in reads.items():
                 if module in orphaned:
                     r.quarantine = pl.concat([r.quarantine, orphaned[module]]).sort(
                         "row_number", "column_name")
-                staged_rows = stage_module(module, kept[module], self.key, export).with_columns(
-                    pl.lit(f.sha256).alias("sha256"))
+                with stage("transform"):
+                    staged_rows = stage_module(module, kept[module], self.key, export) \
+                        .with_columns(pl.lit(f.sha256).alias("sha256"))
                 table = f"stage.sen2_{module}"
                 store.replace_periods(self.con, table, staged_rows, ("export_date",))
                 self.record(f, r, staged_rows.height, export.isoformat(), table,

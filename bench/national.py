@@ -1,0 +1,171 @@
+"""The national-scale benchmark: a full nightly run against the floor, DuckDB reading the
+same CSV files into tables and nothing else.
+
+    python -m bench.national                   # 9.3 million pupils (make bench)
+    python -m bench.national --pupils 20000    # a small run, as the test suite does
+
+Writes the sample (once; reused while it is there) under `--data`, then in one invocation:
+the floor and the full run, each in its own process so that each peak resident memory is
+its own. Results go to `--out` as JSON and a markdown table. The Prefect server is started
+before the clock starts (in production it is already up); everything the flow does after
+that counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sendboard.sample.national import NATIONAL_PUPILS
+
+STAGES = ("discover", "read", "validate", "pseudonymise", "transform", "load", "marts",
+          "quality gate", "publish", "board pack")
+BENCH_KEY = "bench-only-pseudonym-key-not-for-real-data"
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def floor(landing: Path, db: Path) -> dict:
+    """Every CSV of the landing folder into its own DuckDB table with read_csv, as DuckDB
+    detects them (GIAS is Windows-1252, which DuckDB reads as latin-1)."""
+    import duckdb
+
+    db.unlink(missing_ok=True)
+    start = time.perf_counter()
+    con = duckdb.connect(str(db))
+    rows = 0
+    for i, path in enumerate(sorted(landing.rglob("*.csv"))):
+        encoding = ", encoding = 'latin-1'" if path.name.startswith("edubasealldata") else ""
+        con.execute(f"CREATE TABLE t{i} AS SELECT * FROM read_csv(?{encoding})", [str(path)])
+        rows += con.execute(f"SELECT count(*) FROM t{i}").fetchone()[0]
+    con.close()
+    return {"seconds": time.perf_counter() - start, "rows": rows, "peak_rss_mib": _rss_mib()}
+
+
+def full_run(landing: Path, home: Path) -> dict:
+    """The nightly flow on a fresh home, timed from the flow call to its return."""
+    import shutil
+
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    shutil.rmtree(home, ignore_errors=True)
+    server = SubprocessASGIServer()
+    server.start()
+    try:
+        with temporary_settings({PREFECT_API_URL: server.api_url}):
+            from flows.nightly import nightly
+            from transforms import timing
+
+            start = time.perf_counter()
+            # sample=True: the freshness check would fail the fixed-date sample some day.
+            summary = nightly(home=str(home), landing=str(landing), sample=True)
+            seconds = time.perf_counter() - start
+            stages = timing.totals()
+    finally:
+        server.stop()
+    loaded = [f for f in summary.files if f.status == "loaded"]
+    return {"seconds": seconds, "status": summary.status, "stages": stages,
+            "files": len(summary.files), "rows_read": sum(f.rows_read for f in loaded),
+            "rows_loaded": sum(f.rows_loaded for f in loaded),
+            "rows_quarantined": sum(f.rows_quarantined for f in loaded),
+            "peak_rss_mib": _rss_mib()}
+
+
+def _child(kind: str, landing: Path, work: Path) -> dict:
+    """Run floor or full run in a fresh Python process; its result comes back as JSON."""
+    result = work / f"{kind}.json"
+    result.unlink(missing_ok=True)
+    env = {**os.environ, "SENDBOARD_PSEUDONYM_KEY": BENCH_KEY,
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "WARNING"}
+    subprocess.run([sys.executable, "-m", "bench.national", "--child", kind,
+                    "--landing", str(landing), "--work", str(work)], check=True, env=env)
+    return json.loads(result.read_text())
+
+
+def machine() -> dict:
+    model = next((line.split(":", 1)[1].strip() for line in
+                  Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    mem = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+               if line.startswith("MemTotal"))
+    return {"cpus": os.cpu_count(), "ram_gib": round(mem / 1024 ** 2, 1), "cpu": model,
+            "python": platform.python_version()}
+
+
+def markdown(r: dict) -> str:
+    full, fl = r["full_run"], r["floor"]
+    lines = [f"# sendboard benchmark: {r['pupils']:,} pupils", "",
+             f"Machine: {r['machine']['cpus']} CPUs ({r['machine']['cpu']}), "
+             f"{r['machine']['ram_gib']} GiB RAM. Data: {r['data_mib']:,.0f} MiB of CSV, "
+             f"{fl['rows']:,} rows.", "",
+             "| measure | seconds | peak RSS (MiB) |", "| --- | ---: | ---: |",
+             f"| floor: DuckDB read_csv of every file into tables | {fl['seconds']:.1f} | "
+             f"{fl['peak_rss_mib']:,.0f} |",
+             f"| full nightly run | {full['seconds']:.1f} | {full['peak_rss_mib']:,.0f} |",
+             f"| ratio full / floor | {r['ratio']:.2f} | |", "",
+             "| stage | seconds |", "| --- | ---: |"]
+    lines += [f"| {s} | {full['stages'].get(s, 0.0):.1f} |" for s in STAGES]
+    lines += [f"| Prefect and the rest (wall minus stages) | {r['unstaged_seconds']:.1f} |", "",
+              f"Rows read {full['rows_read']:,}, loaded {full['rows_loaded']:,}, quarantined "
+              f"{full['rows_quarantined']:,}; status {full['status']}.",
+              "Stage times are wall time summed over files; files prepare in parallel, so "
+              "they can add up to more than the run.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.national", description=__doc__.split(
+        "\n\n")[0])
+    p.add_argument("--pupils", type=int, default=NATIONAL_PUPILS)
+    p.add_argument("--data", type=Path, help="where the sample is written and runs work "
+                   "(default var/bench/<pupils>)")
+    p.add_argument("--out", type=Path, help="results folder (default: the data folder)")
+    p.add_argument("--child", choices=["floor", "full"], help=argparse.SUPPRESS)
+    p.add_argument("--landing", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        result = (floor(args.landing, args.work / "floor.duckdb") if args.child == "floor"
+                  else full_run(args.landing, args.work / "home"))
+        (args.work / f"{args.child}.json").write_text(json.dumps(result))
+        return 0
+
+    data = (args.data or Path("var") / "bench" / str(args.pupils)).resolve()
+    out = (args.out or data).resolve()
+    landing = data / "landing"
+    generated = None
+    if not (landing / "census").is_dir():
+        from sendboard.sample.national import write_national
+
+        t = time.perf_counter()
+        write_national(landing, pupils=args.pupils)
+        generated = time.perf_counter() - t
+    fl = _child("floor", landing, data)
+    full = _child("full", landing, data)
+    result = {
+        "pupils": args.pupils, "machine": machine(), "generate_seconds": generated,
+        "data_mib": sum(f.stat().st_size for f in landing.rglob("*") if f.is_file()) / 2 ** 20,
+        "floor": fl, "full_run": full, "ratio": full["seconds"] / fl["seconds"],
+        "unstaged_seconds": max(0.0, full["seconds"] - sum(full["stages"].values())),
+        "command": f"python -m bench.national --pupils {args.pupils}",
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(result, indent=2))
+    (out / "bench.md").write_text(markdown(result))
+    print(markdown(result))
+    print(f"results: {out / 'bench.json'} and {out / 'bench.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

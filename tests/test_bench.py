@@ -1,0 +1,34 @@
+"""The benchmark script at a small scale, so that it cannot rot: the national run itself is
+`make bench` (docs/performance.md)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.national import STAGES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_small_scale_writes_every_stage_floor_and_ratio(tmp_path):
+    subprocess.run([sys.executable, "-m", "bench.national", "--pupils", "20000",
+                    "--data", str(tmp_path)], cwd=ROOT, check=True, capture_output=True)
+    result = json.loads((tmp_path / "bench.json").read_text())
+    full, floor = result["full_run"], result["floor"]
+    assert result["pupils"] == 20000
+    assert full["status"] == "published"
+    assert set(STAGES) <= set(full["stages"])
+    assert all(full["stages"][s] > 0 for s in STAGES)
+    # Census (20,000 rows, its header aside) plus SEN2, GIAS, finance and the small sources.
+    assert floor["rows"] == full["rows_read"] > 20_000
+    assert floor["seconds"] > 0 and full["seconds"] > floor["seconds"]
+    assert result["ratio"] == full["seconds"] / floor["seconds"] > 1
+    # The generator's deliberate mistakes are quarantined, and only those.
+    assert 0 < full["rows_quarantined"] < 20
+    assert full["peak_rss_mib"] > 0 and floor["peak_rss_mib"] > 0
+    table = (tmp_path / "bench.md").read_text()
+    assert "| ratio full / floor |" in table
+    assert all(f"| {s} |" in table for s in STAGES)
