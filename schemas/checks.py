@@ -21,8 +21,18 @@ def expr_check(name: str, build: Callable[[str], pl.Expr]) -> pa.Check:
     Blanks pass: whether a value is required is the column's `nullable`, reported once as
     "is required" rather than again as every rule the blank cannot meet.
     """
-    return pa.Check(lambda data: data.lazyframe.select(
-        build(data.key).fill_null(False) | pl.col(data.key).is_null()), name=name)
+    def ok(column: str) -> pl.Expr:
+        return build(column).fill_null(False) | pl.col(column).is_null()
+
+    return _with_expression(pa.Check(lambda data: data.lazyframe.select(ok(data.key)),
+                                     name=name), ok)
+
+
+def _with_expression(check: pa.Check, ok: Callable[[str], pl.Expr]) -> pa.Check:
+    # transforms.validate evaluates every check's expression in one polars pass (pandera
+    # runs them one by one); `ok(column)` is true for rows that pass.
+    check.sendboard_ok = ok
+    return check
 
 
 def is_date() -> pa.Check:
@@ -60,5 +70,5 @@ def matches(pattern: str, what: str) -> pa.Check:
 
 def row_rule(column: str, rule: str, ok: pl.Expr) -> pa.Check:
     """A rule across columns: `ok` is true for good rows (null counts as good)."""
-    return pa.Check(lambda data: data.lazyframe.select(ok.fill_null(True)),
-                    name=f"{column}|{rule}")
+    return _with_expression(pa.Check(lambda data: data.lazyframe.select(ok.fill_null(True)),
+                                     name=f"{column}|{rule}"), lambda _: ok.fill_null(True))

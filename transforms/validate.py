@@ -39,6 +39,51 @@ def validate(frame: pl.DataFrame, schema: pa.DataFrameSchema,
              personal: set[str]) -> Validated:
     """`frame` is text columns plus `row_number`; the schema sees the text columns only."""
     numbered = frame.with_row_index("_i")
+    failures = _failures(frame.drop("row_number"), schema)
+    if failures is None:
+        failures = _pandera_failures(frame, schema)
+    bad_rows = failures["_i"].unique()
+    quarantine = _with_values(failures, numbered, personal)
+    good = numbered.filter(~pl.col("_i").is_in(bad_rows.implode())).drop("_i")
+    return Validated(good=good, quarantine=quarantine, rows_read=frame.height)
+
+
+def _failures(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame | None:
+    """(_i, column_name, rule) of every failure, every check in one parallel polars pass
+    (shared subexpressions such as a parsed date computed once). None when the frame is
+    not the schema's text columns or a check has no expression: then pandera decides."""
+    columns = schema.columns
+    if list(frame.columns) != list(columns) or any(t != pl.Utf8 for t in frame.dtypes):
+        return None
+    exprs: list[pl.Expr] = []
+    labels: list[tuple[str, str]] = []
+    for name, column in columns.items():
+        if not column.nullable:
+            exprs.append(pl.col(name).is_not_null())
+            labels.append((name, "is required"))
+        for check in column.checks:
+            if not hasattr(check, "sendboard_ok"):
+                return None
+            exprs.append(check.sendboard_ok(name))
+            labels.append((name, check.name))
+    for check in schema.checks:
+        if not hasattr(check, "sendboard_ok"):
+            return None
+        exprs.append(check.sendboard_ok(None))
+        labels.append(tuple(check.name.split("|", 1)))
+    try:
+        ok = frame.lazy().select([e.alias(f"_{k}") for k, e in enumerate(exprs)]).collect()
+    except pl.exceptions.PolarsError:
+        return None
+    parts = [pl.DataFrame({"_i": ok[f"_{k}"].not_().arg_true().cast(pl.UInt32)}).with_columns(
+        pl.lit(column).alias("column_name"), pl.lit(rule).alias("rule"))
+        for k, (column, rule) in enumerate(labels) if not ok[f"_{k}"].all()]
+    if not parts:
+        return pl.DataFrame(schema={"_i": pl.UInt32, "column_name": pl.Utf8, "rule": pl.Utf8})
+    return pl.concat(parts).unique(maintain_order=True)
+
+
+def _pandera_failures(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame:
     try:
         schema.validate(frame.drop("row_number"), lazy=True)
         failures = pl.DataFrame(schema={"_i": pl.UInt32, "column_name": pl.Utf8,
@@ -60,10 +105,7 @@ def validate(frame: pl.DataFrame, schema: pa.DataFrameSchema,
             .when(pl.col("check") == "not_nullable").then(pl.lit("is required"))
             .otherwise(pl.col("check")).alias("rule"),
         ).unique(maintain_order=True)
-    bad_rows = failures["_i"].unique()
-    quarantine = _with_values(failures, numbered, personal)
-    good = numbered.filter(~pl.col("_i").is_in(bad_rows.implode())).drop("_i")
-    return Validated(good=good, quarantine=quarantine, rows_read=frame.height)
+    return failures
 
 
 def _with_values(failures: pl.DataFrame, numbered: pl.DataFrame,

@@ -336,13 +336,15 @@ def _sen2_chunk(rng: np.random.Generator, files: _Files, paths: dict[str, Path],
     unknown = rng.random(n) < 0.03
     is_ceased = np.arange(n) >= n_school + n_else
     # Plans grow about 10% a year: recent starts are commoner; a plan starts after age 1.
-    max_back = np.minimum(age_days - 365, 365 * 11)
-    back = np.minimum((rng.exponential(365 * 3.6, size=n)).astype(np.int64), max_back)
+    max_back = np.maximum(np.minimum(age_days - 365, 365 * 12), 8)
+    back = rng.exponential(365 * 7, size=n).astype(np.int64)
+    # Redrawn rather than capped, so no crowd of plans shares the earliest start.
+    back = np.where(back >= max_back, rng.integers(0, max_back), back)
     start = np.where(is_ceased,
-                     day - 365 * 13 + rng.integers(0, 365 * 12, size=n),
+                     day - 365 * 14 + rng.integers(0, 365 * 13, size=n),
                      day - np.maximum(back, 7))
     cease = np.where(is_ceased, np.minimum(
-        start + 30 + rng.exponential(365 * 3.0, size=n).astype(np.int64), export - 5), -1)
+        start + 30 + rng.exponential(365 * 4.0, size=n).astype(np.int64), export - 5), -1)
     received = start - rng.integers(12 * 7, 30 * 7, size=n)
     decided = received + rng.integers(20, 42, size=n)
     assessed = np.maximum(decided + 1, start - rng.integers(0, 21, size=n))
