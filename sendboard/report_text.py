@@ -23,6 +23,11 @@ def _table(headers: list[str], rows: list[tuple], left: tuple[int, ...] = ()) ->
     return "\n".join(out)
 
 
+def _millions(v: float | None) -> str | None:
+    """Pounds as millions with the sign first: -£120.9m."""
+    return None if v is None else f"{'-' if v < 0 else ''}£{abs(v) / 1e6:,.1f}m"
+
+
 def _cell(v: object, plain: bool) -> str:
     if v is None:
         return ""
@@ -82,6 +87,21 @@ def headline(home: Home, summary, elapsed: float) -> str:
             lines += ["", "SEN in the LA's schools (spring census)",
                       _table(["census", "pupils", "EHCP", "EHCP %", "SEN support", "SEN sup. %"],
                              prevalence)]
+        if _has(home.published, "kpi.forecast"):
+            ahead = _query(home.published, """
+                SELECT scenario, year, max(p50) FILTER (measure = 'caseload'),
+                       max(p10) FILTER (measure = 'caseload'),
+                       max(p90) FILTER (measure = 'caseload'),
+                       max(p50) FILTER (measure = 'dsg_cumulative_balance_gbp')
+                FROM kpi.forecast WHERE breakdown = 'all'
+                  AND year = (SELECT max(year) FROM kpi.forecast)
+                GROUP BY scenario, year ORDER BY scenario""")
+            lines += ["", "Forecast (docs/forecast.md): January caseload and cumulative DSG "
+                      "balance, median and 80% range",
+                      _table(["scenario", "year", "caseload", "p10", "p90", "DSG balance"],
+                             [(n, y, *(None if v is None else round(v) for v in (c, lo, hi)),
+                               _millions(b))
+                              for n, y, c, lo, hi, b in ahead], left=(0,))]
     lines += ["", f"published database: {home.published}",
               f"working warehouse:  {home.warehouse}", f"archive:            {home.archive}",
               f"reports:            {home.reports}"]

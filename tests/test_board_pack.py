@@ -188,3 +188,24 @@ def test_the_forecast_fills_three_scenarios_and_the_pack_compares_them(home, tmp
     html = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html").read_text()
     assert (f"{round(p50):,} under baseline (80% range {round(p10):,} to {round(p90):,})"
             in html)
+
+
+def test_the_run_summary_prints_each_scenarios_forecast(home):
+    from types import SimpleNamespace
+
+    from sendboard.config import Home
+    from sendboard.report_text import headline
+
+    con = duckdb.connect(str(home / "sendboard.duckdb"), read_only=True)
+    year, p50, p10, p90 = con.execute(
+        "SELECT year, p50, p10, p90 FROM kpi.forecast WHERE scenario = 'high_demand' AND "
+        "measure = 'caseload' AND breakdown = 'all' ORDER BY year DESC LIMIT 1").fetchall()[0]
+    balance = con.execute(
+        "SELECT p50 FROM kpi.forecast WHERE scenario = 'high_demand' AND breakdown = 'all' AND "
+        "measure = 'dsg_cumulative_balance_gbp' AND year = ?", [year]).fetchall()[0][0]
+    con.close()
+    text = headline(Home.resolve(home), SimpleNamespace(
+        status="no_new_files", files=[], warnings=[], run_id="r"), 1.0)
+    row = next(line for line in text.splitlines() if line.startswith("high_demand"))
+    assert row.split() == ["high_demand", str(year), f"{round(p50):,}", f"{round(p10):,}",
+                           f"{round(p90):,}", f"-£{abs(balance) / 1e6:,.1f}m"]
