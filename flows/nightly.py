@@ -206,7 +206,8 @@ def run_pipeline(flow_name: str, h: Home, gather, sample: bool, as_of: dt.date |
                 description=f"Loading {n_files} file(s) into the warehouse")
             done = 0
             for i, batch in enumerate(batches):
-                prepared = futures[i].result() if i in futures else None
+                # Popped, so each prepared file is freed once committed, not held to the end.
+                prepared = futures.pop(i).result() if i in futures else None
                 summary.files.extend(load_batch(con, batch, key, run_id, h.archive, prepared))
                 done += len(batch)
                 update_progress_artifact(progress, progress=100.0 * done / n_files)

@@ -231,8 +231,10 @@ def ehcp_placement_mix(plans: pl.DataFrame, placements: pl.DataFrame, export_dat
 
     active = _caseload_on_januaries(plans.select("plan_id", "start_date", "cease_date"),
                                     export_date)
-    placed = (active.join(placements.filter(pl.col("placement_rank") == 1), on="plan_id",
-                          how="left")
+    # Only the columns used: the join is a row per plan, January and placement.
+    first = placements.filter(pl.col("placement_rank") == 1).select(
+        "plan_id", "entry_date", "leaving_date", "placement_group")
+    placed = (active.join(first, on="plan_id", how="left")
               .with_columns(((pl.col("entry_date") <= pl.col("census_date"))
                              & (pl.col("leaving_date").is_null()
                                 | (pl.col("leaving_date") > pl.col("census_date"))))

@@ -77,7 +77,10 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
     shas = sorted({s[:12] for s in stage["namedplan"]["sha256"]})
     sen2_source = f"SEN2 export {export} ({', '.join(shas)})"
     establishments = _optional(con, "stage.establishments")
-    census = _optional(con, "stage.census")
+    # The columns the KPIs use, not the whole table: nationally that is gigabytes.
+    census = store.read(con, "SELECT census_date, la_number, laestab, urn, pupil_id, "
+                        "enrol_status, sen_provision FROM stage.census") \
+        if store.table_exists(con, "stage.census") else None
     as_of = as_of or max([export, *([census["census_date"].max()] if census is not None
                                     else [])])
     groups = (establishment_groups(establishments) if establishments is not None else

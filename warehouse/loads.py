@@ -265,6 +265,9 @@ class _Loader:
             self.record(f, p.read, rows, p.period, p.table, p.periods)
             if staged.height:
                 store.supersede(self.con, p.table, f.name)
+        # Prefect keeps each task's result for the rest of the flow: once written, the
+        # staged rows (gigabytes for a national census) are let go.
+        p.staged = staged.clear()
         return self.outcome(f, p.read, rows, p.period)
 
     def record(self, f: LandedFile, r: Read, loaded: int, period: str | None,
