@@ -70,11 +70,12 @@ def full_run(landing: Path, home: Path) -> dict:
             # sample=True: the freshness check would fail the fixed-date sample some day.
             summary = nightly(home=str(home), landing=str(landing), sample=True)
             seconds = time.perf_counter() - start
-            stages = timing.totals()
+            stages, peaks = timing.totals(), timing.peaks()
     finally:
         server.stop()
     loaded = [f for f in summary.files if f.status == "loaded"]
     return {"seconds": seconds, "status": summary.status, "stages": stages,
+            "stage_peak_rss_mib": peaks,
             "files": len(summary.files), "rows_read": sum(f.rows_read for f in loaded),
             "rows_loaded": sum(f.rows_loaded for f in loaded),
             "rows_quarantined": sum(f.rows_quarantined for f in loaded),
@@ -113,9 +114,11 @@ def markdown(r: dict) -> str:
              f"{fl['peak_rss_mib']:,.0f} |",
              f"| full nightly run | {full['seconds']:.1f} | {full['peak_rss_mib']:,.0f} |",
              f"| ratio full / floor | {r['ratio']:.2f} | |", "",
-             "| stage | seconds |", "| --- | ---: |"]
-    lines += [f"| {s} | {full['stages'].get(s, 0.0):.1f} |" for s in STAGES]
-    lines += [f"| Prefect and the rest (wall minus stages) | {r['unstaged_seconds']:.1f} |", "",
+             "| stage | seconds | peak RSS so far (MiB) |", "| --- | ---: | ---: |"]
+    lines += [f"| {s} | {full['stages'].get(s, 0.0):.1f} | "
+              f"{full['stage_peak_rss_mib'].get(s, 0.0):,.0f} |" for s in STAGES]
+    lines += [f"| Prefect and the rest (wall minus stages) | {r['unstaged_seconds']:.1f} | |",
+              "",
               f"Rows read {full['rows_read']:,}, loaded {full['rows_loaded']:,}, quarantined "
               f"{full['rows_quarantined']:,}; status {full['status']}.",
               "Stage times are wall time summed over files; files prepare in parallel, so "

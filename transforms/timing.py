@@ -9,6 +9,7 @@ threads, so per-stage totals can add up to more than the run's wall time; the be
 
 from __future__ import annotations
 
+import resource
 import threading
 import time
 from collections.abc import Iterator
@@ -16,12 +17,14 @@ from contextlib import contextmanager
 
 _lock = threading.Lock()
 _totals: dict[str, float] = {}
+_peaks: dict[str, float] = {}
 _local = threading.local()
 
 
 def reset() -> None:
     with _lock:
         _totals.clear()
+        _peaks.clear()
 
 
 @contextmanager
@@ -38,14 +41,24 @@ def stage(name: str) -> Iterator[None]:
         nested = stack.pop()
         if stack:
             stack[-1] += elapsed
+        # The process's peak so far, in MiB: the first stage whose value jumps is the one
+        # that needs the memory.
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         with _lock:
             _totals[name] = _totals.get(name, 0.0) + elapsed - nested
+            _peaks[name] = max(_peaks.get(name, 0.0), peak)
 
 
 def totals() -> dict[str, float]:
     """Seconds per stage since the last reset."""
     with _lock:
         return dict(_totals)
+
+
+def peaks() -> dict[str, float]:
+    """The process's peak resident memory (MiB) when each stage last ended."""
+    with _lock:
+        return dict(_peaks)
 
 
 def summary() -> str:
