@@ -260,10 +260,11 @@ class _Loader:
         f, staged = p.file, p.staged
         rows = p.read.validated.good.height if p.table == "stage.published" else staged.height
         with stage("load"), store.transaction(self.con):
-            if staged.height:
-                store.replace_periods(self.con, p.table, staged, p.period_columns)
+            # Only a file whose rows were deleted can be left with none (a scan a file).
+            replaced = staged.height and store.replace_periods(self.con, p.table, staged,
+                                                               p.period_columns)
             self.record(f, p.read, rows, p.period, p.table, p.periods)
-            if staged.height:
+            if replaced:
                 store.supersede(self.con, p.table, f.name)
         # Prefect keeps each task's result for the rest of the flow: once written, the
         # staged rows (gigabytes for a national census) are let go.
@@ -346,10 +347,12 @@ class _Loader:
                     staged_rows = stage_module(module, kept[module], self.key, export) \
                         .with_columns(pl.lit(f.sha256).alias("sha256"))
                 table = f"stage.sen2_{module}"
-                store.replace_periods(self.con, table, staged_rows, ("export_date",))
+                replaced = store.replace_periods(self.con, table, staged_rows,
+                                                 ("export_date",))
                 self.record(f, r, staged_rows.height, export.isoformat(), table,
                             [export.isoformat()])
-                store.supersede(self.con, table, f.name)
+                if replaced:
+                    store.supersede(self.con, table, f.name)
                 outcomes.append(self.outcome(f, r, staged_rows.height, export.isoformat()))
         return outcomes
 
