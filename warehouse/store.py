@@ -16,10 +16,10 @@ DDL = (Path(__file__).parent / "ddl.sql").read_text()
 def connect(path: Path) -> duckdb.DuckDBPyConnection:
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))
-    # Checkpoint when the write-ahead log reaches 1 GB rather than 16 MB: a first load
+    # Checkpoint when the write-ahead log reaches 256 MB rather than 16 MB: a first load
     # commits a transaction per file, and a checkpoint after each cost more than the
     # writes. Commits stay durable in the log; closing the connection checkpoints.
-    con.execute("SET checkpoint_threshold = '1GB'")
+    con.execute("SET checkpoint_threshold = '256MB'")
     con.execute(DDL)
     return con
 
