@@ -48,15 +48,12 @@ _twice_on_roll = _counted & pl.when(_counted).then(pl.lit("=") + pl.col("upn").s
 
 
 def census_schema() -> pa.DataFrameSchema:
-    text = pa.Column(pl.Utf8, nullable=True)
     return pa.DataFrameSchema(
         {
             "census_date": pa.Column(pl.Utf8, checks=[is_date()]),
             "laestab": pa.Column(pl.Utf8, checks=[matches(r"^\d{7}$", "7 digits")]),
             "urn": pa.Column(pl.Utf8, checks=[matches(r"^\d{6}$", "6 digits")]),
             "upn": pa.Column(pl.Utf8, checks=[is_upn()]),
-            "surname": text,
-            "forename": text,
             "date_of_birth": pa.Column(pl.Utf8, checks=[is_date()]),
             "sex": pa.Column(pl.Utf8, checks=[one_of(["M", "F"], "sex code")]),
             "nc_year_actual": pa.Column(pl.Utf8, checks=[

@@ -20,6 +20,9 @@ class Column:
     required: bool = True
     personal: bool = False  # never stored; masked in quarantine
     date: bool = False  # parsed with transforms.parse.parse_date
+    # False: the header is recognised but the column is never read: nothing uses it, and at
+    # national scale a column of names is most of a gigabyte held for nothing.
+    read: bool = True
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,17 @@ class Contract:
         return {c.name for c in self.columns if c.personal}
 
     @property
+    def kept(self) -> list[str]:
+        """The columns read, in contract order."""
+        return [c.name for c in self.columns if c.read]
+
+    @property
+    def unread_headers(self) -> set[str]:
+        """Normalised headers (names and aliases) of the columns never read."""
+        return {normalise_header(a) for c in self.columns if not c.read
+                for a in (c.name, *c.aliases)}
+
+    @property
     def dates(self) -> list[str]:
         return [c.name for c in self.columns if c.date]
 
@@ -57,8 +71,8 @@ CENSUS = Contract("census", "stage.census", (
     C("laestab", ("LAEstab",)),
     C("urn", ("URN",)),
     C("upn", ("UPN",), personal=True),
-    C("surname", ("Surname",), required=False, personal=True),
-    C("forename", ("Forename",), required=False, personal=True),
+    C("surname", ("Surname",), required=False, personal=True, read=False),
+    C("forename", ("Forename",), required=False, personal=True, read=False),
     C("date_of_birth", ("DOB",), personal=True, date=True),
     C("sex", ("Gender", "Sex")),
     C("nc_year_actual", ("NCyearActual",)),

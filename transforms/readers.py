@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -192,7 +192,9 @@ def _header_names(header: list) -> list[str]:
     return names
 
 
-def read_raw(path: Path) -> RawTable:
+def read_raw(path: Path, unread: set[str] = frozenset()) -> RawTable:
+    """The file's rows as text columns; columns whose normalised header is in `unread` are
+    not read at all (the fast CSV path never parses them)."""
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt"):
         data = path.read_bytes()
@@ -211,22 +213,28 @@ def read_raw(path: Path) -> RawTable:
         problems = _no_problems()
         first_line = head.decode("utf-8").rstrip("\r")
         names = _header_names(next(csv.reader([first_line]), []))
+        keep = [i for i, n in enumerate(names) if normalise_header(n) not in unread]
         if _simple_layout(text):
             try:
                 frame = pl.read_csv(text, infer_schema=False, has_header=True,
-                                    row_index_name="row_number", row_index_offset=2)
+                                    columns=keep, row_index_name="row_number",
+                                    row_index_offset=2)
             except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as e:
                 first = str(e).strip().splitlines()[0]
                 raise FileRejected(f"could not be read as CSV: {first}") from None
-            frame.columns = ["row_number", *names]
-            frame = frame.select(*names, pl.col("row_number").cast(pl.Int64))
+            kept = [names[i] for i in keep]
+            frame.columns = ["row_number", *kept]
+            frame = frame.select(*kept, pl.col("row_number").cast(pl.Int64))
         else:
             frame, problems = _read_csv_records(text)
             frame.columns = [*names, "row_number"]
+            frame = frame.select(*(names[i] for i in keep), "row_number")
         frame, empty = _drop_empty_rows(frame)
         return RawTable(frame, encoding, problems, empty)
     if suffix == ".xlsx":
-        return _read_xlsx(path)
+        raw = _read_xlsx(path)
+        unwanted = [c for c in raw.frame.columns if normalise_header(c) in unread]
+        return replace(raw, frame=raw.frame.drop(unwanted)) if unwanted else raw
     raise FileRejected(f"is not a CSV or XLSX file (extension {path.suffix or 'none'!r})")
 
 
@@ -288,8 +296,8 @@ def conform(raw: pl.DataFrame, contract: Contract) -> Conformed:
     if raw.height == 0:
         raise FileRejected("has a header but no rows")
     frame = raw.select([pl.col(src).alias(dst) for src, dst in rename.items()] + ["row_number"])
-    optional = [c.name for c in contract.columns if c.name not in frame.columns]
+    optional = [c for c in contract.kept if c not in frame.columns]
     frame = frame.with_columns(
         [pl.col(c).str.strip_chars().replace("", None) for c in rename.values()]
         + [pl.lit(None, pl.Utf8).alias(c) for c in optional])
-    return Conformed(frame.select([c.name for c in contract.columns] + ["row_number"]), unknown)
+    return Conformed(frame.select([*contract.kept, "row_number"]), unknown)

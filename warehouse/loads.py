@@ -220,7 +220,7 @@ _FORMAT_NAMES = {"%Y-%m-%d": "yyyy-mm-dd", "%d/%m/%Y": "dd/mm/yyyy",
 def read_validated(path: Path, contract: Contract, schema, file_check=None) -> Read:
     """Read, match headers, validate; raises FileRejected for a file unusable as a whole."""
     with stage("read"):
-        raw = read_raw(path)
+        raw = read_raw(path, contract.unread_headers)
         if raw.frame.height == 0 and raw.problems.height:
             raise FileRejected(f"has no usable rows: all {raw.problems.height} have the wrong "
                                "number of fields for its header")
