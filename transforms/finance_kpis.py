@@ -161,13 +161,12 @@ def unit_costs(ledger: pl.DataFrame, outturn: pl.DataFrame, plans: pl.DataFrame,
     the financial year) and average top-up per placement (top-up lines 1.2.1-1.2.3 paid to
     providers of a cost group over the plans placed in that group on the January day)."""
     from transforms.calendar import january_census_day
-    from transforms.kpis import active_on
+    from transforms.kpis import open_on
 
     years = outturn.select("financial_year").unique().with_columns(
         (_fy_start() + 1).map_elements(january_census_day, return_dtype=pl.Date)
         .alias("census_date")).filter(pl.col("census_date") <= export_date)
-    active = years.join(plans.select("plan_id", "start_date", "cease_date"), how="cross") \
-        .filter(active_on(plans, pl.col("census_date")))
+    active = open_on(plans.select("plan_id", "start_date", "cease_date"), years)
     caseload = active.group_by("financial_year").agg(pl.len().alias("plans"))
     spend = outturn.group_by("financial_year").agg(
         pl.col("forecast_outturn_gbp").sum().alias("spend_gbp"))

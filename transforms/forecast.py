@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from transforms.kpis import open_on
+
 GROUPS = ("mainstream", "special_state", "special_independent", "fe", "ap_pru", "other")
 NEEDS = ("ASD", "HI", "MLD", "MSI", "OTH", "PD", "PMLD", "SEMH", "SLCN", "SLD", "SPLD", "VI",
          "unknown")
@@ -140,19 +142,10 @@ def january_states(plans: pl.DataFrame, needs: pl.DataFrame, placements: pl.Data
                    days: dict[int, dt.date]) -> pl.DataFrame:
     """Every plan open on each January census day: year, plan_id, age (on the 31 August
     before, as national curriculum years count it), need, group and the provider's urn."""
-    years = sorted(days)
-    day = pl.DataFrame({"k": range(len(years)), "year": years,
-                        "day": [days[y] for y in years]},
-                       schema={"k": pl.Int64, "year": pl.Int32, "day": pl.Date})
-    # Each plan's open Januaries as a range of positions in the sorted days (first day on or
-    # after the start, up to the first on or after the cease): no plans x days cross join,
-    # which at national scale is a million plans times a dozen Januaries.
-    never = dt.date(9999, 12, 31)
-    open_ = (plans.select("plan_id", "birth_year", "birth_month", pl.int_ranges(
-        day["day"].search_sorted(plans["start_date"], side="left"),
-        day["day"].search_sorted(plans["cease_date"].fill_null(never), side="left"),
-        dtype=pl.Int64).alias("k"))
-        .explode("k").drop_nulls("k").join(day, on="k").drop("k"))
+    day = pl.DataFrame({"year": list(days), "day": list(days.values())},
+                       schema={"year": pl.Int32, "day": pl.Date})
+    open_ = open_on(plans.select("plan_id", "birth_year", "birth_month", "start_date",
+                                 "cease_date"), day, "day").drop("start_date", "cease_date")
     first_need = needs.filter(pl.col("rank") == 1).group_by("plan_id").agg(
         pl.col("need").first())
     placed = (open_.select("year", "day", "plan_id")

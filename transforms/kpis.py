@@ -47,13 +47,28 @@ def active_on(plans: pl.DataFrame, day: pl.Expr) -> pl.Expr:
                                             | (pl.col("cease_date") > day))
 
 
+def open_on(plans: pl.DataFrame, days: pl.DataFrame, day: str = "census_date"
+            ) -> pl.DataFrame:
+    """A row for every plan and every row of `days` on whose `day` it is active (active_on's
+    rule), with the columns of both. Each plan's days are a range of positions in the sorted
+    days (from the first on or after its start to the first on or after its cease), so no
+    plans x days cross join is built: at national scale that is a million plans times a
+    dozen Januaries."""
+    days = days.sort(day).with_row_index("__k").with_columns(pl.col("__k").cast(pl.Int64))
+    never = dt.date(9999, 12, 31)
+    return (plans.with_columns(pl.int_ranges(
+        days[day].search_sorted(plans["start_date"], side="left"),
+        days[day].search_sorted(plans["cease_date"].fill_null(never), side="left"),
+        dtype=pl.Int64).alias("__k"))
+        .explode("__k").drop_nulls("__k").join(days, on="__k").drop("__k"))
+
+
 def ehcp_caseload(plans: pl.DataFrame, export_date: dt.date, population: pl.DataFrame | None,
                   source: str, as_of: dt.date) -> pl.DataFrame:
     """Plans active on each January census day; growth on the year before; rate per 10,000
     residents aged 0-25 (ONS mid-year estimate of the previous June)."""
     days = januaries(export_date)
-    counts = (days.join(plans.select("start_date", "cease_date"), how="cross")
-              .filter(active_on(plans, pl.col("census_date")))
+    counts = (open_on(plans.select("start_date", "cease_date"), days)
               .group_by("year").agg(pl.len().cast(pl.Int64).alias("caseload")))
     out = (days.join(counts, on="year", how="left")
            .with_columns(pl.col("caseload").fill_null(0)).sort("year")
@@ -218,9 +233,7 @@ def ehcp_requests(requests: pl.DataFrame, export_date: dt.date, source: str,
 
 
 def _caseload_on_januaries(plans: pl.DataFrame, export_date: dt.date) -> pl.DataFrame:
-    days = januaries(export_date)
-    return (days.join(plans, how="cross")
-            .filter(active_on(plans, pl.col("census_date"))))
+    return open_on(plans, januaries(export_date))
 
 
 def ehcp_placement_mix(plans: pl.DataFrame, placements: pl.DataFrame, export_date: dt.date,

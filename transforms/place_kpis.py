@@ -7,7 +7,7 @@ import datetime as dt
 import polars as pl
 
 from transforms.calendar import january_census_day
-from transforms.kpis import _pct, _stamp
+from transforms.kpis import _pct, _stamp, open_on
 
 
 def place_sufficiency(places: pl.DataFrame, plans: pl.DataFrame, placements: pl.DataFrame,
@@ -23,10 +23,7 @@ def place_sufficiency(places: pl.DataFrame, plans: pl.DataFrame, placements: pl.
         (pl.col("financial_year").str.slice(0, 4).cast(pl.Int32) + 1).alias("jan_year"))
     years = years.with_columns(pl.col("jan_year").map_elements(
         january_census_day, return_dtype=pl.Date).alias("census_date"))
-    current = (years.join(plans.select("plan_id", "start_date", "cease_date"), how="cross")
-               .filter((pl.col("start_date") <= pl.col("census_date"))
-                       & (pl.col("cease_date").is_null()
-                          | (pl.col("cease_date") > pl.col("census_date"))))
+    current = (open_on(plans.select("plan_id", "start_date", "cease_date"), years)
                .join(placements.filter(pl.col("placement_rank") == 1), on="plan_id")
                .filter((pl.col("entry_date") <= pl.col("census_date"))
                        & (pl.col("leaving_date").is_null()
