@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from transforms.finance_kpis import cost_group
 from transforms.kpis import open_on
 
 GROUPS = ("mainstream", "special_state", "special_independent", "fe", "ap_pru", "other")
@@ -128,10 +129,10 @@ def load_scenarios(path: Path) -> list[Scenario]:
 
 def forecast_group(placement_group: pl.Expr, type_of_establishment: pl.Expr) -> pl.Expr:
     """The DfE placement groups with special schools split by cost: state (maintained,
-    academy, free) against independent and non-maintained; the small groups as `other`."""
-    t = type_of_establishment.str.to_lowercase()
+    academy, free) against independent and non-maintained (as the finance KPIs' cost groups
+    split them); the small groups as `other`."""
     return (pl.when((placement_group == "special")
-                    & t.str.contains("independent special|non-maintained special"))
+                    & (cost_group(type_of_establishment) == "special_inmss"))
             .then(pl.lit("special_independent"))
             .when(placement_group == "special").then(pl.lit("special_state"))
             .when(placement_group.is_in(["mainstream", "fe", "ap_pru"])).then(placement_group)
