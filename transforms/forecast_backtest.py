@@ -24,28 +24,30 @@ from transforms.forecast import (
     request_trend,
     yearly_conversions,
 )
+from transforms.published import tidy
+from transforms.readers import read_raw
 
-FILES = {"caseload": ("caseload.csv", "All EHC plans", "ehcplans", 1),
-         "new_plans": ("newplans.csv", "New EHC plans", "new_ehc_plans", 0),
+# series -> (file in the release, its all-rows breakdown topic, the measure)
+FILES = {"caseload": ("caseload.csv", "All EHC plans", "ehcplans"),
+         "new_plans": ("newplans.csv", "New EHC plans", "new_ehc_plans"),
          "requests": ("requests.csv", "All requests for EHC needs assessments",
-                      "requests_received_in_year", 0)}
+                      "requests_received_in_year")}
 
 
 def published_series(release: Path) -> pl.DataFrame:
-    """la, la_name, series, year, value from the release's LA rows. Caseload years are
-    Januaries (2024/25 -> 2025); new plans and requests are calendar years."""
+    """la, la_name, series, year, value from the release's LA rows, read as the pipeline
+    reads EES files (transforms.published.tidy: caseload years are Januaries, 2024/25 ->
+    2025; new plans and requests are calendar years; symbols are null)."""
     frames = []
-    for series, (name, topic, column, shift) in FILES.items():
+    for series, (name, topic, measure) in FILES.items():
         path = release / name
         if not path.is_file():
             raise FileNotFoundError(f"{path}: the backtest needs the DfE release's {name}")
-        raw = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
-        raw = raw.rename({c: c.lstrip("\ufeff") for c in raw.columns})
-        frames.append(raw.filter((pl.col("geographic_level") == "Local authority")
-                                 & (pl.col("breakdown_topic") == topic)).select(
-            pl.col("new_la_code").alias("la"), "la_name", pl.lit(series).alias("series"),
-            (pl.col("time_period").str.slice(0, 4).cast(pl.Int32) + shift).alias("year"),
-            pl.col(column).cast(pl.Float64, strict=False).alias("value")))
+        raw = read_raw(path).frame.filter((pl.col("geographic_level") == "Local authority")
+                                          & (pl.col("breakdown_topic") == topic))
+        frames.append(tidy(raw, series).filter(pl.col("measure") == measure).select(
+            pl.col("new_la_code").alias("la"), "la_name", pl.col("kind").alias("series"),
+            "year", "value"))
     return pl.concat(frames).drop_nulls("value")
 
 
