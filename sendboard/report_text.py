@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 
 from sendboard.config import Home
+from sendboard.pack import millions
 
 
 def _table(headers: list[str], rows: list[tuple], left: tuple[int, ...] = ()) -> str:
@@ -21,11 +22,6 @@ def _table(headers: list[str], rows: list[tuple], left: tuple[int, ...] = ()) ->
     out = [fmt(list(headers)), "  ".join("-" * w for w in widths)]
     out += [fmt(r) for r in cells]
     return "\n".join(out)
-
-
-def _millions(v: float | None) -> str | None:
-    """Pounds as millions with the sign first: -£120.9m."""
-    return None if v is None else f"{'-' if v < 0 else ''}£{abs(v) / 1e6:,.1f}m"
 
 
 def _cell(v: object, plain: bool) -> str:
@@ -100,7 +96,7 @@ def headline(home: Home, summary, elapsed: float) -> str:
                       "balance, median and 80% range",
                       _table(["scenario", "year", "caseload", "p10", "p90", "DSG balance"],
                              [(n, y, *(None if v is None else round(v) for v in (c, lo, hi)),
-                               _millions(b))
+                               None if b is None else millions(b))
                               for n, y, c, lo, hi, b in ahead], left=(0,))]
     lines += ["", f"published database: {home.published}",
               f"working warehouse:  {home.warehouse}", f"archive:            {home.archive}",

@@ -64,7 +64,7 @@ def _cell(v) -> str:
     return escape(str(v))
 
 
-def _money(v) -> str:
+def millions(v) -> str:
     """Millions of pounds as text, sign first: -£120.9m."""
     if v is None:
         return "-"
@@ -235,9 +235,9 @@ def finance_section(db: _Db) -> Section | None:
                    "ORDER BY financial_year")
     last = rows[-1]
     spend = "is forecast at" if last[6] == "forecast" else "was"
-    text = (f"In {last[0]} High Needs spend {spend} {_money(last[2])} against income of "
-            f"{_money(last[1])}: an in-year {'deficit' if last[3] < 0 else 'surplus'} of "
-            f"{_money(abs(last[3]))}. The cumulative balance is {_money(last[4])}, "
+    text = (f"In {last[0]} High Needs spend {spend} {millions(last[2])} against income of "
+            f"{millions(last[1])}: an in-year {'deficit' if last[3] < 0 else 'surplus'} of "
+            f"{millions(abs(last[3]))}. The cumulative balance is {millions(last[4])}, "
             f"{_cell(last[5])}% of the year's High Needs income.")
     chart = bars("High Needs income and spend", "Bars: High Needs Block income and spend per "
                  "financial year; the last year's spend is a forecast outturn.",
@@ -320,7 +320,7 @@ def forecast_section(db: _Db) -> Section | None:
                 if (n, last, "dsg_cumulative_balance_gbp") in value]
     if balances:
         text += (f" The cumulative DSG balance at the end of {last - 1}-{str(last)[2:]} would be "
-                 + "; ".join(f"{_money(b)} under {n.replace('_', ' ')}" for n, b in balances)
+                 + "; ".join(f"{millions(b)} under {n.replace('_', ' ')}" for n, b in balances)
                  + ".")
     span = [y for y, _ in history] + years
     actual = dict(history)
@@ -357,8 +357,8 @@ def forecast_section(db: _Db) -> Section | None:
              *(Series(f"{n.replace('_', ' ')} (median)", path(n)) for n in scenarios)],
             unit="m", zero=False))
     table = [(n, y, *value.get((n, y, "caseload"), (None,) * 3),
-              _money(value.get((n, y, "hnb_spend_gbp"), (None,) * 3)[1]),
-              _money(value.get((n, y, "dsg_cumulative_balance_gbp"), (None,) * 3)[1]))
+              millions(value.get((n, y, "hnb_spend_gbp"), (None,) * 3)[1]),
+              millions(value.get((n, y, "dsg_cumulative_balance_gbp"), (None,) * 3)[1]))
              for n in scenarios for y in years]
     return Section("Forecast: caseload and cost by scenario", text, chart,
                    (["scenario", "January", "caseload p10", "p50", "p90", "HNB spend p50",
@@ -509,8 +509,8 @@ def _tiles(db: _Db) -> str:
     if db.has("dsg_balance"):
         d = db.rows("SELECT financial_year, in_year_gbp, cumulative_balance_gbp FROM "
                     "S.dsg_balance ORDER BY financial_year DESC LIMIT 1")[0]
-        tiles += [(f"High Needs in-year, {d[0]}", _money(d[1]), "income less spend"),
-                  ("Cumulative balance", _money(d[2]), "negative is a deficit")]
+        tiles += [(f"High Needs in-year, {d[0]}", millions(d[1]), "income less spend"),
+                  ("Cumulative balance", millions(d[2]), "negative is a deficit")]
     return "".join(f"<div class='tile'>{escape(t)}<b>{escape(v)}</b>{escape(s)}</div>"
                    for t, v, s in tiles)
 
