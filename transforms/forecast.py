@@ -443,19 +443,18 @@ def simulate(fitted: Fitted, scenario: Scenario, recovery: dict[str, float] | No
     caps = _recovery_caps(fitted, scenario, recovery or {}, horizon)
     growth = (scenario.request_growth_pct / 100 if scenario.request_growth_pct is not None
               else fitted.request_growth)
-    requests = dict(fitted.requests)
-    last_known = max(y for y in requests if y < fitted.base_year) if any(
-        y < fitted.base_year for y in requests) else None
+    # Requests of complete calendar years (those before the base January's) are known.
+    known = {y: n for y, n in fitted.requests.items() if y < fitted.base_year}
     x = np.broadcast_to(fitted.counts, (runs, *fitted.counts.shape)).copy()
-    req = np.full(runs, float(requests.get(last_known, 0)))
+    req = np.full(runs, float(known[max(known)]) if known else 0.0)
     out = np.zeros((runs, horizon, *fitted.counts.shape))
     joiners = np.zeros((runs, horizon))
     for h in range(horizon):
         year = fitted.base_year + 1 + h
         mix = _mix_for(base_mix, fitted.population, fitted.base_year, year)
         # Requests two years before this January: observed if complete, else projected.
-        if year - 2 <= (last_known or -1):
-            lead = np.full(runs, float(requests[year - 2]))
+        if year - 2 in known:
+            lead = np.full(runs, float(known[year - 2]))
         else:
             step = (np.log1p(growth) + rng.normal(0, fitted.request_growth_sd, runs)
                     if rng is not None else np.full(runs, np.log1p(growth)))
