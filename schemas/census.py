@@ -7,7 +7,7 @@ import datetime as dt
 import pandera.polars as pa
 import polars as pl
 
-from schemas.checks import is_boolean, is_date, is_upn, matches, one_of, row_rule
+from schemas.checks import among_repeats, is_boolean, is_date, is_upn, matches, one_of, row_rule
 from schemas.contracts import (
     ENROL_STATUSES,
     LEGACY_NEED_CODES,
@@ -16,15 +16,15 @@ from schemas.contracts import (
     NEED_CODES,
     SEN_PROVISION,
 )
-from transforms.parse import parse_date
+from transforms.parse import parsed_date
 
 NEEDS = (*NEED_CODES, *LEGACY_NEED_CODES)
 # The 2014 reforms replaced School Action (A), School Action Plus (P) and statements (S) with
 # K and E from the spring 2015 census; autumn 2014 was the last census with the old codes.
 LEGACY_PROVISION_UNTIL = dt.date(2015, 1, 1)
 
-_census = parse_date("census_date")
-_dob = parse_date("date_of_birth")
+_census = parsed_date("census_date")
+_dob = parsed_date("date_of_birth")
 
 
 def _month_day(d: pl.Expr) -> pl.Expr:
@@ -42,9 +42,8 @@ _first = pl.struct(pl.all()).is_first_distinct()
 # with two is a duplicated UPN among the rows that count (a hash, not a window per pupil).
 _counted = _on_roll & _first
 # ("=" keeps counted rows apart from the others' nulls; rows without a UPN count as one.)
-_twice_on_roll = _counted & pl.when(_counted).then(pl.lit("=") + pl.col("upn").str.to_uppercase()
-                                                   .str.strip_chars().fill_null("")
-                                                   ).is_duplicated()
+_upn = pl.col("upn").str.to_uppercase().str.strip_chars()
+_twice_on_roll = _counted & pl.when(_counted).then(pl.lit("=") + _upn.fill_null("")).is_duplicated()
 
 
 def census_schema() -> pa.DataFrameSchema:
@@ -69,9 +68,10 @@ def census_schema() -> pa.DataFrameSchema:
             "fsm_eligible": pa.Column(pl.Utf8, checks=[is_boolean()]),
         },
         checks=[
-            row_rule("upn", "repeats an identical earlier row", _first),
+            row_rule("upn", "repeats an identical earlier row",
+                     among_repeats(pl.col("upn"), _first)),
             row_rule("upn", "is on roll twice (two sole or main registrations) in this census",
-                     ~_twice_on_roll),
+                     among_repeats(_upn, ~_twice_on_roll)),
             row_rule("census_date", "is the file's census date (one census a file)",
                      _census == _census.mode().first()),
             row_rule("census_date", "is not in the future", _census <= dt.date.today()),

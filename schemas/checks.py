@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pandera.polars as pa
 import polars as pl
 
-from transforms.parse import is_bool, parse_date
+from transforms.parse import is_bool, parsed_date, with_parsed_dates
 from transforms.upn import upn_is_valid
 
 
@@ -24,8 +24,12 @@ def expr_check(name: str, build: Callable[[str], pl.Expr]) -> pa.Check:
     def ok(column: str) -> pl.Expr:
         return build(column).fill_null(False) | pl.col(column).is_null()
 
-    return _with_expression(pa.Check(lambda data: data.lazyframe.select(ok(data.key)),
+    return _with_expression(pa.Check(lambda data: _select(data.lazyframe, ok(data.key)),
                                      name=name), ok)
+
+
+def _select(frame: pl.LazyFrame, ok: pl.Expr) -> pl.LazyFrame:
+    return with_parsed_dates(frame, [ok]).select(ok)
 
 
 def _with_expression(check: pa.Check, ok: Callable[[str], pl.Expr]) -> pa.Check:
@@ -37,7 +41,7 @@ def _with_expression(check: pa.Check, ok: Callable[[str], pl.Expr]) -> pa.Check:
 
 def is_date() -> pa.Check:
     return expr_check("is a date (yyyy-mm-dd, dd/mm/yyyy or yyyy-Mon-dd)",
-                      lambda c: parse_date(c).is_not_null())
+                      lambda c: parsed_date(c).is_not_null())
 
 
 def is_boolean() -> pa.Check:
@@ -70,5 +74,27 @@ def matches(pattern: str, what: str) -> pa.Check:
 
 def row_rule(column: str, rule: str, ok: pl.Expr) -> pa.Check:
     """A rule across columns: `ok` is true for good rows (null counts as good)."""
-    return _with_expression(pa.Check(lambda data: data.lazyframe.select(ok.fill_null(True)),
+    return _with_expression(pa.Check(lambda data: _select(data.lazyframe, ok.fill_null(True)),
                                      name=f"{column}|{rule}"), lambda _: ok.fill_null(True))
+
+
+def among_repeats(key: pl.Expr, ok: pl.Expr) -> pl.Expr:
+    """`ok`, a rule that compares rows with one another, worked out only among the rows whose
+    `key` value repeats; every other row passes. Right for any rule that a row passes when
+    no other row shares its key (an identical row, or a second registration, has the same
+    UPN or id). Comparing whole rows across a national census takes seconds; hashing one
+    column and comparing the few rows that share a hash does not."""
+    def among(rows: pl.Series) -> pl.Series:
+        frame = rows.struct.unnest()
+        hashes = frame.select(key.hash()).to_series()
+        # Repeated hashes found by sorting: a hash table of millions of rows is slower.
+        ordered = hashes.sort()
+        repeats = hashes.is_in(ordered.filter(ordered == ordered.shift(1)).unique().implode())
+        passed = pl.repeat(True, frame.height, dtype=pl.Boolean, eager=True)
+        if not repeats.any():
+            return passed
+        at = repeats.arg_true()
+        return passed.scatter(at, frame.select(pl.all().gather(at)).select(
+            ok.fill_null(True)).to_series())
+
+    return pl.struct(pl.all()).map_batches(among, return_dtype=pl.Boolean)

@@ -11,20 +11,20 @@ import datetime as dt
 import pandera.polars as pa
 import polars as pl
 
-from schemas.checks import is_boolean, is_date, is_upn, matches, one_of, row_rule
+from schemas.checks import among_repeats, is_boolean, is_date, is_upn, matches, one_of, row_rule
 from schemas.contracts import LEGACY_NEED_CODES, NEED_CODES, SEN2_MODULES, SEN_SETTINGS
-from transforms.parse import parse_date
+from transforms.parse import parsed_date
 
 _ID = matches(r"^\d+$", "a whole-number table id")
 _SEN2_NEEDS = tuple(c for c in (*NEED_CODES, *LEGACY_NEED_CODES) if c != "NSA")
 
 
 def _not_in_future(column: str) -> pa.Check:
-    return row_rule(column, "is not in the future", parse_date(column) <= dt.date.today())
+    return row_rule(column, "is not in the future", parsed_date(column) <= dt.date.today())
 
 
 def _after(later: str, earlier: str, what: str) -> pa.Check:
-    return row_rule(later, f"is not before {what}", parse_date(later) >= parse_date(earlier))
+    return row_rule(later, f"is not before {what}", parsed_date(later) >= parsed_date(earlier))
 
 
 _RULES: dict[str, dict[str, list[pa.Check]]] = {
@@ -80,10 +80,10 @@ def sen2_schema(module: str) -> pa.DataFrameSchema:
     # An exact repeat of a row loads once; two different rows with one id are both held,
     # since nothing says which is right.
     first = pl.struct(pl.all()).is_first_distinct()
-    repeat = row_rule(key, "repeats an identical earlier row", first)
+    repeat = row_rule(key, "repeats an identical earlier row", among_repeats(pl.col(key), first))
     distinct_ids = pl.col(key).filter(first)
-    unique_id = row_rule(key, "repeats the table id of a different row",
-                         ~(first & pl.col(key).is_in(
-                             distinct_ids.filter(distinct_ids.is_duplicated()).implode())))
+    unique_id = row_rule(key, "repeats the table id of a different row", among_repeats(
+        pl.col(key), ~(first & pl.col(key).is_in(
+            distinct_ids.filter(distinct_ids.is_duplicated()).implode()))))
     return pa.DataFrameSchema(columns, checks=[repeat, unique_id, *_ROW_RULES.get(module, [])],
                               name=f"sen2 {module}", strict=True)

@@ -175,3 +175,32 @@ def test_duplicate_rows_and_double_registrations(tmp_path):
         (9, "is on roll twice (two sole or main registrations) in this census"),
     ]
     assert sorted(v.good["row_number"].to_list()) == [2, 3, 5, 6, 7]
+
+
+def test_one_pass_validation_agrees_with_pandera(tmp_path):
+    """transforms.validate evaluates the checks' polars expressions itself (parsed dates
+    once, repeats only among rows that share a key); pandera running the same schema must
+    find exactly the same failures."""
+    from transforms.validate import _failures, _pandera_failures
+
+    rows = handmade.census_rows()
+    u = handmade.PUPIL_UPNS
+    rows += [rows[0], rows[0],  # two exact repeats
+             f"18/01/2024,8652001,100001,{u[2].lower()},Brown,Cat,01/07/2015,F,3,M,N,,,0",
+             f"18/01/2024,8652001,100001,B{u[3][1:]},Smith,Ann,01/05/2023,F,N1,C,K,,,0",
+             "17/05/2024,8652001,100001,,Smith,Ann,31/02/2015,F,3,C,N,,,0",
+             "17/05/2024,8652001,100001,,Smith,Ann,31/02/2015,F,3,C,N,,,0"]
+    frame = conform(read_raw(census(tmp_path, rows)).frame, CENSUS).frame
+    fast = _failures(frame.drop("row_number"), census_schema())
+    slow = _pandera_failures(frame, census_schema())
+    key = ["_i", "column_name", "rule"]
+    assert fast.sort(key).equals(slow.sort(key))
+    assert fast.height == 14
+
+    def rows_failing(rule):
+        return fast.filter(pl.col("rule") == rule)["_i"].sort().to_list()
+
+    assert rows_failing("repeats an identical earlier row") == [6, 7, 11]
+    # The lower-case UPN is the same pupil as row 2's.
+    assert rows_failing("is on roll twice (two sole or main registrations) in this census"
+                        ) == [2, 8]

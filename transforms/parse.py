@@ -27,6 +27,24 @@ def parse_date(col: str | pl.Expr) -> pl.Expr:
     return expr.replace_strict(distinct, parsed, default=None, return_dtype=pl.Date)
 
 
+# A validation pass parses each date column once, into a column of this prefix, and every
+# rule on that date reads it (transforms.validate); polars would parse it again for each
+# rule that mentions it, which on a national census is seconds a rule.
+PARSED = "__parsed_date__ "
+
+
+def parsed_date(column: str) -> pl.Expr:
+    """A date column's parsed values, inside a frame that `with_parsed_dates` prepared."""
+    return pl.col(PARSED + column)
+
+
+def with_parsed_dates(frame: pl.DataFrame | pl.LazyFrame, exprs: list[pl.Expr]):
+    """`frame` plus the parsed date columns that `exprs` read through `parsed_date`."""
+    needed = sorted({name.removeprefix(PARSED) for e in exprs for name in e.meta.root_names()
+                     if name.startswith(PARSED)})
+    return frame.with_columns([parse_date(c).alias(PARSED + c) for c in needed])
+
+
 def parse_bool(col: str | pl.Expr) -> pl.Expr:
     expr = (pl.col(col) if isinstance(col, str) else col).str.to_lowercase()
     return (pl.when(expr.is_in(BOOLEAN_TRUE)).then(True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pandera.polars as pa
 import polars as pl
 
+from transforms.parse import with_parsed_dates
 from transforms.readers import PROBLEM_SCHEMA as QUARANTINE_SCHEMA
 from transforms.readers import FileRejected
 
@@ -72,7 +73,8 @@ def _failures(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame |
         exprs.append(check.sendboard_ok(None))
         labels.append(tuple(check.name.split("|", 1)))
     try:
-        ok = frame.lazy().select([e.alias(f"_{k}") for k, e in enumerate(exprs)]).collect()
+        ok = with_parsed_dates(frame.lazy(), exprs).select(
+            [e.alias(f"_{k}") for k, e in enumerate(exprs)]).collect()
     except pl.exceptions.PolarsError:
         return None
     parts = [pl.DataFrame({"_i": ok[f"_{k}"].not_().arg_true().cast(pl.UInt32)}).with_columns(
