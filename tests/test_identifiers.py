@@ -21,6 +21,10 @@ def check(values: list[str | None]) -> list[bool]:
 def test_domain_examples():
     assert check(["B801200005001", "P207000016049", "A801200005001", "Q207000016049",
                   None, "", "B80120000500"]) == [True, True, False, False, False, False, False]
+    # Either case; a value of another length, or with a two-byte character, is not a UPN
+    # (the numpy check reads every value as exactly 13 bytes).
+    assert check(["b801200005001", "B8012000050011", "É80120000500", "B80120000500É"]) == [
+        True, False, False, False]
 
 
 def test_agrees_with_stdnum_on_random_and_corrupted_upns():
