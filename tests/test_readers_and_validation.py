@@ -204,3 +204,25 @@ def test_one_pass_validation_agrees_with_pandera(tmp_path):
     # The lower-case UPN is the same pupil as row 2's.
     assert rows_failing("is on roll twice (two sole or main registrations) in this census"
                         ) == [2, 8]
+
+
+@pytest.mark.parametrize("text, expected", [
+    (b"a,b\nc,d\n", False), (b"a,b\r\nc,d\r\n", False), (b"a b,c\n", False),
+    (b"a,b\te\n", False), ("Zo\u00eb,x\n".encode(), False), (b"a,\xc2\xa3b\n", False),
+    (b"a, b\n", True), (b"a ,b\n", True), (b"a,b \n", True), (b" a,b\n", True),
+    (b"a,b\nc,d ", True), (b"a,b\t\n", True), (b"a,b\r,c\n", True), (b'"a",b\n', True),
+    (b"a,\xc2\xa0b\n", True), ("a,b\u2003\n".encode(), True), ("Zo\u00eb ,x\n".encode(), True),
+])
+def test_padded_says_when_values_need_trimming(text, expected):
+    """conform skips trimming a file only when no field can start or end with white space
+    (ASCII or not) and none is quoted."""
+    from transforms.readers import padded
+
+    assert padded(text) is expected
+
+
+def test_unpadded_file_conforms_to_the_same_values(tmp_path):
+    rows = handmade.census_rows()
+    raw = read_raw(census(tmp_path, rows))
+    assert raw.padded is False
+    assert conform(raw.frame, CENSUS, trim=False).frame.equals(conform(raw.frame, CENSUS).frame)

@@ -33,6 +33,7 @@ class RawTable:
     encoding: str
     problems: pl.DataFrame
     empty_rows: int = 0
+    padded: bool = True  # some value may need trimming or be "" (see `padded`)
 
 
 PROBLEM_SCHEMA = {"row_number": pl.Int64, "column_name": pl.Utf8, "rule": pl.Utf8,
@@ -119,6 +120,52 @@ def _commas_per_line_are(body: bytes, stop: int, width: int) -> bool:
             return False
         start = end
     return True
+
+
+# Bytes that start a UTF-8 white-space character other than ASCII's: C2 85 and C2 A0
+# (U+0085, U+00A0), and E1, E2, E3 (U+1680, U+2000-U+205F, U+3000), with what may follow.
+_WIDE_SPACE_LEADS = (0xE1, 0xE2, 0xE3)
+_FIELD_EDGES = np.array([ord(","), ord("\n"), ord('"')], dtype=np.uint8)
+
+
+def padded(text: bytes) -> bool:
+    """Whether a field of this CSV may start or end with white space (or be quoted, and so
+    hold anything), judged from the bytes with numpy a chunk at a time. False lets conform
+    skip trimming every value, which on a national census is seconds and a copy of it.
+    Errs towards True: an ASCII white-space byte next to a comma, quote, line break or the
+    file's ends, or any byte that may start a non-ASCII white-space character."""
+    if b'"' in text:
+        return True
+    if not text.isascii() and _wide_spaces(text):
+        return True
+    # Other bytes of multi-byte characters are all above " ", so they never count below.
+    start, stop = 0, len(text)
+    whole = np.frombuffer(text, dtype=np.uint8)
+    while start < stop:
+        end = min(start + _CHUNK, stop)
+        chunk = whole[start:end]
+        # Counting first, since most chunks of most files hold no white space but line breaks.
+        if np.count_nonzero(chunk <= ord(" ")) > np.count_nonzero(chunk == ord("\n")):
+            at = start + np.flatnonzero((chunk <= ord(" ")) & (chunk != ord("\n")))
+            before = np.where(at > 0, whole[np.maximum(at - 1, 0)], ord("\n"))
+            after = np.where(at < stop - 1, whole[np.minimum(at + 1, stop - 1)], ord("\n"))
+            line_end = (whole[at] == ord("\r")) & (after == ord("\n"))
+            edge = np.isin(before, _FIELD_EDGES) | np.isin(after, _FIELD_EDGES) | (
+                after == ord("\r"))
+            if (edge & ~line_end).any():
+                return True
+        start = end
+    return False
+
+
+def _wide_spaces(text: bytes) -> bool:
+    """Whether UTF-8 text may hold a non-ASCII white-space character."""
+    whole = np.frombuffer(text, dtype=np.uint8)
+    leads = np.flatnonzero(whole >= 0xC2)
+    if np.isin(whole[leads], _WIDE_SPACE_LEADS).any():
+        return True
+    follow = whole[np.minimum(leads + 1, len(whole) - 1)]
+    return bool(((whole[leads] == 0xC2) & ((follow == 0x85) | (follow == 0xA0))).any())
 
 
 def _problem(row: int, rule: str, value: str) -> dict:
@@ -214,7 +261,9 @@ def read_raw(path: Path, unread: set[str] = frozenset()) -> RawTable:
         first_line = head.decode("utf-8").rstrip("\r")
         names = _header_names(next(csv.reader([first_line]), []))
         keep = [i for i, n in enumerate(names) if normalise_header(n) not in unread]
+        trim = True  # the careful reader gives "" for an empty cell
         if _simple_layout(text):
+            trim = padded(text)
             try:
                 frame = pl.read_csv(text, infer_schema=False, has_header=True,
                                     columns=keep, row_index_name="row_number",
@@ -230,7 +279,7 @@ def read_raw(path: Path, unread: set[str] = frozenset()) -> RawTable:
             frame.columns = [*names, "row_number"]
             frame = frame.select(*(names[i] for i in keep), "row_number")
         frame, empty = _drop_empty_rows(frame)
-        return RawTable(frame, encoding, problems, empty)
+        return RawTable(frame, encoding, problems, empty, trim)
     if suffix == ".xlsx":
         raw = _read_xlsx(path)
         unwanted = [c for c in raw.frame.columns if normalise_header(c) in unread]
@@ -270,10 +319,12 @@ class Conformed:
     unknown_columns: list[str]
 
 
-def conform(raw: pl.DataFrame, contract: Contract) -> Conformed:
+def conform(raw: pl.DataFrame, contract: Contract, trim: bool = True) -> Conformed:
     """Rename headers to the contract's names; reject the file when required ones are missing.
 
-    Values are trimmed and blank cells become null; `row_number` is kept.
+    Values are trimmed and blank cells become null; `row_number` is kept. `trim=False` (no
+    value is padded and no cell is an empty string, as `RawTable.padded` says of a file read
+    by polars, which reads an empty cell as null) keeps the values as they are.
     """
     aliases = contract.alias_map()
     rename: dict[str, str] = {}
@@ -298,6 +349,6 @@ def conform(raw: pl.DataFrame, contract: Contract) -> Conformed:
     frame = raw.select([pl.col(src).alias(dst) for src, dst in rename.items()] + ["row_number"])
     optional = [c for c in contract.kept if c not in frame.columns]
     frame = frame.with_columns(
-        [pl.col(c).str.strip_chars().replace("", None) for c in rename.values()]
+        [pl.col(c).str.strip_chars().replace("", None) for c in rename.values() if trim]
         + [pl.lit(None, pl.Utf8).alias(c) for c in optional])
     return Conformed(frame.select([*contract.kept, "row_number"]), unknown)

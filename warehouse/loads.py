@@ -224,7 +224,7 @@ def read_validated(path: Path, contract: Contract, schema, file_check=None) -> R
         if raw.frame.height == 0 and raw.problems.height:
             raise FileRejected(f"has no usable rows: all {raw.problems.height} have the wrong "
                                "number of fields for its header")
-        conformed = conform(raw.frame, contract)
+        conformed = conform(raw.frame, contract, trim=raw.padded)
         # The text as read is not needed past here: at national scale it is gigabytes.
         raw = replace(raw, frame=raw.frame.clear())
     with stage("validate"):
