@@ -125,14 +125,19 @@ def _with_values(failures: pl.DataFrame, numbered: pl.DataFrame,
     ).sort("row_number", "column_name")
 
 
-def quarantine_rows(frame: pl.DataFrame, bad: pl.Expr, column: str, rule: str,
+def quarantine_rows(frame: pl.DataFrame, bad: pl.Expr | pl.Series, column: str, rule: str,
                     personal: set[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split rows that fail a rule checked outside pandera (e.g. across files).
 
-    `frame` carries `row_number`; returns (good rows, quarantine records).
+    `frame` carries `row_number`; `bad` is true for failing rows; returns (good rows,
+    quarantine records). The rule is evaluated once, and a frame with no failing row is
+    returned as it is, not copied.
     """
-    flagged = frame.filter(bad)
-    records = flagged.select(
+    flagged = bad if isinstance(bad, pl.Series) else frame.select(
+        bad.fill_null(False)).to_series()
+    if not flagged.any():
+        return frame, pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    records = frame.filter(flagged).select(
         "row_number", pl.lit(column).alias("column_name"), pl.lit(rule).alias("rule"),
         mask(pl.col(column).cast(pl.Utf8), pl.lit(column in personal)).alias("value_masked"))
-    return frame.filter(~bad), records
+    return frame.filter(~flagged), records
