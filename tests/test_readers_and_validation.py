@@ -191,11 +191,12 @@ def test_one_pass_validation_agrees_with_pandera(tmp_path):
              "17/05/2024,8652001,100001,,Smith,Ann,31/02/2015,F,3,C,N,,,0",
              "17/05/2024,8652001,100001,,Smith,Ann,31/02/2015,F,3,C,N,,,0"]
     frame = conform(read_raw(census(tmp_path, rows)).frame, CENSUS).frame
-    fast = _failures(frame.drop("row_number"), census_schema())
+    fast, parsed = _failures(frame.drop("row_number"), census_schema())
     slow = _pandera_failures(frame, census_schema())
     key = ["_i", "column_name", "rule"]
     assert fast.sort(key).equals(slow.sort(key))
     assert fast.height == 14
+    assert parsed.width == 2 and parsed.dtypes == [pl.Date, pl.Date]  # handed on to staging
 
     def rows_failing(rule):
         return fast.filter(pl.col("rule") == rule)["_i"].sort().to_list()

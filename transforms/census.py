@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from schemas.contracts import LEGACY_NEED_CODES, SEN_PROVISION
-from transforms.parse import parse_bool, parse_date
+from transforms.parse import date_of, parse_bool
 from transforms.privacy import birth_year_month, pseudonymise
 
 
@@ -13,12 +13,12 @@ def stage_census(good: pl.DataFrame, key: bytes) -> pl.DataFrame:
     """Validated census rows as stage.census rows: no names, no full date of birth, no UPN."""
     typed = good.select(
         "row_number",
-        parse_date("census_date").alias("census_date"),
+        date_of(good, "census_date").alias("census_date"),
         pl.col("laestab").str.slice(0, 3).alias("la_number"),
         "laestab",
         pl.col("urn").cast(pl.Int32).alias("urn"),
         "upn",
-        *birth_year_month(parse_date("date_of_birth")),
+        *birth_year_month(date_of(good, "date_of_birth")),
         pl.col("sex").str.to_uppercase().alias("sex"),
         pl.col("nc_year_actual").str.to_uppercase().alias("nc_year"),
         pl.col("enrol_status").str.to_uppercase().alias("enrol_status"),

@@ -38,6 +38,12 @@ def parsed_date(column: str) -> pl.Expr:
     return pl.col(PARSED + column)
 
 
+def date_of(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """A date column's values parsed: the validator's parse when `frame` carries it (its
+    good rows do), otherwise parsed here."""
+    return parsed_date(column) if PARSED + column in frame.columns else parse_date(column)
+
+
 def with_parsed_dates(frame: pl.DataFrame | pl.LazyFrame, exprs: list[pl.Expr]):
     """`frame` plus the parsed date columns that `exprs` read through `parsed_date`."""
     needed = sorted({name.removeprefix(PARSED) for e in exprs for name in e.meta.root_names()

@@ -7,7 +7,7 @@ import datetime as dt
 import polars as pl
 
 from schemas.contracts import LEGACY_NEED_CODES, SEN2_MODULES
-from transforms.parse import parse_bool, parse_date, parse_int
+from transforms.parse import date_of, parse_bool, parse_int
 from transforms.privacy import birth_year_month, pseudonymise
 from transforms.validate import quarantine_rows
 
@@ -102,9 +102,9 @@ def _outcome_before_request(assessment: pl.DataFrame, requests: pl.DataFrame,
                             personal: set[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """An assessment cannot be decided before the request for it was received."""
     received = requests.select("requeststableid",
-                               parse_date("receiveddate").alias("_received"))
+                               date_of(requests, "receiveddate").alias("_received"))
     joined = assessment.join(received, on="requeststableid", how="left")
-    bad = (parse_date("assessmentoutcomedate") < pl.col("_received")).fill_null(False)
+    bad = (date_of(joined, "assessmentoutcomedate") < pl.col("_received")).fill_null(False)
     good, records = quarantine_rows(joined, bad, "assessmentoutcomedate",
                                     "is before its request was received", personal)
     return good.drop("_received"), records
@@ -121,9 +121,9 @@ def stage_module(module: str, good: pl.DataFrame, key: bytes,
         if name.endswith("tableid"):
             exprs.append(parse_int(name).alias(name))
         elif name == "personbirthdate":
-            exprs.extend(birth_year_month(parse_date(name)))
+            exprs.extend(birth_year_month(date_of(good, name)))
         elif name in _DATES:
-            exprs.append(parse_date(name).alias(name))
+            exprs.append(date_of(good, name).alias(name))
         elif name in _BOOLS:
             exprs.append(parse_bool(name).alias(name))
         elif name in _INTS:

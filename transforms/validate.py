@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandera.polars as pa
 import polars as pl
 
-from transforms.parse import with_parsed_dates
+from transforms.parse import PARSED, with_parsed_dates
 from transforms.readers import PROBLEM_SCHEMA as QUARANTINE_SCHEMA
 from transforms.readers import FileRejected
 
@@ -38,21 +38,25 @@ def mask(values: pl.Expr, personal: pl.Expr) -> pl.Expr:
 
 def validate(frame: pl.DataFrame, schema: pa.DataFrameSchema,
              personal: set[str]) -> Validated:
-    """`frame` is text columns plus `row_number`; the schema sees the text columns only."""
+    """`frame` is text columns plus `row_number`; the schema sees the text columns only.
+    The good rows also carry the dates the rules parsed (`transforms.parse.parsed_date`),
+    so that staging does not parse them again."""
     numbered = frame.with_row_index("_i")
-    failures = _failures(frame.drop("row_number"), schema)
-    if failures is None:
-        failures = _pandera_failures(frame, schema)
+    found = _failures(frame.drop("row_number"), schema)
+    failures, parsed = found if found else (_pandera_failures(frame, schema), None)
     bad_rows = failures["_i"].unique()
     quarantine = _with_values(failures, numbered, personal)
+    if parsed is not None and parsed.width:
+        numbered = numbered.hstack(parsed)
     good = numbered.filter(~pl.col("_i").is_in(bad_rows.implode())).drop("_i")
     return Validated(good=good, quarantine=quarantine, rows_read=frame.height)
 
 
-def _failures(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame | None:
-    """(_i, column_name, rule) of every failure, every check in one parallel polars pass
-    (shared subexpressions such as a parsed date computed once). None when the frame is
-    not the schema's text columns or a check has no expression: then pandera decides."""
+def _failures(frame: pl.DataFrame, schema: pa.DataFrameSchema,
+              ) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+    """(_i, column_name, rule) of every failure, every check in one parallel polars pass,
+    and the parsed date columns the checks read. None when the frame is not the schema's
+    text columns or a check has no expression: then pandera decides."""
     columns = schema.columns
     if list(frame.columns) != list(columns) or any(t != pl.Utf8 for t in frame.dtypes):
         return None
@@ -74,15 +78,17 @@ def _failures(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame |
         labels.append(tuple(check.name.split("|", 1)))
     try:
         ok = with_parsed_dates(frame.lazy(), exprs).select(
-            [e.alias(f"_{k}") for k, e in enumerate(exprs)]).collect()
+            *[e.alias(f"_{k}") for k, e in enumerate(exprs)], pl.col(f"^{PARSED}.*$")).collect()
     except pl.exceptions.PolarsError:
         return None
+    parsed = ok.select(pl.col(f"^{PARSED}.*$"))
     parts = [pl.DataFrame({"_i": ok[f"_{k}"].not_().arg_true().cast(pl.UInt32)}).with_columns(
         pl.lit(column).alias("column_name"), pl.lit(rule).alias("rule"))
         for k, (column, rule) in enumerate(labels) if not ok[f"_{k}"].all()]
     if not parts:
-        return pl.DataFrame(schema={"_i": pl.UInt32, "column_name": pl.Utf8, "rule": pl.Utf8})
-    return pl.concat(parts).unique(maintain_order=True)
+        return pl.DataFrame(schema={"_i": pl.UInt32, "column_name": pl.Utf8, "rule": pl.Utf8}
+                            ), parsed
+    return pl.concat(parts).unique(maintain_order=True), parsed
 
 
 def _pandera_failures(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame:
