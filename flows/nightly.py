@@ -67,10 +67,18 @@ def prepare_file(f: loads.LandedFile, key: bytes) -> loads.Prepared:
     return loads.prepare(f, key)
 
 
+@task(name="read SEN2 module", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
+      retry_condition_fn=_transient)
+def read_sen2_module(f: loads.LandedFile) -> loads.Read | str | None:
+    """Read and validate one module of a SEN2 export, in parallel with the other files; the
+    export's cross-module checks and its commit wait for all of them."""
+    return loads.read_module(f)
+
+
 @task(name="load", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
       retry_condition_fn=_transient)
 def load_batch(con, batch: list[loads.LandedFile], key: bytes, run_id: str,
-               archive_root: Path, prepared: loads.Prepared | None = None,
+               archive_root: Path, prepared: loads.Prepared | list | None = None,
                ) -> list[loads.FileOutcome]:
     outcomes = loads.load_batch(con, batch, key, run_id, archive_root, prepared)
     logger = get_run_logger()
@@ -198,16 +206,20 @@ def run_pipeline(flow_name: str, h: Home, gather, sample: bool, as_of: dt.date |
                 summary.status = "no_new_files"
                 store.finish_run(con, run_id, "no_new_files", files_new=0)
                 return summary
-            # Single files prepare in parallel; every batch commits in order.
-            futures = {i: prepare_file.submit(b[0], key) for i, b in enumerate(batches)
-                       if b[0].source != "sen2"}
+            quality_gate.warm_up()
+            # Files (and each module of a SEN2 export) prepare in parallel; every batch
+            # commits in order.
+            futures = {i: [read_sen2_module.submit(f) for f in b] if b[0].source == "sen2"
+                       else prepare_file.submit(b[0], key) for i, b in enumerate(batches)}
             progress = create_progress_artifact(
                 progress=0.0, key="sendboard-loading",
                 description=f"Loading {n_files} file(s) into the warehouse")
             done = 0
             for i, batch in enumerate(batches):
                 # Popped, so each prepared file is freed once committed, not held to the end.
-                prepared = futures.pop(i).result() if i in futures else None
+                future = futures.pop(i)
+                prepared = ([m.result() for m in future] if isinstance(future, list)
+                            else future.result())
                 summary.files.extend(load_batch(con, batch, key, run_id, h.archive, prepared))
                 done += len(batch)
                 update_progress_artifact(progress, progress=100.0 * done / n_files)

@@ -163,17 +163,31 @@ def prepare(f: LandedFile, key: bytes) -> Prepared:
                     periods=period_values(staged, source.period_columns))
 
 
+def read_module(f: LandedFile) -> Read | str | None:
+    """One SEN2 module file read and validated (no database, so an export's modules read in
+    parallel), the reason it is rejected, or None when its name is not a module's."""
+    module = module_of(f.name)
+    if module is None:
+        return None
+    try:
+        return read_validated(f.path, SEN2_MODULES[module], sen2_schema(module))
+    except FileRejected as e:
+        return str(e)
+
+
 def load_batch(con: duckdb.DuckDBPyConnection, batch: list[LandedFile], key: bytes,
                run_id: str, archive_root: Path,
-               prepared: Prepared | None = None) -> list[FileOutcome]:
+               prepared: Prepared | list[Read | str | None] | None = None,
+               ) -> list[FileOutcome]:
     """Archive and load a batch (one file, or one SEN2 export) in its own transaction.
-    `prepared`: the single file already prepared (by a parallel task)."""
+    `prepared`: the single file already prepared, or each SEN2 module already read (as
+    read_module gives them, in the batch's order), by parallel tasks."""
     with stage("load"):
         archived = {f.sha256: str(archive(f.path, f.sha256, f.source, archive_root))
                     for f in batch}
     loader = _Loader(con, key, run_id, archived)
     if batch[0].source == "sen2":
-        return loader.sen2_export(batch)
+        return loader.sen2_export(batch, prepared)
     return [loader.commit(prepared or prepare(batch[0], key))]
 
 
@@ -292,10 +306,12 @@ class _Loader:
                            r.quarantine["row_number"].n_unique(), message=r.notes,
                            period=period, top_reasons=_reasons(r.quarantine))
 
-    def sen2_export(self, batch: list[LandedFile]) -> list[FileOutcome]:
+    def sen2_export(self, batch: list[LandedFile],
+                    ready: list[Read | str | None] | None = None) -> list[FileOutcome]:
         """An export loads when it is whole: all nine modules in the batch, or a re-issued
         module of an export already loaded. Otherwise its good files wait, unrecorded, and
-        load with the corrected file on a later run."""
+        load with the corrected file on a later run. `ready`: read_module's result for each
+        file of the batch, when they were read in parallel."""
         export = export_date_of(batch[0].name)
         if export is None:
             return [self.reject(f, "has no valid export date in its name (expected "
@@ -303,7 +319,7 @@ class _Loader:
         outcomes: list[FileOutcome] = []
         reads: dict[str, tuple[LandedFile, Read]] = {}
         problems: list[str] = []
-        for f in batch:
+        for i, f in enumerate(batch):
             module = module_of(f.name)
             if module is None:
                 outcomes.append(self.reject(
@@ -313,12 +329,12 @@ class _Loader:
                 outcomes.append(self.reject(f, f"is a second {module} file for the export of "
                                                f"{export}"))
             else:
-                try:
-                    reads[module] = (f, read_validated(f.path, SEN2_MODULES[module],
-                                                       sen2_schema(module)))
-                except FileRejected as e:
-                    outcomes.append(self.reject(f, str(e)))
+                r = ready[i] if ready is not None else read_module(f)
+                if isinstance(r, str):
+                    outcomes.append(self.reject(f, r))
                     problems.append(f"its {module} file was rejected")
+                else:
+                    reads[module] = (f, r)
         staged = self._staged_modules(export)
         missing = [m for m in SEN2_MODULES if m not in reads and m not in staged]
         if missing:

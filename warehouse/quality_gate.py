@@ -8,8 +8,10 @@ result in audit.quality_checks. A failed expectation stops the publish.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +23,16 @@ from schemas.quality import Suite, suites
 from warehouse import store
 
 log = logging.getLogger(__name__)
+
+
+def warm_up() -> threading.Thread:
+    """Import Great Expectations in a background thread. The import is about 3 s of
+    Python; a run starts it while its files load (work that mostly runs outside the
+    interpreter lock), so the gate does not wait for it at the end."""
+    thread = threading.Thread(target=importlib.import_module, args=("great_expectations",),
+                              name="import great_expectations", daemon=True)
+    thread.start()
+    return thread
 
 
 @dataclass(frozen=True)
