@@ -145,36 +145,43 @@ def january_states(plans: pl.DataFrame, needs: pl.DataFrame, placements: pl.Data
     before, as national curriculum years count it), need, group and the provider's urn."""
     day = pl.DataFrame({"year": list(days), "day": list(days.values())},
                        schema={"year": pl.Int32, "day": pl.Date})
-    open_ = open_on(plans.select("plan_id", "birth_year", "birth_month", "start_date",
-                                 "cease_date"), day, "day").drop("start_date", "cease_date")
     first_need = needs.filter(pl.col("rank") == 1).group_by("plan_id").agg(
         pl.col("need").first())
-    placed = (open_.select("year", "day", "plan_id")
-              .join(placements.filter(pl.col("placement_rank") == 1), on="plan_id")
-              .filter((pl.col("entry_date") <= pl.col("day"))
-                      & (pl.col("leaving_date").is_null() | (pl.col("leaving_date")
-                                                             > pl.col("day"))))
-              .sort("entry_date").group_by("year", "plan_id").agg(
-                  pl.col("urn").last(),
-                  forecast_group(pl.col("placement_group"), pl.col("type_of_establishment"))
-                  .last().alias("group")))
+    # The need is the plan's, not the January's: joined before there is a row per January.
+    people = plans.select("plan_id", "birth_year", "birth_month", "start_date",
+                          "cease_date").join(first_need, on="plan_id", how="left",
+                                             maintain_order="left").with_columns(
+        pl.when(pl.col("need").is_in(NEEDS)).then(pl.col("need")).otherwise(pl.lit("unknown"))
+        .alias("need"))
+    open_ = open_on(people, day, "day").drop("start_date", "cease_date")
+    first = placements.filter(pl.col("placement_rank") == 1).select(
+        "plan_id", "entry_date", "leaving_date", "urn", "placement_group",
+        "type_of_establishment",
+        # Only a plan with two rank-1 placements can be in two on one day; grouping just
+        # those rows spares a group per plan and January.
+        pl.col("plan_id").is_duplicated().alias("several"))
+    # A handful of kinds of placement: their group worked out once each, not per placement.
+    kinds = first.select("placement_group", "type_of_establishment").unique().with_columns(
+        forecast_group(pl.col("placement_group"), pl.col("type_of_establishment"))
+        .alias("group"))
+    first = first.join(kinds, on=["placement_group", "type_of_establishment"], how="left",
+                       nulls_equal=True, maintain_order="left")
+    current = (open_.select("day", "plan_id").with_row_index("row").join(first, on="plan_id")
+               .filter((pl.col("entry_date") <= pl.col("day"))
+                       & (pl.col("leaving_date").is_null() | (pl.col("leaving_date")
+                                                              > pl.col("day")))))
+    placed = pl.concat([
+        current.filter(~pl.col("several")).select("row", "urn", "group"),
+        current.filter(pl.col("several")).sort("entry_date", maintain_order=True)
+        .group_by("row").agg(pl.col("urn").last(), pl.col("group").last())])
+    # At most one placement per row of open_: put in place by position, not joined back on.
+    urn, group = (pl.repeat(None, open_.height, dtype=placed[c].dtype, eager=True)
+                  .scatter(placed["row"], placed[c]) for c in ("urn", "group"))
     age = (pl.col("year") - 1 - pl.col("birth_year").cast(pl.Int32)
            - (pl.col("birth_month") >= 9).cast(pl.Int32))
-    return (open_.join(first_need, on="plan_id", how="left")
-            .join(placed, on=["year", "plan_id"], how="left")
-            .select("year", "plan_id", age.clip(0, MAX_AGE).alias("age"),
-                    pl.when(pl.col("need").is_in(NEEDS)).then(pl.col("need"))
-                    .otherwise(pl.lit("unknown")).alias("need"),
-                    pl.col("group").fill_null("other"), "urn"))
-
-
-def _cube(frame: pl.DataFrame) -> np.ndarray:
-    """Counts of (age, need, group) rows as an array indexed [age, need, group]."""
-    out = np.zeros((MAX_AGE + 1, len(NEEDS), len(GROUPS)))
-    if frame.height:
-        np.add.at(out, (frame["age"].to_numpy(), _index(frame["need"], NEEDS),
-                        _index(frame["group"], GROUPS)), 1)
-    return out
+    return open_.with_columns(urn=urn, group=group).select(
+        "year", "plan_id", age.clip(0, MAX_AGE).alias("age"), "need",
+        pl.col("group").fill_null("other"), "urn")
 
 
 @dataclass
@@ -208,23 +215,28 @@ def fit(states: pl.DataFrame, requests: dict[int, int], base_year: int | None = 
     moved = np.zeros((a, g, g + 1))  # [age, from group, to group or leave]
     needs_seen = np.zeros((len(NEEDS), len(NEEDS)))
     joined, leave_rates, joiners = [], [], {}
+    # The Januaries fitted on, need and group as positions, split by year once: each pair's
+    # joins then run on a few number columns, not on the whole frame and its strings.
+    fitted_years = sorted({*pairs, *(y + 1 for y in pairs), base})
+    coded = states.filter(pl.col("year").is_in(fitted_years)).select(
+        "year", "plan_id", "age", _position("need", NEEDS), _position("group", GROUPS))
+    by_year = {y: part for (y,), part in coded.partition_by("year", as_dict=True).items()}
     for y in pairs:
-        now = states.filter(pl.col("year") == y)
-        nxt = states.filter(pl.col("year") == y + 1)
+        now, nxt = by_year[y], by_year[y + 1]
         pair = now.join(nxt.select("plan_id", pl.col("group").alias("to")), on="plan_id",
                         how="left")
-        to = _index(pair["to"], GROUPS, missing=g)
-        np.add.at(moved, (pair["age"].to_numpy(), _index(pair["group"], GROUPS), to), 1)
+        to = pair["to"].fill_null(g).to_numpy()
+        moved += _tally(moved.shape, pair["age"].to_numpy(), pair["group"].to_numpy(), to)
         leave_rates.append(float((to == g).mean()) if len(to) else 0.0)
         still = now.join(nxt.select("plan_id", pl.col("need").alias("to_need")), on="plan_id")
-        np.add.at(needs_seen, (_index(still["need"], NEEDS), _index(still["to_need"], NEEDS)),
-                  1)
+        needs_seen += _tally(needs_seen.shape, still["need"].to_numpy(),
+                             still["to_need"].to_numpy())
         joined.append(nxt.join(now.select("plan_id"), on="plan_id", how="anti"))
+    ids = {y: part for (y,), part in
+           states.select("year", "plan_id").partition_by("year", as_dict=True).items()}
     for y in years:
         if y - 1 in years and y <= base:
-            joiners[y] = states.filter(pl.col("year") == y).join(
-                states.filter(pl.col("year") == y - 1).select("plan_id"), on="plan_id",
-                how="anti").height
+            joiners[y] = ids[y].join(ids[y - 1], on="plan_id", how="anti").height
     # Thin (age, group) rows borrow the age's pattern: leave at the age-wide rate, else stay.
     per_age = moved.sum(axis=1)
     seen = per_age.sum(axis=1)
@@ -243,7 +255,7 @@ def fit(states: pl.DataFrame, requests: dict[int, int], base_year: int | None = 
     need_counts = needs_seen + PRIOR_WEIGHT * np.eye(len(NEEDS))
     need_moves = need_counts / need_counts.sum(axis=1, keepdims=True)
     growth, spread = request_trend(requests, base)
-    return Fitted(base, _cube(states.filter(pl.col("year") == base)), moves, mix, joiners,
+    return Fitted(base, _cube(by_year.get(base, coded.clear())), moves, mix, joiners,
                   dict(requests), conversion(joiners, requests), growth, spread,
                   moved=moved + PRIOR_WEIGHT * prior,
                   population=population_by_age(population, base, base + horizon)
@@ -252,11 +264,23 @@ def fit(states: pl.DataFrame, requests: dict[int, int], base_year: int | None = 
                   need_moves=need_moves)
 
 
-def _index(values: pl.Series, keys: tuple[str, ...], missing: int | None = None
-           ) -> np.ndarray:
-    """Positions of the values in `keys` (`missing` for nulls, when given)."""
-    return values.replace_strict({k: i for i, k in enumerate(keys)}, default=missing,
-                                 return_dtype=pl.Int64).to_numpy()
+def _position(column: str, keys: tuple[str, ...]) -> pl.Expr:
+    """The column's values as their positions in `keys`."""
+    return pl.col(column).replace_strict({k: i for i, k in enumerate(keys)},
+                                         return_dtype=pl.Int64)
+
+
+def _tally(shape: tuple[int, ...], *index: np.ndarray) -> np.ndarray:
+    """How often each cell of an array of `shape` is indexed: np.add.at's counts, faster."""
+    return np.bincount(np.ravel_multi_index(index, shape), minlength=math.prod(shape)).reshape(
+        shape).astype(float)
+
+
+def _cube(frame: pl.DataFrame) -> np.ndarray:
+    """Counts of (age, need, group) rows, need and group as positions (_position), as an
+    array indexed [age, need, group]."""
+    return _tally((MAX_AGE + 1, len(NEEDS), len(GROUPS)), frame["age"].to_numpy(),
+                  frame["need"].to_numpy(), frame["group"].to_numpy())
 
 
 def population_by_age(population: pl.DataFrame, first: int, last: int

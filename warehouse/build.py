@@ -74,7 +74,8 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
     export = con.execute("SELECT max(export_date) FROM stage.sen2_namedplan").fetchall()[0][0]
     stage = {m: store.read(con, f"SELECT * FROM stage.sen2_{m} WHERE export_date = ?", [export])
              for m in SEN2_MODULES}
-    shas = sorted({s[:12] for s in stage["namedplan"]["sha256"]})
+    # In polars: a Python set of a million file hashes took a quarter of a second.
+    shas = stage["namedplan"]["sha256"].str.slice(0, 12).unique().sort().to_list()
     sen2_source = f"SEN2 export {export} ({', '.join(shas)})"
     establishments = _optional(con, "stage.establishments")
     # The columns the KPIs use, not the whole table: nationally that is gigabytes.

@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
@@ -56,16 +57,27 @@ def build_forecast(out: dict[str, pl.DataFrame], ledger: pl.DataFrame | None,
                         .group_by("project_id").agg(pl.col("metric_target").last()).iter_rows())
     planned = (forecast.planned_openings(out["kpi.place_sufficiency"], fitted.base_year)
                if "kpi.place_sufficiency" in out else {})
-    frames = []
-    for scenario in (s.with_planned(planned) for s in scenarios):
+    runs = [s.with_planned(planned) for s in scenarios]
+
+    def run(scenario: forecast.Scenario) -> pl.DataFrame | forecast.ScenarioError:
         try:
             result = forecast.simulate(fitted, scenario, recovery, sims=sims)
         except forecast.ScenarioError as why:
+            return why
+        return forecast.summarise(result, fitted, costs, scenario)
+
+    # Each scenario draws from its own seeded generator and numpy's draws let go of the GIL:
+    # side by side they give exactly what they give one after another, in less time.
+    with ThreadPoolExecutor(max_workers=max(1, min(len(runs), os.cpu_count() or 1))) as pool:
+        done = list(pool.map(run, runs))
+    frames = []
+    for scenario, frame in zip(runs, done, strict=True):
+        if isinstance(frame, forecast.ScenarioError):
             # A scenario the data cannot honour (say, a target for a project the register no
             # longer has) is left out whole rather than run without its lever.
-            log.warning("forecast scenario %r left out: %s", scenario.name, why)
+            log.warning("forecast scenario %r left out: %s", scenario.name, frame)
             continue
-        frames.append(forecast.summarise(result, fitted, costs, scenario))
+        frames.append(frame)
     if not frames:
         return None
     log.info("forecast: %d scenarios x %d simulations in %.1f s", len(frames), sims,
