@@ -144,7 +144,7 @@ def record(con: duckdb.DuckDBPyConnection, run_id: str, result: GateResult) -> N
     frame = result.checks.select(pl.lit(run_id).alias("run_id"), "suite", "expectation",
                                  pl.col("column").alias("column_name"), "success", "blocking",
                                  "why", "observed")
-    con.register("_checks", frame)
+    con.register("_checks", store.arrow(frame))
     try:
         with store.transaction(con):
             con.execute("DELETE FROM audit.quality_checks WHERE run_id = ?", [run_id])
