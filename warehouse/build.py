@@ -72,10 +72,13 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
     if reason:
         raise NothingToBuild(reason)
     export = con.execute("SELECT max(export_date) FROM stage.sen2_namedplan").fetchall()[0][0]
-    stage = {m: store.read(con, f"SELECT * FROM stage.sen2_{m} WHERE export_date = ?", [export])
-             for m in SEN2_MODULES}
-    # In polars: a Python set of a million file hashes took a quarter of a second.
-    shas = stage["namedplan"]["sha256"].str.slice(0, 12).unique().sort().to_list()
+    # Without the file hash of every row (nationally, 80 bytes a row for 9 million rows):
+    # the source line names the files, from one distinct query.
+    stage = {m: store.read(con, f"SELECT * EXCLUDE (sha256) FROM stage.sen2_{m} "
+                                "WHERE export_date = ?", [export]) for m in SEN2_MODULES}
+    shas = [s for (s,) in con.execute(
+        "SELECT DISTINCT left(sha256, 12) AS s FROM stage.sen2_namedplan WHERE export_date = ? "
+        "ORDER BY s", [export]).fetchall()]
     sen2_source = f"SEN2 export {export} ({', '.join(shas)})"
     establishments = _optional(con, "stage.establishments")
     # The columns the KPIs use, not the whole table: nationally that is gigabytes.
@@ -93,6 +96,7 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
     requests = core_requests(stage)
     lea = stage["sen2"]["lea"].drop_nulls().to_list()
     la_code = new_la_code(lea[0]) if lea else None
+    del stage  # the export's modules, nationally a gigabyte: only the core tables from here
 
     population = _optional(con, "stage.population")
     population_0_25 = kpis.population_0_25(population, la_code) if population is not None \
@@ -117,6 +121,10 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
                             "status = 'loaded'").fetchall()[0][0]
         out["kpi.sen_prevalence"] = kpis.sen_prevalence(
             census, establishments, f"school census ({files} censuses)", as_of)
+    reconcile = store.table_exists(con, "stage.published") and la_code
+    census_sides = (_census_against_sen2(census, plans, placements)
+                    if reconcile and census is not None else None)
+    del census  # the build's largest frame (9 million rows nationally), before the forecast
     if establishments is not None:
         out["core.establishments"] = establishments.drop("sha256", "row_number").join(
             groups.select("urn", "placement_group"), on="urn", how="left")
@@ -155,7 +163,7 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
     if projected is not None:
         out["kpi.forecast"] = projected
 
-    if store.table_exists(con, "stage.published") and la_code:
+    if reconcile:
         figures = headline_figures(store.read(con, """
             SELECT * FROM stage.published WHERE geographic_level IN ('National', 'Regional')
             OR new_la_code IS NOT NULL"""))
@@ -166,8 +174,8 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
         own = figures.filter(pl.col("new_la_code") == la_code).select(
             "year", pl.col("measure_name").alias("measure"), "value")
         local = _local_figures(out)
-        if census is not None:
-            census_side, sen2_side = _census_against_sen2(census, plans, placements)
+        if census_sides is not None:
+            census_side, sen2_side = census_sides
             local, own = pl.concat([local, census_side]), pl.concat([own, sen2_side])
         out["kpi.reconciliation"] = reconciliation(
             local, own,
