@@ -29,6 +29,9 @@ def stage_census(good: pl.DataFrame, key: bytes) -> pl.DataFrame:
         _need("secondary_sen_need").alias("secondary_need"),
         parse_bool("fsm_eligible").alias("fsm_eligible"),
     )
+    # When the caller holds no other reference, the text goes here, before the
+    # pseudonyms are made (warehouse.loads.prepare hands it over so).
+    del good
     return pseudonymise(typed, {"upn": "pupil_id"}, key)
 
 

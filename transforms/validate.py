@@ -37,19 +37,28 @@ def mask(values: pl.Expr, personal: pl.Expr) -> pl.Expr:
 
 
 def validate(frame: pl.DataFrame, schema: pa.DataFrameSchema,
-             personal: set[str]) -> Validated:
+             personal: set[str], consume: bool = False) -> Validated:
     """`frame` is text columns plus `row_number`; the schema sees the text columns only.
     The good rows also carry the dates the rules parsed (`transforms.parse.parsed_date`),
-    so that staging does not parse them again."""
-    numbered = frame.with_row_index("_i")
+    so that staging does not parse them again. `consume=True` moves the columns out of
+    `frame` (left empty) a column at a time as the good rows are taken: a national census
+    is about 2 GB of text, which is then never held twice."""
     found = _failures(frame.drop("row_number"), schema)
     failures, parsed = found if found else (_pandera_failures(frame, schema), None)
-    bad_rows = failures["_i"].unique()
-    quarantine = _with_values(failures, numbered, personal)
-    if parsed is not None and parsed.width:
-        numbered = numbered.hstack(parsed)
-    good = numbered.filter(~pl.col("_i").is_in(bad_rows.implode())).drop("_i")
-    return Validated(good=good, quarantine=quarantine, rows_read=frame.height)
+    quarantine = _with_values(failures, frame.with_row_index("_i"), personal)
+    rows_read = frame.height
+    keep = None
+    if failures.height:
+        keep = pl.repeat(True, rows_read, dtype=pl.Boolean, eager=True).scatter(
+            failures["_i"].unique(), False)
+    source = frame if consume else frame.clone()  # (a clone shares the columns' data)
+    columns = [source.drop_in_place(name) for name in list(source.columns)]
+    if parsed is not None:
+        columns += parsed.get_columns()
+    # Each column is filtered and its whole version let go before the next.
+    good = pl.DataFrame([columns.pop(0) if keep is None else columns.pop(0).filter(keep)
+                         for _ in range(len(columns))])
+    return Validated(good=good, quarantine=quarantine, rows_read=rows_read)
 
 
 def _failures(frame: pl.DataFrame, schema: pa.DataFrameSchema,
