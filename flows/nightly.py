@@ -22,6 +22,7 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -207,23 +208,23 @@ def run_pipeline(flow_name: str, h: Home, gather, sample: bool, as_of: dt.date |
                 store.finish_run(con, run_id, "no_new_files", files_new=0)
                 return summary
             quality_gate.warm_up()
-            # Files (and each module of a SEN2 export) prepare in parallel; every batch
-            # commits in order.
+            # Files (and each module of a SEN2 export) prepare in parallel.
             futures = {i: [read_sen2_module.submit(f) for f in b] if b[0].source == "sen2"
-                       else prepare_file.submit(b[0], key) for i, b in enumerate(batches)}
+                       else [prepare_file.submit(b[0], key)] for i, b in enumerate(batches)}
             progress = create_progress_artifact(
                 progress=0.0, key="sendboard-loading",
                 description=f"Loading {n_files} file(s) into the warehouse")
-            done = 0
-            for i, batch in enumerate(batches):
+            outcomes: dict[int, list[loads.FileOutcome]] = {}
+            for i in commit_order(batches, futures):
                 # Popped, so each prepared file is freed once committed, not held to the end.
-                future = futures.pop(i)
-                prepared = ([m.result() for m in future] if isinstance(future, list)
-                            else future.result())
-                summary.files.extend(load_batch(con, batch, key, run_id, h.archive, prepared))
-                done += len(batch)
+                results = [f.result() for f in futures.pop(i)]
+                batch = batches[i]
+                outcomes[i] = load_batch(con, batch, key, run_id, h.archive,
+                                         results if batch[0].source == "sen2" else results[0])
+                done = sum(len(batches[j]) for j in outcomes)
                 update_progress_artifact(progress, progress=100.0 * done / n_files)
                 logger.info("loading: %d of %d file(s) done", done, n_files)
+            summary.files = [o for i in sorted(outcomes) for o in outcomes[i]]
             _file_artifact(summary.files)
             missing = build.missing_sources(con)
             if missing:
@@ -252,6 +253,31 @@ def run_pipeline(flow_name: str, h: Home, gather, sample: bool, as_of: dt.date |
             raise
         finally:
             con.close()
+
+
+def commit_order(batches: list[list[loads.LandedFile]], futures: dict[int, list]):
+    """Batch indices in the order to commit them: each as soon as its files are prepared,
+    except that a source's batches keep their order (a later file of the same table replaces
+    the periods it shares with an earlier one). Across tables the order changes nothing, and
+    the flow's thread commits the SEN2 export while the census still prepares, rather than
+    waiting for the census first."""
+    pending = sorted(futures)
+    finished: set[int] = set()
+
+    def ready() -> int | None:
+        seen: set[str] = set()
+        for i in pending:
+            source = batches[i][0].source
+            if source not in seen and all(id(f) in finished for f in futures[i]):
+                return i
+            seen.add(source)
+        return None
+
+    for future in as_completed([f for fs in futures.values() for f in fs]):
+        finished.add(id(future))
+        while (i := ready()) is not None:
+            pending.remove(i)
+            yield i
 
 
 class RunInProgress(RuntimeError):
