@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import duckdb
@@ -157,11 +158,14 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
         ("kpi.recovery_plan", "recovery plan register")) if table in out)]
     if population is not None:
         inputs.append("ONS population estimates")
-    projected = build_forecast(out, ledger, ", ".join(inputs), as_of, population=(
-        population.filter(pl.col("new_la_code") == la_code) if population is not None
-        and la_code else population))
-    if projected is not None:
-        out["kpi.forecast"] = projected
+    # The forecast simulates in its own thread (numpy, which lets go of the interpreter lock)
+    # while this one finishes the other tables and writes them: nationally the core tables
+    # take about as long to write as the forecast to run.
+    forecast_job = _background(build_forecast, dict(out), ledger, ", ".join(inputs), as_of,
+                               population=(population.filter(pl.col("new_la_code") == la_code)
+                                           if population is not None and la_code
+                                           else population))
+    before_forecast = list(out)
 
     if reconcile:
         figures = headline_figures(store.read(con, """
@@ -181,11 +185,18 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
             local, own,
             f"{sen2_source}, school census and {published_source}", as_of)
 
-    out.update(public_tables(out))
     with store.transaction(con):
         con.execute("CREATE SCHEMA IF NOT EXISTS public")
         for table, frame in out.items():
             store.write_table(con, table, frame)
+        projected = forecast_job.result()  # (its error, if any, rolls the build back)
+        forecast_table = {"kpi.forecast": projected} if projected is not None else {}
+        # In the order the tables were always built: the forecast after the places.
+        out = {**{t: out[t] for t in before_forecast}, **forecast_table, **out}
+        public = public_tables(out)
+        for table, frame in {**forecast_table, **public}.items():
+            store.write_table(con, table, frame)
+        out.update(public)
         # A table this build did not make (its source gone, or no forecast possible) would
         # otherwise be published again with its old numbers.
         for schema, name in con.execute(
@@ -199,6 +210,15 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
             con.execute("CREATE OR REPLACE VIEW core.published_statistics AS "
                         "SELECT * FROM stage.published")
     return BuildResult(as_of, export, {t: f.height for t, f in out.items()})
+
+
+def _background(work, *args, **kwargs) -> Future:
+    """`work(*args, **kwargs)` started in a thread of its own; `.result()` waits for it."""
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        return pool.submit(work, *args, **kwargs)
+    finally:
+        pool.shutdown(wait=False)
 
 
 def _local_figures(out: dict[str, pl.DataFrame]) -> pl.DataFrame:
