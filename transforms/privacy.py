@@ -10,12 +10,15 @@ than a Python loop a row: 9.3 million census UPNs take under 3 s.
 
 from __future__ import annotations
 
+import os
+
 import polars as pl
 import polars_hash  # noqa: F401  (registers the `chash` expression namespace)
 
 from transforms.timing import stage
 
 PSEUDONYM_CHARS = 32
+_ROWS_A_SLICE = 100_000
 
 
 def pseudonymise(frame: pl.DataFrame, columns: dict[str, str], key: bytes,
@@ -32,11 +35,16 @@ def pseudonymise(frame: pl.DataFrame, columns: dict[str, str], key: bytes,
             [pl.lit(None, pl.Utf8).alias(out) for out in columns.values()])
     text_key = key.decode("utf-8")
     prefix = prefix or {}
+    exprs = [(pl.lit(prefix.get(c, "")) + pl.col(c).str.strip_chars().str.to_uppercase())
+             .chash.hmac_sha256(key=text_key).str.slice(0, PSEUDONYM_CHARS).alias(out)
+             for c, out in columns.items()]
+    # The plugin hashes a column on one thread: slices of it, concatenated, run on all.
+    parts = max(1, min(os.cpu_count() or 1, frame.height // _ROWS_A_SLICE))
+    step = -(-frame.height // parts)
+    ids = frame.lazy().select(list(columns))
     with stage("pseudonymise"):
-        hashed = frame.select([
-            (pl.lit(prefix.get(c, "")) + pl.col(c).str.strip_chars().str.to_uppercase())
-            .chash.hmac_sha256(key=text_key).str.slice(0, PSEUDONYM_CHARS).alias(out)
-            for c, out in columns.items()])
+        hashed = pl.concat([ids.slice(i * step, step).select(exprs) for i in range(parts)]
+                           ).collect()
         return frame.drop(list(columns)).hstack(hashed)
 
 

@@ -365,7 +365,7 @@ def conform(raw: pl.DataFrame, contract: Contract, trim: bool = True) -> Conform
     columns = {dst: raw.get_column(src).alias(dst) for src, dst in rename.items()}
     if trim:
         columns = {c: v.str.strip_chars().replace("", None) for c, v in columns.items()}
-    blank = pl.Series([None] * raw.height, dtype=pl.Utf8)
-    frame = pl.DataFrame([columns[c] if c in columns else blank.alias(c) for c in contract.kept]
-                         + [raw.get_column("row_number")])
+    frame = pl.DataFrame([columns[c] if c in columns else pl.repeat(
+        None, raw.height, dtype=pl.Utf8, eager=True).alias(c) for c in contract.kept]
+        + [raw.get_column("row_number")])
     return Conformed(frame, unknown)
