@@ -144,10 +144,6 @@ def record(con: duckdb.DuckDBPyConnection, run_id: str, result: GateResult) -> N
     frame = result.checks.select(pl.lit(run_id).alias("run_id"), "suite", "expectation",
                                  pl.col("column").alias("column_name"), "success", "blocking",
                                  "why", "observed")
-    con.register("_checks", store.arrow(frame))
-    try:
-        with store.transaction(con):
-            con.execute("DELETE FROM audit.quality_checks WHERE run_id = ?", [run_id])
-            con.execute("INSERT INTO audit.quality_checks SELECT * FROM _checks")
-    finally:
-        con.unregister("_checks")
+    with store.registered(con, "_checks", frame), store.transaction(con):
+        con.execute("DELETE FROM audit.quality_checks WHERE run_id = ?", [run_id])
+        con.execute("INSERT INTO audit.quality_checks SELECT * FROM _checks")

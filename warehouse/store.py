@@ -24,12 +24,18 @@ def connect(path: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def arrow(frame: pl.DataFrame):
-    """`frame` as Arrow without copying it, for DuckDB to scan. Registered as a polars frame,
-    it would be converted to classic Arrow strings: for the national census a second
-    (1.9 GB) copy and a second. Arrow's string views are polars' own layout, and DuckDB
-    reads them as they are."""
-    return frame.to_arrow(compat_level=pl.CompatLevel.newest())
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str,
+               frame: pl.DataFrame) -> Iterator[None]:
+    """`frame` readable as the view `name` for the block, handed over as Arrow without
+    copying it. Registered as a polars frame, it would be converted to classic Arrow strings:
+    for the national census a second (1.9 GB) copy and a second. Arrow's string views are
+    polars' own layout, and DuckDB reads them as they are."""
+    con.register(name, frame.to_arrow(compat_level=pl.CompatLevel.newest()))
+    try:
+        yield
+    finally:
+        con.unregister(name)
 
 
 @contextmanager
@@ -58,8 +64,7 @@ def replace_periods(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFr
 
     The table is created from the frame's schema the first time. Returns the rows deleted.
     """
-    con.register("_incoming", arrow(frame))
-    try:
+    with registered(con, "_incoming", frame):
         if not table_exists(con, table):
             con.execute(f"CREATE TABLE {table} AS SELECT * FROM _incoming")
             return 0
@@ -72,8 +77,6 @@ def replace_periods(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFr
             deleted = con.execute(f"DELETE FROM {table}").fetchone()[0]
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
         return deleted
-    finally:
-        con.unregister("_incoming")
 
 
 def supersede(con: duckdb.DuckDBPyConnection, table: str, by: str) -> None:
@@ -87,11 +90,8 @@ def supersede(con: duckdb.DuckDBPyConnection, table: str, by: str) -> None:
 def write_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame,
                 comment: str | None = None) -> None:
     """Replace a derived (core or kpi) table wholesale."""
-    con.register("_frame", arrow(frame))
-    try:
+    with registered(con, "_frame", frame):
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _frame")
-    finally:
-        con.unregister("_frame")
     if comment:
         quoted = comment.replace("'", "''")
         con.execute(f"COMMENT ON TABLE {table} IS '{quoted}'")
@@ -139,11 +139,8 @@ def record_quarantine(con: duckdb.DuckDBPyConnection, run_id: str, sha256: str, 
                              pl.lit(source).alias("source"), "row_number", "column_name",
                              "rule", "value_masked")
     con.execute("DELETE FROM audit.quarantine WHERE sha256 = ?", [sha256])  # a replay
-    con.register("_q", arrow(rows))
-    try:
+    with registered(con, "_q", rows):
         con.execute("INSERT INTO audit.quarantine SELECT * FROM _q")
-    finally:
-        con.unregister("_q")
 
 
 def start_run(con: duckdb.DuckDBPyConnection, run_id: str, flow: str) -> None:
