@@ -177,6 +177,13 @@ def _wide_spaces(text: bytes) -> bool:
     return bool(((whole[leads] == 0xC2) & ((follow == 0x85) | (follow == 0xA0))).any())
 
 
+def moved(frame: pl.DataFrame, each) -> pl.DataFrame:
+    """A frame of `each(column)` for `frame`'s columns, which are moved out of it (it is left
+    empty) one at a time: each column's old version is let go before the next is made, so a
+    large file is never held twice."""
+    return pl.DataFrame([each(frame.drop_in_place(name)) for name in list(frame.columns)])
+
+
 def _problem(row: int, rule: str, value: str) -> dict:
     return {"row_number": row, "column_name": "(whole row)", "rule": rule, "value_masked": value}
 
@@ -287,10 +294,10 @@ def read_raw(path: Path, unread: set[str] = frozenset()) -> RawTable:
             frame, problems = _read_csv_records(text)
             frame.columns = [*names, "row_number"]
             frame = frame.select(*(names[i] for i in keep), "row_number")
-        # One chunk (polars reads in hundreds), copied once the file's bytes are let go and a
-        # column at a time: the rules and staging over hundreds of chunks hold gigabytes more.
+        # One chunk (polars reads in hundreds), copied once the file's bytes are let go: the
+        # rules and staging over hundreds of chunks hold gigabytes more.
         del data, text
-        frame = pl.DataFrame([frame.drop_in_place(c).rechunk() for c in list(frame.columns)])
+        frame = moved(frame, pl.Series.rechunk)
         frame, empty = _drop_empty_rows(frame)
         return RawTable(frame, encoding, problems, empty, trim)
     if suffix == ".xlsx":

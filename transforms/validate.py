@@ -14,7 +14,7 @@ import polars as pl
 
 from transforms.parse import PARSED, with_parsed_dates
 from transforms.readers import PROBLEM_SCHEMA as QUARANTINE_SCHEMA
-from transforms.readers import FileRejected
+from transforms.readers import FileRejected, moved
 
 
 @dataclass(frozen=True)
@@ -52,12 +52,9 @@ def validate(frame: pl.DataFrame, schema: pa.DataFrameSchema,
         keep = pl.repeat(True, rows_read, dtype=pl.Boolean, eager=True).scatter(
             failures["_i"].unique(), False)
     source = frame if consume else frame.clone()  # (a clone shares the columns' data)
-    columns = [source.drop_in_place(name) for name in list(source.columns)]
     if parsed is not None:
-        columns += parsed.get_columns()
-    # Each column is filtered and its whole version let go before the next.
-    good = pl.DataFrame([columns.pop(0) if keep is None else columns.pop(0).filter(keep)
-                         for _ in range(len(columns))])
+        source.hstack(parsed, in_place=True)
+    good = moved(source, (lambda c: c) if keep is None else (lambda c: c.filter(keep)))
     return Validated(good=good, quarantine=quarantine, rows_read=rows_read)
 
 
