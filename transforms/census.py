@@ -29,8 +29,8 @@ def stage_census(good: pl.DataFrame, key: bytes) -> pl.DataFrame:
         _need("secondary_sen_need").alias("secondary_need"),
         parse_bool("fsm_eligible").alias("fsm_eligible"),
     )
-    # When the caller holds no other reference, the text goes here, before the
-    # pseudonyms are made (warehouse.loads.prepare hands it over so).
+    # When the caller holds no other reference (warehouse.loads.prepare hands the text over
+    # with Read.take_good), it goes here, before the pseudonyms are made.
     del good
     return pseudonymise(typed, {"upn": "pupil_id"}, key)
 

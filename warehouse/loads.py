@@ -153,13 +153,10 @@ def prepare(f: LandedFile, key: bytes) -> Prepared:
         r = read_validated(f.path, source.contract, source.schema(), source.file_check)
     except FileRejected as e:
         return Prepared(f, rejection=str(e))
-    # Staging is handed the validated text as its only holder (popped from a list), so that
-    # it can let it go once typed: nationally about 2 GB, which would otherwise sit beside
-    # the pseudonymisation.
-    good = [r.validated.good]
-    r.validated = replace(r.validated, good=r.validated.good.clear())
+    # Staging is the validated text's only holder, so that it can let it go once typed:
+    # nationally about 2 GB, which would otherwise sit beside the pseudonymisation.
     with stage("transform"):
-        staged = source.stage(good.pop(), key).with_columns(
+        staged = source.stage(r.take_good(), key).with_columns(
             pl.lit(f.sha256).alias("sha256"))
     return Prepared(f, source.table, source.period_columns, r, staged,
                     period=_periods(staged, source.period_columns),
@@ -209,6 +206,13 @@ class Read:
     unknown: list[str]
     raw: RawTable
     mixed_dates: dict[str, list[str]] = field(default_factory=dict)
+
+    def take_good(self) -> pl.DataFrame:
+        """The validated rows, which this read then no longer holds: whoever takes them is
+        their only holder and can let them go (staging does, once typed)."""
+        good = self.validated.good
+        self.validated = replace(self.validated, good=good.clear())
+        return good
 
     @property
     def rows_read(self) -> int:
