@@ -250,3 +250,31 @@ def test_unit_costs_spend_per_plan_and_top_up_per_placement():
     # the 29,500 of fees to the independent special school over its 1 placement that day.
     assert ("2023-24", "spend_per_ehcp", None, 2, 15325.0) in rows
     assert ("2023-24", "top_up_per_placement", "special_inmss", 1, 29500.0) in rows
+
+
+def test_prevalence_counts_a_pupil_once_when_on_roll_twice_and_rows_otherwise():
+    """sen_prevalence counts rows per school when no pupil is on roll twice in a census, and
+    distinct pupils otherwise; both ways give each scope's pupils, EHCPs and SEN support."""
+    day = dt.date(2024, 1, 18)
+    rows = [("p1", "8652001", 100001, "C", "E"), ("p2", "8652001", 100001, "C", "K"),
+            ("p3", "8652002", 100002, "M", "N"), ("p4", "8652002", 100002, "S", "E")]
+    census = pl.DataFrame(
+        [(day, "865", laestab, urn, pid, enrol, prov) for pid, laestab, urn, enrol, prov in rows],
+        schema={"census_date": pl.Date, "la_number": pl.Utf8, "laestab": pl.Utf8,
+                "urn": pl.Int32, "pupil_id": pl.Utf8, "enrol_status": pl.Utf8,
+                "sen_provision": pl.Utf8}, orient="row")
+
+    def counts(frame: pl.DataFrame) -> dict[tuple[str, str], tuple[int, int, int]]:
+        out = kpis.sen_prevalence(frame, None, "test", day)
+        return {(r["scope"], r["scope_id"]): (r["pupils"], r["ehcp"], r["sen_support"])
+                for r in out.iter_rows(named=True)}
+
+    once = counts(census)  # one row per pupil: counted by rows
+    assert once[("la", "865")] == (3, 1, 1)  # p4 is a subsidiary registration (S)
+    assert once[("school", "100001")] == (2, 1, 1)
+    assert once[("school", "100002")] == (1, 0, 0)
+    # p1 also on roll at the second school: distinct pupils, so the LA still has three.
+    twice = counts(census.vstack(pl.DataFrame(
+        [(day, "865", "8652002", 100002, "p1", "M", "E")], schema=census.schema, orient="row")))
+    assert twice[("la", "865")] == (3, 1, 1)
+    assert twice[("school", "100002")] == (2, 1, 0)
