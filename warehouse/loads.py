@@ -156,8 +156,7 @@ def prepare(f: LandedFile, key: bytes) -> Prepared:
     # Staging is the validated text's only holder, so that it can let it go once typed:
     # nationally about 2 GB, which would otherwise sit beside the pseudonymisation.
     with stage("transform"):
-        staged = source.stage(r.take_good(), key).with_columns(
-            pl.lit(f.sha256).alias("sha256"))
+        staged = source.stage(r.take_good(), key)
     return Prepared(f, source.table, source.period_columns, r, staged,
                     period=_periods(staged, source.period_columns),
                     periods=period_values(staged, source.period_columns))
@@ -282,8 +281,8 @@ class _Loader:
         rows = p.read.validated.good.height if p.table == "stage.published" else staged.height
         with stage("load"), store.transaction(self.con):
             # Only a file whose rows were deleted can be left with none (a scan a file).
-            replaced = staged.height and store.replace_periods(self.con, p.table, staged,
-                                                               p.period_columns)
+            replaced = staged.height and store.replace_periods(
+                self.con, p.table, staged, p.period_columns, f.sha256)
             self.record(f, p.read, rows, p.period, p.table, p.periods)
             if replaced:
                 store.supersede(self.con, p.table, f.name)
@@ -367,11 +366,10 @@ class _Loader:
                     r.quarantine = pl.concat([r.quarantine, orphaned[module]]).sort(
                         "row_number", "column_name")
                 with stage("transform"):
-                    staged_rows = stage_module(module, kept[module], self.key, export) \
-                        .with_columns(pl.lit(f.sha256).alias("sha256"))
+                    staged_rows = stage_module(module, kept[module], self.key, export)
                 table = f"stage.sen2_{module}"
                 replaced = store.replace_periods(self.con, table, staged_rows,
-                                                 ("export_date",))
+                                                 ("export_date",), f.sha256)
                 self.record(f, r, staged_rows.height, export.isoformat(), table,
                             [export.isoformat()])
                 if replaced:

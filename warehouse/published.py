@@ -41,7 +41,7 @@ def prepare_published(f: LandedFile) -> Prepared:
         return set(v.good[col].drop_nulls().unique().to_list()) if col else set()
 
     kind = recognise(columns, values("time_identifier"), values("breakdown_topic"))
-    staged = tidy(v.good, kind).with_columns(pl.lit(f.sha256).alias("sha256"))
+    staged = tidy(v.good, kind)
     read = Read(v, pl.concat([raw.problems, v.quarantine]), [], raw)
     return Prepared(f, TABLE, ("kind", "year"), read, staged,
                     period=f"{kind} " + (_periods(staged, ("year",)) or ""),
