@@ -16,7 +16,7 @@ from schemas.contracts import (
     NEED_CODES,
     SEN_PROVISION,
 )
-from transforms.parse import parsed_date
+from transforms.parse import any_case, parsed_date
 
 NEEDS = (*NEED_CODES, *LEGACY_NEED_CODES)
 # The 2014 reforms replaced School Action (A), School Action Plus (P) and statements (S) with
@@ -34,9 +34,14 @@ def _month_day(d: pl.Expr) -> pl.Expr:
 
 _age = (_census.dt.year() - _dob.dt.year()
         - (_month_day(_census) < _month_day(_dob)).cast(pl.Int32))
-_provision = pl.col("sen_provision").str.to_uppercase()
+
+
+def _provision_in(*codes: str) -> pl.Expr:
+    return pl.col("sen_provision").is_in(any_case(codes))
+
+
 _spring = _census.dt.month() <= 2
-_on_roll = pl.col("enrol_status").str.to_uppercase().is_in(["C", "M"])
+_on_roll = pl.col("enrol_status").is_in(any_case(["C", "M"]))
 _first = pl.struct(pl.all()).is_first_distinct()
 # Sole or main registrations per pupil, counting an exact repeat of a row once: a pupil
 # with two is a duplicated UPN among the rows that count (a hash, not a window per pupil).
@@ -77,11 +82,11 @@ def census_schema() -> pa.DataFrameSchema:
             row_rule("census_date", "is not in the future", _census <= dt.date.today()),
             row_rule("date_of_birth", "pupil aged 2-25 on census day", _age.is_between(2, 25)),
             row_rule("primary_sen_need", "is given when SEN provision is not N (spring census)",
-                     ~_spring | (_provision == "N") | pl.col("primary_sen_need").is_not_null()),
+                     ~_spring | _provision_in("N") | pl.col("primary_sen_need").is_not_null()),
             row_rule("primary_sen_need", "is blank when SEN provision is N",
-                     (_provision != "N") | pl.col("primary_sen_need").is_null()),
+                     ~_provision_in("N") | pl.col("primary_sen_need").is_null()),
             row_rule("sen_provision", "legacy code S, A or P only before 2015",
-                     ~_provision.is_in(LEGACY_PROVISION) | (_census < LEGACY_PROVISION_UNTIL)),
+                     ~_provision_in(*LEGACY_PROVISION) | (_census < LEGACY_PROVISION_UNTIL)),
         ],
         name="census",
         strict=True,

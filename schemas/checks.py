@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pandera.polars as pa
 import polars as pl
 
-from transforms.parse import is_bool, parsed_date, with_parsed_dates
+from transforms.parse import any_case, is_bool, parsed_date, with_parsed_dates
 from transforms.upn import upn_is_valid
 
 
@@ -56,9 +56,9 @@ def one_of(values: tuple[str, ...] | list[str], what: str, shown: str | None = N
            ) -> pa.Check:
     """One of the listed codes, ignoring case; the rule names them all (or `shown`)."""
     allowed = tuple(values)
-    upper = [v.upper() for v in allowed]
+    written = any_case(allowed)
     return expr_check(f"is {article(what)} {what} ({shown or ', '.join(allowed)})",
-                      lambda c: pl.col(c).str.to_uppercase().is_in(upper))
+                      lambda c: pl.col(c).is_in(written))
 
 
 def article(phrase: str) -> str:

@@ -227,3 +227,86 @@ def test_unpadded_file_conforms_to_the_same_values(tmp_path):
     raw = read_raw(census(tmp_path, rows))
     assert raw.padded is False
     assert conform(raw.frame, CENSUS, trim=False).frame.equals(conform(raw.frame, CENSUS).frame)
+
+
+@pytest.mark.parametrize("text, rows, problems, empty", [
+    # Unquoted files are read by polars first and their lines counted after.
+    (b"a,b\n1,2\n3,4\n", [("1", "2", 2), ("3", "4", 3)], [], 0),
+    (b"a,b\r\n1,2\r\n3,4\r\n", [("1", "2", 2), ("3", "4", 3)], [], 0),
+    (b"a,b\n1,2\n3\n", [("1", "2", 2)], [(3, "<1 fields>")], 0),  # short: polars pads it
+    (b"a,b\n1,2\n3,4,5\n", [("1", "2", 2)], [(3, "<3 fields>")], 0),  # long: polars refuses
+    (b"a,b\n1,2\n\n3,4\n", [("1", "2", 2), ("3", "4", 4)], [], 0),  # blank: careful reader
+    (b"a,b\n1,2\n\n\n", [("1", "2", 2)], [], 2),  # blank lines at the end: empty rows
+    (b"a\nx\n,\n", [("x", 2)], [(3, "<2 fields>")], 0),  # one column, a line of two fields
+    (b'a,b\n"1,5",2\n', [("1,5", "2", 2)], [], 0),  # quoted: checked before polars reads
+])
+def test_csv_rows_and_row_numbers_whichever_reader_reads_them(tmp_path, text, rows, problems,
+                                                              empty):
+    """The fast reader is used only when it gives exactly the careful reader's rows and row
+    numbers; a short, long or blank line sends the file to the careful reader, which names
+    the bad lines instead of padding, refusing or shifting them."""
+    path = tmp_path / "f.csv"
+    path.write_bytes(text)
+    raw = read_raw(path)
+    assert raw.frame.rows() == rows
+    assert [(r["row_number"], r["value_masked"]) for r in raw.problems.iter_rows(named=True)
+            ] == problems
+    assert raw.empty_rows == empty
+
+
+def test_dates_parse_the_same_by_the_iso_shortcut_and_the_distinct_values():
+    import datetime as dt
+
+    from transforms.parse import parse_date, parse_dates
+
+    iso = pl.Series("d", ["2026-01-15", None, "2008-02-29", "2026-01-15", "2026-02-30"])
+    mixed = pl.Series("d", ["2026-01-15", "15/01/2026", "2022-Sep-28 00:00:00", None, "x"])
+    for values in (iso, mixed):
+        assert parse_dates(values).equals(values.to_frame().select(parse_date("d")).to_series())
+    assert parse_dates(iso).to_list() == [dt.date(2026, 1, 15), None, dt.date(2008, 2, 29),
+                                          dt.date(2026, 1, 15), None]
+    assert parse_dates(mixed).to_list() == [dt.date(2026, 1, 15), dt.date(2026, 1, 15),
+                                            dt.date(2022, 9, 28), None, None]
+
+
+def test_codes_match_in_any_ascii_case_only(tmp_path):
+    from transforms.parse import any_case, is_bool
+
+    assert any_case(["E1", "yes"]) == ["E1", "YES", "YEs", "YeS", "Yes", "e1", "yES", "yEs",
+                                       "yeS", "yes"]
+    checked = pl.DataFrame({"v": ["Yes", "N", "tRUE", "0", "ſ", "yes ", "maybe", None]})
+    assert checked.select(is_bool("v")).to_series().to_list() == [
+        True, True, True, True, False, False, False, None]
+    # A long s upper-cases to S in Unicode, but is not the legacy code S; a lower-case k is K.
+    upn = handmade.PUPIL_UPNS[0]
+    rows = [f"02/10/2014,8652001,100001,{upn},S,A,01/05/2008,F,2,C,\u017f,,,Y",
+            f"02/10/2014,8652001,100001,{handmade.PUPIL_UPNS[1]},S,A,01/05/2008,F,2,C,k,,,Y"]
+    v, q = quarantined(census(tmp_path, rows))
+    assert [(n, c, r) for n, c, r, _ in q] == [
+        (2, "sen_provision", "is an SEN provision code (E, K, N, S, A, P)")]
+    assert v.good["sen_provision"].to_list() == ["k"]
+
+
+def test_staged_census_codes_are_categorical_and_stored_as_text(tmp_path):
+    """Staging keeps the code columns as categories (4 bytes a row, not 16); the warehouse
+    stores them as the same VARCHAR columns, each row stamped with its file's SHA-256."""
+    from pathlib import Path
+
+    from transforms.census import stage_census
+    from warehouse import store
+
+    v, _ = quarantined(census(tmp_path, handmade.census_rows()))
+    staged = stage_census(v.good, b"k" * 32)
+    assert staged.schema["sen_provision"] == pl.Categorical
+    assert staged.schema["laestab"] == pl.Categorical
+    con = store.connect(Path(tmp_path / "w.duckdb"))
+    store.replace_periods(con, "stage.census", staged, ("census_date",), "ab" * 32)
+    types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                             "WHERE table_name = 'census'").fetchall())
+    assert (types["sen_provision"], types["laestab"], types["sha256"]) == (
+        "VARCHAR", "VARCHAR", "VARCHAR")
+    stored = con.execute("SELECT sen_provision, count(*), min(sha256), max(sha256) FROM "
+                         "stage.census GROUP BY 1 ORDER BY 1").fetchall()
+    assert [(p, n) for p, n, _, _ in stored] == sorted(
+        staged["sen_provision"].cast(pl.Utf8).value_counts().iter_rows())
+    assert {(lo, hi) for _, _, lo, hi in stored} == {("ab" * 32, "ab" * 32)}

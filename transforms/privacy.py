@@ -35,7 +35,7 @@ def pseudonymise(frame: pl.DataFrame, columns: dict[str, str], key: bytes,
             [pl.lit(None, pl.Utf8).alias(out) for out in columns.values()])
     text_key = key.decode("utf-8")
     prefix = prefix or {}
-    exprs = [_prefixed(pl.col(c).str.strip_chars().str.to_uppercase(), prefix.get(c))
+    exprs = [_prefixed(pl.col(c).str.to_uppercase().str.strip_chars(), prefix.get(c))
              .chash.hmac_sha256(key=text_key).str.slice(0, PSEUDONYM_CHARS).alias(out)
              for c, out in columns.items()]
     # The plugin hashes a column on one thread: slices of it, concatenated, run on all.

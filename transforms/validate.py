@@ -83,7 +83,7 @@ def _failures(frame: pl.DataFrame, schema: pa.DataFrameSchema,
         exprs.append(check.sendboard_ok(None))
         labels.append(tuple(check.name.split("|", 1)))
     try:
-        ok = with_parsed_dates(frame.lazy(), exprs).select(
+        ok = with_parsed_dates(frame, exprs).lazy().select(
             *[e.alias(f"_{k}") for k, e in enumerate(exprs)], pl.col(f"^{PARSED}.*$")).collect()
     except pl.exceptions.PolarsError:
         return None

@@ -57,9 +57,11 @@ ONE_CENSUS_SHARE = 0.5
 
 
 def _one_census(frame: pl.DataFrame) -> str | None:
-    dates = frame.select(pl.col("census_date"), parse_date("census_date").alias("day")) \
-        .drop_nulls("day").group_by("day").agg(pl.len().alias("n"),
-                                               pl.col("census_date").first().alias("as_written"))
+    # Counted as written first (a census is millions of rows of one or two texts), then the
+    # few distinct texts parsed: `2026-01-15` and `15/01/2026` are one census day.
+    written = frame.group_by("census_date", maintain_order=True).len("n")
+    dates = written.with_columns(parse_date("census_date").alias("day")).drop_nulls("day") \
+        .group_by("day").agg(pl.col("n").sum(), pl.col("census_date").first().alias("as_written"))
     if dates.height < 2 or dates["n"].max() > ONE_CENSUS_SHARE * dates["n"].sum():
         return None
     shown = ", ".join(f"{r['as_written']} ({r['n']} rows)" for r in
