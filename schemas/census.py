@@ -16,7 +16,7 @@ from schemas.contracts import (
     NEED_CODES,
     SEN_PROVISION,
 )
-from transforms.parse import any_case, parsed_date
+from transforms.parse import in_any_case, parsed_date
 
 NEEDS = (*NEED_CODES, *LEGACY_NEED_CODES)
 # The 2014 reforms replaced School Action (A), School Action Plus (P) and statements (S) with
@@ -37,11 +37,11 @@ _age = (_census.dt.year() - _dob.dt.year()
 
 
 def _provision_in(*codes: str) -> pl.Expr:
-    return pl.col("sen_provision").is_in(any_case(codes))
+    return in_any_case("sen_provision", codes)
 
 
 _spring = _census.dt.month() <= 2
-_on_roll = pl.col("enrol_status").is_in(any_case(["C", "M"]))
+_on_roll = in_any_case("enrol_status", ["C", "M"])
 _first = pl.struct(pl.all()).is_first_distinct()
 # Sole or main registrations per pupil, counting an exact repeat of a row once: a pupil
 # with two is a duplicated UPN among the rows that count (a hash, not a window per pupil).

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pandera.polars as pa
 import polars as pl
 
-from transforms.parse import any_case, is_bool, parsed_date, with_parsed_dates
+from transforms.parse import in_any_case, is_bool, parsed_date, with_parsed_dates
 from transforms.upn import upn_is_valid
 
 
@@ -56,9 +56,8 @@ def one_of(values: tuple[str, ...] | list[str], what: str, shown: str | None = N
            ) -> pa.Check:
     """One of the listed codes, ignoring case; the rule names them all (or `shown`)."""
     allowed = tuple(values)
-    written = any_case(allowed)
     return expr_check(f"is {article(what)} {what} ({shown or ', '.join(allowed)})",
-                      lambda c: pl.col(c).is_in(written))
+                      lambda c: in_any_case(c, allowed))
 
 
 def article(phrase: str) -> str:

@@ -287,6 +287,20 @@ def test_codes_match_in_any_ascii_case_only(tmp_path):
     assert v.good["sen_provision"].to_list() == ["k"]
 
 
+def test_long_codes_match_in_any_ascii_case_without_listing_every_case():
+    """`resourced_provision` has 2**18 ways of being written: long codes are upper-cased
+    instead, and must be ASCII, which is the same rule."""
+    from transforms.parse import in_any_case
+
+    values = pl.DataFrame({"v": ["Resourced_Provision", "SPECIAL", "\u017fpecial", "ap",
+                                 "apx", None]})
+    provisions = ("special", "resourced_provision", "sen_unit", "ap")
+    assert values.select(in_any_case("v", provisions)).to_series().to_list() == [
+        True, True, False, True, False, None]
+    assert values.select(in_any_case("v", ("ap",))).to_series().to_list() == [
+        False, False, False, True, False, None]
+
+
 def test_staged_census_codes_are_categorical_and_stored_as_text(tmp_path):
     """Staging keeps the code columns as categories (4 bytes a row, not 16); the warehouse
     stores them as the same VARCHAR columns, each row stamped with its file's SHA-256."""

@@ -71,9 +71,25 @@ def any_case(values: tuple[str, ...] | list[str]) -> list[str]:
     """Every way of writing `values` in upper and lower case (`Yes`, `yES`, ...): a column
     matched against them needs no case-folded copy, which for a national census is a new
     string for each of 9 million rows, a column and a rule at a time. Only ASCII letters
-    vary, so nothing that case folding would turn into a code (a long s into S) passes."""
+    vary, so nothing that case folding would turn into a code (a long s into S) passes.
+    A word of n letters has 2**n ways: for long codes use `in_any_case`."""
     return sorted({"".join(chars) for v in values for chars in product(
         *[(c.lower(), c.upper()) if c.isascii() and c.isalpha() else (c,) for c in v])})
+
+
+_MAX_WAYS = 1024
+
+
+def in_any_case(column: str, values: tuple[str, ...] | list[str]) -> pl.Expr:
+    """Whether the column's value is one of `values` in any ASCII case: matched against
+    their case variants when those are few (short codes), else upper-cased and required to
+    be ASCII, which is the same rule for any list of ASCII codes."""
+    ways = sum(2 ** sum(c.isascii() and c.isalpha() for c in v) for v in values)
+    if ways <= _MAX_WAYS:
+        return pl.col(column).is_in(any_case(values))
+    upper = [v.upper() for v in values]
+    return pl.col(column).str.to_uppercase().is_in(upper) & ~pl.col(column).str.contains(
+        r"[^\x00-\x7F]")
 
 
 _TRUE, _FALSE = any_case(BOOLEAN_TRUE), any_case(BOOLEAN_FALSE)
@@ -86,7 +102,7 @@ def parse_bool(col: str | pl.Expr) -> pl.Expr:
 
 
 def is_bool(col: str) -> pl.Expr:
-    return pl.col(col).is_in(_TRUE + _FALSE)
+    return pl.col(col).is_in(_TRUE + _FALSE)  # (short words: few case variants)
 
 
 def parse_int(col: str | pl.Expr) -> pl.Expr:
