@@ -53,8 +53,9 @@ def floor(landing: Path, db: Path) -> dict:
     return {"seconds": time.perf_counter() - start, "rows": rows, "peak_rss_mib": _rss_mib()}
 
 
-def full_run(landing: Path, home: Path) -> dict:
-    """The nightly flow on a fresh home, timed from the flow call to its return."""
+def full_run(landing: Path, home: Path, trace: bool = False) -> dict:
+    """The nightly flow on a fresh home, timed from the flow call to its return; `trace`
+    adds its timeline (transforms.timing.start_trace)."""
     import shutil
 
     from prefect.server.api.server import SubprocessASGIServer
@@ -68,11 +69,14 @@ def full_run(landing: Path, home: Path) -> dict:
             from flows.nightly import nightly
             from transforms import timing
 
+            if trace:
+                timing.start_trace()
             start = time.perf_counter()
             # sample=True: the freshness check would fail the fixed-date sample some day.
             summary = nightly(home=str(home), landing=str(landing), sample=True)
             seconds = time.perf_counter() - start
             stages, peaks = timing.totals(), timing.peaks()
+            timeline = timing.stop_trace() if trace else None
     finally:
         server.stop()
     loaded = [f for f in summary.files if f.status == "loaded"]
@@ -81,17 +85,18 @@ def full_run(landing: Path, home: Path) -> dict:
             "files": len(summary.files), "rows_read": sum(f.rows_read for f in loaded),
             "rows_loaded": sum(f.rows_loaded for f in loaded),
             "rows_quarantined": sum(f.rows_quarantined for f in loaded),
-            "peak_rss_mib": _rss_mib()}
+            "peak_rss_mib": _rss_mib(), **({"trace": timeline} if trace else {})}
 
 
-def _child(kind: str, landing: Path, work: Path) -> dict:
+def _child(kind: str, landing: Path, work: Path, trace: bool = False) -> dict:
     """Run floor or full run in a fresh Python process; its result comes back as JSON."""
     result = work / f"{kind}.json"
     result.unlink(missing_ok=True)
     env = {**os.environ, "SENDBOARD_PSEUDONYM_KEY": BENCH_KEY,
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "WARNING"}
     subprocess.run([sys.executable, "-m", "bench.national", "--child", kind,
-                    "--landing", str(landing), "--work", str(work)], check=True, env=env)
+                    "--landing", str(landing), "--work", str(work),
+                    *(["--trace"] if trace else [])], check=True, env=env)
     return json.loads(result.read_text())
 
 
@@ -134,7 +139,34 @@ def markdown(r: dict) -> str:
               f"{full['rows_quarantined']:,}; status {full['status']}.",
               "Stage times are wall time summed over files; files prepare in parallel, so "
               "they can add up to more than the run.", ""]
+    if "trace" in full:
+        lines += timeline(full["trace"], r["machine"]["cpus"])
     return "\n".join(lines)
+
+
+def timeline(trace: dict, cpus: int, shortest: float = 0.5) -> list[str]:
+    """Markdown: the stages of at least `shortest` seconds, when and on which thread, each
+    with the cores busy meanwhile; then the run's average."""
+    samples = trace["samples"]
+
+    def cores(a: float, b: float) -> float:
+        inside = [s for s in samples if a <= s[0] <= b]
+        if len(inside) < 2 or inside[-1][0] == inside[0][0]:
+            return float("nan")
+        return (inside[-1][2] - inside[0][2]) / (inside[-1][0] - inside[0][0])
+
+    lines = ["## Timeline of the full run", "",
+             "| from (s) | to (s) | thread | stage | cores busy | resident MiB at end |",
+             "| ---: | ---: | --- | --- | ---: | ---: |"]
+    for thread, stage, a, b in trace["events"]:
+        if b - a >= shortest:
+            rss = min(samples, key=lambda s: abs(s[0] - b))[1] if samples else 0
+            lines.append(f"| {a:.1f} | {b:.1f} | {thread} | {stage} | {cores(a, b):.2f} | "
+                         f"{rss:,} |")
+    if len(samples) > 1:
+        lines += ["", f"Cores busy over the run: {cores(samples[0][0], samples[-1][0]):.2f} "
+                      f"of {cpus} on average.", ""]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,13 +179,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=1, metavar="N",
                    help="run floor and full run back to back N times and report the pair "
                         "with the median ratio (default 1)")
+    p.add_argument("--trace", action="store_true",
+                   help="also record the full run's timeline: which stages ran when, on which "
+                        "thread, and how many cores were busy (in the JSON and the table)")
     p.add_argument("--child", choices=["floor", "full"], help=argparse.SUPPRESS)
     p.add_argument("--landing", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
         result = (floor(args.landing, args.work / "floor.duckdb") if args.child == "floor"
-                  else full_run(args.landing, args.work / "home"))
+                  else full_run(args.landing, args.work / "home", args.trace))
         (args.work / f"{args.child}.json").write_text(json.dumps(result))
         return 0
 
@@ -173,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.repeat):
         if args.repeat > 1:
             print(f"pair {i + 1} of {args.repeat}: floor, then the full run", flush=True)
-        pairs.append((_child("floor", landing, data), _child("full", landing, data)))
+        pairs.append((_child("floor", landing, data),
+                      _child("full", landing, data, args.trace)))
     ratios = [full["seconds"] / fl["seconds"] for fl, full in pairs]
     # (Of an even number, the higher of the middle two.)
     median = sorted(range(len(pairs)), key=ratios.__getitem__)[len(pairs) // 2]

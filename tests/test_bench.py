@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_bench_small_scale_writes_every_stage_floor_and_ratio(tmp_path):
     subprocess.run([sys.executable, "-m", "bench.national", "--pupils", "20000",
-                    "--data", str(tmp_path), "--repeat", "2"], cwd=ROOT, check=True,
+                    "--data", str(tmp_path), "--repeat", "2", "--trace"], cwd=ROOT, check=True,
                    capture_output=True)
     result = json.loads((tmp_path / "bench.json").read_text())
     full, floor = result["full_run"], result["floor"]
@@ -41,4 +41,13 @@ def test_bench_small_scale_writes_every_stage_floor_and_ratio(tmp_path):
     table = (tmp_path / "bench.md").read_text()
     assert "| ratio full / floor |" in table
     assert "The pair with the median ratio of 2" in table
+    # The timeline: every stage as an event inside the run, CPU time that only grows.
+    trace = full["trace"]
+    assert {stage for _, stage, _, _ in trace["events"]} == set(STAGES)
+    assert all(0 <= a <= b <= full["seconds"] for _, _, a, b in trace["events"])
+    assert [e[1] for e in trace["events"] if e[0] == "MainThread"][-3:] == [
+        "quality gate", "publish", "board pack"]
+    cpu = [c for _, _, c in trace["samples"]]
+    assert len(cpu) > 10 and cpu == sorted(cpu) and cpu[-1] > cpu[0]
+    assert "## Timeline of the full run" in table and "| MainThread | marts |" in table
     assert all(f"| {s} |" in table for s in STAGES)
