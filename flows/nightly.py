@@ -62,18 +62,18 @@ def _transient(task, run, state) -> bool:
 
 @task(name="prepare", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
       retry_condition_fn=_transient)
-def prepare_file(f: loads.LandedFile, key: bytes) -> loads.Prepared:
-    """Read, validate and stage one file: no database, so files prepare in parallel on the
-    task runner (threads, or a Dask cluster) and commit one at a time, in order."""
-    return loads.prepare(f, key)
+def prepare_file(f: loads.LandedFile, key: bytes, archive_root: Path) -> loads.Prepared:
+    """Archive, read, validate and stage one file: no database, so files prepare in parallel
+    on the task runner (threads, or a Dask cluster) and commit one at a time, in order."""
+    return loads.prepare(f, key, archive_root)
 
 
 @task(name="read SEN2 module", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
       retry_condition_fn=_transient)
-def read_sen2_module(f: loads.LandedFile) -> loads.Read | str | None:
-    """Read and validate one module of a SEN2 export, in parallel with the other files; the
-    export's cross-module checks and its commit wait for all of them."""
-    return loads.read_module(f)
+def read_sen2_module(f: loads.LandedFile, archive_root: Path) -> loads.Read | str | None:
+    """Archive, read and validate one module of a SEN2 export, in parallel with the other
+    files; the export's cross-module checks and its commit wait for all of them."""
+    return loads.read_module(f, archive_root)
 
 
 @task(name="load", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
@@ -209,8 +209,9 @@ def run_pipeline(flow_name: str, h: Home, gather, sample: bool, as_of: dt.date |
                 return summary
             quality_gate.warm_up()
             # Files (and each module of a SEN2 export) prepare in parallel.
-            futures = {i: [read_sen2_module.submit(f) for f in b] if b[0].source == "sen2"
-                       else [prepare_file.submit(b[0], key)] for i, b in enumerate(batches)}
+            futures = {i: [read_sen2_module.submit(f, h.archive) for f in b]
+                       if b[0].source == "sen2" else [prepare_file.submit(b[0], key, h.archive)]
+                       for i, b in enumerate(batches)}
             progress = create_progress_artifact(
                 progress=0.0, key="sendboard-loading",
                 description=f"Loading {n_files} file(s) into the warehouse")

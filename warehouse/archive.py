@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import threading
 from pathlib import Path
 
 
@@ -23,7 +24,9 @@ def archive(path: Path, sha256: str, source: str, archive_root: Path) -> Path:
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    # Per process and thread: files prepare on parallel threads, and two may hold the same
+    # bytes (two modules of an export written alike).
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     shutil.copyfile(path, tmp)
     os.replace(tmp, target)
     return target
