@@ -138,19 +138,19 @@ class Prepared:
     periods: list[str] = field(default_factory=list)
 
 
-def archived(f: LandedFile, archive_root: Path | None) -> None:
-    """Copy the file into the archive now, from a prepare task, rather than on the thread
-    that commits: a national census is a 0.7 GB copy, 1-1.5 s that held up every commit
-    after it. load_batch's own archive call then finds the copy there."""
-    if archive_root is not None:
-        with stage("load"):
-            archive(f.path, f.sha256, f.source, archive_root)
+def archive_file(f: LandedFile, archive_root: Path) -> Path:
+    """The file's copy in the archive, made if it is not there yet. The prepare tasks make
+    it, rather than the thread that commits: a national census is a 0.7 GB copy, 1-1.5 s
+    that held up every commit after it. load_batch then finds the copy there."""
+    with stage("load"):
+        return archive(f.path, f.sha256, f.source, archive_root)
 
 
 def prepare(f: LandedFile, key: bytes, archive_root: Path | None = None) -> Prepared:
     """Read, validate and stage one file (not a SEN2 module: an export loads as a whole),
     archiving it first when given where."""
-    archived(f, archive_root)
+    if archive_root is not None:
+        archive_file(f, archive_root)
     if f.source == "published":
         from warehouse.published import prepare_published
 
@@ -177,7 +177,8 @@ def read_module(f: LandedFile, archive_root: Path | None = None) -> Read | str |
     """One SEN2 module file read and validated (no database, so an export's modules read in
     parallel), the reason it is rejected, or None when its name is not a module's; archived
     first when given where."""
-    archived(f, archive_root)
+    if archive_root is not None:
+        archive_file(f, archive_root)
     module = module_of(f.name)
     if module is None:
         return None
@@ -195,9 +196,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: list[LandedFile], key: byt
     in its own transaction.
     `prepared`: the single file already prepared, or each SEN2 module already read (as
     read_module gives them, in the batch's order), by parallel tasks."""
-    with stage("load"):
-        archived = {f.sha256: str(archive(f.path, f.sha256, f.source, archive_root))
-                    for f in batch}
+    archived = {f.sha256: str(archive_file(f, archive_root)) for f in batch}
     loader = _Loader(con, key, run_id, archived)
     if batch[0].source == "sen2":
         return loader.sen2_export(batch, prepared)
