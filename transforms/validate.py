@@ -45,7 +45,7 @@ def validate(frame: pl.DataFrame, schema: pa.DataFrameSchema,
     is about 2 GB of text, which is then never held twice."""
     found = _failures(frame.drop("row_number"), schema)
     failures, parsed = found if found else (_pandera_failures(frame, schema), None)
-    quarantine = _with_values(failures, frame.with_row_index("_i"), personal)
+    quarantine = _with_values(failures, frame, personal)
     rows_read = frame.height
     keep = None
     if failures.height:
@@ -122,10 +122,11 @@ def _pandera_failures(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.Dat
     return failures
 
 
-def _with_values(failures: pl.DataFrame, numbered: pl.DataFrame,
+def _with_values(failures: pl.DataFrame, frame: pl.DataFrame,
                  personal: set[str]) -> pl.DataFrame:
     if failures.height == 0:
         return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    numbered = frame.with_row_index("_i")  # (only when some row failed)
     long = numbered.filter(pl.col("_i").is_in(failures["_i"].unique().implode())).unpivot(
         index=["_i", "row_number"], variable_name="column_name", value_name="value")
     joined = failures.join(long.drop("row_number"), on=["_i", "column_name"], how="left").join(
