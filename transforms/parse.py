@@ -89,29 +89,25 @@ def any_case(values: tuple[str, ...] | list[str]) -> list[str]:
 _MAX_WAYS = 1024
 
 
-def in_any_case(column: str, values: tuple[str, ...] | list[str]) -> pl.Expr:
-    """Whether the column's value is one of `values` in any ASCII case: matched against
-    their case variants when those are few (short codes), else upper-cased and required to
-    be ASCII, which is the same rule for any list of ASCII codes."""
+def in_any_case(col: str | pl.Expr, values: tuple[str, ...] | list[str]) -> pl.Expr:
+    """Whether the value is one of `values` in any ASCII case: matched against their case
+    variants when those are few (short codes), else upper-cased and required to be ASCII,
+    which is the same rule for any list of ASCII codes."""
+    expr = pl.col(col) if isinstance(col, str) else col
     ways = sum(2 ** sum(c.isascii() and c.isalpha() for c in v) for v in values)
     if ways <= _MAX_WAYS:
-        return pl.col(column).is_in(any_case(values))
+        return expr.is_in(any_case(values))
     upper = [v.upper() for v in values]
-    return pl.col(column).str.to_uppercase().is_in(upper) & ~pl.col(column).str.contains(
-        r"[^\x00-\x7F]")
-
-
-_TRUE, _FALSE = any_case(BOOLEAN_TRUE), any_case(BOOLEAN_FALSE)
+    return expr.str.to_uppercase().is_in(upper) & ~expr.str.contains(r"[^\x00-\x7F]")
 
 
 def parse_bool(col: str | pl.Expr) -> pl.Expr:
-    expr = pl.col(col) if isinstance(col, str) else col
-    return (pl.when(expr.is_in(_TRUE)).then(True)
-            .when(expr.is_in(_FALSE)).then(False).otherwise(None))
+    return (pl.when(in_any_case(col, BOOLEAN_TRUE)).then(True)
+            .when(in_any_case(col, BOOLEAN_FALSE)).then(False).otherwise(None))
 
 
 def is_bool(col: str) -> pl.Expr:
-    return pl.col(col).is_in(_TRUE + _FALSE)  # (short words: few case variants)
+    return in_any_case(col, (*BOOLEAN_TRUE, *BOOLEAN_FALSE))
 
 
 def parse_int(col: str | pl.Expr) -> pl.Expr:
