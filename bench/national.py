@@ -186,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--landing", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.repeat < 1:
+        p.error(f"--repeat must be at least 1 (got {args.repeat})")
     if args.child:
         result = (floor(args.landing, args.work / "floor.duckdb") if args.child == "floor"
                   else full_run(args.landing, args.work / "home", args.trace))

@@ -51,3 +51,10 @@ def test_bench_small_scale_writes_every_stage_floor_and_ratio(tmp_path):
     assert len(cpu) > 10 and cpu == sorted(cpu) and cpu[-1] > cpu[0]
     assert "## Timeline of the full run" in table and "| MainThread | marts |" in table
     assert all(f"| {s} |" in table for s in STAGES)
+
+
+def test_bench_refuses_fewer_than_one_pair():
+    run = subprocess.run([sys.executable, "-m", "bench.national", "--repeat", "0"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert run.returncode == 2
+    assert "--repeat must be at least 1 (got 0)" in run.stderr
