@@ -25,14 +25,12 @@ from warehouse import store
 log = logging.getLogger(__name__)
 
 
-def warm_up() -> threading.Thread:
+def warm_up() -> None:
     """Import Great Expectations in a background thread. The import is about 3 s of
     Python; a run starts it while its files load (work that mostly runs outside the
     interpreter lock), so the gate does not wait for it at the end."""
-    thread = threading.Thread(target=importlib.import_module, args=("great_expectations",),
-                              name="import great_expectations", daemon=True)
-    thread.start()
-    return thread
+    threading.Thread(target=importlib.import_module, args=("great_expectations",),
+                     name="import great_expectations", daemon=True).start()
 
 
 @dataclass(frozen=True)
