@@ -254,19 +254,52 @@ def test_csv_rows_and_row_numbers_whichever_reader_reads_them(tmp_path, text, ro
     assert raw.empty_rows == empty
 
 
-def test_dates_parse_the_same_by_the_iso_shortcut_and_the_distinct_values():
+def test_dates_parse_once_per_distinct_value_and_the_same_as_row_by_row():
     import datetime as dt
 
-    from transforms.parse import parse_date, parse_dates
+    from transforms.parse import date_formats_used, dictionary, parse_date, parse_dates
 
     iso = pl.Series("d", ["2026-01-15", None, "2008-02-29", "2026-01-15", "2026-02-30"])
     mixed = pl.Series("d", ["2026-01-15", "15/01/2026", "2022-Sep-28 00:00:00", None, "x"])
-    for values in (iso, mixed):
+    for values in (iso, mixed, pl.Series("d", [None, None], pl.Utf8), pl.Series("d", [], pl.Utf8)):
         assert parse_dates(values).equals(values.to_frame().select(parse_date("d")).to_series())
     assert parse_dates(iso).to_list() == [dt.date(2026, 1, 15), None, dt.date(2008, 2, 29),
                                           dt.date(2026, 1, 15), None]
     assert parse_dates(mixed).to_list() == [dt.date(2026, 1, 15), dt.date(2026, 1, 15),
                                             dt.date(2022, 9, 28), None, None]
+    codes, distinct = dictionary(iso)
+    assert distinct.to_list() == ["2026-01-15", "2008-02-29", "2026-02-30"]
+    assert codes.to_list() == [0, None, 1, 0, 2]
+    assert date_formats_used(mixed.to_frame(), "d") == ["%Y-%m-%d", "%d/%m/%Y",
+                                                        "%Y-%b-%d %H:%M:%S"]
+
+
+def test_staged_census_codes_are_upper_cased_once_per_distinct_value(tmp_path):
+    from transforms.census import stage_census
+
+    u = handmade.PUPIL_UPNS
+    rows = [f"18/01/2024,8652001,100001,{u[0]},S,A,01/05/2015,f,r,c,k,asd,bESD,y",
+            f"18/01/2024,8652001,100001,{u[1]},S,A,01/05/2015,F,R,C,K,ASD,,N",
+            f"18/01/2024,8662002,100002,{u[2]},S,A,01/05/2015,m,3,c,e,Slcn,,0",
+            f"18/01/2024,8662002,100002,{u[3]},S,A,01/05/2015,M,3,M,n,,,1"]
+    v, q = quarantined(census(tmp_path, rows))
+    assert q == [] and v.good.height == 4
+    staged = stage_census(v.good, b"k" * 32)
+    assert staged.columns == [
+        "row_number", "census_date", "la_number", "laestab", "urn", "birth_year",
+        "birth_month", "sex", "nc_year", "enrol_status", "sen_provision",
+        "sen_provision_code", "primary_need", "secondary_need", "fsm_eligible", "pupil_id"]
+    got = staged.select(pl.exclude("pupil_id", "census_date").cast(pl.Utf8)).rows()
+    assert got == [
+        ("2", "865", "8652001", "100001", "2015", "5", "F", "R", "C", "K", "K", "ASD", "SEMH",
+         "true"),
+        ("3", "865", "8652001", "100001", "2015", "5", "F", "R", "C", "K", "K", "ASD", None,
+         "false"),
+        ("4", "866", "8662002", "100002", "2015", "5", "M", "3", "C", "E", "E", "SLCN", None,
+         "false"),
+        ("5", "866", "8662002", "100002", "2015", "5", "M", "3", "M", "N", "N", None, None,
+         "true")]
+    assert staged.schema["sex"] == pl.Categorical and staged["pupil_id"].null_count() == 0
 
 
 def test_codes_match_in_any_ascii_case_only(tmp_path):
