@@ -126,11 +126,14 @@ def _with_values(failures: pl.DataFrame, frame: pl.DataFrame,
                  personal: set[str]) -> pl.DataFrame:
     if failures.height == 0:
         return pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    numbered = frame.with_row_index("_i")  # (only when some row failed)
-    long = numbered.filter(pl.col("_i").is_in(failures["_i"].unique().implode())).unpivot(
-        index=["_i", "row_number"], variable_name="column_name", value_name="value")
+    # The failing rows fetched by position: filtering a national census for its couple of
+    # thousand failures copied a second of columns that were then thrown away.
+    failed = failures["_i"].unique().sort()
+    rows = frame[failed].with_columns(failed.alias("_i"))
+    long = rows.unpivot(index=["_i", "row_number"], variable_name="column_name",
+                        value_name="value")
     joined = failures.join(long.drop("row_number"), on=["_i", "column_name"], how="left").join(
-        numbered.select("_i", "row_number"), on="_i", how="left")
+        rows.select("_i", "row_number"), on="_i", how="left")
     return joined.select(
         "row_number", "column_name", "rule",
         mask(pl.col("value"), pl.col("column_name").is_in(sorted(personal))).alias(
