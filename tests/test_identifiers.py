@@ -54,6 +54,10 @@ def test_pseudonym_is_hmac_sha256_of_the_normalised_upn():
     expected = hmac.new(key, b"B801200005001", hashlib.sha256).hexdigest()[:PSEUDONYM_CHARS]
     assert out.columns == ["n", "pupil_id"]
     assert out["pupil_id"].to_list() == [expected, expected, None]
+    # Already upper-case and unpadded, the values are hashed as they are: the same pseudonyms.
+    clean = pseudonymise(pl.DataFrame({"upn": ["B801200005001", None]}), {"upn": "pupil_id"},
+                         key)
+    assert clean["pupil_id"].to_list() == [expected, None]
 
 
 def test_a_different_key_gives_unlinkable_pseudonyms():

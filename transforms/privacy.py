@@ -35,17 +35,24 @@ def pseudonymise(frame: pl.DataFrame, columns: dict[str, str], key: bytes,
             [pl.lit(None, pl.Utf8).alias(out) for out in columns.values()])
     text_key = key.decode("utf-8")
     prefix = prefix or {}
-    exprs = [_prefixed(pl.col(c).str.to_uppercase().str.strip_chars(), prefix.get(c))
-             .chash.hmac_sha256(key=text_key).str.slice(0, PSEUDONYM_CHARS).alias(out)
-             for c, out in columns.items()]
     # The plugin hashes a column on one thread: slices of it, concatenated, run on all.
     parts = max(1, min(os.cpu_count() or 1, frame.height // _ROWS_A_SLICE))
     step = -(-frame.height // parts)
     ids = frame.lazy().select(list(columns))
     with stage("pseudonymise"):
+        exprs = [_prefixed(_canonical(frame, c), prefix.get(c)).chash.hmac_sha256(
+            key=text_key).str.slice(0, PSEUDONYM_CHARS).alias(out) for c, out in columns.items()]
         hashed = pl.concat([ids.slice(i * step, step).select(exprs) for i in range(parts)]
                            ).collect()
         return frame.drop(list(columns)).hstack(hashed)
+
+
+def _canonical(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """The identifiers trimmed and upper-cased, unless they already are (as extracts
+    mostly write them): finding that out takes a third of the time of doing it."""
+    if frame.get_column(column).str.contains(r"[^A-Z0-9]").any():
+        return pl.col(column).str.to_uppercase().str.strip_chars()
+    return pl.col(column)
 
 
 def _prefixed(values: pl.Expr, prefix: str | None) -> pl.Expr:
