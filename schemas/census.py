@@ -17,6 +17,7 @@ from schemas.contracts import (
     SEN_PROVISION,
 )
 from transforms.parse import in_any_case, parsed_date
+from transforms.privacy import canonical_id
 
 NEEDS = (*NEED_CODES, *LEGACY_NEED_CODES)
 # The 2014 reforms replaced School Action (A), School Action Plus (P) and statements (S) with
@@ -47,7 +48,7 @@ _first = pl.struct(pl.all()).is_first_distinct()
 # with two is a duplicated UPN among the rows that count (a hash, not a window per pupil).
 _counted = _on_roll & _first
 # ("=" keeps counted rows apart from the others' nulls; rows without a UPN count as one.)
-_upn = pl.col("upn").str.to_uppercase().str.strip_chars()
+_upn = canonical_id("upn")
 _twice_on_roll = _counted & pl.when(_counted).then(pl.lit("=") + _upn.fill_null("")).is_duplicated()
 
 

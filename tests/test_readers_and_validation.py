@@ -175,6 +175,12 @@ def test_duplicate_rows_and_double_registrations(tmp_path):
         (9, "is on roll twice (two sole or main registrations) in this census"),
     ]
     assert sorted(v.good["row_number"].to_list()) == [2, 3, 5, 6, 7]
+    # The same UPN written in lower case and padded is the same pupil.
+    again = f"18/01/2024,8651100,100002, {u[1].lower()} ,Jones,Bob,01/06/2015,M,3,M,K,SLCN,,1"
+    v, got = quarantined(census(tmp_path, [*rows, again]))
+    assert [(r[0], r[2]) for r in got] == [
+        (3, "is on roll twice (two sole or main registrations) in this census"),
+        (8, "is on roll twice (two sole or main registrations) in this census")]
 
 
 def test_one_pass_validation_agrees_with_pandera(tmp_path):

@@ -40,19 +40,26 @@ def pseudonymise(frame: pl.DataFrame, columns: dict[str, str], key: bytes,
     step = -(-frame.height // parts)
     ids = frame.lazy().select(list(columns))
     with stage("pseudonymise"):
-        exprs = [_prefixed(_canonical(frame, c), prefix.get(c)).chash.hmac_sha256(
+        exprs = [_prefixed(canonical_id(c), prefix.get(c)).chash.hmac_sha256(
             key=text_key).str.slice(0, PSEUDONYM_CHARS).alias(out) for c, out in columns.items()]
         hashed = pl.concat([ids.slice(i * step, step).select(exprs) for i in range(parts)]
                            ).collect()
         return frame.drop(list(columns)).hstack(hashed)
 
 
-def _canonical(frame: pl.DataFrame, column: str) -> pl.Expr:
-    """The identifiers trimmed and upper-cased, unless they already are (as extracts
-    mostly write them): finding that out takes a third of the time of doing it."""
-    if frame.get_column(column).str.contains(r"[^A-Z0-9]").any():
-        return pl.col(column).str.to_uppercase().str.strip_chars()
-    return pl.col(column)
+def canonical_id(column: str) -> pl.Expr:
+    """An identifier column trimmed and upper-cased, as identifiers are compared and
+    pseudonymised (see `canonical`)."""
+    return pl.col(column).map_batches(canonical, return_dtype=pl.Utf8)
+
+
+def canonical(values: pl.Series) -> pl.Series:
+    """Identifiers trimmed and upper-cased; values that already are (as extracts mostly
+    write them) are returned as they are: finding that out takes a third of the time of
+    doing it to 9 million UPNs."""
+    if values.str.contains(r"[^A-Z0-9]").any():
+        return values.str.to_uppercase().str.strip_chars()
+    return values
 
 
 def _prefixed(values: pl.Expr, prefix: str | None) -> pl.Expr:
