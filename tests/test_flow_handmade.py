@@ -144,3 +144,16 @@ def test_a_rebuild_drops_kpi_tables_it_no_longer_makes(published):
     finally:
         con.close()
     assert left == [("kpi.forecast",), ("public.forecast",)]
+
+
+def test_the_forecast_thread_runs_in_the_flow_runs_context():
+    """The forecast simulates in a thread of its own, in a copy of the caller's context:
+    Prefect finds the flow run there, so the thread's log lines go to the run's log rather
+    than raising Prefect's 'no flow run id' warning."""
+    import contextvars
+
+    from warehouse.build import _background
+
+    run = contextvars.ContextVar("run")
+    run.set("the flow run")
+    assert _background(run.get).result() == "the flow run"

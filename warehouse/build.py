@@ -7,6 +7,7 @@ has not been loaded yet are simply not built (the quality gate says which are mi
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -213,10 +214,12 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
 
 
 def _background(work, *args, **kwargs) -> Future:
-    """`work(*args, **kwargs)` started in a thread of its own; `.result()` waits for it."""
+    """`work(*args, **kwargs)` started in a thread of its own; `.result()` waits for it.
+    It runs in a copy of this thread's context, so that its log lines reach the flow run's
+    log in Prefect (without it, Prefect warned that a logger had no flow run to send to)."""
     pool = ThreadPoolExecutor(max_workers=1)
     try:
-        return pool.submit(work, *args, **kwargs)
+        return pool.submit(contextvars.copy_context().run, work, *args, **kwargs)
     finally:
         pool.shutdown(wait=False)
 
