@@ -188,16 +188,19 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
 
     with store.transaction(con):
         con.execute("CREATE SCHEMA IF NOT EXISTS public")
-        for table, frame in out.items():
+        # Everything but the forecast is written, public copies too, while it simulates.
+        public = public_tables(out)
+        for table, frame in {**out, **public}.items():
             store.write_table(con, table, frame)
         projected = forecast_job.result()  # (its error, if any, rolls the build back)
         forecast_table = {"kpi.forecast": projected} if projected is not None else {}
+        public_forecast = public_tables(forecast_table)
+        for table, frame in {**forecast_table, **public_forecast}.items():
+            store.write_table(con, table, frame)
+        public.update(public_forecast)
         # In the order the tables were always built: the forecast after the places.
         out = {**{t: out[t] for t in before_forecast}, **forecast_table, **out}
-        public = public_tables(out)
-        for table, frame in {**forecast_table, **public}.items():
-            store.write_table(con, table, frame)
-        out.update(public)
+        out.update({_public(t): public[_public(t)] for t in out if t.startswith("kpi.")})
         # A table this build did not make (its source gone, or no forecast possible) would
         # otherwise be published again with its old numbers.
         for schema, name in con.execute(
@@ -211,6 +214,11 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
             con.execute("CREATE OR REPLACE VIEW core.published_statistics AS "
                         "SELECT * FROM stage.published")
     return BuildResult(as_of, export, {t: f.height for t, f in out.items()})
+
+
+def _public(table: str) -> str:
+    """The public copy's name of a kpi table."""
+    return "public." + table.split(".", 1)[1]
 
 
 def _background(work, *args, **kwargs) -> Future:
@@ -299,7 +307,7 @@ def public_tables(out: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
             frame = pl.concat([counts, pcts]).sort("measure", "year")
         else:
             frame = frame.with_columns(pl.lit(None, pl.Utf8).alias("suppressed"))
-        public[f"public.{name}"] = frame.with_columns(
+        public[_public(table)] = frame.with_columns(
             pl.lit(limit).cast(pl.Int32).alias("suppression_threshold"))
     # A year whose mix parts could only be protected by hiding the total hides it in the
     # caseload table too, with what would give it back (growth, rate).
