@@ -238,6 +238,7 @@ def run_pipeline(flow_name: str, h: Home, gather, sample: bool, as_of: dt.date |
                 return summary
             result = build_tables(con, as_of)
             summary.as_of, summary.tables = result.as_of, result.tables
+            summary.warnings += result.notes
             # Sample extracts carry fixed dates: their age says nothing about freshness.
             check(con, h.reports, run_id, None if sample else max_data_age_days())
             # The published copy carries this run's own record, as finished.
@@ -337,6 +338,7 @@ def _summary_artifact(con, summary: RunSummary) -> None:
              "| --- | ---: | ---: |"]
     lines += [f"| {y} | {c:,} | {'' if g is None else g} |" for y, c, g in caseload]
     lines += ["", *[f"- {f.source}/{f.name}: {f.message}" for f in rejected]]
+    lines += [f"- warning: {w}" for w in summary.warnings]
     create_markdown_artifact(key="sendboard-run", markdown="\n".join(lines),
                              description="What this run loaded, checked and published.")
 

@@ -11,7 +11,7 @@ import pytest
 from flows.nightly import nightly
 from tests import handmade
 
-RUN: dict[str, str] = {}
+RUN: dict = {}
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +25,7 @@ def published(tmp_path_factory, prefect_harness):
     assert summary.status == "published"
     RUN["id"] = summary.run_id
     RUN["home"] = home
+    RUN["warnings"] = summary.warnings
     con = duckdb.connect(str(home / "sendboard.duckdb"), read_only=True)
     yield con
     con.close()
@@ -119,6 +120,7 @@ def test_the_run_leaves_a_summary_and_a_file_table_in_prefect(published):
     assert "files loaded: 10; rejected or waiting: 0" in summary
     assert "| 2025 | 4 | 0.0 |" in summary
     assert "quality gate: " in summary and "expectations met (0 warning(s))" in summary
+    assert "\n- warning: forecast scenario 'recovery_plan' left out: " in summary
     assert len(files) == 10 and {f["source"] for f in files} == {"census", "sen2"}
 
 
@@ -127,6 +129,11 @@ def test_a_scenario_whose_recovery_target_is_missing_is_left_out_whole(published
     # the forecast is of demand only (caseload and new plans).
     assert rows(published, "SELECT scenario, count(DISTINCT measure) FROM kpi.forecast "
                            "GROUP BY 1 ORDER BY 1") == [("baseline", 2), ("high_demand", 2)]
+    # ... and the run says so, with the reason (the CLI prints it; so does the run's summary).
+    left_out = ("forecast scenario 'recovery_plan' left out: scenario 'recovery_plan': "
+                "recovery plan project 'RP05' has no metric target in the recovery plan "
+                "register")
+    assert RUN["warnings"] == [left_out]
 
 
 def test_a_rebuild_drops_kpi_tables_it_no_longer_makes(published):

@@ -39,6 +39,7 @@ class BuildResult:
     as_of: dt.date
     export_date: dt.date
     tables: dict[str, int]  # table -> rows
+    notes: tuple[str, ...] = ()  # for the run's users: a forecast scenario left out, ...
 
 
 def missing_sources(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -192,7 +193,7 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
         public = public_tables(out)
         for table, frame in {**out, **public}.items():
             store.write_table(con, table, frame)
-        projected = forecast_job.result()  # (its error, if any, rolls the build back)
+        projected, notes = forecast_job.result()  # (its error rolls the build back)
         forecast_table = {"kpi.forecast": projected} if projected is not None else {}
         public_forecast = public_tables(forecast_table)
         for table, frame in {**forecast_table, **public_forecast}.items():
@@ -213,7 +214,7 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
             # 3.6 million figures for one release: a view, not a copy.
             con.execute("CREATE OR REPLACE VIEW core.published_statistics AS "
                         "SELECT * FROM stage.published")
-    return BuildResult(as_of, export, {t: f.height for t, f in out.items()})
+    return BuildResult(as_of, export, {t: f.height for t, f in out.items()}, tuple(notes))
 
 
 def _public(table: str) -> str:

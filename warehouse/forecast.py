@@ -26,10 +26,19 @@ def scenarios_path() -> Path:
 
 def build_forecast(out: dict[str, pl.DataFrame], ledger: pl.DataFrame | None,
                    source: str, as_of: dt.date, sims: int = 400,
-                   population: pl.DataFrame | None = None) -> pl.DataFrame | None:
-    """Every scenario's p10/p50/p90 per year, measure and breakdown, stamped; None (and a
-    warning) when SEN2 holds fewer than two Januaries to fit from."""
+                   population: pl.DataFrame | None = None
+                   ) -> tuple[pl.DataFrame | None, list[str]]:
+    """Every scenario's p10/p50/p90 per year, measure and breakdown, stamped (None when SEN2
+    holds fewer than two Januaries to fit from); and what the run should tell its users:
+    no forecast, a forecast without costs, a scenario left out, and why. Each is logged as
+    a warning too."""
     started = time.perf_counter()
+    notes: list[str] = []
+
+    def note(message: str) -> None:
+        log.warning(message)
+        notes.append(message)
+
     path = scenarios_path()
     if not path.is_file():
         raise FileNotFoundError(f"forecast scenarios file {path} not found (set "
@@ -42,15 +51,15 @@ def build_forecast(out: dict[str, pl.DataFrame], ledger: pl.DataFrame | None,
     # fitted the lead on.
     requests = dict(out["kpi.ehcp_requests"].select("year", "requests_received").iter_rows())
     if states["year"].n_unique() < 2:
-        log.warning("no forecast: SEN2 holds fewer than two Januaries of plans")
-        return None
+        note("no forecast: SEN2 holds fewer than two Januaries of plans")
+        return None, notes
     fitted = forecast.fit(states, requests, population=population)
     costs = None
     if ledger is not None and "kpi.dsg_balance" in out:
         try:
             costs = forecast.fit_costs(ledger, states, out["kpi.dsg_balance"])
         except forecast.ScenarioError as why:  # no final outturn yet: demand only
-            log.warning("forecast without costs: %s", why)
+            note(f"forecast without costs: {why}")
     recovery = {}
     if "kpi.recovery_plan" in out:
         recovery = dict(out["kpi.recovery_plan"].filter(pl.col("metric_target").is_not_null())
@@ -75,11 +84,12 @@ def build_forecast(out: dict[str, pl.DataFrame], ledger: pl.DataFrame | None,
         if isinstance(frame, forecast.ScenarioError):
             # A scenario the data cannot honour (say, a target for a project the register no
             # longer has) is left out whole rather than run without its lever.
-            log.warning("forecast scenario %r left out: %s", scenario.name, frame)
+            note(f"forecast scenario {scenario.name!r} left out: {frame}")
             continue
         frames.append(frame)
     if not frames:
-        return None
+        return None, notes
     log.info("forecast: %d scenarios x %d simulations in %.1f s", len(frames), sims,
              time.perf_counter() - started)
-    return _stamp(pl.concat(frames), "forecast", f"{source}; scenarios {path.name}", as_of)
+    return _stamp(pl.concat(frames), "forecast", f"{source}; scenarios {path.name}",
+                  as_of), notes
