@@ -31,8 +31,12 @@ def parse_date(col: str | pl.Expr) -> pl.Expr:
 
 def _date_formats(text: pl.Expr) -> pl.Expr:
     """The date each text is, in the first of DATE_FORMATS that reads it; else null."""
-    return pl.coalesce([text.str.strptime(pl.Date, f, strict=False, exact=True)
-                        for f in DATE_FORMATS])
+    return pl.coalesce([_read_as(text, f) for f in DATE_FORMATS])
+
+
+def _read_as(text: pl.Expr | pl.Series, date_format: str):
+    """The text read as a date written exactly in `date_format`; null where it is not."""
+    return text.str.strptime(pl.Date, date_format, strict=False, exact=True)
 
 
 # A validation pass parses each date column once, into a column of this prefix, and every
@@ -151,8 +155,7 @@ def date_formats_used(frame: pl.DataFrame, column: str) -> list[str]:
     _, values = dictionary(frame.get_column(column))
     if values.len() == 0:
         return []
-    parsed = pl.select([values.str.strptime(pl.Date, f, strict=False, exact=True).alias(f)
-                        for f in DATE_FORMATS])
+    parsed = pl.select([_read_as(values, f).alias(f) for f in DATE_FORMATS])
     first = parsed.select(pl.coalesce([pl.when(pl.col(f).is_not_null()).then(pl.lit(f))
                                        for f in DATE_FORMATS]).alias("f"))
     return sorted(first["f"].drop_nulls().unique().to_list(), key=DATE_FORMATS.index)
