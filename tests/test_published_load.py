@@ -72,3 +72,20 @@ def test_the_same_release_again_changes_nothing_and_a_revision_replaces_its_year
     assert figure(con, "ehcplans", "Local authority", "E06000054", year=2024) == [5536.0]
     after = con.execute("SELECT count(*) FROM stage.published").fetchall()[0][0]
     assert after == before[0][0]
+
+
+def test_the_pre_2023_release_loads_whole_and_benchmarks_from_2010(tmp_path):
+    """The finding: the 2022 release's wide files (filters characteristic_age,
+    establishment_type, establishment_group; DMO answers Y/N/R) were quarantined whole and gave
+    no benchmark. Now every row loads and the caseload (statements with plans) runs from 2010."""
+    from tests.test_release_layouts import ENGLAND, figure, write_release_2022
+    from warehouse.published import published_figures
+
+    con = store.connect(tmp_path / "warehouse.duckdb")
+    outcomes = load(con, tmp_path, *write_release_2022(tmp_path / "release"))
+    assert [(o.status, o.rows_read == o.rows_loaded, o.rows_quarantined) for o in outcomes] == [
+        ("loaded", True, 0)] * 4
+    figures, source = published_figures(con, shipped=None)
+    assert figure(figures, "ehcp_caseload", 2010, ENGLAND) == 228221
+    assert sorted(set(figures["year"]))[0] == 2010
+    assert source == "DfE EHC plans statistics: 2022 release (4 files)"

@@ -9,41 +9,136 @@ import polars as pl
 
 from transforms.kpis import _stamp
 
-# measure name in kpi.benchmarks -> (kind of published file, published measure column).
-PUBLISHED_MEASURES = {
-    "ehcp_caseload": ("ehcp_caseload", "ehcplans"),
-    "pct_mainstream": ("ehcp_caseload", "mainstream_total_pc"),
-    "pct_special": ("ehcp_caseload", "special_total_pc"),
-    "pct_fe": ("ehcp_caseload", "fe_total_pc"),
-    "pct_ap_pru": ("ehcp_caseload", "ap_pru_total_pc"),
-    "pct_educated_elsewhere": ("ehcp_caseload", "ed_elsewhere_pc"),
-    "new_plans": ("ehcp_new_plans", "new_ehc_plans"),
-    "plans_issued": ("ehcp_timeliness", "plans_issued_den"),
-    "pct_within_20_weeks": ("ehcp_timeliness", "pc_plans_issued_within_20_weeks"),
-    "pct_within_20_weeks_ex": ("ehcp_timeliness", "pc_plans_issued_20_weeks_ex"),
-    "requests_received": ("ehcp_requests", "requests_received_in_year"),
-    "ceased_plans": ("ehcp_ceased", "total_ceased"),
+# Where each layout of the DfE's release publishes each measure of kpi.benchmarks, newest layout
+# first: (kind of file, measure column, breakdown). A breakdown of None is the file's headline
+# row (all plans); several parts of one kind are added up. The pre-2023 files count statements
+# and EHC plans together (`total_all`), as the seed paper's first chart does, so the caseload
+# runs from 2010 when the 2022 release is loaded. Their placement groups are those the later
+# releases carry back to 2019 (checked: England's January 2019-2022 shares agree): special
+# includes hospital schools, and "educated elsewhere" is home education, other arrangements by
+# the LA or by parents and NEET, without those awaiting provision or permanently excluded.
+# The 2026 layout splits special academies from special free schools, and adds online
+# providers and NEET subgroups, inside the same totals (`special_total_pc`, `ed_elsewhere_pc`).
+Part = tuple[str, str, str | None]
+_ELSEWHERE_2022 = ("Elective home education / Educated elsewhere",
+                   "Other arrangements by local authority / Educated elsewhere",
+                   "Other arrangements by parents / Educated elsewhere", "NEET")
+
+
+def _estab(group: str) -> Part:
+    return ("ehcp_caseload_by_establishment", "total_all_pc", group)
+
+
+PUBLISHED_MEASURES: dict[str, tuple[Part, ...]] = {
+    "ehcp_caseload": (("ehcp_caseload", "ehcplans", None),
+                      ("ehcp_caseload_by_age", "num_caseload", None),
+                      ("ehcp_caseload_by_age", "total_all", None)),
+    "pct_mainstream": (("ehcp_caseload", "mainstream_total_pc", None),
+                       _estab("Mainstream school")),
+    "pct_special": (("ehcp_caseload", "special_total_pc", None), _estab("Special school")),
+    "pct_fe": (("ehcp_caseload", "fe_total_pc", None), _estab("Further education")),
+    "pct_ap_pru": (("ehcp_caseload", "ap_pru_total_pc", None),
+                   _estab("Alternative provision/Pupil referral unit")),
+    "pct_educated_elsewhere": (("ehcp_caseload", "ed_elsewhere_pc", None),
+                               *(_estab(b) for b in _ELSEWHERE_2022)),
+    "new_plans": (("ehcp_new_plans", "new_ehc_plans", None),
+                  ("ehcp_new_plans_by_age", "num_new_plans", None),
+                  ("ehcp_new_plans_by_age", "total_new_all", None)),
+    "plans_issued": (("ehcp_timeliness", "plans_issued_den", None),
+                     ("ehcp_sen2_mi", "tot_inc_exc_ehc", None),
+                     ("ehcp_sen2_mi", "totincexcehc", None)),
+    "pct_within_20_weeks": (("ehcp_timeliness", "pc_plans_issued_within_20_weeks", None),
+                            ("ehcp_sen2_mi", "inc_exc_20week_rate", None),
+                            ("ehcp_sen2_mi", "incexc20weekrate", None)),
+    "pct_within_20_weeks_ex": (("ehcp_timeliness", "pc_plans_issued_20_weeks_ex", None),
+                               ("ehcp_sen2_mi", "no_exc_20week_rate", None),
+                               ("ehcp_sen2_mi", "noexc20weekrate", None)),
+    "requests_received": (("ehcp_requests", "requests_received_in_year", None),
+                          ("ehcp_sen2_mi", "inreq_ehc", None),
+                          ("ehcp_sen2_mi", "inreqehc", None)),
+    # The pre-2023 files publish discontinued plans by reason only (and for compulsory school
+    # age): no total to compare with the later releases' ceased plans, so none is made up.
+    "ceased_plans": (("ehcp_ceased", "total_ceased", None),
+                     ("ehcp_sen2_mi", "discontinued_total", None)),
 }
 # SEN2 primary need codes; the DfE publishes each need's share of all plans as <code>_pc.
 NEEDS = ("ASD", "HI", "MLD", "MSI", "OTH", "PD", "PMLD", "SEMH", "SLCN", "SLD", "SPLD", "VI")
-PUBLISHED_MEASURES |= {f"pct_need_{n.lower()}": ("ehcp_needs_all_plans", f"{n.lower()}_pc")
-                       for n in NEEDS}
+PUBLISHED_MEASURES |= {f"pct_need_{n.lower()}": (("ehcp_needs_all_plans", f"{n.lower()}_pc",
+                                                  None),) for n in NEEDS}
+# The geography columns a figure is for (besides geographic_level).
+GEOGRAPHY = ("country_code", "region_code", "region_name", "new_la_code", "old_la_code",
+             "la_name")
+
+
+def measure_parts() -> pl.DataFrame:
+    """PUBLISHED_MEASURES as rows: measure_name, kind, measure, part (the breakdown), rank
+    (the layout's place in the list), parts (how many of that kind make the measure)."""
+    rows = [(name, kind, column, part, rank)
+            for name, parts in PUBLISHED_MEASURES.items()
+            for rank, (kind, column, part) in enumerate(parts)]
+    out = pl.DataFrame(rows, schema={"measure_name": pl.Utf8, "kind": pl.Utf8,
+                                     "measure": pl.Utf8, "part": pl.Utf8, "rank": pl.Int32},
+                       orient="row")
+    return out.with_columns(pl.len().over("measure_name", "kind").alias("parts"))
+
+
+def _geography_key() -> pl.Expr:
+    level = pl.col("geographic_level")
+    return (pl.when(level == "Local authority").then(pl.col("new_la_code"))
+            .when(level == "Regional").then(pl.col("region_code"))
+            .otherwise(pl.coalesce("country_code", pl.lit(""))))
 
 
 def headline_figures(published: pl.DataFrame) -> pl.DataFrame:
-    """The all-plans rows (breakdown = its topic) of the measures above, one row a figure."""
-    pairs = pl.DataFrame([{"measure_name": k, "kind": v[0], "measure": v[1]}
-                          for k, v in PUBLISHED_MEASURES.items()])
-    return (published.filter(pl.col("breakdown").is_null()
-                             | (pl.col("breakdown") == pl.col("breakdown_topic")))
-            .join(pairs, on=["kind", "measure"], how="inner"))
+    """The figures of the measures above, one a (measure, year, geography), in the measure
+    names of kpi.benchmarks (`measure_name`).
+
+    `published` is tidy rows (transforms.published.tidy) of any number of releases, with their
+    `release` (the reporting year) and `shipped` (the release that ships with sendboard) when
+    known. For each measure, year and geography the newest release that has a figure wins
+    (releases revise earlier years) and older ones fill the years before; at the same release
+    a landed file wins over the shipped copy. A newer release's symbol (x, c) does not hide an
+    older release's number for the same year; when no release has a number, the newest
+    release's symbol row is kept.
+    """
+    extra = [pl.lit(v).alias(c) for c, v in (("release", None), ("shipped", False))
+             if c not in published.columns]
+    rows = published.with_columns(extra).with_columns(pl.col("release").cast(pl.Int32)).join(
+        measure_parts(), on=["kind", "measure"], how="inner")
+    headline = pl.col("breakdown").is_null() | (pl.col("breakdown") == pl.col("breakdown_topic"))
+    rows = rows.filter(pl.when(pl.col("part").is_null()).then(headline)
+                       .otherwise(pl.col("breakdown") == pl.col("part")))
+    single, several = rows.filter(pl.col("parts") == 1), rows.filter(pl.col("parts") > 1)
+    if several.height:
+        keys = ["measure_name", "kind", "release", "shipped", "year", "geographic_level",
+                *GEOGRAPHY]
+        # Parts in a fixed order (a database read may give them in any), and the sum rounded
+        # to the parts' own precision: the same inputs give the same figure to the last bit.
+        summed = several.sort("breakdown", "measure").group_by(keys, maintain_order=True).agg(
+            pl.when(pl.col("value").count() > 0).then(pl.col("value").sum().round(6))
+            .alias("value"), pl.exclude([*keys, "value"]).first())
+        rows = pl.concat([single, summed.select(single.columns)])
+    ranked = rows.with_columns(_geography_key().alias("_geography"),
+                               pl.col("value").is_not_null().alias("_has_value")).sort(
+        ["_has_value", "release", "shipped", "rank", "kind"],
+        descending=[True, True, False, False, False], nulls_last=True, maintain_order=True)
+    return ranked.unique(["measure_name", "year", "geographic_level", "_geography"],
+                         keep="first", maintain_order=True).drop(
+        "_geography", "_has_value", "part", "rank", "parts")
 
 
 def benchmarks(published: pl.DataFrame, la_code: str, region_code: str | None,
                neighbours: list[str], source: str, as_of: dt.date) -> pl.DataFrame:
     """The LA against its region, England and its statistical neighbours (each neighbour, and
-    their mean as geography `statistical_neighbours`)."""
-    figures = headline_figures(published)
+    their mean as geography `statistical_neighbours`).
+
+    `published`: tidy rows, or headline_figures already taken from them. When they carry a
+    `source` (which release each figure came from), each row's source says so; `source` is for
+    rows without one.
+    """
+    figures = published if "measure_name" in published.columns else headline_figures(published)
+    if "source" not in figures.columns:
+        figures = figures.with_columns(pl.lit(None, pl.Utf8).alias("source"))
     national = figures.filter(pl.col("geographic_level") == "National").with_columns(
         pl.lit("E92000001").alias("geography_code"), pl.lit("England").alias("geography_name"),
         pl.lit("england").alias("comparison"))
@@ -58,20 +153,30 @@ def benchmarks(published: pl.DataFrame, la_code: str, region_code: str | None,
     near = las.filter(pl.col("new_la_code").is_in(neighbours)).with_columns(
         pl.lit("statistical_neighbour").alias("comparison"))
     mean = near.group_by("year", "measure_name").agg(
-        pl.col("value").mean().round(1), pl.len().alias("n")).with_columns(
+        pl.col("value").mean().round(1), pl.len().alias("n"),
+        pl.col("source").drop_nulls().unique().sort().str.join("; ")).with_columns(
         pl.lit("Statistical neighbours").alias("geographic_level"),
         pl.lit("statistical_neighbours").alias("geography_code"),
         pl.format("Mean of {} statistical neighbours", "n").alias("geography_name"),
         pl.lit("statistical_neighbours_mean").alias("comparison"))
     cols = ["year", "measure_name", "geographic_level", "geography_code", "geography_name",
-            "comparison", "value"]
+            "comparison", "value", "source"]
     out = pl.concat([f.select(cols) for f in (own, regional, national, near)]
                     + [mean.select(cols)]).rename({"measure_name": "measure"})
     order = {"la": 0, "region": 1, "england": 2, "statistical_neighbours_mean": 3,
              "statistical_neighbour": 4}
     out = out.sort(["measure", "year", pl.col("comparison").replace_strict(
         order, return_dtype=pl.Int8), "geography_code"])
-    return _stamp(out, "benchmarks", source, as_of)
+    return _per_row_source(_stamp(out.rename({"source": "_source"}), "benchmarks", source,
+                                  as_of), lambda own: own)
+
+
+def _per_row_source(out: pl.DataFrame, wording) -> pl.DataFrame:
+    """`source` from each row's `_source` where it has one (worded by `wording`), else the
+    table's."""
+    row = pl.col("_source").replace("", None)
+    return out.with_columns(pl.when(row.is_not_null()).then(wording(row))
+                            .otherwise(pl.col("source")).alias("source")).drop("_source")
 
 
 # Differences beyond these are flagged: counts by share of the published figure,
@@ -85,9 +190,13 @@ def reconciliation(local: pl.DataFrame, published_la: pl.DataFrame, source: str,
     """Local figures against published ones, per year and measure.
 
     `local`: year, measure, local_value, note. `published_la`: year, measure, value (the
-    DfE's figure for this LA); measures present in one and not the other show with a blank.
+    DfE's figure for this LA) and optionally `source` (the release it came from, added to the
+    row's source after `source`, which names the local side); measures present in one and not
+    the other show with a blank.
     """
-    joined = local.join(published_la.rename({"value": "published_value"}),
+    if "source" not in published_la.columns:
+        published_la = published_la.with_columns(pl.lit(None, pl.Utf8).alias("source"))
+    joined = local.join(published_la.rename({"value": "published_value", "source": "_source"}),
                         on=["year", "measure"], how="full", coalesce=True)
     pct = pl.col("measure").str.starts_with("pct_")
     diff = pl.col("local_value") - pl.col("published_value")
@@ -100,6 +209,7 @@ def reconciliation(local: pl.DataFrame, published_la: pl.DataFrame, source: str,
         pl.when(pl.col("published_value").is_null() & pl.col("local_value").is_not_null())
         .then(pl.lit("not published for this year")).when(pl.col("local_value").is_null())
         .then(pl.lit("no local figure")).otherwise(pl.col("note")).alias("note"))
-    return _stamp(out.select("year", "measure", "local_value", "published_value", "difference",
-                             "tolerance", "flagged", "note").sort("measure", "year"),
-                  "reconciliation", source, as_of)
+    stamped = _stamp(out.select("year", "measure", "local_value", "published_value",
+                                "difference", "tolerance", "flagged", "note", "_source")
+                     .sort("measure", "year"), "reconciliation", source, as_of)
+    return _per_row_source(stamped, lambda row: pl.lit(source + " and ") + row)

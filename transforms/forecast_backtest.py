@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from transforms.benchmarks import PUBLISHED_MEASURES, headline_figures
 from transforms.forecast import (
     CONVERSION_SPREAD_FLOOR,
     FIT_YEARS,
@@ -24,31 +25,63 @@ from transforms.forecast import (
     request_trend,
     yearly_conversions,
 )
-from transforms.published import tidy
+from transforms.published import (
+    BREAKDOWN_FILTERS,
+    FILTER_COLUMNS,
+    csv_header,
+    is_ees,
+    recognise,
+    tidy,
+)
 from transforms.readers import read_raw
 
-# series -> (file in the release, its all-rows breakdown topic, the measure)
-FILES = {"caseload": ("caseload.csv", "All EHC plans", "ehcplans"),
-         "new_plans": ("newplans.csv", "New EHC plans", "new_ehc_plans"),
-         "requests": ("requests.csv", "All requests for EHC needs assessments",
-                      "requests_received_in_year")}
+# series -> the measure of kpi.benchmarks it is (transforms.benchmarks.PUBLISHED_MEASURES).
+SERIES = {"caseload": "ehcp_caseload", "new_plans": "new_plans",
+          "requests": "requests_received"}
+
+
+def _release_rows(folder: Path) -> pl.DataFrame:
+    """Tidy rows of the files in a release folder that hold one of the series, recognised
+    by their headers as the pipeline recognises them (their names do not matter)."""
+    wanted: dict[str, set[str]] = {}
+    for name in SERIES.values():
+        for kind, measure, _ in PUBLISHED_MEASURES[name]:
+            wanted.setdefault(kind, set()).add(measure)
+    frames = []
+    for path in sorted(folder.glob("*.csv")):
+        header = csv_header(path)
+        kind = recognise(header, set())
+        if is_ees(header) and kind in wanted:
+            raw = read_raw(path).frame.filter(pl.col("geographic_level") == "Local authority")
+            # Only the series' own columns: the rest of a release is millions of figures.
+            keep = [c for c in raw.columns if c == "row_number" or c.strip().lower() in (
+                wanted[kind] | set(FILTER_COLUMNS) | set(BREAKDOWN_FILTERS))]
+            frames.append(tidy(raw.select(keep), kind))
+    if not frames:
+        raise FileNotFoundError(f"{folder}: the backtest needs the DfE release's caseload, new "
+                                "plans and requests files")
+    return pl.concat(frames, how="diagonal_relaxed")
 
 
 def published_series(release: Path) -> pl.DataFrame:
-    """la, la_name, series, year, value from the release's LA rows, read as the pipeline
-    reads EES files (transforms.published.tidy: caseload years are Januaries, 2024/25 ->
-    2025; new plans and requests are calendar years; symbols are null)."""
-    frames = []
-    for series, (name, topic, measure) in FILES.items():
-        path = release / name
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: the backtest needs the DfE release's {name}")
-        raw = read_raw(path).frame.filter((pl.col("geographic_level") == "Local authority")
-                                          & (pl.col("breakdown_topic") == topic))
-        frames.append(tidy(raw, series).filter(pl.col("measure") == measure).select(
-            pl.col("new_la_code").alias("la"), "la_name", pl.col("kind").alias("series"),
-            "year", "value"))
-    return pl.concat(frames).drop_nulls("value")
+    """la, la_name, series, year, value from a release's LA rows: a folder of the release's
+    CSVs (any layout, read as the pipeline reads EES files: transforms.published) or the
+    tidy rows shipped with sendboard (warehouse/reference/*.parquet). Caseload years are
+    Januaries (2024/25 -> 2025); new plans and requests are calendar years; symbols are
+    null."""
+    if release.is_dir():
+        rows = _release_rows(release)
+    elif release.is_file():
+        rows = pl.read_parquet(release).filter(pl.col("geographic_level") == "Local authority")
+    else:
+        raise FileNotFoundError(f"{release}: no DfE release there (a folder of its CSVs, or "
+                                "the Parquet shipped in warehouse/reference/)")
+    figures = headline_figures(rows.filter(pl.col("geographic_level") == "Local authority"))
+    names = {v: k for k, v in SERIES.items()}
+    return figures.filter(pl.col("measure_name").is_in(list(names))).select(
+        pl.col("new_la_code").alias("la"), "la_name",
+        pl.col("measure_name").replace_strict(names).alias("series"), "year", "value",
+    ).drop_nulls("value").sort("series", "la", "year")
 
 
 def stock_flow(caseload: dict[int, float], new_plans: dict[int, float],

@@ -1,20 +1,38 @@
 """DfE "Explore Education Statistics" (EES) CSVs as one tidy long table.
 
 Any EES file has the standard filter columns (time, geography, breakdown) and then one column per
-measure. Every column other than the standard ones is read as a measure whose cells are a number,
-a symbol (`x`, `c`, ...) or blank, because measures vary by release and a generic EES file does
-not say which of its columns are indicators without its `.meta.csv`. A file with filter columns of
-its own (e.g. the pre-2025 `age`, `ehcp_or_statement`) therefore fails the measure check loudly.
+measure. The EHC plans release has had four layouts, all read here by their headers (never their
+file names):
+
+- pre-2023 (the 2022 release, `../shared/external/dfe-ehcp-2022-guidance.txt`): wide files with
+  filters of their own (`characteristic_age`, `establishment_type`, `establishment_group`),
+  statements and EHC plans side by side (`Total_st`, `Total_ehc`, `Total_all`) and January
+  labelled `2022, Calendar year`; `sen2_mi.csv` holds requests, timeliness and discontinued plans;
+- 2023-2024 (`sen2_age_caseload.csv`, `sen2_mi.csv`, ... with snake-case measures): filters
+  `age`, `ehcp_or_statement`, `establishment_type`, `weeks`;
+- 2025 (`caseload.csv`, `requests.csv`, ...): `breakdown_topic` / `breakdown`, January labelled
+  `202425, Academic year`;
+- 2026: the 2025 files with new columns (`special_academy`, `special_free_school`, ...) and new
+  files (annual reviews, phase transfers, personal budgets, residential and work-based
+  placements).
+
+Filter columns are breakdowns, never measures: a file's own filters become `breakdown_topic` and
+`breakdown` (the filters that are not "Total", joined by " / "; "Total" when all are), so every
+file has one headline row per geography and year. Every other column is a measure whose cells are
+a number, a symbol (`x`, `c`, ...) or blank, except the designated medical / clinical officer
+columns, whose answers are text (Yes, No, Recruiting) and are kept in `text`.
 
 Release drift absorbed here: header case (`PC_` vs `pc_`), column order (headers are matched by
-name), quoted empty strings, and January caseload labelled `202425, Academic year` (2025 release)
-or `2025, Calendar year` (2022 release): both are year 2025. The byte order mark is stripped by
-`transforms.readers.read_raw`.
+name), quoted empty strings, padded cells, and January caseload labelled `202425, Academic year`
+(2025 release) or `2025, Calendar year` (2022 release): both are year 2025. The byte order mark is
+stripped by `transforms.readers.read_raw`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import csv
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import pandera.polars as pa
 import polars as pl
@@ -34,6 +52,15 @@ FILTER_COLUMNS = (
     "institution_id", "institution_name",
     "breakdown_topic", "breakdown",
 )
+# The files' own breakdown filters ("Filter by ..." in the data guidance of the 2022 and 2024
+# releases; `weeks` is the residential files' 38-51 / 52 weeks, whose "52" would otherwise pass
+# for a number). In this order they become `breakdown_topic` / `breakdown`.
+BREAKDOWN_FILTERS = ("characteristic_age", "age", "ehcp_or_statement", "establishment_type",
+                     "establishment_group", "weeks")
+# Designated medical / clinical officer in place: answers, not numbers.
+TEXT_MEASURES = ("dmo", "dco", "dmodcofunction", "des_med_off", "des_clin_off",
+                 "des_so_care_off")
+TEXT_ANSWERS = ("yes", "no", "recruiting", "y", "n", "r")
 REQUIRED = ("time_period", "time_identifier", "geographic_level")
 # The geography and breakdown columns tidy() keeps; the rest of FILTER_COLUMNS are accepted but
 # not carried into the long table (no EHC plans file publishes below local authority level).
@@ -68,7 +95,7 @@ GEOGRAPHIC_LEVELS = (
 
 NUMBER = r"^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$"
 TIDY_COLUMNS = ("kind", "time_period", "time_identifier", "year", "geographic_level", *KEPT,
-                "measure", "value", "symbol", "reason", "row_number")
+                "measure", "value", "symbol", "reason", "text", "row_number")
 
 
 def _key(name: str) -> str:
@@ -77,6 +104,60 @@ def _key(name: str) -> str:
 
 def is_ees(columns: Iterable[str]) -> bool:
     return set(REQUIRED) <= {_key(c) for c in columns}
+
+
+def csv_header(path: Path) -> list[str]:
+    """A CSV's column names from its first line alone (a release's files are tens of MB; the
+    kind of file is in its header)."""
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+        return next(csv.reader([f.readline()]), [])
+
+
+def _any(*names: str) -> Callable[[set[str]], bool]:
+    return lambda cols: bool(cols & set(names))
+
+
+def _both(first: Callable[[set[str]], bool], second: Callable[[set[str]], bool]
+          ) -> Callable[[set[str]], bool]:
+    return lambda cols: first(cols) and second(cols)
+
+
+_CASELOAD_COUNT = _any("total_all", "num_caseload")
+_NEW_PLANS_COUNT = _any("total_new_all", "num_new_plans")
+_AGE = _any("characteristic_age", "age")
+# Kinds by the measures (and filters) their headers carry, most specific first. Names follow
+# the 2025 release; the pre-2025 files that split a statistic by a filter carry it in the kind.
+KINDS: tuple[tuple[str, Callable[[set[str]], bool]], ...] = (
+    # 2023 onwards
+    ("ehcp_caseload", _any("ehcplans")),
+    ("ehcp_requests", _any("requests_received_in_year")),
+    ("ehcp_assessments", _any("assess_issued", "assess_in_year")),
+    ("ehcp_timeliness", _any("plans_issued_den", "plans_issued_within_20_weeks")),
+    ("ehcp_new_plans", _any("new_ehc_plans")),
+    ("ehcp_ceased", _any("total_ceased")),
+    ("ehcp_annual_reviews", _any("outcome_maintained", "decision_4_weeks")),
+    ("ehcp_phase_transfers", _any("number_plans")),
+    ("ehcp_personal_budgets", _any("personal_budget")),
+    ("ehcp_residential", _any("res_tot")),
+    ("ehcp_work_based_placements", _any("open_wbp")),
+    # the pre-2023 wide files and the 2023-2024 sen2_* files
+    ("ehcp_caseload_by_establishment", _both(_CASELOAD_COUNT, _any("establishment_type"))),
+    ("ehcp_caseload_by_age", _both(_CASELOAD_COUNT, _AGE)),
+    ("ehcp_caseload_by_characteristics", _both(_CASELOAD_COUNT, _any("breakdown"))),
+    ("ehcp_new_plans_by_establishment", _both(_NEW_PLANS_COUNT, _any("establishment_type"))),
+    ("ehcp_new_plans_by_age", _both(_NEW_PLANS_COUNT, _AGE)),
+    ("ehcp_new_plans_by_characteristics", _both(_NEW_PLANS_COUNT, _any("breakdown"))),
+    ("ehcp_sen2_mi", _any("inreqehc", "inreq_ehc", "newallehc", "new_all_ehc")),
+    ("ehcp_workbased_residential_dmo", _any("workbasedehc", "totmres38weekehc")),
+    ("ehcp_residential_statements", _any("num_children_yp")),
+    ("ehcp_dmo_dco", _any(*TEXT_MEASURES)),
+)
+# Kinds whose rows are January snapshots although labelled "Calendar year" (the 2022 style);
+# files labelled "Academic year" say so themselves. Used to tell a file's release (release_of).
+JANUARY_KINDS = frozenset({
+    "ehcp_caseload", "ehcp_needs_all_plans", "ehcp_caseload_by_establishment",
+    "ehcp_caseload_by_age", "ehcp_caseload_by_characteristics", "ehcp_workbased_residential_dmo",
+    "ehcp_residential_statements", "ehcp_dmo_dco"})
 
 
 def recognise(columns: list[str], time_identifiers: set[str],
@@ -99,17 +180,25 @@ def recognise(columns: list[str], time_identifiers: set[str],
         if "academic year" in idents or tenure:
             return "ehcp_needs_all_plans"
         return "ehcp_needs_new_plans" if idents == {"calendar year"} else "other"
-    for kind, markers in (
-        ("ehcp_caseload", ("ehcplans",)),
-        ("ehcp_requests", ("requests_received_in_year",)),
-        ("ehcp_assessments", ("assess_issued", "assess_in_year")),
-        ("ehcp_timeliness", ("plans_issued_den", "plans_issued_within_20_weeks")),
-        ("ehcp_new_plans", ("new_ehc_plans",)),
-        ("ehcp_ceased", ("total_ceased",)),
-    ):
-        if cols & set(markers):
-            return kind
-    return "other"
+    return next((kind for kind, fits in KINDS if fits(cols)), "other")
+
+
+def release_of(tidy_rows: pl.DataFrame) -> int | None:
+    """The reporting year of the release a tidy file belongs to, from its figures: the latest
+    January it has (snapshots), or the year after its latest calendar year (a release counts
+    the previous calendar year's activity: requests in 2024 are in the 2025 release).
+
+    A file cut down to earlier years reads as an earlier release: it then ranks below the
+    release it was cut from, never above it.
+    """
+    if tidy_rows.height == 0:
+        return None
+    periods = tidy_rows.select("kind", "year", "time_identifier").unique()
+    ident = pl.col("time_identifier").str.to_lowercase()
+    january = (pl.col("kind").is_in(list(JANUARY_KINDS)) | ident.str.starts_with("academic year")
+               | ident.str.ends_with("term"))
+    return int(periods.select((pl.col("year") + pl.when(january).then(0).otherwise(1)).max())
+               .item())
 
 
 def _blank(c: str) -> pl.Expr:
@@ -140,6 +229,11 @@ def _measure(c: str) -> pl.Expr:
     return t.str.contains(NUMBER) | t.str.to_lowercase().is_in(list(SYMBOLS)) | (t == "")
 
 
+def _answer(c: str) -> pl.Expr:
+    t = pl.col(c).str.strip_chars().str.to_lowercase()
+    return t.is_in([*TEXT_ANSWERS, *SYMBOLS]) | (t == "")
+
+
 def _spans_two_years(identifier: pl.Expr) -> pl.Expr:
     i = identifier.str.strip_chars().str.to_lowercase()
     return (i.str.starts_with("academic year") | i.str.starts_with("financial year")
@@ -147,7 +241,8 @@ def _spans_two_years(identifier: pl.Expr) -> pl.Expr:
 
 
 def published_schema(columns: list[str]) -> pa.DataFrameSchema:
-    """Checks for one EES file with these headers; every non-standard column is a measure.
+    """Checks for one EES file with these headers; every column that is not a standard one
+    or a known breakdown filter is a measure.
 
     Blanks (null or quoted empty) pass every check except on the three required columns.
     """
@@ -167,9 +262,12 @@ def published_schema(columns: list[str]) -> pa.DataFrameSchema:
         name: pa.Column(pl.Utf8, nullable=False, checks=checks[name])
         for name in REQUIRED if name not in by_key}
     for key, name in by_key.items():
-        if key in FILTER_COLUMNS:
+        if key in FILTER_COLUMNS or key in BREAKDOWN_FILTERS:
             schema[name] = pa.Column(pl.Utf8, nullable=key not in REQUIRED,
                                      checks=checks.get(key, []))
+        elif key in TEXT_MEASURES:
+            schema[name] = pa.Column(pl.Utf8, nullable=True, checks=[expr_check(
+                "is Yes, No or Recruiting (Y/N/R), a symbol or blank", _answer)])
         else:
             schema[name] = pa.Column(pl.Utf8, nullable=True, checks=[expr_check(
                 f"is a number, a symbol ({' '.join(SYMBOLS)}) or blank", _measure)])
@@ -181,6 +279,23 @@ def published_schema(columns: list[str]) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(schema, checks=frame_checks, name="published", strict=False)
 
 
+def _breakdowns(filters: list[str], has_standard: bool) -> list[pl.Expr]:
+    """`breakdown_topic` and `breakdown` from a file's own filters: the filters whose value is
+    not "Total" (nor blank), by name and by value, joined by " / " after any standard
+    breakdown; "Total" for both when every filter is its total (the headline row)."""
+    def part(f: str, what: pl.Expr) -> pl.Expr:
+        total = pl.col(f).is_null() | (pl.col(f).str.to_lowercase() == "total")
+        return pl.when(total).then(None).otherwise(what)
+
+    out = []
+    for column, what in (("breakdown_topic", pl.lit), ("breakdown", pl.col)):
+        parts = ([pl.col(column)] if has_standard else []) + [part(f, what(f)) for f in filters]
+        joined = pl.concat_str(parts, separator=" / ", ignore_nulls=True)
+        out.append(pl.when(joined.is_null() | (joined == "")).then(pl.lit("Total"))
+                   .otherwise(joined).alias(column))
+    return out
+
+
 def tidy(frame: pl.DataFrame, kind: str) -> pl.DataFrame:
     """Validated EES text rows (with `row_number`) as one row a (row, measure).
 
@@ -188,27 +303,40 @@ def tidy(frame: pl.DataFrame, kind: str) -> pl.DataFrame:
     one (202425) is its second year, the January of the academic year, so a January caseload
     is 2025 whether labelled `202425, Academic year` or `2025, Calendar year`. Financial and tax
     years and the autumn term take the first year instead (`202425, Financial year` is 2024:
-    April 2024 to March 2025). `value` is null for symbols and blanks, and `reason` says why.
+    April 2024 to March 2025). `value` is null for symbols, blanks and text answers, and
+    `reason` says why; a text answer (Yes, No, Recruiting) is in `text`.
     """
-    renames = {c: _key(c) for c in frame.columns if _key(c) in FILTER_COLUMNS}
+    renames = {c: _key(c) for c in frame.columns
+               if _key(c) in FILTER_COLUMNS or _key(c) in BREAKDOWN_FILTERS}
     measures = [c for c in frame.columns if c not in renames and c != "row_number"]
     text = frame.rename(renames).with_columns(
         pl.col(list(renames.values())).str.strip_chars().replace("", None))
-    index = [*renames.values(), "row_number"]
+    # In a fixed order, not the file's: the 2022 guidance lists establishment_group first, its
+    # files have establishment_type first, and a breakdown must read the same either way.
+    filters = [c for c in BREAKDOWN_FILTERS if c in renames.values()]
+    if filters:
+        text = text.with_columns(_breakdowns(filters, "breakdown_topic" in renames.values()))
+    index = [c for c in text.columns if c not in measures and c not in filters]
     long = text.unpivot(on=measures, index=index, variable_name="measure", value_name="cell")
-    missing = [pl.lit(None, pl.Utf8).alias(c) for c in KEPT if c not in renames.values()]
+    missing = [pl.lit(None, pl.Utf8).alias(c) for c in KEPT if c not in long.columns]
     cell = pl.col("cell").str.strip_chars()
-    symbol = cell.str.to_lowercase().is_in(list(SYMBOLS))
+    lowered = cell.str.to_lowercase()
+    symbol = lowered.is_in(list(SYMBOLS))
+    answer = pl.col("measure").is_in(list(TEXT_MEASURES)) & ~symbol & (cell != "")
     start = pl.col("time_period").str.slice(0, 4).cast(pl.Int32)
     two_years = pl.col("time_period").str.len_chars() == 6
     later = ~pl.col("time_identifier").str.to_lowercase().str.contains(
         "^(financial year|tax year|autumn term)")
     return long.with_columns(missing).with_columns(
+        pl.col("measure").str.strip_chars().str.to_lowercase(),
+    ).with_columns(
         pl.lit(kind).alias("kind"),
         pl.when(two_years & later).then(start + 1).otherwise(start).alias("year"),
-        pl.col("measure").str.strip_chars().str.to_lowercase(),
-        pl.when(symbol).then(None).otherwise(cell.cast(pl.Float64, strict=False)).alias("value"),
+        pl.when(symbol | answer).then(None).otherwise(cell.cast(pl.Float64, strict=False))
+        .alias("value"),
         pl.when(symbol).then(cell).alias("symbol"),
-        pl.when(symbol).then(cell.str.to_lowercase().replace_strict(SYMBOLS, default=None))
+        pl.when(symbol).then(lowered.replace_strict(SYMBOLS, default=None))
+        .when(answer).then(pl.lit("text answer"))
         .when(cell.is_null() | (cell == "")).then(pl.lit("blank")).alias("reason"),
+        pl.when(answer).then(cell).alias("text"),
     ).select(TIDY_COLUMNS)

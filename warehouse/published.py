@@ -1,39 +1,66 @@
-"""Load a DfE statistics file (published/) into stage.published, one row a figure.
+"""The DfE's EHC plans statistics: landed releases (published/) into stage.published, one row a
+figure, and the release that ships with sendboard.
 
-A newer release of the same statistics replaces the years it covers (releases revise earlier
-years); other kinds and years stay.
+Each row carries the `release` it came from (its reporting year, read from the figures: see
+transforms.published.release_of). A file replaces the rows of its own release, kind and years
+(a revised file of the same release); other releases stay side by side, and the build takes
+each figure from the newest release that has it (transforms.benchmarks.headline_figures), so
+loading an older release after a newer one changes no newer figure.
+
+The 2025 release's national, regional and LA headline rows ship in
+warehouse/reference/dfe_ehcp_2025.parquet (regenerate with `python -m warehouse.published`):
+with no release landed the benchmarks and reconciliation still run, and a landed release is
+one more, newer or older, beside it.
 """
 
 from __future__ import annotations
 
+import argparse
+import hashlib
+from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+import duckdb
 import polars as pl
 
-from transforms.published import is_ees, published_schema, recognise, tidy
+from transforms.benchmarks import headline_figures, measure_parts
+from transforms.published import is_ees, published_schema, recognise, release_of, tidy
 from transforms.readers import FileRejected, read_raw
 from transforms.validate import validate
+from warehouse import store
+from warehouse.reference import REFERENCE
 
 if TYPE_CHECKING:
     from warehouse.loads import LandedFile, Prepared
 
 TABLE = "stage.published"
+PERIOD_COLUMNS = ("release", "kind", "year")
+SHIPPED = REFERENCE / "dfe_ehcp_2025.parquet"
+SHIPPED_FROM = Path(__file__).resolve().parents[2] / "shared" / "external" / "dfe-ehcp-2025"
+LEVELS = ("National", "Regional", "Local authority")
 
 
-def prepare_published(f: LandedFile) -> Prepared:
-    from warehouse.loads import Prepared, Read, _periods
+def _unnamed_blank(frame: pl.DataFrame) -> list[str]:
+    # Trailing commas in a header (a file saved from Excel) give columns with no name and no
+    # values: noted and left out, where as measures they would be a blank figure a row.
+    return [c for c in frame.columns if c.startswith("(unnamed column ")
+            and frame[c].str.strip_chars().replace("", None).null_count() == frame.height]
 
-    try:
-        raw = read_raw(f.path)
-        columns = [c for c in raw.frame.columns if c != "row_number"]
-        if not is_ees(columns):
-            raise FileRejected("is not a DfE statistics file (it lacks time_period, "
-                               "time_identifier or geographic_level)")
-        if raw.frame.height == 0:
-            raise FileRejected("has a header but no rows")
-        v = validate(raw.frame, published_schema(columns), set())
-    except FileRejected as e:
-        return Prepared(f, rejection=str(e))
+
+def read_release_file(path: Path) -> tuple[pl.DataFrame, list[str], str, object]:
+    """One EES file read and validated: (text rows, columns left out, kind, Validated).
+    Raises FileRejected for a file that is not an EES file."""
+    raw = read_raw(path)
+    dropped = _unnamed_blank(raw.frame)
+    frame = raw.frame.drop(dropped)
+    columns = [c for c in frame.columns if c != "row_number"]
+    if not is_ees(columns):
+        raise FileRejected("is not a DfE statistics file (it lacks time_period, "
+                           "time_identifier or geographic_level)")
+    if frame.height == 0:
+        raise FileRejected("has a header but no rows")
+    v = validate(frame, published_schema(columns), set())
     lower = {c.strip().lower(): c for c in columns}
 
     def values(name: str) -> set[str]:
@@ -41,8 +68,150 @@ def prepare_published(f: LandedFile) -> Prepared:
         return set(v.good[col].drop_nulls().unique().to_list()) if col else set()
 
     kind = recognise(columns, values("time_identifier"), values("breakdown_topic"))
+    return raw, dropped, kind, v
+
+
+def prepare_published(f: LandedFile) -> Prepared:
+    from warehouse.loads import Prepared, Read, _periods
+
+    try:
+        raw, dropped, kind, v = read_release_file(f.path)
+    except FileRejected as e:
+        return Prepared(f, rejection=str(e))
     staged = tidy(v.good, kind)
-    read = Read(v, pl.concat([raw.problems, v.quarantine]), [], raw)
-    return Prepared(f, TABLE, ("kind", "year"), read, staged,
-                    period=f"{kind} " + (_periods(staged, ("year",)) or ""),
+    release = release_of(staged)
+    staged = staged.with_columns(pl.lit(release, pl.Int32).alias("release"))
+    read = Read(v, pl.concat([raw.problems, v.quarantine]), dropped, raw)
+    years = _periods(staged, ("year",)) or ""
+    return Prepared(f, TABLE, PERIOD_COLUMNS, read, staged,
+                    period=f"{kind} {years}",
                     periods=[str(y) for y in sorted(staged["year"].unique().to_list())])
+
+
+@cache
+def _shipped(path: Path) -> pl.DataFrame:
+    return pl.read_parquet(path)
+
+
+def shipped_release(path: Path = SHIPPED) -> pl.DataFrame:
+    """The release shipped with sendboard: tidy rows with `release` and `sha256` (of the DfE
+    file each came from)."""
+    return _shipped(path)
+
+
+def _candidates(frame_sql: str) -> str:
+    """A WHERE clause keeping only rows that can be a benchmark figure (the rest of a release
+    is most of its 3.6 million rows)."""
+    def listed(values) -> str:
+        return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
+
+    parts = measure_parts()
+    kinds = listed(parts["kind"].unique().sort())
+    measures = listed(parts["measure"].unique().sort())
+    named = listed(parts["part"].drop_nulls().unique().sort())
+    return (f"{frame_sql} WHERE geographic_level IN ({listed(LEVELS)}) "
+            f"AND kind IN ({kinds}) AND measure IN ({measures}) AND (breakdown IS NULL OR "
+            f"breakdown = breakdown_topic OR breakdown IN ({named}))")
+
+
+def _landed(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
+    if not store.table_exists(con, TABLE):
+        return None
+    rows = store.read(con, _candidates(f"SELECT * FROM {TABLE}"))
+    names = store.read(con, f"SELECT sha256, min(original_name) AS file FROM audit.files "
+                            f"WHERE sha256 IN (SELECT DISTINCT sha256 FROM {TABLE}) "
+                            "GROUP BY sha256")
+    if "release" not in rows.columns:  # a stage table from before releases were told apart
+        rows = rows.with_columns(pl.lit(None, pl.Int32).alias("release"))
+    file = pl.format("{} {}", pl.col("file"), pl.col("sha256").str.slice(0, 12))
+    return rows.join(names, on="sha256", how="left").with_columns(
+        pl.lit(False).alias("shipped"),
+        pl.when(pl.col("release").is_null()).then(pl.format("DfE statistics ({})", file))
+        .otherwise(pl.format("DfE EHC plans {} release ({})", pl.col("release"), file))
+        .alias("source"))
+
+
+def _describe(figures: pl.DataFrame) -> str:
+    """The releases the figures came from, newest first, for a table's source line."""
+    used = figures.group_by("release", "shipped").agg(pl.col("file").drop_nulls().unique()
+                                                     .sort()).sort(
+        "release", "shipped", descending=[True, False], nulls_last=True)
+    out = []
+    for release, shipped, files in used.iter_rows():
+        what = f"{release} release" if release else "release not known"
+        if shipped:
+            out.append(f"{what} (shipped with sendboard)")
+        else:
+            out.append(f"{what} ({', '.join(files) if len(files) <= 3 else f'{len(files)} files'})")
+    return "DfE EHC plans statistics: " + "; ".join(out)
+
+
+def published_figures(con: duckdb.DuckDBPyConnection, shipped: Path | None = SHIPPED
+                      ) -> tuple[pl.DataFrame, str] | None:
+    """The benchmark figures (transforms.benchmarks.headline_figures) of every release landed
+    in stage.published and of the shipped one, newest release first for each figure, each
+    with its `source`; and the source line naming the releases used. None without any."""
+    frames = []
+    landed = _landed(con)
+    if landed is not None:
+        frames.append(landed)
+    if shipped is not None and shipped.is_file():
+        release = shipped_release(shipped)
+        frames.append(pl.SQLContext(shipped=release).execute(
+            _candidates("SELECT * FROM shipped"), eager=True).with_columns(
+            pl.lit(True).alias("shipped"), pl.lit(None, pl.Utf8).alias("file"),
+            pl.format("DfE EHC plans {} release (shipped with sendboard)", pl.col("release"))
+            .alias("source")))
+    if not frames:
+        return None
+    figures = headline_figures(pl.concat(frames, how="diagonal_relaxed"))
+    return figures.drop("file"), _describe(figures)
+
+
+def ship_release(release: Path = SHIPPED_FROM, out: Path = SHIPPED) -> pl.DataFrame:
+    """Write the shipped copy of a DfE release (a folder of its data CSVs): the national,
+    regional and LA headline rows (all plans; every measure) of every file, as tidy rows with
+    their `release` and `sha256`, zstd Parquet. A file with a quarantined row, or files of
+    different releases, stop it: the shipped copy is the release exactly as published."""
+    frames = []
+    for path in sorted(release.glob("*.csv")):
+        try:
+            _, _, kind, v = read_release_file(path)
+        except FileRejected as e:
+            raise ValueError(f"{path.name} {e}") from None
+        if v.quarantine.height:
+            raise ValueError(f"{path.name} has {v.rows_quarantined} rows that fail the "
+                             "published schema")
+        rows = tidy(v.good, kind)
+        frames.append(rows.filter(
+            pl.col("geographic_level").is_in(LEVELS)
+            & (pl.col("breakdown").is_null() | (pl.col("breakdown") == pl.col("breakdown_topic"))))
+            .with_columns(pl.lit(release_of(rows), pl.Int32).alias("release"),
+                          pl.lit(hashlib.sha256(path.read_bytes()).hexdigest()).alias("sha256")))
+    if not frames:
+        raise ValueError(f"{release} has no CSV files")
+    shipped = pl.concat(frames).sort("kind", "measure", "geographic_level", "region_code",
+                                     "new_la_code", "year", nulls_last=False)
+    if shipped["release"].n_unique() != 1:
+        raise ValueError(f"{release} mixes releases {sorted(shipped['release'].unique())}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shipped.write_parquet(out, compression="zstd", compression_level=19, statistics=False)
+    _shipped.cache_clear()
+    return shipped
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m warehouse.published", description=(
+        "Regenerate the DfE release shipped with sendboard from the release's data CSVs."))
+    p.add_argument("release", nargs="?", default=str(SHIPPED_FROM),
+                   help="folder of the release's CSVs (default: %(default)s)")
+    p.add_argument("--out", default=str(SHIPPED), help="Parquet to write (default: %(default)s)")
+    args = p.parse_args(argv)
+    shipped = ship_release(Path(args.release), Path(args.out))
+    print(f"wrote {shipped.height} rows of the {shipped['release'][0]} release to {args.out} "
+          f"({Path(args.out).stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

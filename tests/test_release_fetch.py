@@ -1,0 +1,197 @@
+"""`sendboard published fetch` against a local HTTP server standing in for Explore Education
+Statistics (no network): the latest release's zip is found, its data CSVs land in
+LANDING/published/<release>/ and load; network and zip problems are one-line errors."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import json
+import threading
+import zipfile
+
+import pytest
+
+from tests.test_release_layouts import headers_2026
+from warehouse import loads
+from warehouse.archive import sha256_of
+from warehouse.published import prepare_published
+from warehouse.release_fetch import FetchError, fetch_release
+
+RELEASE_ID = "2e60aacd-d46c-416a-af4d-9d2269506ff6"
+
+
+def csv_text(name: str) -> bytes:
+    header, rows = headers_2026()[name]
+    return ("\n".join(",".join(r) for r in [header, *rows]) + "\n").encode()
+
+
+def release_zip() -> bytes:
+    """A release zip laid out as EES's: data/, data-guidance/, supporting-files/."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("data/caseload.csv", csv_text("data/caseload.csv"))
+        z.writestr("data/requests.csv", csv_text("data/requests.csv"))
+        z.writestr("data/requests.meta.csv", "col_name,col_type\nrequests_received_in_year,"
+                                             "Indicator\n")
+        z.writestr("data-guidance/data-guidance.txt", "Education, health and care plans\n")
+        z.writestr("supporting-files/sen2_dmo_dco.csv",
+                   csv_text("supporting-files/sen2_dmo_dco.csv"))
+    return out.getvalue()
+
+
+class EES(http.server.BaseHTTPRequestHandler):
+    routes: dict[str, tuple[str, bytes, dict[str, str]]] = {}
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        if self.path not in self.routes:
+            self.send_error(404, "Not Found")
+            return
+        kind, body, headers = self.routes[self.path]
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):  # quiet
+        pass
+
+
+@pytest.fixture(scope="module")
+def ees():
+    zipped = release_zip()
+    EES.routes = {
+        "/api/publications/education-health-and-care-plans/releases/latest": (
+            "application/json", json.dumps({"id": RELEASE_ID, "slug": "2026",
+                                            "title": "Reporting year 2026"}).encode(), {}),
+        f"/api/releases/{RELEASE_ID}/files": ("application/zip", zipped, {
+            "Content-Disposition":
+                'attachment; filename="education-health-and-care-plans_2026.zip"'}),
+        "/downloads/ehcp-2022.zip": ("application/zip", zipped, {}),
+        "/downloads/not-a-zip.zip": ("text/html", b"<html>maintenance</html>", {}),
+        "/downloads/empty.zip": ("application/zip", _empty_zip(), {}),
+        "/bad/publications/education-health-and-care-plans/releases/latest": (
+            "text/html", b"<html>not json</html>", {}),
+    }
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), EES)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", zipped
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def _empty_zip() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("data-guidance/data-guidance.txt", "guidance only\n")
+    return out.getvalue()
+
+
+def test_the_latest_release_lands_its_data_csvs(ees, tmp_path):
+    base, _ = ees
+    got = fetch_release(tmp_path / "landing", api=f"{base}/api")
+    folder = tmp_path / "landing" / "published" / "education-health-and-care-plans_2026"
+    assert got.folder == folder and got.title == "Reporting year 2026"
+    assert got.url == f"{base}/api/releases/{RELEASE_ID}/files"
+    assert sorted(p.name for p in folder.iterdir()) == ["caseload.csv", "requests.csv"]
+    assert (folder / "caseload.csv").read_bytes() == csv_text("data/caseload.csv")
+    # Nothing but the release is left in the landing folder.
+    assert sorted(p.name for p in (tmp_path / "landing").iterdir()) == ["published"]
+    found = loads.discover(tmp_path / "landing", {})
+    kinds = []
+    for f in found.new:
+        p = prepare_published(f)
+        kinds.append((f.path.name, p.rejection, p.staged["kind"][0], p.staged["release"][0]))
+    assert kinds == [("caseload.csv", None, "ehcp_caseload", 2019),
+                     ("requests.csv", None, "ehcp_requests", 2020)]
+
+
+def test_fetching_again_writes_the_same_bytes_and_loads_nothing_new(ees, tmp_path):
+    base, _ = ees
+    first = fetch_release(tmp_path, api=f"{base}/api")
+    before = {p.name: sha256_of(p) for p in first.files}
+    again = fetch_release(tmp_path, api=f"{base}/api")
+    assert {p.name: sha256_of(p) for p in again.files} == before
+
+
+def test_the_command_fetches_a_given_zip_into_the_landing_folder(ees, tmp_path, capsys):
+    from sendboard.cli import main
+
+    base, _ = ees
+    landing = tmp_path / "landing"
+    assert main(["published", "fetch", "--url", f"{base}/downloads/ehcp-2022.zip",
+                 "--landing", str(landing)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    folder = landing / "published" / "ehcp-2022"
+    assert out[0] == f"fetched the release from {base}/downloads/ehcp-2022.zip"
+    assert out[1].startswith(f"  wrote {folder / 'caseload.csv'} (")
+    assert out[-1] == f"2 data files in {folder}: `sendboard run` loads them"
+
+
+def test_the_command_defaults_to_home_landing(ees, tmp_path, capsys, monkeypatch):
+    from sendboard.cli import main
+
+    base, _ = ees
+    monkeypatch.setenv("SENDBOARD_HOME", str(tmp_path / "home"))
+    assert main(["published", "fetch", "--url", f"{base}/downloads/ehcp-2022.zip"]) == 0
+    assert (tmp_path / "home" / "landing" / "published" / "ehcp-2022" / "requests.csv"
+            ).is_file()
+
+
+@pytest.mark.parametrize("path,message", [
+    ("/downloads/missing.zip", "{base}/downloads/missing.zip answered HTTP 404 Not Found"),
+    ("/downloads/not-a-zip.zip", "{base}/downloads/not-a-zip.zip did not send a zip file"),
+    ("/downloads/empty.zip", "the zip from {base}/downloads/empty.zip has no data CSV files"),
+])
+def test_a_bad_download_is_one_line_and_exit_1(ees, tmp_path, capsys, path, message):
+    from sendboard.cli import main
+
+    base, _ = ees
+    landing = tmp_path / "landing"
+    assert main(["published", "fetch", "--url", base + path, "--landing", str(landing)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"sendboard: published fetch failed: {message.format(base=base)}\n"
+    assert not any(p.is_file() for p in landing.rglob("*"))
+
+
+def test_an_api_that_is_not_ees_or_not_there_is_one_line(ees, tmp_path):
+    base, _ = ees
+    with pytest.raises(FetchError, match=r"releases/latest did not answer with JSON"):
+        fetch_release(tmp_path, api=f"{base}/bad")
+    with pytest.raises(FetchError, match=r"answered HTTP 404"):
+        fetch_release(tmp_path, api=f"{base}/api", publication="no-such-publication")
+    closed = _closed_port()
+    with pytest.raises(FetchError, match=rf"could not reach http://127.0.0.1:{closed}/"):
+        fetch_release(tmp_path, url=f"http://127.0.0.1:{closed}/x.zip", timeout=5)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_zip_members_cannot_write_outside_the_release_folder(tmp_path):
+    from warehouse.release_fetch import _unpack
+
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as z:
+        z.writestr("data/../../../escape.csv", "time_period\n")
+    (tmp_path / "landing" / "published").mkdir(parents=True)
+    written = _unpack(evil, "test", tmp_path / "landing" / "published" / "r")
+    assert written == [tmp_path / "landing" / "published" / "r" / "escape.csv"]
+    assert not (tmp_path / "escape.csv").exists()
+
+
+def test_the_default_is_the_real_ees_content_api():
+    from warehouse.release_fetch import EES_CONTENT_API, PUBLICATION
+
+    assert EES_CONTENT_API == "https://content.explore-education-statistics.service.gov.uk/api"
+    assert PUBLICATION == "education-health-and-care-plans"

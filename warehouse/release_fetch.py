@@ -1,0 +1,154 @@
+"""Download a DfE release from Explore Education Statistics (EES) into the landing folder.
+
+EES's content API says which release of a publication is the latest
+(`GET {api}/publications/{slug}/releases/latest`, a JSON release with its `id` and `slug`) and
+serves all of a release's files as one zip (`GET {api}/releases/{id}/files`). The zip's data
+CSVs (`data/*.csv`, without the `.meta.csv` files EES may add) are written to
+LANDING/published/<publication>_<release>/, where the next run loads them like any landed
+file: by their headers, each as one more release beside the others (warehouse/published.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from email.message import Message
+from pathlib import Path, PurePosixPath
+
+EES_CONTENT_API = "https://content.explore-education-statistics.service.gov.uk/api"
+PUBLICATION = "education-health-and-care-plans"
+TIMEOUT_SECONDS = 60
+
+
+class FetchError(RuntimeError):
+    """The release could not be fetched; the message is one line saying why."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    url: str
+    folder: Path
+    files: list[Path]
+    title: str | None = None
+
+
+def _open(url: str, timeout: float):
+    request = urllib.request.Request(url, headers={"User-Agent": "sendboard",
+                                                   "Accept": "application/json, */*"})
+    try:
+        return urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as e:
+        raise FetchError(f"{url} answered HTTP {e.code} {e.reason}") from None
+    except urllib.error.URLError as e:
+        raise FetchError(f"could not reach {url}: {e.reason}") from None
+    except (TimeoutError, OSError) as e:
+        raise FetchError(f"could not reach {url}: {e}") from None
+
+
+def latest_release(api: str = EES_CONTENT_API, publication: str = PUBLICATION,
+                   timeout: float = TIMEOUT_SECONDS) -> dict:
+    """EES's latest release of the publication: its `id`, `slug` (e.g. `2025`) and `title`."""
+    url = f"{api.rstrip('/')}/publications/{publication}/releases/latest"
+    with _open(url, timeout) as response:
+        body = response.read()
+    try:
+        release = json.loads(body)
+    except ValueError:
+        raise FetchError(f"{url} did not answer with JSON (is it the EES content API?)") from None
+    if not isinstance(release, dict) or not release.get("id") or not release.get("slug"):
+        raise FetchError(f"{url} answered without a release id and slug")
+    return release
+
+
+def _folder_name(text: str) -> str:
+    # A folder name from an EES slug or a zip's name: letters, digits, '-', '_' and '.' only.
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
+    return name or "release"
+
+
+def _zip_name(response, url: str) -> str:
+    disposition = response.headers.get("Content-Disposition")
+    if disposition:
+        message = Message()
+        message["content-disposition"] = disposition
+        if filename := message.get_param("filename", header="content-disposition"):
+            return PurePosixPath(str(filename)).stem
+    return PurePosixPath(urllib.parse.unquote(urllib.parse.urlsplit(url).path)).stem
+
+
+def data_csvs(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """The zip's data files: CSVs under a `data/` folder (all its CSVs when it has none),
+    never EES's `.meta.csv` column descriptions."""
+    csvs = [m for m in archive.infolist() if not m.is_dir()
+            and m.filename.lower().endswith(".csv")
+            and not m.filename.lower().endswith(".meta.csv")]
+    under_data = [m for m in csvs if "data" in PurePosixPath(m.filename).parts[:-1]]
+    return under_data or csvs
+
+
+def _unpack(zip_path: Path, url: str, target: Path) -> list[Path]:
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            members = data_csvs(archive)
+            if not members:
+                raise FetchError(f"the zip from {url} has no data CSV files")
+            names = [PurePosixPath(m.filename).name for m in members]
+            if len(set(names)) != len(names):
+                raise FetchError(f"the zip from {url} has two data files of the same name")
+            # Beside published/, not in it: a run meanwhile must not load half a release.
+            staging = Path(tempfile.mkdtemp(prefix=".sendboard-fetch-", dir=target.parents[1]))
+            try:
+                for member, name in zip(members, names, strict=True):
+                    # Only the file name is used, so no member can write outside the folder.
+                    with archive.open(member) as src, (staging / name).open("wb") as dst:
+                        shutil.copyfileobj(src, dst)
+                target.mkdir(parents=True, exist_ok=True)
+                written = []
+                for name in names:
+                    os.replace(staging / name, target / name)
+                    written.append(target / name)
+                return written
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+    except zipfile.BadZipFile:
+        raise FetchError(f"{url} did not send a zip file") from None
+    except (zipfile.LargeZipFile, NotImplementedError, OSError) as e:
+        raise FetchError(f"could not unpack the zip from {url}: {e}") from None
+
+
+def fetch_release(landing: Path, url: str | None = None, api: str = EES_CONTENT_API,
+                  publication: str = PUBLICATION, timeout: float = TIMEOUT_SECONDS) -> Fetched:
+    """Download a release zip (`url`, or else the publication's latest release from EES) and
+    write its data CSVs to LANDING/published/<release>/. Files already there with the same
+    name are replaced (the same bytes load nothing new; a revised file loads as a revision).
+    Raises FetchError with a one-line reason."""
+    title, folder = None, None
+    if url is None:
+        release = latest_release(api, publication, timeout)
+        url = f"{api.rstrip('/')}/releases/{release['id']}/files"
+        folder = _folder_name(f"{publication}_{release['slug']}")
+        title = release.get("title")
+    published = landing / "published"
+    published.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=".sendboard-fetch-", suffix=".zip", dir=landing)
+    zip_path = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out, _open(url, timeout) as response:
+            if folder is None:
+                folder = _folder_name(_zip_name(response, url))
+            try:
+                shutil.copyfileobj(response, out)
+            except (TimeoutError, OSError) as e:
+                raise FetchError(f"the download from {url} broke off: {e}") from None
+        files = _unpack(zip_path, url, published / folder)
+    finally:
+        zip_path.unlink(missing_ok=True)
+    return Fetched(url, published / folder, files, title)
