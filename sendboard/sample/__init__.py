@@ -24,15 +24,21 @@ DEFAULT_PUBLISHED = Path(__file__).resolve().parents[2].parent / "shared" / "ext
 
 def write_sample(out: Path, seed: int = 42, cohort_size: int | None = None,
                  last_year: int = 2026,
-                 published_from: Path | None = None) -> dict[str, list[Path]]:
+                 published_from: Path | None = None,
+                 census_format: str = "flat") -> dict[str, list[Path]]:
     """Write a full landing folder (one subfolder per source) under `out`.
 
     `cohort_size` children per birth year (default: the county, ~70,000 pupils a census);
     tests pass a small number for a small LA with the same shape. `published_from`: a folder
     of DfE statistics CSVs to copy into published/ (the sample does not invent those).
+    `census_format`: "flat" (one file a census) or "blade" (the COLLECT Blade export, one
+    CSV a table a census: same pupils and codes, docs/census-blade.md).
     """
+    if census_format not in ("flat", "blade"):
+        raise ValueError(f"census_format {census_format!r}: expected 'flat' or 'blade'")
     from sendboard.sample import other_sources
     from sendboard.sample.census import census_terms, write_census
+    from sendboard.sample.census_blade import write_census_blade
     from sendboard.sample.sen2 import write_sen2
     from sendboard.sample.world import COUNTY_COHORT, build_world
 
@@ -45,7 +51,10 @@ def write_sample(out: Path, seed: int = 42, cohort_size: int | None = None,
     written: dict[str, list[Path]] = {s: [] for s in SOURCES}
     terms = census_terms(last_year=last_year)
     for k, (year, term) in enumerate(terms, 1):
-        written["census"].append(write_census(world, dirs["census"], year, term))
+        if census_format == "blade":
+            written["census"] += write_census_blade(world, dirs["census"], year, term)
+        else:
+            written["census"].append(write_census(world, dirs["census"], year, term))
         log.info("sample: census %s %s written (%d of %d)", term, year, k, len(terms))
     written["sen2"] = write_sen2(world, dirs["sen2"])
     gias = dirs["establishments"] / f"edubasealldata{export:%Y%m%d}.csv"
