@@ -25,6 +25,7 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
+from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from schemas.quality import max_data_age_days
@@ -45,6 +46,44 @@ class RunSummary:
     warnings: list[str] = field(default_factory=list)
     as_of: dt.date | None = None
     tables: dict[str, int] = field(default_factory=dict)
+    # Why the run was not clean (a new file rejected, an export waiting, no EHC plan
+    # tables): it publishes what it can, then ends Failed and `sendboard run` exits 1.
+    problems: list[str] = field(default_factory=list)
+
+
+class RunNotClean(RuntimeError):
+    """The run loaded and published what it could, but not everything: `summary.problems`
+    says what a data engineer must look at. A flow returns it in a Failed state (no
+    traceback: nothing crashed); calling the flow raises it."""
+
+    def __init__(self, message: str, summary: RunSummary | None = None):
+        super().__init__(message)
+        self.summary = summary
+
+
+def _finished(summary: RunSummary) -> RunSummary | State:
+    if not summary.problems:
+        return summary
+    message = f"run {summary.status}, but not clean: " + "; ".join(summary.problems)
+    get_run_logger().warning(message)
+    return Failed(message=message, data=RunNotClean(message, summary))
+
+
+def _problems(files: list[loads.FileOutcome]) -> list[str]:
+    rejected = [f for f in files if f.status == "rejected"]
+    waiting = [f for f in files if f.status == "waiting"]
+    sen2 = sum(f.source == "sen2" for f in waiting)
+    out = []
+    if rejected:
+        out.append(f"{len(rejected)} new file(s) rejected: " + "; ".join(
+            f"{f.source}/{f.message}" for f in rejected[:5]) + (" ..." if len(rejected) > 5
+                                                                 else ""))
+    if sen2:
+        out.append(f"{sen2} SEN2 file(s) waiting for the rest of their export")
+    if len(waiting) > sen2:
+        out.append(f"{len(waiting) - sen2} Blade census file(s) waiting for the rest of "
+                   "their export")
+    return out
 
 
 @task(name="find new files", cache_policy=NO_CACHE)
@@ -69,11 +108,12 @@ def prepare_file(f: loads.LandedFile, key: bytes, archive_root: Path) -> loads.P
     return loads.prepare(f, key, archive_root)
 
 
-@task(name="read SEN2 module", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
+@task(name="read export file", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
       retry_condition_fn=_transient)
-def read_sen2_module(f: loads.LandedFile, archive_root: Path) -> loads.Read | str | None:
-    """Archive, read and validate one module of a SEN2 export, in parallel with the other
-    files; the export's cross-module checks and its commit wait for all of them."""
+def read_export_file(f: loads.LandedFile, archive_root: Path) -> loads.Read | str | None:
+    """Archive, read and validate one file of an export (a SEN2 module, a Blade census
+    table), in parallel with the other files; the export's cross-file checks and its commit
+    wait for all of them."""
     return loads.read_module(f, archive_root)
 
 
@@ -166,7 +206,7 @@ def task_runner():
 
 @flow(name=FLOW_NAME, task_runner=task_runner())
 def nightly(home: str | None = None, landing: str | None = None, sample: bool = False,
-            as_of: dt.date | None = None) -> RunSummary:
+            as_of: dt.date | None = None) -> RunSummary | State:
     """Load what is new in the landing folder, rebuild the KPIs and publish them.
 
     `sample=True` allows a locally generated pseudonymisation key (sample data only).
@@ -183,10 +223,11 @@ def nightly(home: str | None = None, landing: str | None = None, sample: bool = 
 
 
 def run_pipeline(flow_name: str, h: Home, gather, sample: bool, as_of: dt.date | None,
-                 nothing_message: str) -> RunSummary:
+                 nothing_message: str) -> RunSummary | State:
     """The steps every run shares, after `gather` has said which files to load: load,
     rebuild, quality gate, publish; one run at a time per home (a lock, besides the work
-    pool's concurrency limit of 1)."""
+    pool's concurrency limit of 1). A run that was not clean (RunSummary.problems) ends in
+    a Failed state carrying RunNotClean, after publishing what it could."""
     h.ensure()
     timing.reset()
     key = pseudonym_key(h, allow_sample_key=sample)
@@ -210,8 +251,8 @@ def run_pipeline(flow_name: str, h: Home, gather, sample: bool, as_of: dt.date |
                 return summary
             quality_gate.warm_up()
             # Files (and each module of a SEN2 export) prepare in parallel.
-            futures = {i: [read_sen2_module.submit(f, h.archive) for f in b]
-                       if b[0].source == "sen2" else [prepare_file.submit(b[0], key, h.archive)]
+            futures = {i: [read_export_file.submit(f, h.archive) for f in b]
+                       if loads.is_export(b) else [prepare_file.submit(b[0], key, h.archive)]
                        for i, b in enumerate(batches)}
             progress = create_progress_artifact(
                 progress=0.0, key="sendboard-loading",
@@ -222,33 +263,39 @@ def run_pipeline(flow_name: str, h: Home, gather, sample: bool, as_of: dt.date |
                 results = [f.result() for f in futures.pop(i)]
                 batch = batches[i]
                 outcomes[i] = load_batch(con, batch, key, run_id, h.archive,
-                                         results if batch[0].source == "sen2" else results[0])
+                                         results if loads.is_export(batch) else results[0])
                 done = sum(len(batches[j]) for j in outcomes)
                 update_progress_artifact(progress, progress=100.0 * done / n_files)
                 logger.info("loading: %d of %d file(s) done", done, n_files)
             summary.files = [o for i in sorted(outcomes) for o in outcomes[i]]
+            summary.problems = _problems(summary.files)
             _file_artifact(summary.files)
-            missing = build.missing_sources(con)
-            if missing:
+            nothing = build.nothing_to_build(con)
+            if nothing:
                 logger.warning("loaded the files, but there is nothing to publish yet: %s",
-                               missing)
+                               nothing)
                 summary.status = "nothing_to_publish"
-                store.finish_run(con, run_id, "nothing_to_publish", error=missing,
-                                 files_new=n_files)
-                return summary
+                summary.problems.append(nothing)
+                store.finish_run(con, run_id, "nothing_to_publish",
+                                 error="; ".join(summary.problems), files_new=n_files)
+                return _finished(summary)
             result = build_tables(con, as_of)
             summary.as_of, summary.tables = result.as_of, result.tables
             summary.warnings += result.notes
+            if result.sen2_missing:
+                summary.problems.append(f"no EHC plan tables published: {result.sen2_missing}")
             # Sample extracts carry fixed dates: their age says nothing about freshness.
             check(con, h.reports, run_id, None if sample else max_data_age_days())
             # The published copy carries this run's own record, as finished.
-            store.finish_run(con, run_id, "published", files_new=n_files, as_of=result.as_of)
+            store.finish_run(con, run_id, "published", files_new=n_files, as_of=result.as_of,
+                             error=("not clean: " + "; ".join(summary.problems))
+                             if summary.problems else None)
             publish_tables(con, h.published, run_id)
             summary.status = "published"
             _summary_artifact(con, summary)
             board_pack(h)
             logger.info("stage timings: %s", timing.summary())
-            return summary
+            return _finished(summary)
         except BaseException as e:
             summary.status = "failed"
             store.finish_run(con, run_id, "failed", error=f"{type(e).__name__}: {e}",
@@ -325,7 +372,8 @@ def _summary_artifact(con, summary: RunSummary) -> None:
     loaded = [f for f in summary.files if f.status == "loaded"]
     rejected = [f for f in summary.files if f.status != "loaded"]
     caseload = con.execute("SELECT year, caseload, growth_pct FROM kpi.ehcp_caseload "
-                           "ORDER BY year DESC LIMIT 3").fetchall()
+                           "ORDER BY year DESC LIMIT 3").fetchall() \
+        if store.table_exists(con, "kpi.ehcp_caseload") else []
     gate = con.execute("SELECT count(*), count(*) FILTER (success), count(*) FILTER "
                        "(NOT success AND NOT blocking) FROM audit.quality_checks WHERE "
                        "run_id = ?", [summary.run_id]).fetchall()[0]
@@ -339,6 +387,7 @@ def _summary_artifact(con, summary: RunSummary) -> None:
     lines += [f"| {y} | {c:,} | {'' if g is None else g} |" for y, c, g in caseload]
     lines += ["", *[f"- {f.source}/{f.name}: {f.message}" for f in rejected]]
     lines += [f"- warning: {w}" for w in summary.warnings]
+    lines += [f"- **not clean**: {p}" for p in summary.problems]
     create_markdown_artifact(key="sendboard-run", markdown="\n".join(lines),
                              description="What this run loaded, checked and published.")
 

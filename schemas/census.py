@@ -7,7 +7,16 @@ import datetime as dt
 import pandera.polars as pa
 import polars as pl
 
-from schemas.checks import among_repeats, is_boolean, is_date, is_upn, matches, one_of, row_rule
+from schemas.checks import (
+    among_repeats,
+    id_rules,
+    is_boolean,
+    is_date,
+    is_upn,
+    matches,
+    one_of,
+    row_rule,
+)
 from schemas.contracts import (
     ENROL_STATUSES,
     LEGACY_NEED_CODES,
@@ -52,12 +61,15 @@ _upn = canonical_id("upn")
 _twice_on_roll = _counted & pl.when(_counted).then(pl.lit("=") + _upn.fill_null("")).is_duplicated()
 
 
-def census_schema() -> pa.DataFrameSchema:
+def census_schema(blade: bool = False) -> pa.DataFrameSchema:
+    """`blade=True`: the rows joined from a Blade export, where a return made before autumn
+    2017 has no URN (the build takes it from GIAS by LAEstab) and an export without an FSM
+    periods table says nothing of FSM (null: not known, which is not "not eligible")."""
     return pa.DataFrameSchema(
         {
             "census_date": pa.Column(pl.Utf8, checks=[is_date()]),
             "laestab": pa.Column(pl.Utf8, checks=[matches(r"^\d{7}$", "7 digits")]),
-            "urn": pa.Column(pl.Utf8, checks=[matches(r"^\d{6}$", "6 digits")]),
+            "urn": pa.Column(pl.Utf8, nullable=blade, checks=[matches(r"^\d{6}$", "6 digits")]),
             "upn": pa.Column(pl.Utf8, checks=[is_upn()]),
             "date_of_birth": pa.Column(pl.Utf8, checks=[is_date()]),
             "sex": pa.Column(pl.Utf8, checks=[one_of(["M", "F"], "sex code")]),
@@ -71,7 +83,8 @@ def census_schema() -> pa.DataFrameSchema:
                                           checks=[one_of(NEEDS, "need code")]),
             "secondary_sen_need": pa.Column(pl.Utf8, nullable=True,
                                              checks=[one_of(NEEDS, "need code")]),
-            "fsm_eligible": pa.Column(pl.Utf8, checks=[is_boolean()]),
+            "fsm_eligible": pa.Column(pl.Utf8, nullable=blade,
+                                      checks=[is_boolean()]),
         },
         checks=[
             row_rule("upn", "repeats an identical earlier row",
@@ -92,3 +105,31 @@ def census_schema() -> pa.DataFrameSchema:
         name="census",
         strict=True,
     )
+
+
+_RANK = matches(r"^[1-9]\d*(\.0+)?$", "a rank from 1")  # Blade writes ranks as 1.0, 2.0
+
+
+def blade_table_schema(table: str) -> pa.DataFrameSchema:
+    """The rules a Blade census table can check alone (CENSUS_BLADE). Pupils' own values are
+    checked by census_schema once each pupil has its return's date and school."""
+    def col(required: bool = True, checks: list | None = None) -> pa.Column:
+        return pa.Column(pl.Utf8, nullable=not required, checks=checks or [])
+
+    columns = {
+        "schoolcensus": {"schoolcensustableid": col(), "referencedate": col(checks=[is_date()]),
+                         "lea": col(checks=[matches(r"^\d{3}$", "a 3-digit LA number")]),
+                         "estab": col(checks=[matches(r"^\d{4}$", "4 digits")]),
+                         "urn": col(False, [matches(r"^\d{6}$", "6 digits")])},
+        "pupilonroll": {"pupilonrolltableid": col(), "schoolcensustableid": col(),
+                        **{c: col(False) for c in ("upn", "dob", "sex", "ncyearactual",
+                                                    "enrolstatus", "senprovision")}},
+        "senneeds": {"senneedstableid": col(), "pupilonrolltableid": col(),
+                     "sentype": col(checks=[one_of(NEEDS, "need code")]),
+                     "sentyperank": col(checks=[_RANK])},
+        "fsmperiod": {"fsmperiodtableid": col(), "pupilonrolltableid": col(),
+                      "fsmstartdate": col(False, [is_date()]),
+                      "fsmenddate": col(False, [is_date()])},
+    }[table]
+    return pa.DataFrameSchema(columns, checks=id_rules(f"{table}tableid"),
+                              name=f"census {table}", strict=True)

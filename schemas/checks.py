@@ -97,3 +97,15 @@ def among_repeats(key: pl.Expr, ok: pl.Expr) -> pl.Expr:
             ok.fill_null(True)).to_series())
 
     return pl.struct(pl.all()).map_batches(among, return_dtype=pl.Boolean)
+
+
+def id_rules(key: str) -> list[pa.Check]:
+    """A table's own id column: an exact repeat of a row loads once; two different rows with
+    one id are both held back, since nothing says which is right."""
+    first = pl.struct(pl.all()).is_first_distinct()
+    repeat = row_rule(key, "repeats an identical earlier row", among_repeats(pl.col(key), first))
+    distinct_ids = pl.col(key).filter(first)
+    unique_id = row_rule(key, "repeats the table id of a different row", among_repeats(
+        pl.col(key), ~(first & pl.col(key).is_in(
+            distinct_ids.filter(distinct_ids.is_duplicated()).implode()))))
+    return [repeat, unique_id]

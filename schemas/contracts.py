@@ -84,47 +84,104 @@ CENSUS = Contract("census", "stage.census", (
 ))
 
 
+# The school census as COLLECT's Blade export: a CSV a table, linked by `*tableid`
+# (docs/census-blade.md, from liia-tools-pipeline's schemas 2015-2026). Only the columns
+# sendboard uses are read: a Blade table has dozens (names, addresses, funding hours) and
+# they change every year. "Required" here means the header must have the column; whether a
+# value may be blank is the flat census schema's rule, checked once the tables are joined.
+CENSUS_BLADE: dict[str, Contract] = {
+    "schoolcensus": Contract("census", "stage.census", (
+        C("schoolcensustableid"), C("referencedate", date=True), C("lea"), C("estab"),
+        C("urn", required=False))),  # URN from autumn 2017; before, from GIAS by LAEstab
+    "pupilonroll": Contract("census", "stage.census", (
+        C("pupilonrolltableid"), C("schoolcensustableid"), C("upn", personal=True),
+        C("dob", personal=True, date=True), C("sex", ("gender",)), C("ncyearactual"),
+        C("enrolstatus"), C("senprovision"))),  # `gender` until summer 2023
+    "senneeds": Contract("census", "stage.census", (  # spring censuses only
+        C("senneedstableid"), C("pupilonrolltableid"), C("sentype"), C("sentyperank"))),
+    # `fsmperiodsonroll` in autumn, `fsmperiod` in spring and summer: the same columns.
+    "fsmperiod": Contract("census", "stage.census", (
+        C("fsmperiodtableid", ("fsmperiodsonrolltableid",)), C("pupilonrolltableid"),
+        C("fsmstartdate", date=True, required=False), C("fsmenddate", date=True,
+                                                         required=False))),
+}
+# The Blade table names a header's own id may carry, for each table read.
+BLADE_TABLE_NAMES = {"schoolcensus": "schoolcensus", "pupilonroll": "pupilonroll",
+                     "senneeds": "senneeds", "fsmperiod": "fsmperiod",
+                     "fsmperiodsonroll": "fsmperiod"}
+
+
+def _blade(module: str, *columns: Column, unread: tuple[str, ...] = ()) -> Contract:
+    """A SEN2 module: its own columns, then the three every Blade module carries: the case
+    management system's own record id (`NativeId`, which caseworkers look records up by),
+    the row's order within its parent and the system it came from (both recognised, never
+    read). `unread`: columns of some versions that nothing uses."""
+    blade = (C("nativeid", ("NativeId",), required=False),
+             C(f"{module}orderseqcolumn", required=False, read=False),
+             C("sourceid", required=False, read=False))
+    return Contract("sen2", f"stage.sen2_{module}", (
+        *columns, *blade, *(C(u, required=False, read=False) for u in unread)))
+
+
+# Versions (witan.sen2's Blade reader and the DfE's SEN2 guides): v1.1 `gendercurrent`, `res`
+# and `wbp` on active plans, `attendancepattern` on placements; v1.2 `sex`, annual review
+# fields, `res`/`wbp` on placements; v1.3 request source (`rquestsource` in some workbooks),
+# review draft, phase transfer dates, `dsco`; v1.4 need code DS. Every column a version adds
+# is optional, so every version's export reads.
 SEN2_MODULES: dict[str, Contract] = {
-    "sen2": Contract("sen2", "stage.sen2_sen2", (
+    "sen2": _blade("sen2",
         C("sen2tableid"), C("collection", required=False), C("year", required=False),
-        C("referencedate", required=False, date=True), C("lea", required=False))),
-    "person": Contract("sen2", "stage.sen2_person", (
+        C("referencedate", required=False, date=True), C("lea", required=False),
+        unread=("sourcelevel", "softwarecode", "release", "serialno", "datetime", "dmo", "dco",
+                "dsco")),
+    "person": _blade("person",
         C("persontableid"), C("sen2tableid", required=False),
         C("surname", required=False, personal=True), C("forename", required=False,
                                                         personal=True),
-        C("personbirthdate", personal=True, date=True), C("sex"), C("ethnicity", required=False),
+        C("personbirthdate", personal=True, date=True), C("sex", ("gendercurrent",)),
+        C("ethnicity", required=False),
         C("postcode", required=False, personal=True), C("upn", required=False, personal=True),
         C("uniquelearnernumber", required=False, personal=True),
-        C("upnunknown", required=False))),
-    "requests": Contract("sen2", "stage.sen2_requests", (
+        C("upnunknown", required=False)),
+    "requests": _blade("requests",
         C("requeststableid"), C("persontableid"), C("receiveddate", date=True),
+        C("requestsource", ("rquestsource",), required=False),
         C("rya", required=False), C("requestoutcomedate", required=False, date=True),
         C("requestoutcome", required=False), C("requestmediation", required=False),
-        C("requesttribunal", required=False))),
-    "assessment": Contract("sen2", "stage.sen2_assessment", (
+        C("requesttribunal", required=False), C("exported", required=False)),
+    "assessment": _blade("assessment",
         C("assessmenttableid"), C("requeststableid"), C("assessmentoutcome", required=False),
-        C("assessmentoutcomedate", required=False, date=True), C("week20", required=False))),
-    "namedplan": Contract("sen2", "stage.sen2_namedplan", (
+        C("assessmentoutcomedate", required=False, date=True), C("week20", required=False),
+        C("assessmentmediation", required=False), C("assessmenttribunal", required=False),
+        C("othermediation", required=False), C("othertribunal", required=False)),
+    "namedplan": _blade("namedplan",
         C("namedplantableid"), C("assessmenttableid"), C("startdate", date=True),
         C("planres", required=False), C("planwbp", required=False), C("pb", required=False),
-        C("ceasedate", required=False, date=True), C("ceasereason", required=False))),
-    "plandetail": Contract("sen2", "stage.sen2_plandetail", (
+        C("oa", required=False), C("dp", required=False),
+        C("ceasedate", required=False, date=True), C("ceasereason", required=False)),
+    "plandetail": _blade("plandetail",
         C("plandetailtableid"), C("namedplantableid"), C("urn", required=False),
         C("ukprn", required=False), C("sensetting", required=False),
         C("placementrank", required=False), C("senunitindicator", required=False),
-        C("resourcedprovisionindicator", required=False))),
-    "activeplans": Contract("sen2", "stage.sen2_activeplans", (
+        C("resourcedprovisionindicator", required=False), unread=("sensettingother",)),
+    "activeplans": _blade("activeplans",
         C("activeplanstableid"), C("requeststableid"), C("transferla", required=False),
+        C("res", required=False), C("wbp", required=False),
         C("reviewmeeting", required=False, date=True), C("reviewoutcome", required=False),
-        C("lastreview", required=False, date=True))),
-    "placementdetail": Contract("sen2", "stage.sen2_placementdetail", (
+        C("reviewdraft", required=False, date=True),
+        C("phasetransferduedate", required=False, date=True),
+        C("phasetransferfinaldate", required=False, date=True),
+        C("lastreview", required=False, date=True)),
+    "placementdetail": _blade("placementdetail",
         C("placementdetailtableid"), C("activeplanstableid"), C("urn", required=False),
         C("ukprn", required=False), C("sensetting", required=False),
         C("placementrank", required=False), C("entrydate", required=False, date=True),
-        C("leavingdate", required=False, date=True), C("senunitindicator", required=False),
-        C("resourcedprovisionindicator", required=False))),
-    "senneed": Contract("sen2", "stage.sen2_senneed", (
-        C("senneedtableid"), C("activeplanstableid"), C("sentype"), C("sentyperank"))),
+        C("leavingdate", required=False, date=True),
+        C("attendancepattern", required=False), C("senunitindicator", required=False),
+        C("resourcedprovisionindicator", required=False), C("res", required=False),
+        C("wbp", required=False), unread=("sensettingother",)),
+    "senneed": _blade("senneed",
+        C("senneedtableid"), C("activeplanstableid"), C("sentype"), C("sentyperank")),
 }
 
 ESTABLISHMENTS = Contract("establishments", "stage.establishments", (

@@ -11,11 +11,10 @@ import datetime as dt
 import pandera.polars as pa
 import polars as pl
 
-from schemas.checks import among_repeats, is_boolean, is_date, is_upn, matches, one_of, row_rule
+from schemas.checks import id_rules, is_boolean, is_date, is_upn, matches, one_of, row_rule
 from schemas.contracts import LEGACY_NEED_CODES, NEED_CODES, SEN2_MODULES, SEN_SETTINGS
 from transforms.parse import parsed_date
 
-_ID = matches(r"^\d+$", "a whole-number table id")
 _SEN2_NEEDS = tuple(c for c in (*NEED_CODES, *LEGACY_NEED_CODES) if c != "NSA")
 
 
@@ -36,12 +35,17 @@ _RULES: dict[str, dict[str, list[pa.Check]]] = {
                  "rya": [is_boolean()], "requestmediation": [is_boolean()],
                  "requesttribunal": [is_boolean()]},
     "assessment": {"assessmentoutcome": [one_of(["Y", "N", "W"], "assessment outcome")],
-                   "assessmentoutcomedate": [is_date()], "week20": [is_boolean()]},
+                   "assessmentoutcomedate": [is_date()], "week20": [is_boolean()],
+                   **{c: [is_boolean()] for c in ("assessmentmediation", "assessmenttribunal",
+                                                  "othermediation", "othertribunal")}},
     "namedplan": {"startdate": [is_date()], "ceasedate": [is_date()],
                   "ceasereason": [one_of([str(i) for i in range(1, 10)], "cease reason", "1 to 9")],
-                  "planres": [is_boolean()], "planwbp": [is_boolean()], "pb": [is_boolean()]},
+                  "planres": [is_boolean()], "planwbp": [is_boolean()], "pb": [is_boolean()],
+                  "oa": [is_boolean()]},
     "plandetail": {},
     "activeplans": {"reviewmeeting": [is_date()], "lastreview": [is_date()],
+                    "reviewdraft": [is_date()], "phasetransferduedate": [is_date()],
+                    "phasetransferfinaldate": [is_date()],
                     "transferla": [matches(r"^\d{3}$", "a 3-digit LA number")]},
     "placementdetail": {"entrydate": [is_date()], "leavingdate": [is_date()]},
     "senneed": {"sentype": [one_of(_SEN2_NEEDS, "need code")],
@@ -71,19 +75,10 @@ _ROW_RULES: dict[str, list[pa.Check]] = {
 def sen2_schema(module: str) -> pa.DataFrameSchema:
     contract = SEN2_MODULES[module]
     columns = {}
-    for col in contract.columns:
+    # Table ids are opaque text (integers, GUIDs, Blade's hashes): they are only required.
+    for col in (c for c in contract.columns if c.read):
         checks = list(_RULES[module].get(col.name, []))
-        if col.name.endswith("tableid"):
-            checks.append(_ID)
         columns[col.name] = pa.Column(pl.Utf8, nullable=not col.required, checks=checks)
-    key = f"{module}tableid"
-    # An exact repeat of a row loads once; two different rows with one id are both held,
-    # since nothing says which is right.
-    first = pl.struct(pl.all()).is_first_distinct()
-    repeat = row_rule(key, "repeats an identical earlier row", among_repeats(pl.col(key), first))
-    distinct_ids = pl.col(key).filter(first)
-    unique_id = row_rule(key, "repeats the table id of a different row", among_repeats(
-        pl.col(key), ~(first & pl.col(key).is_in(
-            distinct_ids.filter(distinct_ids.is_duplicated()).implode()))))
-    return pa.DataFrameSchema(columns, checks=[repeat, unique_id, *_ROW_RULES.get(module, [])],
-                              name=f"sen2 {module}", strict=True)
+    return pa.DataFrameSchema(
+        columns, checks=[*id_rules(f"{module}tableid"), *_ROW_RULES.get(module, [])],
+        name=f"sen2 {module}", strict=True)

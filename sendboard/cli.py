@@ -13,8 +13,10 @@ from pathlib import Path
 
 from sendboard.config import ConfigError, Home, pseudonym_key
 
-# The DfE release the backtest scores against, beside the repository (../shared/external).
-DEFAULT_RELEASE = Path(__file__).resolve().parents[2] / "shared" / "external" / "dfe-ehcp-2025"
+# The DfE release the backtest scores against: the one shipped with sendboard
+# (warehouse/published.py SHIPPED, named here so that the command line does not import polars).
+DEFAULT_RELEASE = Path(__file__).resolve().parents[1] / "warehouse" / "reference" / \
+    "dfe_ehcp_2025.parquet"
 
 
 def _prefect_defaults() -> None:
@@ -28,6 +30,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from sendboard.sample import write_sample
 
     out = Path(args.out)
+    if args.scale == "national" and args.census_format != "flat":
+        print("sendboard: --census-format blade is for --scale la only", file=sys.stderr)
+        return 2
     if args.scale == "national":
         from sendboard.sample.national import write_national
 
@@ -38,7 +43,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
               f"one national SEN2 export) to {out} in {time.perf_counter() - t:.0f} s")
         return 0
     t = time.perf_counter()
-    written = write_sample(out, seed=args.seed, published_from=_published_from(args))
+    written = write_sample(out, seed=args.seed, published_from=_published_from(args),
+                           census_format=args.census_format)
     n = sum(len(v) for v in written.values())
     print(f"wrote {n} sample files for the synthetic county LA to {out} "
           f"in {time.perf_counter() - t:.0f} s")
@@ -52,8 +58,8 @@ def _published_from(args: argparse.Namespace) -> Path | None:
         return Path(args.published_from)
     if DEFAULT_PUBLISHED.is_dir():
         return DEFAULT_PUBLISHED
-    print("note: no DfE statistics found to copy into published/ (pass --published-from DIR "
-          "with the EHC plans release CSVs for comparators)")
+    print("note: no DfE statistics found to copy into published/: comparators come from the "
+          "2025 release shipped with sendboard (`sendboard published fetch` lands a newer one)")
     return None
 
 
@@ -77,14 +83,28 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
     t = time.perf_counter()
-    summary = nightly(home=str(home.root), landing=str(landing), sample=args.sample,
-                      as_of=as_of)
-    elapsed = time.perf_counter() - t
+    return _report(home, t, lambda: nightly(home=str(home.root), landing=str(landing),
+                                            sample=args.sample, as_of=as_of))
+
+
+def _report(home: Home, started: float, run) -> int:
+    """Run a flow and print its headline: 0 for a clean run, 1 for one that published
+    what it could but rejected a file, holds an export waiting or lacks EHC plan tables."""
+    from flows.nightly import RunNotClean
     from sendboard.report_text import headline
 
+    try:
+        summary, code = run(), 0
+    except RunNotClean as e:
+        if e.summary is None:
+            raise
+        summary, code = e.summary, 1
     print()
-    print(headline(home, summary, elapsed))
-    return 0
+    print(headline(home, summary, time.perf_counter() - started))
+    if code:
+        print("\nsendboard: the run was not clean (see 'not clean' above); exit status 1",
+              file=sys.stderr)
+    return code
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -96,15 +116,10 @@ def cmd_backfill(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     from flows.backfill import backfill
-    from sendboard.report_text import headline
 
-    t = time.perf_counter()
-    summary = backfill(sources=args.source, period_from=args.period_from,
-                       period_to=args.period_to, all_files=args.all, home=str(home.root),
-                       sample=args.sample)
-    print()
-    print(headline(home, summary, time.perf_counter() - t))
-    return 0
+    return _report(home, time.perf_counter(), lambda: backfill(
+        sources=args.source, period_from=args.period_from, period_to=args.period_to,
+        all_files=args.all, home=str(home.root), sample=args.sample))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -164,6 +179,23 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_published_fetch(args: argparse.Namespace) -> int:
+    from warehouse.release_fetch import FetchError, fetch_release
+
+    home = Home.resolve(args.home)
+    landing = Path(args.landing).resolve() if args.landing else home.landing
+    try:
+        got = fetch_release(landing, url=args.url)
+    except FetchError as e:
+        print(f"sendboard: published fetch failed: {e}", file=sys.stderr)
+        return 1
+    print(f"fetched {got.title or 'the release'} from {got.url}")
+    for path in got.files:
+        print(f"  wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    print(f"{len(got.files)} data files in {got.folder}: `sendboard run` loads them")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sendboard", description=(
         "SEND and High Needs pipeline: loads an LA's extracts into DuckDB and publishes KPIs."))
@@ -177,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--published-from", help=(
         "folder of DfE EHC plans statistics CSVs to copy into published/ (default: "
         "../shared/external/dfe-ehcp-2025 beside the repository, when there)"))
+    s.add_argument("--census-format", choices=["flat", "blade"], default="flat", help=(
+        "school census layout: flat, one file a census (default); blade, the COLLECT Blade "
+        "export, one CSV a table a census (docs/census-blade.md); --scale la only"))
     s.set_defaults(func=cmd_sample)
     r = sub.add_parser("run", help="run the nightly flow once, now")
     r.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")
@@ -215,12 +250,21 @@ def build_parser() -> argparse.ArgumentParser:
     bt = sub.add_parser("backtest", help="score the demand model on the DfE's published "
                         "statistics for every LA, against the naive forecast")
     bt.add_argument("--release", default=str(DEFAULT_RELEASE),
-                    help="folder with the DfE release's caseload.csv, newplans.csv and "
-                    "requests.csv (default: %(default)s)")
+                    help="a folder of a DfE release's CSVs (its caseload, new plans and "
+                    "requests files) or the shipped Parquet (default: %(default)s)")
     bt.add_argument("--fit-until", type=int, default=2022,
                     help="last January the model sees (default %(default)s)")
     bt.add_argument("--json", help="also write the summary and per-LA scores to this file")
     bt.set_defaults(func=cmd_backtest)
+    pb = sub.add_parser("published", help="the DfE's published statistics").add_subparsers(
+        dest="published_command", required=True)
+    pf = pb.add_parser("fetch", help="download the latest EHC plans release from Explore "
+                       "Education Statistics into LANDING/published/<release>/")
+    pf.add_argument("--url", help="a release zip to download instead (default: ask EES for "
+                    "the latest release of education-health-and-care-plans)")
+    pf.add_argument("--landing", help="landing folder (default HOME/landing)")
+    pf.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")
+    pf.set_defaults(func=cmd_published_fetch)
     return p
 
 

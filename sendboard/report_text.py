@@ -61,7 +61,9 @@ def headline(home: Home, summary, elapsed: float) -> str:
              for f in summary.files], left=(0, 1, 5)))
     for w in summary.warnings:
         lines.append(f"  warning: {w}")
-    if home.published.exists():
+    for p in getattr(summary, "problems", []):
+        lines.append(f"  not clean: {p}")
+    if home.published.exists() and _has(home.published, "kpi.ehcp_caseload"):
         caseload = _query(home.published, """
             SELECT year, caseload, growth_pct, rate_per_10k_0_25 FROM kpi.ehcp_caseload
             ORDER BY year""")
@@ -74,6 +76,22 @@ def headline(home: Home, summary, elapsed: float) -> str:
                   _table(["year", "caseload", "growth %", "per 10k 0-25", "new plans (yr-1)",
                           "% in 20 wks", "% in 20 wks ex"],
                          [(y, c, g, r, *_prev(new, y)) for y, c, g, r in caseload])]
+    if home.published.exists() and _has(home.published, "kpi.benchmarks"):
+        bench = _query(home.published, """
+            SELECT measure, year, max(value) FILTER (comparison = 'la'),
+                   max(value) FILTER (comparison = 'region'),
+                   max(value) FILTER (comparison = 'england')
+            FROM kpi.benchmarks b WHERE measure IN ('pct_within_20_weeks_ex', 'pct_mainstream',
+                                                    'pct_special', 'pct_fe')
+              AND year = (SELECT max(year) FROM kpi.benchmarks e WHERE e.measure = b.measure
+                          AND e.comparison = 'england' AND e.value IS NOT NULL)
+            GROUP BY 1, 2 ORDER BY 1""")
+        if bench:
+            lines += ["", "Benchmarks: the DfE's published figures for this LA, its region and "
+                      "England (kpi.benchmarks)",
+                      _table(["measure", "year", "this LA %", "region %", "England %"],
+                             [(_MEASURES.get(m, m), y, *v) for m, y, *v in bench], left=(0,))]
+    if home.published.exists():
         prevalence = _query(home.published, """
             SELECT census_date, pupils, ehcp, ehcp_pct, sen_support, sen_support_pct
             FROM kpi.sen_prevalence WHERE scope = 'la' AND month(census_date) = 1
@@ -102,6 +120,11 @@ def headline(home: Home, summary, elapsed: float) -> str:
               f"working warehouse:  {home.warehouse}", f"archive:            {home.archive}",
               f"reports:            {home.reports}"]
     return "\n".join(lines)
+
+
+_MEASURES = {"pct_within_20_weeks_ex": "new plans in 20 weeks (ex. exceptions)",
+             "pct_mainstream": "plans in mainstream settings", "pct_special":
+             "plans in special schools", "pct_fe": "plans in FE and post-16"}
 
 
 def _prev(new: dict, year: int) -> tuple:

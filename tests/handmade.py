@@ -57,7 +57,51 @@ PLANS = [
 ]
 
 
-def write_sen2(folder: Path, export: dt.date = EXPORT) -> list[Path]:
+# SEN2 Blade versions (witan.sen2's reader): what each adds to or moves in the modules.
+VERSIONS = ("1.1", "1.2", "1.3", "1.4")
+
+
+def _versioned(module: str, row: dict, i: int, version: str) -> dict:
+    """`row` as the Blade export of `version` writes it: the system's own columns first
+    (table id, NativeId, order, source), then the module's columns of that version."""
+    key = f"{module}tableid"
+    out = {key: row.pop(key), "NativeId": f"N{module[:3].upper()}{i:04d}",
+           f"{module}orderseqcolumn": i, "sourceid": "CMS01", **row}
+    v = tuple(int(p) for p in version.split("."))
+    if module == "sen2":
+        out |= {"sourcelevel": "L", "softwarecode": "MOSAIC", "release": "2025.1",
+                "serialno": 1, "datetime": blade("2025-02-28"), "dmo": "", "dco": ""}
+        if v >= (1, 3):
+            out["dsco"] = ""
+    if module == "person" and v < (1, 2):
+        out = {("gendercurrent" if k == "sex" else k): x for k, x in out.items()}
+    if module == "requests" and v >= (1, 3):
+        out["requestsource"] = "1"
+        out["exported"] = ""
+    if module == "assessment":
+        out |= {"assessmentmediation": 0, "assessmenttribunal": int(i == 2),
+                "othermediation": 0, "othertribunal": 0}
+    if module == "namedplan":
+        out |= {"oa": 0, "dp": ""}
+    if module == "activeplans":
+        if v < (1, 2):
+            out = {k: x for k, x in out.items() if k not in ("reviewmeeting", "reviewoutcome")}
+            out |= {"res": "", "wbp": ""}
+        if v >= (1, 3):
+            out |= {"reviewdraft": "", "phasetransferduedate": "", "phasetransferfinaldate": ""}
+    if module == "placementdetail":
+        out |= {"attendancepattern": "F"} if v < (1, 2) else {"res": "", "wbp": ""}
+    if module in ("plandetail", "placementdetail"):
+        out["sensettingother"] = ""
+    return out
+
+
+def write_sen2(folder: Path, export: dt.date = EXPORT, version: str | None = None,
+               ids=None) -> list[Path]:
+    """The export of plans A-F. `version`: write the full header of that SEN2 Blade version
+    (NativeId, order and source columns included); None writes only the contract's columns.
+    `ids(module, i)`: the text of row i's table id in a module (and of the ids linking to
+    it); by default the whole number i."""
     folder.mkdir(parents=True, exist_ok=True)
     stamp = export.strftime("%d-%m-%Y")
     modules: dict[str, list[dict]] = {m: [] for m in (
@@ -96,10 +140,19 @@ def write_sen2(folder: Path, export: dt.date = EXPORT) -> list[Path]:
             "resourcedprovisionindicator": 0})
         modules["senneed"].append({"senneedtableid": i, "activeplanstableid": i,
                                    "sentype": "ASD", "sentyperank": 1})
+    if ids is not None:
+        for rows in modules.values():
+            for row in rows:
+                for k, x in row.items():
+                    if k.endswith("tableid"):
+                        row[k] = ids(k.removesuffix("tableid"), x)
+    if version is not None:
+        modules = {m: [_versioned(m, dict(r), i, version) for i, r in enumerate(rows, 1)]
+                   for m, rows in modules.items()}
     paths = []
     for module, rows in modules.items():
         path = folder / f"Blade-Export_{stamp}_{module}.csv"
-        pl.DataFrame(rows).write_csv(path)
+        pl.DataFrame(rows, infer_schema_length=None).write_csv(path)
         paths.append(path)
     return paths
 
@@ -132,3 +185,75 @@ def write_landing(landing: Path) -> Path:
     write_sen2(landing / "sen2")
     write_census(landing / "census")
     return landing
+
+
+def _hex_id(kind: str, i: int) -> str:
+    """An id as Blade writes them (`0002e817-8ca`), from a table and row."""
+    import hashlib
+
+    h = hashlib.sha1(f"{kind}/{i}".encode()).hexdigest()
+    return f"{h[:8]}-{h[8:11]}"
+
+
+def write_census_blade(folder: Path, rows: list[str] | None = None, *, day: str = "2024-01-18",
+                       urn: bool = True, sex_header: str = "sex",
+                       tables: tuple[str, ...] = ("schoolcensus", "pupilonroll", "senneeds",
+                                                  "fsmperiod"),
+                       stamp: str | None = None) -> dict[str, Path]:
+    """handmade's census (`census_rows()`, the flat layout's lines) as a COLLECT Blade export:
+    a `schoolcensus` return per school, a `pupilonroll` row per line (in the same order, so
+    file rows match the flat file's), `senneeds` (rank 1 and 2 written `1.0`, `2.0` as Blade
+    does) and `fsmperiod` (an open period from September for FSM pupils). `urn=False` writes
+    returns as before autumn 2017 (no URN column)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = stamp or dt.date.fromisoformat(day).strftime("%d-%m-%Y")
+    lines = rows if rows is not None else census_rows()
+    fields = [line.split(",") for line in lines]
+    schools = sorted({(f[1], f[2]) for f in fields})
+    header_id = {laestab: _hex_id("schoolcensus", i) for i, (laestab, _) in enumerate(schools)}
+    when = blade(day)
+    out: dict[str, list[dict]] = {t: [] for t in tables}
+    for i, (laestab, u) in enumerate(schools):
+        ret = {"schoolcensustableid": header_id[laestab], "NativeId": f"SCH{i}",
+               "schoolcensusorderseqcolumn": i + 1, "sourceid": "src", "term": "SPR",
+               "year": day[:4], "referencedate": when, "estab": laestab[3:],
+               "softwarecode": "TEST", "lea": laestab[:3]}
+        if urn:
+            ret["urn"] = u
+        out["schoolcensus"].append(ret)
+    for i, f in enumerate(fields):
+        (_, laestab, _, upn_, surname, forename, dob, sex, nc, enrol, prov, need, need2,
+         fsm) = f
+        pid = _hex_id("pupilonroll", i)
+        dob_blade = blade(dt.datetime.strptime(dob, "%d/%m/%Y").date().isoformat())
+        out["pupilonroll"].append({
+            "pupilonrolltableid": pid, "NativeId": f"P{i}", "dob": dob_blade,
+            "surname": surname, "forename": forename, "upn": upn_, sex_header: sex,
+            "pupilonrollorderseqcolumn": 1, "sourceid": "src",
+            "schoolcensustableid": header_id[laestab], "enrolstatus": enrol,
+            "senprovision": prov, "ncyearactual": nc, "parttime": "False"})
+        for rank, code in ((1, need), (2, need2)):
+            if code and "senneeds" in out:
+                out["senneeds"].append({
+                    "pupilonrolltableid": pid, "NativeId": f"P{i}",
+                    "senneedstableid": _hex_id(f"need{rank}", i), "senneedsorderseqcolumn":
+                    rank, "sourceid": "src", "sentyperank": f"{rank}.0", "sentype": code})
+        if fsm == "1" and "fsmperiod" in out:
+            out["fsmperiod"].append({
+                "pupilonrolltableid": pid, "NativeId": f"P{i}",
+                "fsmperiodtableid": _hex_id("fsm", i), "fsmperiodorderseqcolumn": 1,
+                "sourceid": "src", "fsmstartdate": blade("2023-09-04"), "fsmenddate": "",
+                "ukcountry": "ENG"})
+    paths = {}
+    for table, records in out.items():
+        path = folder / f"Blade-Export_{stamp}_{table}.csv"
+        columns = list(records[0]) if records else {
+            "senneeds": ["pupilonrolltableid", "NativeId", "senneedstableid",
+                         "senneedsorderseqcolumn", "sourceid", "sentyperank", "sentype"],
+            "fsmperiod": ["pupilonrolltableid", "NativeId", "fsmperiodtableid",
+                          "fsmperiodorderseqcolumn", "sourceid", "fsmstartdate", "fsmenddate",
+                          "ukcountry"]}[table]
+        pl.DataFrame(records, schema=dict.fromkeys(columns, pl.Utf8) if not records else None,
+                     infer_schema_length=None).write_csv(path)
+        paths[table] = path
+    return paths

@@ -248,6 +248,25 @@ def test_census_bad_value_quarantined_with_its_rule(con, tmp_path, row, column, 
     assert o.period == "2024-01-18"
 
 
+def test_census_whose_every_row_fails_one_rule_is_rejected_as_the_wrong_format(con, tmp_path):
+    """Every row's sex written as a word (another system's codes): one message for the file,
+    naming the rule and the columns the census takes, not a quarantine row per pupil."""
+    rows = [pupil(U[0], sex="Female"), pupil(U[1], sex="Male"), pupil(U[2], sex="Female")]
+    o = load_census(con, tmp_path, rows)
+    assert_rejected(con, o, "spring 2024.csv is not in the census format: all 3 rows fail the "
+                    "rule 'sex is a sex code (M, F)' (expected columns: census_date, laestab, "
+                    "urn, upn, date_of_birth, sex, nc_year_actual, enrol_status, sen_provision, "
+                    "fsm_eligible)", CENSUS_T)
+
+
+def test_file_whose_rows_fail_different_rules_is_quarantined_row_by_row(con, tmp_path):
+    """Two bad rows, each for its own reason: the file is read, both rows are quarantined."""
+    o = load_census(con, tmp_path, [pupil(U[0], sex="Female"), pupil(U[1], nc="99")])
+    assert_loaded(con, o, CENSUS_T, 0, 2)
+    assert reasons(quarantine(con, o)) == {(2, "sex", "is a sex code (M, F)"),
+                                           (3, "nc_year_actual", NC_RULE)}
+
+
 def test_census_date_in_the_future_quarantined(con, tmp_path):
     """A row dated 2034 in a 2024 census: in the future and not the file's census date."""
     o = load_census(con, tmp_path, [*GOOD, pupil(NEW[0], day="18/01/2034")])

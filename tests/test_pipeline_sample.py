@@ -22,7 +22,11 @@ def run_home(tmp_path_factory, small_sample, prefect_harness):
     home = tmp_path_factory.mktemp("home")
     summary = nightly(home=str(home), landing=str(small_sample))
     assert summary.status == "published"
+    FIRST_PUBLISH.update(snapshot(home / "sendboard.duckdb"))  # before tests re-run it
     return home
+
+
+FIRST_PUBLISH: dict[str, tuple] = {}
 
 
 def snapshot(path) -> dict[str, tuple]:
@@ -197,7 +201,12 @@ def test_a_reissued_census_replaces_exactly_its_own_rows(run_home, small_sample,
     shutil.copytree(small_sample, landing)
     spring = landing / "census" / "School Census Spring 2025.csv"
     frame = pl.read_csv(spring, infer_schema=False)
-    frame.head(frame.height - 10).write_csv(landing / "census" / "Spring 2025 reissued.csv")
+    # Ten fewer pupils at the largest school: every school is still in the file, so the
+    # re-issue replaces all of the old file's (census date, school) pairs.
+    largest = frame["laestab"].mode().sort()[0]
+    at = frame.with_row_index().filter(pl.col("laestab") == largest)["index"].tail(10)
+    frame.filter(~pl.int_range(pl.len()).is_in(at.implode())).write_csv(
+        landing / "census" / "Spring 2025 reissued.csv")
     wh = run_home / "warehouse.duckdb"
     con = duckdb.connect(str(wh), read_only=True)
     before = dict(con.execute("SELECT census_date::VARCHAR, count(*) FROM stage.census "
@@ -277,3 +286,24 @@ def test_a_corrupt_kpi_stops_the_publish_and_readers_keep_the_previous_version(
     assert (run_home / "reports" / "data-docs" / "index.html").exists()
 
 
+
+
+def test_the_blade_census_layout_gives_the_same_published_tables(run_home, small_sample,
+                                                                 tmp_path):
+    """The same sample LA written with its census as COLLECT Blade exports (117 files, one
+    a table a census) publishes exactly the KPI and public tables of the flat layout."""
+    from sendboard.sample import write_sample
+
+    landing = tmp_path / "landing"
+    write_sample(landing, seed=7, cohort_size=SMALL_COHORT, census_format="blade",
+                 published_from=small_sample.parent / "release")
+    assert len(list((landing / "census").iterdir())) == 117
+    home = tmp_path / "home"
+    assert nightly(home=str(home), landing=str(landing)).status == "published"
+
+    def published(tables):
+        return {t: v for t, v in tables.items() if t.startswith(("kpi.", "public."))}
+
+    flat, blade = published(FIRST_PUBLISH), published(snapshot(home / "sendboard.duckdb"))
+    assert {"kpi.sen_prevalence", "public.sen_prevalence", "kpi.reconciliation"} <= set(flat)
+    assert blade == flat

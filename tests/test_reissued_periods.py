@@ -93,3 +93,59 @@ def test_a_module_identical_in_two_exports_loads_for_both(tmp_path):
         == [(2,)]
     again = loads.discover(landing, store.known_files(con))
     assert again.new == []
+
+
+def _census(tmp_path, name, rows):
+    return land(tmp_path, "census", name, "\n".join([handmade.CENSUS_HEADER, *rows]) + "\n")
+
+
+def _schools(con) -> dict[str, int]:
+    return dict(con.execute("SELECT laestab, count(*) FROM stage.census GROUP BY 1 ORDER BY 1"
+                            ).fetchall())
+
+
+def test_census_returns_made_apart_for_one_day_add_up(tmp_path):
+    """The maintained school's and the PRU's returns for 18 January 2024 arrive as two files:
+    both load, and neither replaces the other."""
+    con = store.connect(tmp_path / "w.duckdb")
+    rows = handmade.census_rows()
+    school = _census(tmp_path, "maintained spring 2024.csv", rows[:4])  # LAEstab 8652001
+    pru = _census(tmp_path, "pru spring 2024.csv", rows[4:])  # LAEstab 8651100
+    outcomes = load(con, tmp_path, "census", school) + load(con, tmp_path, "census", pru)
+    assert [(o.status, o.rows_loaded, o.period) for o in outcomes] == [
+        ("loaded", 4, "2024-01-18"), ("loaded", 2, "2024-01-18")]
+    assert _schools(con) == {"8651100": 2, "8652001": 4}
+    assert {s for (s,) in con.execute("SELECT status FROM audit.files").fetchall()} == {
+        "loaded"}
+
+
+def test_a_reissued_school_return_replaces_only_that_school(tmp_path):
+    con = store.connect(tmp_path / "w.duckdb")
+    rows = handmade.census_rows()
+    load(con, tmp_path, "census", _census(tmp_path, "maintained spring 2024.csv", rows[:4]))
+    load(con, tmp_path, "census", _census(tmp_path, "pru spring 2024.csv", rows[4:]))
+    # The PRU re-issues its return with its subsidiary registration taken out.
+    [o] = load(con, tmp_path, "census", _census(tmp_path, "pru spring 2024 v2.csv", rows[5:]))
+    assert (o.status, o.rows_loaded) == ("loaded", 1)
+    assert _schools(con) == {"8651100": 1, "8652001": 4}
+    assert dict(con.execute("SELECT original_name, status FROM audit.files").fetchall()) == {
+        "maintained spring 2024.csv": "loaded", "pru spring 2024.csv": "superseded",
+        "pru spring 2024 v2.csv": "loaded"}
+
+
+def test_a_pupil_on_roll_in_two_returns_is_counted_once_for_the_la(tmp_path):
+    """Pupil 5 appears on roll (C) in the PRU's return and, by mistake, in the school's:
+    the school and the PRU each count them; the LA counts five pupils, not six."""
+    from transforms.kpis import sen_prevalence
+
+    con = store.connect(tmp_path / "w.duckdb")
+    rows = handmade.census_rows()
+    twice = rows[5].replace("8651100,100002", "8652001,100001")
+    load(con, tmp_path, "census", _census(tmp_path, "school.csv", [*rows[:4], twice]))
+    load(con, tmp_path, "census", _census(tmp_path, "pru.csv", rows[4:]))
+    census = store.read(con, "SELECT * FROM stage.census")
+    got = sen_prevalence(census, None, "test", dt.date(2024, 1, 18))
+    la = got.filter(got["scope"] == "la").select("pupils", "ehcp", "sen_support").row(0)
+    schools = dict(got.filter(got["scope"] == "school").select("scope_id", "pupils").rows())
+    assert la == (5, 1, 2)
+    assert schools == {"100001": 5, "100002": 1}

@@ -314,9 +314,10 @@ def _header_names(header: list) -> list[str]:
     return names
 
 
-def read_raw(path: Path, unread: set[str] = frozenset()) -> RawTable:
-    """The file's rows as text columns; columns whose normalised header is in `unread` are
-    not read at all (the fast CSV path never parses them)."""
+def read_raw(path: Path, unread: set[str] = frozenset(),
+             only: set[str] | None = None) -> RawTable:
+    """The file's rows as text columns; columns whose normalised header is in `unread`, or
+    not in `only` when given, are not read at all (the fast CSV path never parses them)."""
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt"):
         data = path.read_bytes()
@@ -335,7 +336,7 @@ def read_raw(path: Path, unread: set[str] = frozenset()) -> RawTable:
         problems = _no_problems()
         first_line = head.decode("utf-8").rstrip("\r")
         names = _header_names(next(csv.reader([first_line]), []))
-        keep = [i for i, n in enumerate(names) if normalise_header(n) not in unread]
+        keep = [i for i, n in enumerate(names) if _wanted(n, unread, only)]
         trim = True  # the careful reader gives "" for an empty cell
         frame = _read_fast(text, keep)
         if frame is not None:
@@ -355,9 +356,30 @@ def read_raw(path: Path, unread: set[str] = frozenset()) -> RawTable:
         return RawTable(frame, encoding, problems, empty, trim)
     if suffix == ".xlsx":
         raw = _read_xlsx(path)
-        unwanted = [c for c in raw.frame.columns if normalise_header(c) in unread]
+        unwanted = [c for c in raw.frame.columns
+                    if c != "row_number" and not _wanted(c, unread, only)]
         return replace(raw, frame=raw.frame.drop(unwanted)) if unwanted else raw
     raise FileRejected(f"is not a CSV or XLSX file (extension {path.suffix or 'none'!r})")
+
+
+def _wanted(name: str, unread: set[str], only: set[str] | None) -> bool:
+    key = normalise_header(name)
+    return key not in unread and (only is None or key in only)
+
+
+def header_of(path: Path) -> list[str]:
+    """A CSV's header cells (decoded as read_raw decodes the file), without reading the
+    rest; [] for a file that is not a readable CSV (read_raw says why when it loads)."""
+    if path.suffix.lower() not in (".csv", ".txt"):
+        return []
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+    line = head.split(b"\n", 1)[0].rstrip(b"\r").removeprefix(b"\xef\xbb\xbf")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        text = line.decode("cp1252", errors="replace")
+    return [h.strip() for h in next(csv.reader([text]), [])]
 
 
 def _read_xlsx(path: Path) -> RawTable:

@@ -23,12 +23,16 @@ LINKS: dict[str, tuple[str, str] | None] = {
     "placementdetail": ("activeplanstableid", "activeplans"),
     "senneed": ("activeplanstableid", "activeplans"),
 }
-_DATES = {"referencedate", "personbirthdate", "receiveddate", "requestoutcomedate",
-          "assessmentoutcomedate", "startdate", "ceasedate", "reviewmeeting", "lastreview",
-          "entrydate", "leavingdate"}
 _BOOLS = {"rya", "requestmediation", "requesttribunal", "week20", "planres", "planwbp", "pb",
-          "senunitindicator", "resourcedprovisionindicator"}
+          "oa", "senunitindicator", "resourcedprovisionindicator", "assessmentmediation",
+          "assessmenttribunal", "othermediation", "othertribunal"}
 _INTS = {"placementrank", "sentyperank", "ceasereason", "year", "urn"}
+
+
+def id_order(column: str) -> tuple[pl.Expr, pl.Expr]:
+    """Sort keys for opaque text ids: shorter first, then as text. Whole-number ids then
+    keep their numeric order (9 before 10), and any other ids a fixed one."""
+    return pl.col(column).str.len_bytes(), pl.col(column)
 
 
 def module_of(file_name: str) -> str | None:
@@ -116,13 +120,13 @@ def stage_module(module: str, good: pl.DataFrame, key: bytes,
     exprs: list[pl.Expr] = [pl.lit(export_date).alias("export_date"), pl.col("row_number")]
     for col in SEN2_MODULES[module].columns:
         name = col.name
-        if name in ("surname", "forename", "postcode"):
+        if name in ("surname", "forename", "postcode") or not col.read:
             continue
-        if name.endswith("tableid"):
-            exprs.append(parse_int(name).alias(name))
+        if name.endswith("tableid") or name == "nativeid":
+            exprs.append(pl.col(name))  # opaque text ids
         elif name == "personbirthdate":
             exprs.extend(birth_year_month(date_of(good, name)))
-        elif name in _DATES:
+        elif col.date:
             exprs.append(date_of(good, name).alias(name))
         elif name in _BOOLS:
             exprs.append(parse_bool(name).alias(name))
@@ -156,7 +160,7 @@ def core_plans(stage: dict[str, pl.DataFrame]) -> pl.DataFrame:
         "assessmenttableid", "requeststableid",
         pl.col("assessmentoutcomedate").alias("assessment_decided"),
         pl.col("week20").fill_null(False).alias("exception_applies"))
-    active = (stage["activeplans"].sort("activeplanstableid")
+    active = (stage["activeplans"].sort(*id_order("activeplanstableid"))
               .group_by("requeststableid", maintain_order=True)
               .agg(pl.col("activeplanstableid").first(), pl.col("transferla").first()))
     plans = (stage["namedplan"]
@@ -170,7 +174,7 @@ def core_plans(stage: dict[str, pl.DataFrame]) -> pl.DataFrame:
         "exception_applies", pl.col("startdate").alias("start_date"),
         pl.col("ceasedate").alias("cease_date"), pl.col("ceasereason").alias("cease_reason"),
         pl.col("transferla").alias("transfer_la"), "activeplanstableid", "export_date",
-    ).sort("plan_id")
+    ).sort(*id_order("plan_id"))
 
 
 def core_placements(stage: dict[str, pl.DataFrame], plans: pl.DataFrame,
@@ -190,14 +194,14 @@ def core_placements(stage: dict[str, pl.DataFrame], plans: pl.DataFrame,
         pl.col("senunitindicator").fill_null(False).alias("sen_unit"),
         pl.col("resourcedprovisionindicator").fill_null(False).alias("resourced_provision"),
         "type_of_establishment", "placement_group",
-    ).sort("plan_id", "entry_date")
+    ).sort(*id_order("plan_id"), "entry_date")
 
 
 def core_needs(stage: dict[str, pl.DataFrame], plans: pl.DataFrame) -> pl.DataFrame:
     return stage["senneed"].join(
         plans.select("plan_id", "activeplanstableid"), on="activeplanstableid", how="inner"
     ).select("plan_id", pl.col("sentype").alias("need"), pl.col("sentyperank").alias("rank")
-             ).sort("plan_id", "rank")
+             ).sort(*id_order("plan_id"), "rank")
 
 
 def core_requests(stage: dict[str, pl.DataFrame]) -> pl.DataFrame:
@@ -207,7 +211,7 @@ def core_requests(stage: dict[str, pl.DataFrame]) -> pl.DataFrame:
         pl.coalesce("upn_id", "uln_id", pl.format("sen2:{}", "persontableid")).alias("person_id"))
     transfer = stage["activeplans"].filter(pl.col("transferla").is_not_null()).select(
         "requeststableid").unique().with_columns(pl.lit(True).alias("transfer_in"))
-    assessed = stage["assessment"].sort("assessmenttableid").group_by(
+    assessed = stage["assessment"].sort(*id_order("assessmenttableid")).group_by(
         "requeststableid", maintain_order=True).agg(
         pl.col("assessmentoutcome").first().alias("assessment_outcome"),
         pl.col("assessmentoutcomedate").first().alias("assessment_decided"))
@@ -220,4 +224,4 @@ def core_requests(stage: dict[str, pl.DataFrame]) -> pl.DataFrame:
                     pl.col("requestoutcomedate").alias("decided"), "assessment_outcome",
                     "assessment_decided",
                     pl.col("transfer_in").fill_null(False), "export_date")
-            .sort("request_id"))
+            .sort(*id_order("request_id")))

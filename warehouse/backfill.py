@@ -57,7 +57,6 @@ def archived_files(con: duckdb.DuckDBPyConnection, sources: list[str] | None,
 
 
 def replay_batches(files: list[LandedFile]) -> list[list[LandedFile]]:
-    """In first-load order; a SEN2 export's modules together (loads.batches groups them)."""
-    others = [f for f in files if f.source != "sen2"]
-    sen2 = [f for f in files if f.source == "sen2"]
-    return [[f] for f in others] + [b for b in batches(sen2)]
+    """In first-load order; an export's files together (loads.batches groups a SEN2
+    export's modules and a Blade census's tables)."""
+    return batches(files)

@@ -18,13 +18,14 @@ import polars as pl
 
 from schemas.contracts import SEN2_MODULES
 from transforms import kpis, suppression
-from transforms.benchmarks import benchmarks, headline_figures, reconciliation
+from transforms.benchmarks import benchmarks, reconciliation
 from transforms.finance_kpis import dsg_balance, hnb_outturn, recovery_plan, unit_costs
 from transforms.place_kpis import place_sufficiency
 from transforms.placement_groups import establishment_groups
 from transforms.sen2 import core_needs, core_placements, core_plans, core_requests
 from warehouse import store
 from warehouse.forecast import build_forecast
+from warehouse.published import published_figures
 from warehouse.reference import new_la_code, region_code, statistical_neighbours
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,10 @@ class NothingToBuild(RuntimeError):
 @dataclass(frozen=True)
 class BuildResult:
     as_of: dt.date
-    export_date: dt.date
+    export_date: dt.date | None  # None: no whole SEN2 export, so no EHC plan tables
     tables: dict[str, int]  # table -> rows
     notes: tuple[str, ...] = ()  # for the run's users: a forecast scenario left out, ...
+    sen2_missing: str | None = None  # why the EHC plan tables were not built
 
 
 def missing_sources(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -53,6 +55,16 @@ def missing_sources(con: duckdb.DuckDBPyConnection) -> str | None:
         if not store.table_exists(con, table) or not con.execute(
                 f"SELECT count(*) FROM {table} WHERE export_date = ?", [export]).fetchall()[0][0]:
             return f"the SEN2 export of {export} has no {module} rows loaded"
+    return None
+
+
+def nothing_to_build(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Why no KPI table at all can be built yet (no SEN2 export, no census, no finance),
+    or None when some can."""
+    missing = missing_sources(con)
+    if missing and not any(store.table_exists(con, t) for t in (
+            "stage.census", "stage.finance_ledger", "stage.recovery_plan")):
+        return missing
     return None
 
 
@@ -70,10 +82,20 @@ def _files(con: duckdb.DuckDBPyConnection, table: str, what: str) -> str:
     return f"{what} ({', '.join(f'{n} {s[:12]}' for n, s in rows)})"
 
 
-def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> BuildResult:
-    reason = missing_sources(con)
-    if reason:
-        raise NothingToBuild(reason)
+@dataclass(frozen=True)
+class _Sen2:
+    """The latest whole SEN2 export's core tables."""
+
+    export: dt.date
+    source: str
+    plans: pl.DataFrame
+    placements: pl.DataFrame
+    needs: pl.DataFrame
+    requests: pl.DataFrame
+    la_code: str | None
+
+
+def _sen2(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame) -> _Sen2:
     export = con.execute("SELECT max(export_date) FROM stage.sen2_namedplan").fetchall()[0][0]
     # Without the file hash of every row (nationally, 80 bytes a row for 9 million rows):
     # the source line names the files, from one distinct query.
@@ -82,110 +104,156 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
     shas = [s for (s,) in con.execute(
         "SELECT DISTINCT left(sha256, 12) AS s FROM stage.sen2_namedplan WHERE export_date = ? "
         "ORDER BY s", [export]).fetchall()]
-    sen2_source = f"SEN2 export {export} ({', '.join(shas)})"
+    plans = core_plans(stage)
+    lea = stage["sen2"]["lea"].drop_nulls().to_list()
+    return _Sen2(export, f"SEN2 export {export} ({', '.join(shas)})", plans,
+                 core_placements(stage, plans, groups), core_needs(stage, plans),
+                 core_requests(stage), new_la_code(lea[0]) if lea else None)
+
+
+def _census_rows(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The census columns the KPIs use (not the whole table: nationally, gigabytes). A Blade
+    return made before autumn 2017 has no URN: it is GIAS's for the LAEstab, the
+    establishment open on the census day, else the last opened with that LAEstab (GIAS's
+    dates are not always right for long-open schools)."""
+    unknown = con.execute("SELECT count(*) FROM stage.census WHERE urn IS NULL").fetchall()[0][0]
+    if not unknown or not store.table_exists(con, "stage.establishments"):
+        return store.read(con, "SELECT census_date, la_number, laestab, urn, pupil_id, "
+                               "enrol_status, sen_provision FROM stage.census")
+    return store.read(con, """
+        WITH days AS (SELECT DISTINCT census_date, laestab FROM stage.census
+                      WHERE urn IS NULL),
+        gias AS (
+            SELECT d.census_date, d.laestab, first(e.urn ORDER BY
+                       (coalesce(e.open_date, DATE '1900-01-01') <= d.census_date
+                        AND (e.close_date IS NULL OR e.close_date > d.census_date)) DESC,
+                       e.open_date DESC NULLS LAST) AS urn
+            FROM days d JOIN stage.establishments e
+              ON e.la_code || e.establishment_number = d.laestab
+            GROUP BY d.census_date, d.laestab)
+        SELECT c.census_date, c.la_number, c.laestab, coalesce(c.urn, g.urn) AS urn,
+               c.pupil_id, c.enrol_status, c.sen_provision
+        FROM stage.census c LEFT JOIN gias g USING (census_date, laestab)""")
+
+
+def _census_la_code(census: pl.DataFrame | None) -> str | None:
+    """The LA's ONS code from the school census's LA number, when there is no SEN2 export."""
+    if census is None or census.height == 0:
+        return None
+    return new_la_code(census["la_number"].cast(pl.Utf8).mode().sort()[0])
+
+
+def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> BuildResult:
+    """Every table the loaded sources allow. Without a whole SEN2 export the EHC plan tables
+    (and those built on them: unit costs, place sufficiency, the forecast, reconciliation)
+    are not built, and the rest are: `BuildResult.sen2_missing` says why."""
+    sen2_missing = missing_sources(con)
     establishments = _optional(con, "stage.establishments")
     # The columns the KPIs use, not the whole table: nationally that is gigabytes.
-    census = store.read(con, "SELECT census_date, la_number, laestab, urn, pupil_id, "
-                        "enrol_status, sen_provision FROM stage.census") \
-        if store.table_exists(con, "stage.census") else None
-    as_of = as_of or max([export, *([census["census_date"].max()] if census is not None
-                                    else [])])
+    census = _census_rows(con) if store.table_exists(con, "stage.census") else None
+    ledger = _optional(con, "stage.finance_ledger")
+    register = _optional(con, "stage.recovery_plan")
+    places = _optional(con, "stage.places")
+    population = _optional(con, "stage.population")
+    if nothing := nothing_to_build(con):
+        raise NothingToBuild(nothing)
     groups = (establishment_groups(establishments) if establishments is not None else
               pl.DataFrame(schema={"urn": pl.Int32, "type_of_establishment": pl.Utf8,
                                    "placement_group": pl.Utf8}))
-    plans = core_plans(stage)
-    placements = core_placements(stage, plans, groups)
-    needs = core_needs(stage, plans)
-    requests = core_requests(stage)
-    lea = stage["sen2"]["lea"].drop_nulls().to_list()
-    la_code = new_la_code(lea[0]) if lea else None
-    del stage  # the export's modules, nationally a gigabyte: only the core tables from here
-
-    population = _optional(con, "stage.population")
+    sen2 = None if sen2_missing else _sen2(con, groups)
+    as_of = as_of or max([*([sen2.export] if sen2 else []),
+                          *([census["census_date"].max()] if census is not None else [])],
+                         default=None) or dt.date.today()
+    la_code = sen2.la_code if sen2 and sen2.la_code else _census_la_code(census)
     population_0_25 = kpis.population_0_25(population, la_code) if population is not None \
         else None
 
-    out: dict[str, pl.DataFrame] = {
-        "core.ehc_plans": plans.drop("activeplanstableid"),
-        "core.ehc_placements": placements,
-        "core.ehc_needs": needs,
-        "core.ehc_requests": requests,
-        "kpi.ehcp_caseload": kpis.ehcp_caseload(plans, export, population_0_25, sen2_source,
-                                                as_of),
-        "kpi.ehcp_new_plans": kpis.ehcp_new_plans(plans, export, sen2_source, as_of),
-        "kpi.ehcp_requests": kpis.ehcp_requests(requests, export, sen2_source, as_of),
-        "kpi.ehcp_placement_mix": kpis.ehcp_placement_mix(plans, placements, export,
-                                                          sen2_source, as_of),
-        "kpi.ehcp_need_mix": kpis.ehcp_need_mix(plans, needs, export, sen2_source, as_of),
-        "kpi.ehcp_ceased": kpis.ehcp_ceased(plans, export, sen2_source, as_of),
-    }
+    out: dict[str, pl.DataFrame] = {}
+    if sen2:
+        export, sen2_source, plans, placements = sen2.export, sen2.source, sen2.plans, \
+            sen2.placements
+        out |= {
+            "core.ehc_plans": plans.drop("activeplanstableid"),
+            "core.ehc_placements": placements,
+            "core.ehc_needs": sen2.needs,
+            "core.ehc_requests": sen2.requests,
+            "kpi.ehcp_caseload": kpis.ehcp_caseload(plans, export, population_0_25,
+                                                    sen2_source, as_of),
+            "kpi.ehcp_new_plans": kpis.ehcp_new_plans(plans, export, sen2_source, as_of),
+            "kpi.ehcp_requests": kpis.ehcp_requests(sen2.requests, export, sen2_source, as_of),
+            "kpi.ehcp_placement_mix": kpis.ehcp_placement_mix(plans, placements, export,
+                                                              sen2_source, as_of),
+            "kpi.ehcp_need_mix": kpis.ehcp_need_mix(plans, sen2.needs, export, sen2_source,
+                                                    as_of),
+            "kpi.ehcp_ceased": kpis.ehcp_ceased(plans, export, sen2_source, as_of),
+        }
     if census is not None:
-        files = con.execute("SELECT count(*) FROM audit.files WHERE source = 'census' AND "
-                            "status = 'loaded'").fetchall()[0][0]
+        censuses = census["census_date"].n_unique()
         out["kpi.sen_prevalence"] = kpis.sen_prevalence(
-            census, establishments, f"school census ({files} censuses)", as_of)
-    reconcile = store.table_exists(con, "stage.published") and la_code
-    census_sides = (_census_against_sen2(census, plans, placements)
-                    if reconcile and census is not None else None)
+            census, establishments, f"school census ({censuses} censuses)", as_of)
+    # The DfE release shipped with sendboard is always there; landed releases join it.
+    published = published_figures(con) if la_code else None
+    reconcile = published is not None
+    census_sides = (_census_against_sen2(census, sen2.plans, sen2.placements)
+                    if reconcile and census is not None and sen2 else None)
     del census  # the build's largest frame (9 million rows nationally), before the forecast
     if establishments is not None:
         out["core.establishments"] = establishments.drop("sha256", "row_number").join(
             groups.select("urn", "placement_group"), on="urn", how="left")
 
-    ledger = _optional(con, "stage.finance_ledger")
     if ledger is not None:
         out["kpi.hnb_outturn"] = hnb_outturn(
             ledger, _files(con, "stage.finance_ledger", "HNB ledger"), as_of)
-        out["kpi.hnb_unit_costs"] = unit_costs(
-            ledger, out["kpi.hnb_outturn"], plans, placements, establishments, export,
-            _files(con, "stage.finance_ledger", "HNB ledger") + f", {sen2_source} and GIAS",
-            as_of)
+        if sen2:
+            out["kpi.hnb_unit_costs"] = unit_costs(
+                ledger, out["kpi.hnb_outturn"], sen2.plans, sen2.placements, establishments,
+                sen2.export, _files(con, "stage.finance_ledger", "HNB ledger")
+                + f", {sen2.source} and GIAS", as_of)
         dsg = _optional(con, "stage.finance_dsg")
         if dsg is not None:
             out["kpi.dsg_balance"] = dsg_balance(
                 dsg, out["kpi.hnb_outturn"],
                 _files(con, "stage.finance_dsg", "DSG") + " and the HNB ledger", as_of)
-    register = _optional(con, "stage.recovery_plan")
     if register is not None:
         out["kpi.recovery_plan"] = recovery_plan(
             register, _files(con, "stage.recovery_plan", "recovery plan register"), as_of)
-    places = _optional(con, "stage.places")
-    if places is not None:
+    if places is not None and sen2:
         out["kpi.place_sufficiency"] = place_sufficiency(
-            places, plans, placements, export,
-            _files(con, "stage.places", "commissioned places") + f" and {sen2_source}", as_of)
+            places, sen2.plans, sen2.placements, sen2.export,
+            _files(con, "stage.places", "commissioned places") + f" and {sen2.source}", as_of)
 
-    inputs = [sen2_source, *(name for table, name in (
-        ("kpi.hnb_outturn", "HNB ledger"), ("kpi.dsg_balance", "DSG"),
-        ("kpi.recovery_plan", "recovery plan register")) if table in out)]
-    if population is not None:
-        inputs.append("ONS population estimates")
-    # The forecast simulates in its own thread (numpy, which lets go of the interpreter lock)
-    # while this one finishes the other tables and writes them: nationally the core tables
-    # take about as long to write as the forecast to run.
-    forecast_job = _background(build_forecast, dict(out), ledger, ", ".join(inputs), as_of,
-                               population=(population.filter(pl.col("new_la_code") == la_code)
-                                           if population is not None and la_code
-                                           else population))
+    forecast_job = None
+    if sen2:
+        inputs = [sen2.source, *(name for table, name in (
+            ("kpi.hnb_outturn", "HNB ledger"), ("kpi.dsg_balance", "DSG"),
+            ("kpi.recovery_plan", "recovery plan register")) if table in out)]
+        if population is not None:
+            inputs.append("ONS population estimates")
+        # The forecast simulates in its own thread (numpy, which lets go of the interpreter
+        # lock) while this one finishes the other tables and writes them: nationally the
+        # core tables take about as long to write as the forecast to run.
+        forecast_job = _background(
+            build_forecast, dict(out), ledger, ", ".join(inputs), as_of,
+            population=(population.filter(pl.col("new_la_code") == la_code)
+                        if population is not None and la_code else population))
     before_forecast = list(out)
 
     if reconcile:
-        figures = headline_figures(store.read(con, """
-            SELECT * FROM stage.published WHERE geographic_level IN ('National', 'Regional')
-            OR new_la_code IS NOT NULL"""))
-        published_source = _files(con, "stage.published", "DfE statistics")
+        figures, published_source = published
         out["kpi.benchmarks"] = benchmarks(
             figures, la_code, region_code(la_code), statistical_neighbours(la_code),
             published_source, as_of)
-        own = figures.filter(pl.col("new_la_code") == la_code).select(
-            "year", pl.col("measure_name").alias("measure"), "value")
-        local = _local_figures(out)
-        if census_sides is not None:
-            census_side, sen2_side = census_sides
-            local, own = pl.concat([local, census_side]), pl.concat([own, sen2_side])
-        out["kpi.reconciliation"] = reconciliation(
-            local, own,
-            f"{sen2_source}, school census and {published_source}", as_of)
+        if sen2:
+            own = figures.filter(pl.col("new_la_code") == la_code).select(
+                "year", pl.col("measure_name").alias("measure"), "value", "source")
+            local = _local_figures(out)
+            if census_sides is not None:
+                census_side, sen2_side = census_sides
+                local, own = (pl.concat([local, census_side]),
+                              pl.concat([own, sen2_side], how="diagonal"))
+            # Each row's source adds the DfE release its published figure came from.
+            out["kpi.reconciliation"] = reconciliation(
+                local, own, f"{sen2.source}, school census", as_of)
 
     with store.transaction(con):
         con.execute("CREATE SCHEMA IF NOT EXISTS public")
@@ -193,7 +261,7 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
         public = public_tables(out)
         for table, frame in {**out, **public}.items():
             store.write_table(con, table, frame)
-        projected, notes = forecast_job.result()  # (its error rolls the build back)
+        projected, notes = forecast_job.result() if forecast_job else (None, [])
         forecast_table = {"kpi.forecast": projected} if projected is not None else {}
         public_forecast = public_tables(forecast_table)
         for table, frame in {**forecast_table, **public_forecast}.items():
@@ -214,7 +282,8 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
             # 3.6 million figures for one release: a view, not a copy.
             con.execute("CREATE OR REPLACE VIEW core.published_statistics AS "
                         "SELECT * FROM stage.published")
-    return BuildResult(as_of, export, {t: f.height for t, f in out.items()}, tuple(notes))
+    return BuildResult(as_of, sen2.export if sen2 else None,
+                       {t: f.height for t, f in out.items()}, tuple(notes), sen2_missing)
 
 
 def _public(table: str) -> str:

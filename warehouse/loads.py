@@ -18,13 +18,16 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from schemas.contracts import SEN2_MODULES, Contract
+from schemas.census import blade_table_schema, census_schema
+from schemas.contracts import CENSUS, CENSUS_BLADE, SEN2_MODULES, Contract
 from schemas.sen2 import sen2_schema
-from transforms.parse import date_formats_used
-from transforms.readers import FileRejected, RawTable, conform, read_raw
+from transforms.census import stage_census
+from transforms.census_blade import BLADE_COLUMN, blade_table, join_tables, set_key, used_table
+from transforms.parse import date_formats_used, date_of
+from transforms.readers import FileRejected, RawTable, conform, header_of, read_raw
 from transforms.sen2 import export_date_of, module_of, orphans, stage_module
 from transforms.timing import stage
-from transforms.validate import Validated, validate
+from transforms.validate import Validated, quarantine_rows, validate
 from warehouse import store
 from warehouse.archive import archive, sha256_of
 from warehouse.sources import SOURCES, source_for
@@ -41,6 +44,7 @@ class LandedFile:
     path: Path
     sha256: str
     original_name: str | None = None  # when replayed from the archive (named by SHA-256)
+    blade_table: str | None = None  # a census file's Blade table, from its header (batches)
 
     @property
     def name(self) -> str:
@@ -67,15 +71,17 @@ class Discovery:
     warnings: list[str]
 
 
-def is_new(source: str, name: str, before: list[tuple[str, str, str]]) -> bool:
+def is_new(source: str, name: str, before: list[tuple[str, str, str]],
+           export_part: bool = False) -> bool:
     """Whether bytes seen before (`before`: their (source, name, status) records) are new
     under this source and name. The same bytes under the same name are never new. Loaded
-    bytes under another name add nothing, except in sen2/, where the name carries the export
-    date. Bytes rejected under another name or folder are tried again (a file renamed as its
-    rejection asked)."""
+    bytes under another name add nothing, except for a part of an export (a SEN2 module, a
+    Blade census table), which an export of another date can hold unchanged: the name
+    says which export it belongs to. Bytes rejected under another name or folder are tried
+    again (a file renamed as its rejection asked)."""
     if any((s, n) == (source, name) for s, n, _ in before):
         return False
-    return source == "sen2" or all(status == "rejected" for _, _, status in before)
+    return source == "sen2" or export_part or all(status == "rejected" for _, _, status in before)
 
 
 def discover(landing: Path, known: dict[str, list[tuple[str, str, str]]]) -> Discovery:
@@ -103,22 +109,48 @@ def discover(landing: Path, known: dict[str, list[tuple[str, str, str]]]) -> Dis
     for (source, path), sha in zip(candidates, hashes, strict=True):
         if sha in seen:
             continue
-        if sha in known and not is_new(source, path.name, known[sha]):
+        part = source == "sen2" or (source == "census" and sha in known
+                                    and blade_table(header_of(path)) is not None)
+        if sha in known and not is_new(source, path.name, known[sha], part):
             continue
-        if source != "sen2":
+        if not part:
             seen.add(sha)
         new.append(LandedFile(source, path, sha))
     return Discovery(new, warnings)
 
 
+def with_layout(f: LandedFile) -> LandedFile:
+    """A census file with its Blade table named (from its header), if it is one."""
+    if f.source != "census" or f.blade_table is not None:
+        return f
+    table = blade_table(header_of(f.path))
+    return replace(f, blade_table=table) if table else f
+
+
+def is_export(batch: list[LandedFile]) -> bool:
+    """Whether a batch is an export of several files that load together (SEN2's modules, a
+    Blade census's tables), each read on its own first."""
+    return batch[0].source == "sen2" or batch[0].blade_table is not None
+
+
 def batches(files: list[LandedFile]) -> list[list[LandedFile]]:
-    """One batch a file, except a SEN2 export: all its modules (same export date) together."""
+    """One batch a file, in the order given, except exports: a Blade census's tables
+    together (one folder, names alike but for the table: `Blade-Export_16-01-2025_` +
+    `senneeds.csv`), where its first file stands; a SEN2 export's modules (same export date)
+    together, after the rest."""
     out: list[list[LandedFile]] = []
+    sets: dict[tuple[Path, str], list[LandedFile]] = {}
     exports: dict[str, list[LandedFile]] = {}
-    for f in files:
+    for f in map(with_layout, files):
         if f.source == "sen2":
             d = export_date_of(f.name)
             exports.setdefault(d.isoformat() if d else f"?{f.name}", []).append(f)
+        elif f.blade_table:
+            key = (f.path.parent, set_key(f.name, f.blade_table))
+            if key not in sets:
+                sets[key] = []
+                out.append(sets[key])
+            sets[key].append(f)
         else:
             out.append([f])
     return out + [exports[k] for k in sorted(exports)]
@@ -137,6 +169,14 @@ class Prepared:
     rejection: str | None = None
     period: str | None = None
     periods: list[str] = field(default_factory=list)
+    # The rows a re-issued file replaces, when finer than its periods: a census file
+    # replaces the (census date, school) pairs it holds, so that returns made apart for one
+    # census day (maintained schools, academies, a school at a time) add up.
+    replace_columns: tuple[str, ...] | None = None
+
+    @property
+    def replaces(self) -> tuple[str, ...]:
+        return self.period_columns if self.replace_columns is None else self.replace_columns
 
 
 def archive_file(f: LandedFile, archive_root: Path) -> Path:
@@ -171,20 +211,29 @@ def prepare(f: LandedFile, key: bytes, archive_root: Path | None = None) -> Prep
         staged = source.stage(r.take_good(), key)
     return Prepared(f, source.table, source.period_columns, r, staged,
                     period=_periods(staged, source.period_columns),
-                    periods=period_values(staged, source.period_columns))
+                    periods=period_values(staged, source.period_columns),
+                    replace_columns=source.replace_columns)
 
 
 def read_module(f: LandedFile, archive_root: Path | None = None) -> Read | str | None:
-    """One SEN2 module file read and validated (no database, so an export's modules read in
-    parallel), the reason it is rejected, or None when its name is not a module's; archived
+    """One file of an export (a SEN2 module, a Blade census table) read and validated alone
+    (no database, so an export's files read in parallel), the reason it is rejected, or None
+    when it is no module (by its name) or a Blade table sendboard does not use; archived
     first when given where."""
     if archive_root is not None:
         archive_file(f, archive_root)
-    module = module_of(f.name)
-    if module is None:
-        return None
+    if f.source == "census":
+        table = used_table(with_layout(f).blade_table or "")
+        if table is None:
+            return None
+        contract, schema = CENSUS_BLADE[table], blade_table_schema(table)
+    else:
+        module = module_of(f.name)
+        if module is None:
+            return None
+        contract, schema = SEN2_MODULES[module], sen2_schema(module)
     try:
-        return read_validated(f.path, SEN2_MODULES[module], sen2_schema(module))
+        return read_validated(f.path, contract, schema, known_only=f.source == "census")
     except FileRejected as e:
         return str(e)
 
@@ -201,6 +250,9 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: list[LandedFile], key: byt
     loader = _Loader(con, key, run_id, archived)
     if batch[0].source == "sen2":
         return loader.sen2_export(batch, prepared)
+    batch = [with_layout(f) for f in batch]
+    if batch[0].blade_table:
+        return loader.census_export(batch, prepared)
     return [loader.commit(prepared or prepare(batch[0], key))]
 
 
@@ -251,10 +303,14 @@ _FORMAT_NAMES = {"%Y-%m-%d": "yyyy-mm-dd", "%d/%m/%Y": "dd/mm/yyyy",
                  "%Y-%m-%d %H:%M:%S": "yyyy-mm-dd hh:mm:ss"}
 
 
-def read_validated(path: Path, contract: Contract, schema, file_check=None) -> Read:
-    """Read, match headers, validate; raises FileRejected for a file unusable as a whole."""
+def read_validated(path: Path, contract: Contract, schema, file_check=None,
+                   known_only: bool = False) -> Read:
+    """Read, match headers, validate; raises FileRejected for a file unusable as a whole.
+    `known_only`: read only the contract's columns, the others unreported (a Blade census
+    table has dozens that sendboard never uses)."""
     with stage("read"):
-        raw = read_raw(path, contract.unread_headers)
+        raw = read_raw(path, contract.unread_headers,
+                       set(contract.alias_map()) if known_only else None)
         if raw.frame.height == 0 and raw.problems.height:
             raise FileRejected(f"has no usable rows: all {raw.problems.height} have the wrong "
                                "number of fields for its header")
@@ -265,10 +321,37 @@ def read_validated(path: Path, contract: Contract, schema, file_check=None) -> R
         if file_check and (reason := file_check(conformed.frame)):
             raise FileRejected(reason)
         v = validate(conformed.frame, schema, contract.personal, consume=True)
+        _reject_if_every_row_fails(v, contract)
         quarantine = pl.concat([raw.problems, v.quarantine]).sort("row_number", "column_name")
         mixed = {c: f for c in contract.dates
                  if len(f := date_formats_used(v.good, c)) > 1}
     return Read(v, quarantine, conformed.unknown_columns, raw, mixed)
+
+
+def _reject_if_every_row_fails(v: Validated, contract: Contract) -> None:
+    if v.good.height == 0 and (rule := _failed_by_every_row(v)):
+        raise FileRejected(f"is not in the {contract.source} format: all {v.rows_read} "
+                           f"rows fail the rule '{rule}' (expected columns: "
+                           f"{', '.join(contract.required)})")
+
+
+def _spring(header: Read) -> bool:
+    """Whether a Blade census's returns are the spring census (January or February), the one
+    that collects SEN need."""
+    days = header.validated.good.select(date_of(header.validated.good, "referencedate"))
+    return bool(days.to_series().dt.month().le(2).any())
+
+
+def _failed_by_every_row(v: Validated) -> str | None:
+    """The rule (`column rule`) that every row of a file failed, if one did: a file whose
+    rows all fail the same rule is in the wrong format (another extract, another version's
+    codes), which one message says better than a quarantine row per row."""
+    q = v.quarantine
+    if v.rows_read == 0 or q.height == 0:
+        return None
+    every = q.group_by("column_name", "rule").agg(pl.col("row_number").n_unique().alias("n")) \
+        .filter(pl.col("n") == v.rows_read).sort("column_name", "rule")
+    return f"{every['column_name'][0]} {every['rule'][0]}" if every.height else None
 
 
 @dataclass
@@ -296,7 +379,7 @@ class _Loader:
         with stage("load"), store.transaction(self.con):
             # Only a file whose rows were deleted can be left with none (a scan a file).
             replaced = staged.height and store.replace_periods(
-                self.con, p.table, staged, p.period_columns, f.sha256)
+                self.con, p.table, staged, p.replaces, f.sha256)
             self.record(f, p.read, rows, p.period, p.table, p.periods)
             if replaced:
                 store.supersede(self.con, p.table, f.name)
@@ -390,6 +473,137 @@ class _Loader:
                     store.supersede(self.con, table, f.name)
                 outcomes.append(self.outcome(f, r, staged_rows.height, export.isoformat()))
         return outcomes
+
+    def skip(self, f: LandedFile, reason: str) -> FileOutcome:
+        """Record a file that is read by nothing (a Blade census table sendboard does not
+        use): archived, so nothing is lost, and never offered again."""
+        message = f"{f.name} {reason}"
+        with store.transaction(self.con):
+            store.record_file(self.con, sha256=f.sha256, source=f.source,
+                              original_name=f.name, run_id=self.run_id, status="skipped",
+                              message=message, archived_as=self.archived.get(f.sha256))
+        return FileOutcome(f.source, f.name, f.sha256, "skipped", message=message)
+
+    def census_export(self, batch: list[LandedFile],
+                      ready: list[Read | str | None] | None = None) -> list[FileOutcome]:
+        """A Blade census export: its tables joined into census rows, judged by the census
+        rules and loaded in one transaction, replacing the (census date, school) pairs it
+        holds. It needs its returns (`schoolcensus`) and pupils (`pupilonroll`), and in spring
+        its needs (`senneeds`); a table missing from the batch is taken from the archive when
+        an earlier load of the same export had it (a corrected table landed alone), else the
+        tables that read wait, unrecorded, as a SEN2 export does. `ready`: read_module's
+        result for each file, when they were read in parallel."""
+        outcomes: list[FileOutcome] = []
+        reads: dict[str, tuple[LandedFile, Read]] = {}
+        problems: list[str] = []
+        for i, f in enumerate(batch):
+            table = used_table(f.blade_table or "")
+            if table is None:
+                outcomes.append(self.skip(f, f"is the Blade census's {f.blade_table} table, "
+                                             "which sendboard does not use (archived only)"))
+            elif table in reads:
+                outcomes.append(self.reject(f, f"is a second {table} table for the Blade "
+                                               f"census export of {reads[table][0].name}"))
+            else:
+                r = ready[i] if ready is not None else read_module(f)
+                if isinstance(r, str):
+                    outcomes.append(self.reject(f, r))
+                    problems.append(f"its {table} table was rejected")
+                elif r is not None:
+                    reads[table] = (f, r)
+        if not problems:
+            self._census_companions(batch, reads)
+        missing = [t for t in ("schoolcensus", "pupilonroll") if t not in reads]
+        if not missing and "senneeds" not in reads and _spring(reads["schoolcensus"][1]):
+            missing.append("senneeds")  # without it every SEN pupil would lose their need
+        if missing:
+            why = "; ".join(problems) or f"no {', '.join(missing)} table landed with it"
+            for f, r in reads.values():
+                if f in batch:
+                    message = (f"{f.name} waits for the rest of its Blade census export "
+                               f"({why}); it loads when the missing table lands")
+                    log.warning(message)
+                    outcomes.append(FileOutcome(f.source, f.name, f.sha256, "waiting",
+                                                r.rows_read, 0, 0, message=message))
+            return outcomes
+        return outcomes + self._census_join(reads, batch)
+
+    def _census_join(self, reads: dict[str, tuple[LandedFile, Read]],
+                     batch: list[LandedFile]) -> list[FileOutcome]:
+        personal = {t: CENSUS_BLADE[t].personal for t in reads}
+        with stage("validate"):
+            flat, lost = join_tables({t: r.validated.good for t, (_, r) in reads.items()},
+                                     personal)
+            try:
+                if reason := SOURCES["census"][0].file_check(flat):
+                    raise FileRejected(reason)
+                v = validate(flat, census_schema(blade=True), CENSUS.personal, consume=True)
+                _reject_if_every_row_fails(v, CENSUS)
+            except FileRejected as e:
+                # (A table taken from the archive stays as it was loaded.)
+                return [self.reject(f, f"belongs to a Blade census export that {e}")
+                        for f, _ in reads.values() if f in batch]
+            lost["pupilonroll"] = pl.concat([lost["pupilonroll"], v.quarantine.with_columns(
+                pl.col("column_name").replace(BLADE_COLUMN))])
+            # A need or FSM period of a pupil held back goes with them, as SEN2's rows do.
+            pupils = reads["pupilonroll"][1].validated.good.select("row_number",
+                                                                   "pupilonrolltableid")
+            staged_ids = pupils.join(v.good.select("row_number"), on="row_number",
+                                     how="semi")["pupilonrolltableid"]
+            for t in ("senneeds", "fsmperiod"):
+                if t in reads:
+                    kept = reads[t][1].validated.good.join(
+                        lost[t].select("row_number").unique(), on="row_number", how="anti")
+                    _, cascade = quarantine_rows(
+                        kept, ~kept["pupilonrolltableid"].is_in(staged_ids.implode()),
+                        "pupilonrolltableid", "links to a pupilonroll row that is missing or "
+                        "quarantined", set())
+                    lost[t] = pl.concat([lost[t], cascade])
+        with stage("transform"):
+            staged = stage_census(v.good, self.key)
+        outcomes = []
+        pupil_file = reads["pupilonroll"][0]
+        period = _periods(staged, ("census_date",))
+        periods = period_values(staged, ("census_date",))
+        with stage("load"), store.transaction(self.con):
+            replaced = staged.height and store.replace_periods(
+                self.con, "stage.census", staged, ("census_date", "laestab"),
+                pupil_file.sha256)
+            for t, (f, r) in reads.items():
+                if t in lost:
+                    r.quarantine = pl.concat([r.quarantine, lost[t]]).sort(
+                        "row_number", "column_name")
+                loaded = staged.height if t == "pupilonroll" else \
+                    r.rows_read - r.quarantine["row_number"].n_unique()
+                # Only the pupils' file holds the staged rows; the others name their table,
+                # so that replacing its rows never marks them superseded.
+                table = "stage.census" if t == "pupilonroll" else f"stage.census ({t})"
+                self.record(f, r, loaded, period, table, periods)
+                outcomes.append(self.outcome(f, r, loaded, period))
+            if replaced:
+                store.supersede(self.con, "stage.census", pupil_file.name)
+        return outcomes
+
+    def _census_companions(self, batch: list[LandedFile],
+                           reads: dict[str, tuple[LandedFile, Read]]) -> None:
+        """Tables of this Blade census export loaded before and absent from the batch, read
+        again from the archive (newest first), so a corrected table can land alone."""
+        key = set_key(batch[0].name, batch[0].blade_table)
+        have = {f.sha256 for f in batch}
+        for sha, name, archived in self.con.execute(
+                "SELECT sha256, original_name, archived_as FROM audit.files WHERE source = "
+                "'census' AND status = 'loaded' AND archived_as IS NOT NULL "
+                "ORDER BY loaded_at DESC").fetchall():
+            path = Path(archived)
+            if sha in have or not path.exists():
+                continue
+            f = with_layout(LandedFile("census", path, sha, name))
+            table = used_table(f.blade_table or "")
+            if table and table not in reads and set_key(name, f.blade_table) == key:
+                r = read_module(f)
+                if isinstance(r, Read):
+                    reads[table] = (f, r)
+                    self.archived.setdefault(sha, archived)
 
     def _staged_modules(self, export) -> set[str]:
         return {m for m in SEN2_MODULES if store.table_exists(self.con, f"stage.sen2_{m}")

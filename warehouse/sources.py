@@ -1,8 +1,9 @@
 """Every source the pipeline loads: its contract, schema, staging and what a period is.
 
 A re-issued extract replaces the rows of the periods it covers and only those: the census
-its census date, the ledger the financial years in it, population its area-years. GIAS is a
-snapshot: the newest extract replaces the last.
+the (census date, school) pairs it holds, so that several files for one census day add up;
+the ledger the financial years in it, population its area-years. GIAS is a snapshot: the
+newest extract replaces the last.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class Source:
     file_pattern: str = r".*"
     file_names: str = "any name"  # file_pattern in words, for messages
     file_check: Callable[[pl.DataFrame], str | None] | None = None  # whole-file rule
+    # What a re-issued file replaces, when finer than its periods (loads.Prepared).
+    replace_columns: tuple[str, ...] | None = None
 
     @property
     def table(self) -> str:
@@ -123,7 +126,7 @@ SOURCES: dict[str, list[Source]] = {
     "establishments": [Source("establishments", ESTABLISHMENTS, establishments_schema,
                               _stage_establishments, ())],
     "census": [Source("census", CENSUS, census_schema, stage_census, ("census_date",),
-                      file_check=_one_census)],
+                      file_check=_one_census, replace_columns=("census_date", "laestab"))],
     "finance": [
         Source("finance", HNB_LEDGER, ledger_schema, _stage_ledger, ("financial_year",),
                HNB_LEDGER.file_pattern, "names starting hnb_ledger"),

@@ -72,6 +72,7 @@ def replace_periods(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFr
         if not table_exists(con, table):
             con.execute(f"CREATE TABLE {table} AS {rows}", [sha256])
             return 0
+        _evolve(con, table, "_incoming")
         if period_columns:
             same = " AND ".join(f"i.{c} IS NOT DISTINCT FROM t.{c}" for c in period_columns)
             deleted = con.execute(f"DELETE FROM {table} t WHERE EXISTS "
@@ -81,6 +82,23 @@ def replace_periods(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFr
             deleted = con.execute(f"DELETE FROM {table}").fetchone()[0]
         con.execute(f"INSERT INTO {table} BY NAME {rows}", [sha256])
         return deleted
+
+
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+    return {name: kind for name, kind, *_ in con.execute(f"DESCRIBE {relation}").fetchall()}
+
+
+def _evolve(con: duckdb.DuckDBPyConnection, table: str, incoming: str) -> None:
+    """A staging table made by an earlier version takes what a newer file brings: columns it
+    lacks (a newer SEN2 version's fields) are added, empty for the rows already there, and a
+    column that now arrives as text (table ids, once whole numbers) becomes text, its values
+    kept as they were written."""
+    have = _columns(con, table)
+    for name, kind in _columns(con, f"(SELECT * FROM {incoming})").items():
+        if name not in have:
+            con.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {kind}')
+        elif kind == "VARCHAR" and have[name] != "VARCHAR":
+            con.execute(f'ALTER TABLE {table} ALTER COLUMN "{name}" TYPE VARCHAR')
 
 
 def supersede(con: duckdb.DuckDBPyConnection, table: str, by: str) -> None:

@@ -457,10 +457,25 @@ def pack_name(published: Path, public: bool = False) -> str:
     """board-pack-<as of>[-public].html"""
     con = duckdb.connect(str(published), read_only=True)
     try:
-        as_of = con.execute("SELECT max(as_of) FROM kpi.ehcp_caseload").fetchall()[0][0]
+        as_of = _published_as_of(con)
     finally:
         con.close()
     return f"board-pack-{as_of}{'-public' if public else ''}.html"
+
+
+def _published_as_of(con: duckdb.DuckDBPyConnection) -> dt.date | None:
+    """The as-of date of the run whose tables these are (the published copy carries its own
+    run's record): every KPI table has it, whichever tables the run could build."""
+    rows = con.execute("SELECT as_of FROM audit.runs WHERE status = 'published' "
+                       "ORDER BY finished_at DESC LIMIT 1").fetchall()
+    return rows[0][0] if rows else None
+
+
+# The sections that need a table that a run without a whole SEN2 export (or without a
+# census) does not build.
+_NEEDS = {"caseload_section": "ehcp_caseload", "timeliness_section": "ehcp_new_plans",
+          "placement_section": "ehcp_placement_mix", "need_section": "ehcp_need_mix",
+          "prevalence_section": "sen_prevalence"}
 
 
 def build_pack(published: Path, out: Path, public: bool = False,
@@ -468,13 +483,14 @@ def build_pack(published: Path, out: Path, public: bool = False,
     """Write the board pack for the published database to `out` (an .html file)."""
     db = _Db(published, "public" if public else "kpi")
     try:
-        data_as_of = db.rows("SELECT max(as_of) FROM S.ehcp_caseload")[0][0]
+        data_as_of = _published_as_of(db.con)
         freshness = db.con.execute(
             "SELECT source, max(period) FROM audit.files WHERE status = 'loaded' AND source IN "
             "('census', 'sen2') GROUP BY 1 ORDER BY 1").fetchall()
-        sections = [caseload_section(db), timeliness_section(db), placement_section(db),
-                    need_section(db), prevalence_section(db), finance_section(db),
-                    recovery_section(db), places_section(db), forecast_section(db)]
+        sections = [make(db) for make in (
+            caseload_section, timeliness_section, placement_section, need_section,
+            prevalence_section, finance_section, recovery_section, places_section,
+            forecast_section) if make.__name__ not in _NEEDS or db.has(_NEEDS[make.__name__])]
         tiles = _tiles(db)
         body = "".join(s.html() for s in sections if s is not None)
         quality = quality_section(db) + sources_section(db) + definitions_appendix()
@@ -494,18 +510,20 @@ def build_pack(published: Path, out: Path, public: bool = False,
 
 
 def _tiles(db: _Db) -> str:
-    c = db.rows("SELECT year, caseload, growth_pct FROM S.ehcp_caseload ORDER BY year DESC "
-                "LIMIT 1")[0]
-    n = db.rows("SELECT year, new_plans, pct_within_20_weeks_ex FROM S.ehcp_new_plans ORDER BY "
-                "year DESC LIMIT 1")[0]
-    mix = db.rows("SELECT pct FROM S.ehcp_placement_mix WHERE placement_group = 'mainstream' "
-                  "ORDER BY year DESC LIMIT 1")
-    tiles = [(f"EHC plans, January {c[0]}", _cell(c[1]),
-              f"{'+' if (c[2] or 0) >= 0 else ''}{_cell(c[2])}% on a year before"),
-             (f"New plans in {n[0]}", _cell(n[1]), f"{_cell(n[2])}% within 20 weeks (ex. "
-                                                    "exceptions)"),
-             ("In mainstream settings", f"{_cell(mix[0][0]) if mix else '-'}%",
-              "of the January caseload")]
+    tiles = []
+    if db.has("ehcp_caseload"):
+        c = db.rows("SELECT year, caseload, growth_pct FROM S.ehcp_caseload ORDER BY year "
+                    "DESC LIMIT 1")[0]
+        n = db.rows("SELECT year, new_plans, pct_within_20_weeks_ex FROM S.ehcp_new_plans "
+                    "ORDER BY year DESC LIMIT 1")[0]
+        mix = db.rows("SELECT pct FROM S.ehcp_placement_mix WHERE placement_group = "
+                      "'mainstream' ORDER BY year DESC LIMIT 1")
+        tiles += [(f"EHC plans, January {c[0]}", _cell(c[1]),
+                   f"{'+' if (c[2] or 0) >= 0 else ''}{_cell(c[2])}% on a year before"),
+                  (f"New plans in {n[0]}", _cell(n[1]), f"{_cell(n[2])}% within 20 weeks (ex. "
+                                                         "exceptions)"),
+                  ("In mainstream settings", f"{_cell(mix[0][0]) if mix else '-'}%",
+                   "of the January caseload")]
     if db.has("dsg_balance"):
         d = db.rows("SELECT financial_year, in_year_gbp, cumulative_balance_gbp FROM "
                     "S.dsg_balance ORDER BY financial_year DESC LIMIT 1")[0]

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from schemas.contracts import SEN2_MODULES
 from sendboard.sample.calendar import EPOCH, age_on, january_census_day, to_days
 from sendboard.sample.establishments import LA_CODE
 from sendboard.sample.world import NEVER, NEW_PLANS_TARGET, WITHIN_20_WEEKS, World
@@ -113,9 +114,33 @@ def write_sen2(world: World, out_dir: Path) -> list[Path]:
     stamp = (EPOCH + dt.timedelta(days=export)).strftime("%d-%m-%Y")
     for module in MODULES:
         path = out_dir / f"Blade-Export_{stamp}_{module}.csv"
-        pl.DataFrame(t[module], infer_schema_length=None).write_csv(path)
+        _full_header(module, pl.DataFrame(t[module], infer_schema_length=None)).write_csv(path)
         paths.append(path)
     return paths
+
+
+def _full_header(module: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """The module as the current SEN2 version's Blade export writes it: every column the
+    contract knows, in its order (the system's NativeId, order and source columns, the
+    version fields), blank where the sample has nothing to say."""
+    key = f"{module}tableid"
+    filled = {
+        "nativeid": pl.format("SMP{}", pl.col(key)).alias("NativeId"),
+        f"{module}orderseqcolumn": pl.int_range(1, pl.len() + 1).alias(
+            f"{module}orderseqcolumn"),
+        "sourceid": pl.lit("SENDBOARD-SAMPLE").alias("sourceid"),
+        "softwarecode": pl.lit("SENDBOARD-SAMPLE").alias("softwarecode"),
+        "release": pl.lit("1.4").alias("release"),
+    }
+    return frame.select([
+        pl.col(c.name) if c.name in frame.columns else filled.get(
+            c.name, pl.lit(None, pl.Utf8).alias(c.name))
+        for c in SEN2_MODULES[module].columns if (module, c.name) not in _BEFORE_V1_2])
+
+
+# Fields of SEN2 v1.1 that v1.2 moved or dropped: not in the current version's header.
+_BEFORE_V1_2 = {("activeplans", "res"), ("activeplans", "wbp"),
+                ("placementdetail", "attendancepattern")}
 
 
 def _placement_row(new, module: str, seg, urns, ukprns, **keys) -> None:
