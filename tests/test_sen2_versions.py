@@ -63,7 +63,7 @@ def test_every_version_and_id_style_loads_every_row_with_no_unknown_column(
     unknown = con.execute("SELECT original_name, unknown_columns FROM audit.files "
                           "WHERE unknown_columns IS NOT NULL").fetchall()
     assert unknown == []
-    ids = [r[0] for r in con.execute("SELECT namedplantableid FROM stage.sen2_namedplan "
+    ids = [r[0] for r in con.execute("SELECT namedplantableid::VARCHAR FROM stage.sen2_namedplan "
                                      "ORDER BY row_number").fetchall()]
     assert ids == [ID_STYLES[style]("namedplan", i) for i in range(1, 7)]
 
@@ -155,3 +155,24 @@ def test_a_warehouse_staged_with_whole_number_ids_takes_a_newer_export(con, tmp_
     assert con.execute("SELECT count(nativeid) FROM stage.sen2_person").fetchall() == [(6,)]
     build.rebuild(con)
     assert caseload(con) == {2023: 1, 2024: 4, 2025: 4}
+
+
+def test_whole_number_ids_are_stored_as_integers_and_still_join_text_ones(con, tmp_path):
+    """Whole-number ids stage as integers (they map one to one to their text); a later
+    export with hash ids turns the columns to text, and an export of either kind after it
+    loads and builds the same caseload."""
+    load_export(con, tmp_path)
+    types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                             "WHERE table_name = 'sen2_namedplan'").fetchall())
+    assert types["namedplantableid"] == "BIGINT"
+    load_export(con, tmp_path, "1.3", ID_STYLES["blade hashes"],
+                export=handmade.EXPORT.replace(month=4))
+    load_export(con, tmp_path, "1.4", export=handmade.EXPORT.replace(month=5))
+    got = con.execute("SELECT export_date::VARCHAR, min(namedplantableid) FROM "
+                      "stage.sen2_namedplan GROUP BY 1 ORDER BY 1").fetchall()
+    assert got == [("2025-03-01", "1"), ("2025-04-01", min(
+        ID_STYLES["blade hashes"]("namedplan", i) for i in range(1, 7))), ("2025-05-01", "1")]
+    build.rebuild(con)
+    assert caseload(con) == {2023: 1, 2024: 4, 2025: 4}
+    assert con.execute("SELECT data_type FROM information_schema.columns WHERE table_name = "
+                       "'ehc_plans' AND column_name = 'plan_id'").fetchall() == [("VARCHAR",)]

@@ -29,10 +29,54 @@ _BOOLS = {"rya", "requestmediation", "requesttribunal", "week20", "planres", "pl
 _INTS = {"placementrank", "sentyperank", "ceasereason", "year", "urn"}
 
 
-def id_order(column: str) -> tuple[pl.Expr, pl.Expr]:
-    """Sort keys for opaque text ids: shorter first, then as text. Whole-number ids then
-    keep their numeric order (9 before 10), and any other ids a fixed one."""
-    return pl.col(column).str.len_bytes(), pl.col(column)
+def sort_by_id(frame: pl.DataFrame, column: str, *then: str) -> pl.DataFrame:
+    """`frame` in the order of a table id, then `then`: text ids shorter first, then as
+    text, so that whole numbers keep their numeric order (9 before 10) and any other ids a
+    fixed one; ids typed as integers (whole_number_ids) as they are, the same order."""
+    if frame.schema[column] != pl.Utf8:
+        return frame.sort(column, *then)
+    return frame.sort(pl.col(column).str.len_bytes(), column, *then)
+
+
+# A whole number as a system writes one as a key: no sign, no leading zero, fits an Int64.
+_WHOLE_NUMBER = r"^(0|[1-9][0-9]{0,17})$"
+
+
+def stored_id(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """A table id column as staged: integers when every value is a plainly written whole
+    number (which maps one to one to its text), else the text. Ids are opaque text (systems
+    use GUIDs and Blade's hashes too); for the many that number their records, integers
+    write, read and join in a fraction of the time, nationally seconds of a run."""
+    if frame.height and frame.select(
+            (pl.col(column).str.contains(_WHOLE_NUMBER) | pl.col(column).is_null()).all()
+    ).item():
+        return pl.col(column).cast(pl.Int64)
+    return pl.col(column)
+
+
+def whole_number_ids(stage: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """The export's modules with all their table ids of one type, for the joins: integers
+    when every id of every module is a whole number written plainly (stored_id staged most
+    so already), else text (a module whose ids are hashes makes them all text, so that its
+    links to the others still compare). The core tables are written back as text
+    (ids_as_text)."""
+    # (A module staged before ids were text holds them as integers already.)
+    columns = {m: [c for c in f.columns if c.endswith("tableid") and f.schema[c] == pl.Utf8]
+               for m, f in stage.items()}
+    whole = all(f.select(pl.all_horizontal([
+        (pl.col(c).str.contains(_WHOLE_NUMBER) | pl.col(c).is_null()).all()
+        for c in columns[m]])).item() for m, f in stage.items() if columns[m])
+    if not whole:
+        return {m: f.with_columns(pl.col(c).cast(pl.Utf8) for c in f.columns
+                                  if c.endswith("tableid")) for m, f in stage.items()}
+    return {m: f.with_columns(pl.col(columns[m]).cast(pl.Int64)) if columns[m] else f
+            for m, f in stage.items()}
+
+
+def ids_as_text(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
+    """A core table's ids as the text the export wrote (whole_number_ids typed them)."""
+    return frame.with_columns(pl.col(c).cast(pl.Utf8) for c in columns
+                              if frame.schema[c] != pl.Utf8)
 
 
 def module_of(file_name: str) -> str | None:
@@ -122,8 +166,10 @@ def stage_module(module: str, good: pl.DataFrame, key: bytes,
         name = col.name
         if name in ("surname", "forename", "postcode") or not col.read:
             continue
-        if name.endswith("tableid") or name == "nativeid":
-            exprs.append(pl.col(name))  # opaque text ids
+        if name.endswith("tableid"):
+            exprs.append(stored_id(good, name))
+        elif name == "nativeid":
+            exprs.append(pl.col(name))
         elif name == "personbirthdate":
             exprs.extend(birth_year_month(date_of(good, name)))
         elif col.date:
@@ -147,6 +193,27 @@ def stage_module(module: str, good: pl.DataFrame, key: bytes,
     return typed
 
 
+# The staged columns the core tables are built from, per module: the build reads these and
+# no others (a module also holds every version's fields, which nationally would be a
+# gigabyte of mostly empty columns held through the build).
+CORE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "sen2": ("sen2tableid", "lea"),
+    "person": ("persontableid", "upn_id", "uln_id", "birth_year", "birth_month", "sex"),
+    "requests": ("requeststableid", "persontableid", "receiveddate", "requestoutcomedate",
+                 "requestoutcome", "export_date"),
+    "assessment": ("assessmenttableid", "requeststableid", "assessmentoutcome",
+                   "assessmentoutcomedate", "week20"),
+    "namedplan": ("namedplantableid", "assessmenttableid", "startdate", "ceasedate",
+                  "ceasereason", "export_date"),
+    "plandetail": ("plandetailtableid", "namedplantableid"),
+    "activeplans": ("activeplanstableid", "requeststableid", "transferla"),
+    "placementdetail": ("placementdetailtableid", "activeplanstableid", "urn", "ukprn",
+                        "sensetting", "placementrank", "entrydate", "leavingdate",
+                        "senunitindicator", "resourcedprovisionindicator"),
+    "senneed": ("senneedtableid", "activeplanstableid", "sentype", "sentyperank"),
+}
+
+
 def core_plans(stage: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """One row per EHC plan (named plan) of an export, with its request and assessment."""
     person = stage["person"].select(
@@ -160,7 +227,7 @@ def core_plans(stage: dict[str, pl.DataFrame]) -> pl.DataFrame:
         "assessmenttableid", "requeststableid",
         pl.col("assessmentoutcomedate").alias("assessment_decided"),
         pl.col("week20").fill_null(False).alias("exception_applies"))
-    active = (stage["activeplans"].sort(*id_order("activeplanstableid"))
+    active = (sort_by_id(stage["activeplans"], "activeplanstableid")
               .group_by("requeststableid", maintain_order=True)
               .agg(pl.col("activeplanstableid").first(), pl.col("transferla").first()))
     plans = (stage["namedplan"]
@@ -168,13 +235,13 @@ def core_plans(stage: dict[str, pl.DataFrame]) -> pl.DataFrame:
              .join(requests, on="requeststableid", how="inner")
              .join(person, on="persontableid", how="inner")
              .join(active, on="requeststableid", how="left"))
-    return plans.select(
+    return sort_by_id(plans.select(
         pl.col("namedplantableid").alias("plan_id"), "person_id", "birth_year", "birth_month",
         "sex", "request_received", "request_decided", "assessment_decided",
         "exception_applies", pl.col("startdate").alias("start_date"),
         pl.col("ceasedate").alias("cease_date"), pl.col("ceasereason").alias("cease_reason"),
         pl.col("transferla").alias("transfer_la"), "activeplanstableid", "export_date",
-    ).sort(*id_order("plan_id"))
+    ), "plan_id")
 
 
 def core_placements(stage: dict[str, pl.DataFrame], plans: pl.DataFrame,
@@ -187,21 +254,21 @@ def core_placements(stage: dict[str, pl.DataFrame], plans: pl.DataFrame,
 
     placements = stage["placementdetail"].join(
         plans.select("plan_id", "activeplanstableid"), on="activeplanstableid", how="inner")
-    return group_placements(placements, groups).select(
+    return sort_by_id(group_placements(placements, groups).select(
         "plan_id", pl.col("entrydate").alias("entry_date"),
         pl.col("leavingdate").alias("leaving_date"), "urn", "ukprn", "sensetting",
         pl.col("placementrank").fill_null(1).alias("placement_rank"),
         pl.col("senunitindicator").fill_null(False).alias("sen_unit"),
         pl.col("resourcedprovisionindicator").fill_null(False).alias("resourced_provision"),
         "type_of_establishment", "placement_group",
-    ).sort(*id_order("plan_id"), "entry_date")
+    ), "plan_id", "entry_date")
 
 
 def core_needs(stage: dict[str, pl.DataFrame], plans: pl.DataFrame) -> pl.DataFrame:
-    return stage["senneed"].join(
+    return sort_by_id(stage["senneed"].join(
         plans.select("plan_id", "activeplanstableid"), on="activeplanstableid", how="inner"
-    ).select("plan_id", pl.col("sentype").alias("need"), pl.col("sentyperank").alias("rank")
-             ).sort(*id_order("plan_id"), "rank")
+    ).select("plan_id", pl.col("sentype").alias("need"), pl.col("sentyperank").alias("rank")),
+        "plan_id", "rank")
 
 
 def core_requests(stage: dict[str, pl.DataFrame]) -> pl.DataFrame:
@@ -211,11 +278,11 @@ def core_requests(stage: dict[str, pl.DataFrame]) -> pl.DataFrame:
         pl.coalesce("upn_id", "uln_id", pl.format("sen2:{}", "persontableid")).alias("person_id"))
     transfer = stage["activeplans"].filter(pl.col("transferla").is_not_null()).select(
         "requeststableid").unique().with_columns(pl.lit(True).alias("transfer_in"))
-    assessed = stage["assessment"].sort(*id_order("assessmenttableid")).group_by(
+    assessed = sort_by_id(stage["assessment"], "assessmenttableid").group_by(
         "requeststableid", maintain_order=True).agg(
         pl.col("assessmentoutcome").first().alias("assessment_outcome"),
         pl.col("assessmentoutcomedate").first().alias("assessment_decided"))
-    return (stage["requests"].join(person, on="persontableid", how="inner")
+    return sort_by_id(stage["requests"].join(person, on="persontableid", how="inner")
             .join(transfer, on="requeststableid", how="left")
             .join(assessed, on="requeststableid", how="left")
             .select(pl.col("requeststableid").alias("request_id"), "person_id",
@@ -223,5 +290,4 @@ def core_requests(stage: dict[str, pl.DataFrame]) -> pl.DataFrame:
                     pl.col("requestoutcome").alias("outcome"),
                     pl.col("requestoutcomedate").alias("decided"), "assessment_outcome",
                     "assessment_decided",
-                    pl.col("transfer_in").fill_null(False), "export_date")
-            .sort(*id_order("request_id")))
+                    pl.col("transfer_in").fill_null(False), "export_date"), "request_id")

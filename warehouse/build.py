@@ -22,7 +22,15 @@ from transforms.benchmarks import benchmarks, reconciliation
 from transforms.finance_kpis import dsg_balance, hnb_outturn, recovery_plan, unit_costs
 from transforms.place_kpis import place_sufficiency
 from transforms.placement_groups import establishment_groups
-from transforms.sen2 import core_needs, core_placements, core_plans, core_requests
+from transforms.sen2 import (
+    CORE_COLUMNS,
+    core_needs,
+    core_placements,
+    core_plans,
+    core_requests,
+    ids_as_text,
+    whole_number_ids,
+)
 from warehouse import store
 from warehouse.forecast import build_forecast
 from warehouse.published import published_figures
@@ -99,8 +107,9 @@ def _sen2(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame) -> _Sen2:
     export = con.execute("SELECT max(export_date) FROM stage.sen2_namedplan").fetchall()[0][0]
     # Without the file hash of every row (nationally, 80 bytes a row for 9 million rows):
     # the source line names the files, from one distinct query.
-    stage = {m: store.read(con, f"SELECT * EXCLUDE (sha256) FROM stage.sen2_{m} "
-                                "WHERE export_date = ?", [export]) for m in SEN2_MODULES}
+    stage = whole_number_ids({m: store.read(
+        con, f"SELECT {', '.join(CORE_COLUMNS[m])} FROM stage.sen2_{m} WHERE export_date = ?",
+        [export]) for m in SEN2_MODULES})
     shas = [s for (s,) in con.execute(
         "SELECT DISTINCT left(sha256, 12) AS s FROM stage.sen2_namedplan WHERE export_date = ? "
         "ORDER BY s", [export]).fetchall()]
@@ -260,7 +269,7 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
         # Everything but the forecast is written, public copies too, while it simulates.
         public = public_tables(out)
         for table, frame in {**out, **public}.items():
-            store.write_table(con, table, frame)
+            store.write_table(con, table, _as_written(table, frame))
         projected, notes = forecast_job.result() if forecast_job else (None, [])
         forecast_table = {"kpi.forecast": projected} if projected is not None else {}
         public_forecast = public_tables(forecast_table)
@@ -284,6 +293,16 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
                         "SELECT * FROM stage.published")
     return BuildResult(as_of, sen2.export if sen2 else None,
                        {t: f.height for t, f in out.items()}, tuple(notes), sen2_missing)
+
+
+# The core tables' ids, which the build may hold as integers (whole_number_ids).
+_ID_COLUMNS = {"core.ehc_plans": "plan_id", "core.ehc_placements": "plan_id",
+               "core.ehc_needs": "plan_id", "core.ehc_requests": "request_id"}
+
+
+def _as_written(table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """A table as stored: core tables keep their ids as the text the export wrote."""
+    return ids_as_text(frame, _ID_COLUMNS[table]) if table in _ID_COLUMNS else frame
 
 
 def _public(table: str) -> str:

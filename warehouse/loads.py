@@ -19,7 +19,7 @@ import duckdb
 import polars as pl
 
 from schemas.census import blade_table_schema, census_schema
-from schemas.contracts import CENSUS, CENSUS_BLADE, SEN2_MODULES, Contract
+from schemas.contracts import BLADE_TABLE_NAMES, CENSUS, CENSUS_BLADE, SEN2_MODULES, Contract
 from schemas.sen2 import sen2_schema
 from transforms.census import stage_census
 from transforms.census_blade import BLADE_COLUMN, blade_table, join_tables, set_key, used_table
@@ -595,7 +595,9 @@ class _Loader:
                 "'census' AND status = 'loaded' AND archived_as IS NOT NULL "
                 "ORDER BY loaded_at DESC").fetchall():
             path = Path(archived)
-            if sha in have or not path.exists():
+            # By name first: only a file named as a table of this export is opened.
+            if sha in have or not any(t in name.lower() and set_key(name, t) == key
+                                      for t in BLADE_TABLE_NAMES) or not path.exists():
                 continue
             f = with_layout(LandedFile("census", path, sha, name))
             table = used_table(f.blade_table or "")
