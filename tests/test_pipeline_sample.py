@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -23,10 +24,35 @@ def run_home(tmp_path_factory, small_sample, prefect_harness):
     summary = nightly(home=str(home), landing=str(small_sample))
     assert summary.status == "published"
     FIRST_PUBLISH.update(snapshot(home / "sendboard.duckdb"))  # before tests re-run it
+    FIRST_PUBLISH["fingerprint"] = fingerprint(home / "sendboard.duckdb")
     return home
 
 
 FIRST_PUBLISH: dict[str, tuple] = {}
+GOLDEN = Path(__file__).parent / "golden" / "sample_published_tables.json"
+
+
+def fingerprint(path) -> dict[str, list]:
+    """Row count and an order-free fingerprint of every kpi.* and public.* table, floats
+    rounded to 6 decimals (so that a summation order that moves the last bit does not
+    count as a change)."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        out = {}
+        for schema, name in con.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables WHERE "
+                "table_schema IN ('kpi', 'public') ORDER BY 1, 2").fetchall():
+            columns = [f"round({c}, 6)" if t in ("DOUBLE", "FLOAT") else c for c, t in
+                       con.execute(f"SELECT column_name, data_type FROM "
+                                   f"information_schema.columns WHERE table_schema = "
+                                   f"'{schema}' AND table_name = '{name}' ORDER BY "
+                                   "ordinal_position").fetchall()]
+            out[f"{schema}.{name}"] = [int(v) for v in con.execute(
+                f"SELECT count(*), coalesce(sum(hash(row({', '.join(columns)}))::HUGEINT), 0) "
+                f"FROM {schema}.{name}").fetchall()[0]]
+        return out
+    finally:
+        con.close()
 
 
 def snapshot(path) -> dict[str, tuple]:
@@ -307,3 +333,19 @@ def test_the_blade_census_layout_gives_the_same_published_tables(run_home, small
     flat, blade = published(FIRST_PUBLISH), published(snapshot(home / "sendboard.duckdb"))
     assert {"kpi.sen_prevalence", "public.sen_prevalence", "kpi.reconciliation"} <= set(flat)
     assert blade == flat
+
+
+def test_published_tables_are_those_recorded_for_the_sample(run_home):
+    """Every kpi.* and public.* table of the small sample LA, row for row, as recorded in
+    tests/golden/ (before the architecture work of issue 16): a refactor that changes a
+    published number fails here. A deliberate change of a KPI re-records the file with
+    SENDBOARD_RECORD_GOLDEN=1 and says so in its commit."""
+    import json
+
+    got = FIRST_PUBLISH["fingerprint"]
+    if os.environ.get("SENDBOARD_RECORD_GOLDEN") == "1":
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n")
+    recorded = json.loads(GOLDEN.read_text())
+    assert sorted(got) == sorted(recorded)
+    assert {t: v for t, v in got.items() if v != recorded[t]} == {}
