@@ -8,11 +8,16 @@ requests received two calendar years before the January they join in (requests l
 plans by about a year, and the backtest on the DfE's published data in docs/forecast.md
 found that lead beats extrapolating the caseload's growth); they take the recent joiners'
 mix of need and placement for their age, and an age mix that follows the resident population
-(ONS estimates, cohorts aged on past the last one). Uncertainty comes from simulation: each
-run draws its transition rates from their posterior given the counts seen, then who leaves
-and moves, Poisson joiners, and request growth each year from its recent spread. Scenario
-levers (docs/forecast.md) change where new special school placements go, move children into
-new places, cap what recovery projects target and set the growth in requests.
+(ONS estimates, cohorts aged on past the last one). The LA's leaver rate, conversion and
+request growth are its one-state rates (one_state_rates, the model the backtest scores on
+every LA's published figures) pooled towards England's (pool_rates), so the same fitted
+rates drive the LA model and the backtested one. Uncertainty comes from simulation: each
+run draws its transition rates from their posterior given the counts seen, its leaver rate,
+conversion and request trend around the fitted ones, then who leaves and moves, Poisson
+joiners, and request growth each year from its recent spread. Scenario levers
+(docs/forecast.md) change where new special school placements go, move children into new
+places, set targets for what recovery projects aim at (each met or missed) and set the
+growth in requests.
 
 Pure functions over polars frames and numpy arrays: no Prefect, no database.
 """
@@ -45,7 +50,16 @@ PERCENTILES = (10, 50, 90)
 # Least year-to-year spread assumed for the leaver rate and the conversion of requests into
 # plans: two or three yearly values can agree by chance, and the backtest's bands were far
 # too narrow without it (docs/forecast.md).
-LEAVE_SPREAD_FLOOR, CONVERSION_SPREAD_FLOOR = 0.005, 0.02
+# The conversion's floor is a share of the conversion itself.
+LEAVE_SPREAD_FLOOR, CONVERSION_SPREAD_FLOOR = 0.03, 0.15
+# Weights on an area's own leaver rate, conversion and request growth against England's
+# (pool_rates), and on its own projected growth against England's latest caseload growth
+# (POOL_PATH), chosen on the backtest's 2022 and 2023 origins (docs/forecast.md).
+POOL_LEAVE, POOL_CONVERSION, POOL_GROWTH, POOL_PATH = 0.5, 0.5, 0.25, 0.75
+# Spread of each simulation's persistent shift of the yearly request trend (log growth).
+TREND_SD = 0.05
+# The leaver rates new plans may imply before they are taken for a reporting error.
+PLAUSIBLE_LEAVE = (-0.2, 0.6)
 
 
 class ScenarioError(ValueError):
@@ -69,6 +83,9 @@ class Scenario:
     hnb_income_growth_pct: float | None = None
     # also open the places the places/ extract already funds for years after the base
     places_from_file: bool = True
+    # spread of the share of a recovery target's planned reduction each simulation delivers
+    # (1 = all of it): a target has its own chance of being missed
+    target_delivery_sd: float = 0.25
 
     def with_planned(self, planned: dict[int, dict[str, int]]) -> Scenario:
         """This scenario with the places/ extract's planned openings added to its own."""
@@ -200,12 +217,30 @@ class Fitted:
     conversions: list[float] = field(default_factory=list)  # each fitted January's
     need_moves: np.ndarray | None = None  # [need, need]: primary need a January later
     population: dict[int, np.ndarray] | None = None  # January -> residents by age
+    rates: OneState | None = None  # the one-state rates (pooled with England's) in force
+    joiner_scale: dict[int, float] = field(default_factory=dict)  # January -> factor
+
+    def leave_factor(self) -> float:
+        """The pooled leaver rate over the LA's own: what every age's and group's leaving is
+        scaled by."""
+        own = float(np.mean(self.leave_rates)) if self.leave_rates else 0.0
+        if self.rates is None or own <= 0:
+            return 1.0
+        return self.rates.leave / own
 
 
 def fit(states: pl.DataFrame, requests: dict[int, int], base_year: int | None = None,
-        population: pl.DataFrame | None = None, horizon: int = 5) -> Fitted:
+        population: pl.DataFrame | None = None, horizon: int = 5,
+        reference: OneState | None = None) -> Fitted:
     """Rates from the last FIT_YEARS pairs of Januaries up to base_year; `population` (year,
-    age, population: ONS mid-year estimates) shapes the joiners' ages in the years ahead."""
+    age, population: ONS mid-year estimates) shapes the joiners' ages in the years ahead.
+
+    With `reference` (England's one-state rates from the DfE's published figures:
+    reference_rates), the LA's own one-state rates (one_state_rates on its Januaries,
+    joiners and requests) are pooled towards England's exactly as the backtest pools every
+    LA's (pool_rates): the pooled leaver rate scales every age's and group's leaving, the
+    pooled conversion and request growth make the joiners, and joiner_scale leans them
+    towards England's caseload growth. The same fitted rates drive both models."""
     years = sorted(states["year"].unique())
     base = base_year or years[-1]
     pairs = [y for y in years if y < base and y + 1 in years][-FIT_YEARS:]
@@ -255,13 +290,30 @@ def fit(states: pl.DataFrame, requests: dict[int, int], base_year: int | None = 
     need_counts = needs_seen + PRIOR_WEIGHT * np.eye(len(NEEDS))
     need_moves = need_counts / need_counts.sum(axis=1, keepdims=True)
     growth, spread = request_trend(requests, base)
+    counts = {y: float(part.height) for y, part in ids.items() if y <= base}
+    own = one_state_rates(counts, {y - 1: float(n) for y, n in joiners.items()},
+                          {y: float(n) for y, n in requests.items()}, base)
+    rates = pool_rates(own, reference) if own is not None else None
     return Fitted(base, _cube(by_year.get(base, coded.clear())), moves, mix, joiners,
-                  dict(requests), conversion(joiners, requests), growth, spread,
+                  dict(requests), rates.conversion if rates else conversion(joiners, requests),
+                  (rates.request_growth if rates and rates.request_growth is not None
+                   else growth), spread,
                   moved=moved + PRIOR_WEIGHT * prior,
                   population=population_by_age(population, base, base + horizon)
                   if population is not None else None,
                   leave_rates=leave_rates, conversions=yearly_conversions(joiners, requests),
-                  need_moves=need_moves)
+                  need_moves=need_moves, rates=rates,
+                  joiner_scale=joiner_scale(rates, horizon) if rates else {})
+
+
+def reference_rates(caseload: dict[int, float], new_plans: dict[int, float],
+                    requests: dict[int, float], base_year: int) -> OneState | None:
+    """England's one-state rates at the LA's base January, from the DfE's published
+    national figures (January caseload, new plans and requests per calendar year): the
+    reference the LA's rates are pooled towards (fit). Where the release does not yet have
+    the base January, its latest January is the origin."""
+    latest = max((y for y in caseload if y <= base_year), default=None)
+    return one_state_rates(caseload, new_plans, requests, latest) if latest else None
 
 
 def _position(column: str, keys: tuple[str, ...]) -> pl.Expr:
@@ -336,6 +388,165 @@ def request_trend(requests: dict[int, float], base: int) -> tuple[float, float]:
     growth = math.exp(float(np.mean(logs[-2:]))) - 1 if logs else 0.0
     spread = max(0.03, float(np.std(logs[-5:], ddof=1))) if len(logs) > 2 else 0.05
     return growth, spread
+
+
+@dataclass
+class OneState:
+    """The demand model's rates for one area, collapsed to one state (on a plan or not): what
+    the backtest fits on the DfE's published figures for every LA and England, and what
+    drives the LA model's leaving, joiners and requests (fit)."""
+
+    base_year: int  # the January fitted until
+    caseload: float  # plans that January
+    leave: float  # share of a January's plans gone by the next
+    conversion: float  # joiners into January y per request received in y - 2
+    request_growth: float | None  # yearly growth of requests; None: too few years to tell
+    request_growth_sd: float  # spread of yearly log growth, for the simulation
+    requests: dict[int, float]  # complete calendar years of requests
+    leave_rates: list[float] = field(default_factory=list)  # each fitted pair's
+    conversions: list[float] = field(default_factory=list)  # each fitted January's
+    caseload_growth: float | None = None  # log growth into the base January
+    # England's caseload_growth once pooled (pool_rates): the path leans towards it
+    reference_growth: float | None = None
+
+
+def _plausible(caseload: dict[int, float], new_plans: dict[int, float], y: int) -> bool:
+    """New plans in calendar year y square with the Januaries either side: the leaver rate
+    they imply is one a caseload can have. The DfE's 2025 release gives each Yorkshire and
+    the Humber LA the region's 6,078 new plans for 2022; such a figure is not fitted on."""
+    if not caseload.get(y) or (y + 1) not in caseload:
+        return False
+    implied = (caseload[y] + new_plans[y] - caseload[y + 1]) / caseload[y]
+    return PLAUSIBLE_LEAVE[0] <= implied <= PLAUSIBLE_LEAVE[1]
+
+
+def one_state_rates(caseload: dict[int, float], new_plans: dict[int, float],
+                    requests: dict[int, float], fit_until: int) -> OneState | None:
+    """An area's own rates from its January caseload, new plans per calendar year (the
+    joiners into the next January) and requests per calendar year, as known at January
+    `fit_until`: the leaver rate implied by the last FIT_YEARS pairs of Januaries, joiners
+    per request two years before (the last two Januaries), request growth (request_trend).
+    None without the caseload that January, the year before's requests, one plausible pair
+    of Januaries and one conversion."""
+    t = fit_until
+    known = {y: v for y, v in requests.items() if y < t and v and v > 0}
+    if not caseload.get(t) or t - 1 not in known:
+        return None
+    fitted = sorted(y for y in new_plans if y < t and _plausible(caseload, new_plans, y))
+    pairs = fitted[-FIT_YEARS:]
+    if not pairs:
+        return None
+    rates = [(caseload[y] + new_plans[y] - caseload[y + 1]) / caseload[y] for y in pairs]
+    joiners = {y + 1: new_plans[y] for y in fitted}
+    conversions = yearly_conversions(joiners, known)
+    if not conversions:
+        return None
+    growths = [y for y in known if y - 1 in known]
+    growth, spread = request_trend(known, t)
+    before = caseload.get(t - 1)
+    return OneState(t, float(caseload[t]), float(np.mean(rates)), float(np.mean(conversions)),
+                    growth if growths else None, spread, known, rates, conversions,
+                    math.log(caseload[t] / before) if before else None)
+
+
+def pool_rates(own: OneState, reference: OneState | None) -> OneState:
+    """The area's rates partially pooled towards the reference area's (England's): each a
+    weighted mean, with the weights on the area's own chosen in the backtest (POOL_LEAVE,
+    POOL_CONVERSION, POOL_GROWTH; docs/forecast.md). Years differ by area more by chance
+    than by cause: an LA's leaver rate of one year tells little about its next."""
+    if reference is None:
+        return own
+
+    def mix(weight: float, mine: float | None, theirs: float | None) -> float | None:
+        if mine is None or theirs is None:
+            return theirs if mine is None else mine
+        return weight * mine + (1 - weight) * theirs
+
+    return replace(own, leave=mix(POOL_LEAVE, own.leave, reference.leave),
+                   conversion=mix(POOL_CONVERSION, own.conversion, reference.conversion),
+                   request_growth=mix(POOL_GROWTH, own.request_growth,
+                                      reference.request_growth),
+                   reference_growth=reference.caseload_growth)
+
+
+def _lead(rates: OneState, year: int, growth: float) -> float:
+    """Requests two calendar years before January `year`: observed, else the last year's
+    grown at `growth`."""
+    last = max(rates.requests)
+    if year - 2 in rates.requests:
+        return rates.requests[year - 2]
+    return rates.requests[last] * (1 + growth) ** (year - 2 - last)
+
+
+def joiner_scale(rates: OneState, horizon: int) -> dict[int, float]:
+    """Per January ahead, the factor on the joiners `conversion x requests(y - 2)` that
+    makes the expected path lean towards England's caseload growth: the path is
+    C x (P(h) / C)^POOL_PATH x exp(h x (1 - POOL_PATH) x England's latest log growth), P the
+    stock-and-flow path, and the joiners are what that path needs given the leaver rate.
+    1 everywhere without a reference growth."""
+    years = range(rates.base_year + 1, rates.base_year + horizon + 1)
+    if rates.reference_growth is None:
+        return dict.fromkeys(years, 1.0)
+    growth = rates.request_growth or 0.0
+    out, plain, leaned = {}, rates.caseload, rates.caseload
+    for h, y in enumerate(years, start=1):
+        joiners = rates.conversion * _lead(rates, y, growth)
+        plain = plain * (1 - rates.leave) + joiners
+        target = rates.caseload * (plain / rates.caseload) ** POOL_PATH * math.exp(
+            h * (1 - POOL_PATH) * rates.reference_growth)
+        needed = max(0.0, target - leaned * (1 - rates.leave))
+        out[y] = needed / joiners if joiners > 0 else 1.0
+        leaned = leaned * (1 - rates.leave) + needed
+    return out
+
+
+def one_state_path(rates: OneState, years: list[int]) -> dict[int, float]:
+    """The expected caseload each January: C(y) = C(y-1) x (1 - leave) + joiners(y), the
+    joiners conversion x requests(y - 2) x joiner_scale."""
+    last = max(years, default=rates.base_year)
+    scale = joiner_scale(rates, last - rates.base_year)
+    out, stock = {}, rates.caseload
+    growth = rates.request_growth or 0.0
+    for y in range(rates.base_year + 1, last + 1):
+        stock = stock * (1 - rates.leave) + rates.conversion * _lead(rates, y, growth) * scale[y]
+        out[y] = stock
+    return {y: out[y] for y in years}
+
+
+def request_steps(rng: np.random.Generator, growth: float, runs: int) -> np.ndarray:
+    """Each simulation's yearly log growth of requests: the trend with a persistent shift
+    (TREND_SD). A trend can turn, as England's did after 2022, and yearly noise alone
+    averages that away."""
+    return np.log1p(growth) + rng.normal(0, TREND_SD, runs)
+
+
+def one_state_bands(rates: OneState, years: list[int], sims: int = 1000, seed: int = 2022
+                    ) -> dict[int, tuple[float, float, float]]:
+    """(p10, p50, p90) of the caseload each January from simulations drawn as the LA model
+    draws them (simulate): the leaver rate and conversion around the fitted ones with their
+    yearly spread (at least the floors), a persistent shift of the request trend and yearly
+    noise around it, binomial leavers, Poisson joiners."""
+    rng = np.random.default_rng(seed)
+    leave = np.clip(draw_around(rng, rates.leave_rates, LEAVE_SPREAD_FLOOR, sims, rates.leave),
+                    0.0, 1.0)
+    rate = draw_around(rng, rates.conversions, CONVERSION_SPREAD_FLOOR * rates.conversion,
+                       sims, rates.conversion)
+    trend = request_steps(rng, rates.request_growth or 0.0, sims)
+    stock = np.full(sims, round(rates.caseload), dtype=np.int64)
+    last = max(rates.requests)
+    req = np.full(sims, float(rates.requests[last]))
+    final = max(years, default=rates.base_year)
+    scale = joiner_scale(rates, final - rates.base_year)
+    out = {}
+    for y in range(rates.base_year + 1, final + 1):
+        if y - 2 in rates.requests:
+            lead = np.full(sims, float(rates.requests[y - 2]))
+        else:
+            req = req * np.exp(trend + rng.normal(0, rates.request_growth_sd, sims))
+            lead = req
+        stock = stock - rng.binomial(stock, leave) + rng.poisson(rate * lead * scale[y])
+        out[y] = tuple(float(v) for v in np.percentile(stock, PERCENTILES))
+    return {y: out[y] for y in years}
 
 
 @dataclass
@@ -428,10 +639,17 @@ def _steer_special(p: np.ndarray, share: float | None) -> np.ndarray:
 def simulate(fitted: Fitted, scenario: Scenario, recovery: dict[str, float] | None = None,
              horizon: int = 5, sims: int = 400, seed: int = 20260101) -> dict[str, np.ndarray]:
     """Caseload [sim, year, age, need, group] and joiners [sim, year] for the `horizon`
-    Januaries after the base. sims=0 gives the expected path (one deterministic run)."""
+    Januaries after the base. sims=0 gives the expected path (one deterministic run).
+
+    Every scenario draws from the same seed, so a lever's effect is read against the
+    baseline's same draws (versus_baseline). A lever moves the central path; the draws of
+    the rest of the model stay, and a recovery target is itself uncertain: each simulation
+    delivers its own share of the planned reduction (`target_delivery_sd`)."""
     rng = np.random.default_rng(seed) if sims else None
     runs = max(1, sims)
     g = len(GROUPS)
+    own_leave = float(np.mean(fitted.leave_rates)) if fitted.leave_rates else 0.0
+    centre = own_leave * fitted.leave_factor()
     if rng is not None and fitted.moved is not None:
         # Each run's rates: a Dirichlet draw around the counts seen (gamma draws, normalised),
         # so a rate fitted on a handful of plans is as uncertain as it should be.
@@ -440,23 +658,22 @@ def simulate(fitted: Fitted, scenario: Scenario, recovery: dict[str, float] | No
         moves = np.divide(draws, total, out=np.broadcast_to(fitted.moves, draws.shape).copy(),
                           where=total > 0)
         moves[:, MAX_AGE] = fitted.moves[MAX_AGE]
-        if fitted.leave_rates:
-            # Years differ by more than chance: scale each run's leaving by a draw from the
-            # yearly rates' spread, the staying shares scaled to make room.
-            mean = float(np.mean(fitted.leave_rates))
-            factor = (draw_around(rng, fitted.leave_rates, LEAVE_SPREAD_FLOOR, runs) / mean
-                      if mean > 0 else np.ones(runs))
-            leave = np.clip(moves[..., g] * factor[:, None, None], 0.0, 1.0)
-            room = np.divide(1 - leave, 1 - moves[..., g], out=np.zeros_like(leave),
-                             where=moves[..., g] < 1)
-            moves[..., :g] *= room[..., None]
-            moves[..., g] = np.where(moves[..., g] < 1, leave, 1.0)
-        rate = (draw_around(rng, fitted.conversions, CONVERSION_SPREAD_FLOOR, runs,
-                            fitted.conversion) if fitted.conversions
+        # Years differ by more than chance: each run's leaving is scaled to a draw around the
+        # (pooled) leaver rate with the yearly rates' spread, as the backtest draws it.
+        factor = (draw_around(rng, fitted.leave_rates, LEAVE_SPREAD_FLOOR, runs, centre)
+                  / own_leave if own_leave > 0 else np.ones(runs))
+        rate = (draw_around(rng, fitted.conversions, CONVERSION_SPREAD_FLOOR * fitted.conversion,
+                            runs, fitted.conversion) if fitted.conversions
                 else np.full(runs, fitted.conversion))
+        # A target is met or missed, never beaten: half the runs meet it, half fall short.
+        delivery = np.clip(rng.normal(1.0, scenario.target_delivery_sd, runs), 0.0, 1.0)
     else:
         moves = fitted.moves[None].copy()
+        factor = np.full(1, fitted.leave_factor())
         rate = np.full(runs, fitted.conversion)
+        delivery = np.ones(runs)
+    if not np.allclose(factor, 1.0):
+        moves = _scale_leaving(moves, factor)
     non_special = [i for i in range(g) if i not in SPECIAL]
     moves[:, :, non_special, :g] = _steer_special(
         moves[:, :, non_special, :g], scenario.independent_share_of_new_special)
@@ -467,6 +684,15 @@ def simulate(fitted: Fitted, scenario: Scenario, recovery: dict[str, float] | No
     caps = _recovery_caps(fitted, scenario, recovery or {}, horizon)
     growth = (scenario.request_growth_pct / 100 if scenario.request_growth_pct is not None
               else fitted.request_growth)
+    trend = (request_steps(rng, growth, runs) if rng is not None
+             else np.full(runs, np.log1p(growth)))
+    # Every draw of the model's uncertainty is made above and here, before any draw of chance
+    # (who leaves, moves, joins), whose count depends on the levers: so each scenario's runs
+    # meet the same rates and request paths as the baseline's, and their difference is the
+    # levers'. Chance draws from a generator of its own.
+    noise = (rng.normal(0, fitted.request_growth_sd, (horizon, runs)) if rng is not None
+             else np.zeros((horizon, runs)))
+    rng = np.random.default_rng([seed, 1]) if rng is not None else None
     # Requests of complete calendar years (those before the base January's) are known.
     known = {y: n for y, n in fitted.requests.items() if y < fitted.base_year}
     x = np.broadcast_to(fitted.counts, (runs, *fitted.counts.shape)).copy()
@@ -480,13 +706,10 @@ def simulate(fitted: Fitted, scenario: Scenario, recovery: dict[str, float] | No
         if year - 2 in known:
             lead = np.full(runs, float(known[year - 2]))
         else:
-            step = (np.log1p(growth) + rng.normal(0, fitted.request_growth_sd, runs)
-                    if rng is not None else np.full(runs, np.log1p(growth)))
-            req = req * np.exp(step)
+            req = req * np.exp(trend + noise[h])
             lead = req
-        mean_joiners = rate * lead
-        if caps["new_plans"][h] is not None:
-            mean_joiners = np.minimum(mean_joiners, caps["new_plans"][h])
+        mean_joiners = rate * lead * fitted.joiner_scale.get(year, 1.0)
+        mean_joiners = _towards_target(mean_joiners, caps["new_plans"][h], delivery)
         if rng is not None:
             moved = rng.multinomial(x.astype(np.int64), moves[:, :, None, :, :])
             n_join = rng.poisson(mean_joiners)
@@ -499,9 +722,34 @@ def simulate(fitted: Fitted, scenario: Scenario, recovery: dict[str, float] | No
         x = np.zeros_like(x)
         x[:, 1:] = stay[:, :-1]
         x += new
-        x = _open_places(x, scenario.places.get(year, {}), caps["special_independent"][h], rng)
+        x = _open_places(x, scenario.places.get(year, {}), caps["special_independent"][h],
+                         delivery, rng)
         out[:, h], joiners[:, h] = x, n_join
     return {"caseload": out, "joiners": joiners}
+
+
+def _scale_leaving(moves: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    """Each run's leaving probabilities [run, age, group, group + leave] scaled by its factor,
+    the staying shares scaled to make room; plans at 25 still all leave."""
+    g = moves.shape[-1] - 1
+    moves = np.array(moves, dtype=float)
+    leave = np.clip(moves[..., g] * factor[:, None, None], 0.0, 1.0)
+    room = np.divide(1 - leave, 1 - moves[..., g], out=np.zeros_like(leave),
+                     where=moves[..., g] < 1)
+    moves[..., :g] *= room[..., None]
+    moves[..., g] = np.where(moves[..., g] < 1, leave, 1.0)
+    return moves
+
+
+def _towards_target(values: np.ndarray, cap: float | None, delivery: np.ndarray) -> np.ndarray:
+    """Each run's values after a recovery target: the planned reduction takes the runs' mean
+    down to the cap, and each run delivers its own share of it (`delivery`, 1 = all), so
+    the target moves the central path without making every run the same."""
+    if cap is None:
+        return values
+    expected = float(np.mean(values))
+    cut = max(0.0, 1 - cap / expected) if expected > 0 else 0.0
+    return values * np.clip(1 - cut * delivery, 0.0, None)
 
 
 def _change_needs(x: np.ndarray, need_moves: np.ndarray | None,
@@ -528,19 +776,25 @@ def _mix_for(mix: np.ndarray, population: dict[int, np.ndarray] | None, base: in
 
 
 def _open_places(x: np.ndarray, places: dict[str, int], cap: float | None,
-                 rng: np.random.Generator | None) -> np.ndarray:
+                 delivery: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
     """New special places take children from independent schools; new resourced provision
-    takes them into mainstream; a recovery cap moves the excess to state special schools."""
+    takes them into mainstream; a recovery cap moves children to state special schools, the
+    share that brings the runs' mean down to the cap, each run delivering its own part of it
+    (_towards_target)."""
     state, indep = SPECIAL
     main = GROUPS.index("mainstream")
     for provision, to in (("special", state), ("resourced_provision", main), ("cap", state)):
         inside = x[..., indep].sum(axis=(1, 2))
         if provision == "cap":
-            wanted = np.maximum(0.0, inside - cap) if cap is not None else np.zeros_like(inside)
+            if cap is None:
+                continue
+            share = 1 - _towards_target(np.ones_like(inside) * float(np.mean(inside)), cap,
+                                        delivery) / max(float(np.mean(inside)), 1e-9)
+            share = np.clip(share, 0.0, 1.0)[:, None, None]
         else:
             wanted = np.full_like(inside, float(places.get(provision, 0)))
-        share = np.divide(np.minimum(wanted, inside), inside, out=np.zeros_like(inside),
-                          where=inside > 0)[:, None, None]
+            share = np.divide(np.minimum(wanted, inside), inside, out=np.zeros_like(inside),
+                              where=inside > 0)[:, None, None]
         go = (rng.binomial(x[..., indep].astype(np.int64), share) if rng is not None
               else x[..., indep] * share)
         x[..., indep] -= go
@@ -563,12 +817,7 @@ def summarise(result: dict[str, np.ndarray], fitted: Fitted, costs: Costs | None
     series += [("caseload", f"age:{band}", case[:, :, lo:hi + 1].sum(axis=(2, 3, 4)))
                for band, lo, hi in AGE_BANDS]
     if costs is not None:
-        inflation = 1 + scenario.cost_inflation_pct / 100
-        years_on = np.array([y - costs.base_year for y in years])
-        unit = costs.per_plan[None, None, :] * inflation ** years_on[None, :, None]
-        overhead = costs.overhead_per_plan * inflation ** years_on[None, :]
-        by_group = case.sum(axis=(2, 3))
-        spend = (by_group * unit).sum(axis=2) + by_group.sum(axis=2) * overhead
+        spend = _spend(case, costs, scenario, years)
         income_years = sorted(costs.income)
         last = income_years[-1]
         growth = (scenario.hnb_income_growth_pct / 100
@@ -587,6 +836,41 @@ def summarise(result: dict[str, np.ndarray], fitted: Fitted, costs: Costs | None
         q = np.percentile(values, PERCENTILES, axis=0)
         for h, year in enumerate(years):
             rows.append((scenario.name, year, measure, breakdown, *(float(v) for v in q[:, h])))
+    return pl.DataFrame(rows, schema={"scenario": pl.Utf8, "year": pl.Int32,
+                                      "measure": pl.Utf8, "breakdown": pl.Utf8,
+                                      "p10": pl.Float64, "p50": pl.Float64, "p90": pl.Float64},
+                        orient="row").with_columns(pl.col("p10", "p50", "p90").round(0))
+
+
+def _spend(case: np.ndarray, costs: Costs, scenario: Scenario, years: list[int]) -> np.ndarray:
+    """High Needs spend [sim, year]: unit cost per group x plans, plus the rest per plan,
+    grown with the scenario's cost inflation from the base financial year."""
+    inflation = 1 + scenario.cost_inflation_pct / 100
+    years_on = np.array([y - costs.base_year for y in years])
+    unit = costs.per_plan[None, None, :] * inflation ** years_on[None, :, None]
+    overhead = costs.overhead_per_plan * inflation ** years_on[None, :]
+    by_group = case.sum(axis=(2, 3))
+    return (by_group * unit).sum(axis=2) + by_group.sum(axis=2) * overhead
+
+
+def versus_baseline(result: dict[str, np.ndarray], baseline: dict[str, np.ndarray],
+                    fitted: Fitted, costs: Costs | None, scenario: Scenario,
+                    baseline_scenario: Scenario) -> pl.DataFrame:
+    """p10/p50/p90 per year of a scenario's difference from the baseline, simulation by
+    simulation (both drew from the same seed, so the difference is the levers', not chance's):
+    `caseload_vs_baseline` (children) and, with costs, `hnb_spend_gbp_vs_baseline` (pounds,
+    each at its own scenario's cost inflation)."""
+    case, base = result["caseload"], baseline["caseload"]
+    years = [fitted.base_year + 1 + h for h in range(case.shape[1])]
+    series = [("caseload_vs_baseline", case.sum(axis=(2, 3, 4)) - base.sum(axis=(2, 3, 4)))]
+    if costs is not None:
+        series.append(("hnb_spend_gbp_vs_baseline", _spend(case, costs, scenario, years)
+                       - _spend(base, costs, baseline_scenario, years)))
+    rows = []
+    for measure, values in series:
+        q = np.percentile(values, PERCENTILES, axis=0)
+        rows += [(scenario.name, year, measure, "all", *(float(v) for v in q[:, h]))
+                 for h, year in enumerate(years)]
     return pl.DataFrame(rows, schema={"scenario": pl.Utf8, "year": pl.Int32,
                                       "measure": pl.Utf8, "breakdown": pl.Utf8,
                                       "p10": pl.Float64, "p50": pl.Float64, "p90": pl.Float64},

@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from transforms import forecast
+from transforms.forecast_backtest import ENGLAND, SERIES, as_known_at, published_series
 from transforms.kpis import _stamp
 
 DEFAULT_SCENARIOS = Path(__file__).resolve().parents[1] / "sendboard" / "scenarios.toml"
@@ -24,9 +25,32 @@ def scenarios_path() -> Path:
     return Path(os.environ.get(SCENARIOS_ENV) or DEFAULT_SCENARIOS)
 
 
+def england_reference(base_year: int, published: pl.DataFrame | None = None
+                      ) -> forecast.OneState | None:
+    """England's one-state rates (transforms.forecast.reference_rates), which the LA's are
+    pooled towards as the backtest pools every LA's: from `published` (headline figures,
+    transforms.benchmarks.headline_figures) when given, else the release shipped with
+    sendboard."""
+    if published is not None and "measure_name" in published.columns:
+        rows = published.filter(pl.col("geographic_level") == "National")
+        names = {v: k for k, v in SERIES.items()}
+        series = {names[m]: dict(part.select("year", "value").drop_nulls().iter_rows())
+                  for (m,), part in rows.filter(pl.col("measure_name").is_in(list(names)))
+                  .group_by("measure_name")}
+    else:
+        from warehouse.published import SHIPPED
+
+        england = as_known_at(published_series(SHIPPED), None).filter(pl.col("la") == ENGLAND)
+        series = {s: dict(part.select("year", "value").iter_rows())
+                  for (s,), part in england.group_by("series")}
+    return forecast.reference_rates(series.get("caseload", {}), series.get("new_plans", {}),
+                                    series.get("requests", {}), base_year)
+
+
 def build_forecast(out: dict[str, pl.DataFrame], ledger: pl.DataFrame | None,
                    source: str, as_of: dt.date, sims: int = 400,
-                   population: pl.DataFrame | None = None
+                   population: pl.DataFrame | None = None,
+                   published: pl.DataFrame | None = None
                    ) -> tuple[pl.DataFrame | None, list[str]]:
     """Every scenario's p10/p50/p90 per year, measure and breakdown, stamped (None when SEN2
     holds fewer than two Januaries to fit from); and what the run should tell its users:
@@ -53,7 +77,8 @@ def build_forecast(out: dict[str, pl.DataFrame], ledger: pl.DataFrame | None,
     if states["year"].n_unique() < 2:
         note("no forecast: SEN2 holds fewer than two Januaries of plans")
         return None, notes
-    fitted = forecast.fit(states, requests, population=population)
+    fitted = forecast.fit(states, requests, population=population,
+                          reference=england_reference(int(states["year"].max()), published))
     costs = None
     if ledger is not None and "kpi.dsg_balance" in out:
         try:
@@ -68,28 +93,35 @@ def build_forecast(out: dict[str, pl.DataFrame], ledger: pl.DataFrame | None,
                if "kpi.place_sufficiency" in out else {})
     runs = [s.with_planned(planned) for s in scenarios]
 
-    def run(scenario: forecast.Scenario) -> pl.DataFrame | forecast.ScenarioError:
+    def run(scenario: forecast.Scenario) -> tuple | forecast.ScenarioError:
         try:
             result = forecast.simulate(fitted, scenario, recovery, sims=sims)
         except forecast.ScenarioError as why:
             return why
-        return forecast.summarise(result, fitted, costs, scenario)
+        return forecast.summarise(result, fitted, costs, scenario), result
 
     # Each scenario draws from its own seeded generator and numpy's draws let go of the GIL:
     # side by side they give exactly what they give one after another, in less time.
     with ThreadPoolExecutor(max_workers=max(1, min(len(runs), os.cpu_count() or 1))) as pool:
         done = list(pool.map(run, runs))
-    frames = []
+    frames, results = [], {}
     for scenario, frame in zip(runs, done, strict=True):
         if isinstance(frame, forecast.ScenarioError):
             # A scenario the data cannot honour (say, a target for a project the register no
             # longer has) is left out whole rather than run without its lever.
             note(f"forecast scenario {scenario.name!r} left out: {frame}")
             continue
-        frames.append(frame)
+        frames.append(frame[0])
+        results[scenario.name] = (scenario, frame[1])
+    # What each lever does: every other scenario against the baseline, draw by draw.
+    base = results.get("baseline")
+    for name, (scenario, result) in results.items():
+        if base is not None and name != "baseline":
+            frames.append(forecast.versus_baseline(result, base[1], fitted, costs, scenario,
+                                                   base[0]))
     if not frames:
         return None, notes
-    log.info("forecast: %d scenarios x %d simulations in %.1f s", len(frames), sims,
+    log.info("forecast: %d scenarios x %d simulations in %.1f s", len(results), sims,
              time.perf_counter() - started)
     return _stamp(pl.concat(frames), "forecast", f"{source}; scenarios {path.name}",
                   as_of), notes
