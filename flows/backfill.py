@@ -1,6 +1,5 @@
 """The backfill flow: replay archived extracts of some sources and periods, then rebuild,
-check and publish exactly as the nightly run does (one code path: flows.nightly.run_pipeline).
-"""
+check and publish exactly as the nightly run does (one code path: warehouse.run)."""
 
 from __future__ import annotations
 
@@ -8,8 +7,8 @@ import datetime as dt
 
 from prefect import flow, get_run_logger
 
-from flows.nightly import run_pipeline, task_runner
-from sendboard.config import Home
+from flows import settings as env
+from flows.nightly import execute, task_runner
 from warehouse.backfill import archived_files, replay_batches
 
 FLOW_NAME = "sendboard-backfill"
@@ -24,7 +23,8 @@ def backfill(sources: list[str] | None = None, period_from: str | None = None,
     population and published statistics); `all_files` replays the whole archive."""
     if not all_files and not (sources or period_from or period_to):
         raise ValueError("say what to replay: sources and/or a period range, or all_files")
-    h = Home.resolve(home)
+    env.library_defaults()
+    settings = env.settings(home, sample=sample)
 
     def gather(con):
         files = archived_files(con, None if all_files else sources,
@@ -33,5 +33,5 @@ def backfill(sources: list[str] | None = None, period_from: str | None = None,
         get_run_logger().info("backfill: replaying %d archived file(s)", len(files))
         return replay_batches(files), []
 
-    return run_pipeline(FLOW_NAME, h, gather, sample, as_of,
-                        "no archived file matches the backfill's sources and periods")
+    return execute(FLOW_NAME, settings, sample, gather, as_of,
+                   "no archived file matches the backfill's sources and periods")

@@ -25,8 +25,8 @@ from schemas.contracts import (
     NEED_CODES,
     SEN_PROVISION,
 )
-from transforms.parse import in_any_case, parsed_date
-from transforms.privacy import canonical_id
+from values.ids import canonical_id
+from values.parse import in_any_case, parsed_date
 
 NEEDS = (*NEED_CODES, *LEGACY_NEED_CODES)
 # The 2014 reforms replaced School Action (A), School Action Plus (P) and statements (S) with

@@ -11,8 +11,8 @@ from collections.abc import Callable
 import pandera.polars as pa
 import polars as pl
 
-from transforms.parse import in_any_case, is_bool, parsed_date, with_parsed_dates
-from transforms.upn import upn_is_valid
+from values.parse import in_any_case, is_bool, parsed_date, with_parsed_dates
+from values.upn import upn_is_valid
 
 
 def expr_check(name: str, build: Callable[[str], pl.Expr]) -> pa.Check:

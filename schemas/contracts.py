@@ -233,6 +233,9 @@ POPULATION = Contract("population", "stage.population", (
 # The DfE's S251 high-needs lines (domain.md).
 S251_HIGH_NEEDS_LINES = ("1.0.2", "1.2.1", "1.2.2", "1.2.3", "1.2.4", "1.2.5", "1.2.6", "1.2.7",
                          "1.2.8", "1.2.9", "1.2.10", "1.2.11", "1.2.12", "1.2.13")
+# The DfE's placement groups of the caseload file, which sum to the total (domain.md).
+PLACEMENT_GROUPS = ("mainstream", "special", "ap_pru", "fe", "educated_elsewhere",
+                    "early_years", "unknown")
 PLACE_PROVISIONS = ("special", "resourced_provision", "sen_unit", "ap")
 
 NEED_CODES = ("ASD", "HI", "MLD", "MSI", "OTH", "PD", "PMLD", "SEMH", "SLCN", "SLD", "SPLD",
@@ -243,5 +246,3 @@ ENROL_STATUSES = ("C", "M", "S", "F", "G")
 SEN_PROVISION = {"E": "E", "K": "K", "N": "N", "S": "E", "A": "K", "P": "K"}
 LEGACY_PROVISION = ("S", "A", "P")
 SEN_SETTINGS = ("OLA", "OPA", "EHE", "EYP", "OTH", "NEET", "NIEC", "NIEO")
-BOOLEAN_TRUE = ("1", "true", "y", "yes")
-BOOLEAN_FALSE = ("0", "false", "n", "no")

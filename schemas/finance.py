@@ -7,7 +7,7 @@ import polars as pl
 
 from schemas.checks import expr_check, matches, one_of, row_rule
 from schemas.contracts import S251_HIGH_NEEDS_LINES
-from transforms.parse import MONEY_PATTERN, MONEY_WRITTEN, money_text
+from values.parse import MONEY_PATTERN, MONEY_WRITTEN, money_text
 
 FINANCIAL_YEAR = r"^(\d{4})-(\d{2})$"
 

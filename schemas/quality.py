@@ -9,26 +9,12 @@ Great Expectations is imported only when the gate runs: it takes seconds to impo
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass, field
 
 import polars as pl
 
-from schemas.contracts import NEED_CODES, S251_HIGH_NEEDS_LINES
-from transforms.placement_groups import PLACEMENT_GROUPS
+from schemas.contracts import NEED_CODES, PLACEMENT_GROUPS, S251_HIGH_NEEDS_LINES
 
-# The newest extract may be this old on the day of the run before the gate calls it stale:
-# SEN2 and the January census are annual, so a little over a year.
-DEFAULT_MAX_DATA_AGE_DAYS = 400
-MAX_AGE_ENV = "SENDBOARD_MAX_DATA_AGE_DAYS"
-
-
-RECONCILIATION_ENV = "SENDBOARD_RECONCILIATION_BLOCKS"
-
-
-def max_data_age_days() -> int:
-    """`$SENDBOARD_MAX_DATA_AGE_DAYS`, else 400."""
-    return int(os.environ.get(MAX_AGE_ENV, DEFAULT_MAX_DATA_AGE_DAYS))
 # Year-on-year caseload change outside these bounds is implausible for an LA (checked once the
 # caseload is big enough for a percentage to mean something).
 GROWTH_BOUNDS = (-30.0, 60.0)
@@ -104,10 +90,12 @@ def _fy_order(frame: pl.DataFrame) -> pl.DataFrame:
                               .alias("fy_start"))
 
 
-def suites(tables: dict[str, pl.DataFrame], today: dt.date,
-           max_age_days: int | None = DEFAULT_MAX_DATA_AGE_DAYS) -> list[Suite]:
+def suites(tables: dict[str, pl.DataFrame], today: dt.date, max_age_days: int | None,
+           reconciliation_blocks: bool = False) -> list[Suite]:
     """The suites for whichever KPI tables were built (keys like `kpi.ehcp_caseload`).
-    `max_age_days=None` skips freshness (sample data has fixed dates)."""
+    `max_age_days`: how old the newest extract may be (None skips freshness: sample data has
+    fixed dates); `reconciliation_blocks`: a caseload that differs from the DfE's stops the
+    publish rather than warning."""
     out: list[Suite] = []
     t = {k.split(".", 1)[1]: v for k, v in tables.items()}
     if "ehcp_caseload" in t:
@@ -205,7 +193,7 @@ def suites(tables: dict[str, pl.DataFrame], today: dt.date,
         # to stop the board seeing this morning's figures.
         s.in_set("flagged", [False], "the LA's January caseload matches what the DfE "
                  "published for it, within tolerance",
-                 blocking=os.environ.get(RECONCILIATION_ENV, "") == "1")
+                 blocking=reconciliation_blocks)
         out.append(s)
     if "benchmarks" in t:
         s = Suite("benchmarks", t["benchmarks"])

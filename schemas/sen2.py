@@ -13,7 +13,7 @@ import polars as pl
 
 from schemas.checks import id_rules, is_boolean, is_date, is_upn, matches, one_of, row_rule
 from schemas.contracts import LEGACY_NEED_CODES, NEED_CODES, SEN2_MODULES, SEN_SETTINGS
-from transforms.parse import parsed_date
+from values.parse import parsed_date
 
 _SEN2_NEEDS = tuple(c for c in (*NEED_CODES, *LEGACY_NEED_CODES) if c != "NSA")
 

@@ -6,24 +6,18 @@ import argparse
 import datetime as dt
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
 
-from sendboard.config import ConfigError, Home, pseudonym_key
+from flows import settings as env
+from flows.settings import pseudonym_key
+from warehouse.settings import ConfigError, Home
 
 # The DfE release the backtest scores against: the one shipped with sendboard
 # (warehouse/published.py SHIPPED, named here so that the command line does not import polars).
 DEFAULT_RELEASE = Path(__file__).resolve().parents[1] / "warehouse" / "reference" / \
     "dfe_ehcp_2025.parquet"
-
-
-def _prefect_defaults() -> None:
-    # Offline machines: no telemetry; quieter logs unless asked.
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
-    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "warehouse,transforms")
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -68,8 +62,8 @@ def _landing_is_empty(landing: Path) -> bool:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    _prefect_defaults()
-    home = Home.resolve(args.home)
+    env.library_defaults()
+    home = env.home(args.home)
     pseudonym_key(home, allow_sample_key=args.sample)  # fail fast, before Prefect starts
     landing = Path(args.landing).resolve() if args.landing else home.landing
     if args.sample and _landing_is_empty(landing):
@@ -108,8 +102,8 @@ def _report(home: Home, started: float, run) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    _prefect_defaults()
-    home = Home.resolve(args.home)
+    env.library_defaults()
+    home = env.home(args.home)
     pseudonym_key(home, allow_sample_key=args.sample)
     if not args.all and not (args.source or args.period_from or args.period_to):
         print("sendboard: say what to replay: --source NAME and/or --from/--to, or --all",
@@ -125,7 +119,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from sendboard.pack import build_pack, pack_name
 
-    home = Home.resolve(args.home)
+    home = env.home(args.home)
     if not home.published.exists():
         print(f"sendboard: nothing published yet in {home.root}: run `sendboard run` first",
               file=sys.stderr)
@@ -143,7 +137,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from sendboard.report_text import status
 
-    home = Home.resolve(args.home)
+    home = env.home(args.home)
     info = status(home)
     if args.json:
         print(json.dumps(info, indent=2, default=str))
@@ -155,34 +149,16 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from transforms.forecast_backtest import backtest, published_series, summary
+    from sendboard.backtest_report import run_backtest
 
-    scores = backtest(published_series(Path(args.release)), args.fit_until)
-    table = summary(scores)
-    if scores.is_empty():
-        print("sendboard: no LA has every figure the backtest needs", file=sys.stderr)
-        return 1
-    years = sorted(set(scores["year"]))
-    print(f"Demand model against 'last year's growth continues', fitted on Januaries up to "
-          f"{args.fit_until}, forecasting {years[0]}-{years[-1]} for {scores['la'].n_unique()} "
-          "LAs (median absolute percentage error of the caseload):\n")
-    print("| horizon | forecasts | model MdAPE % | naive MdAPE % | model closer, % of LAs | "
-          "actual inside model p10-p90, % |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for row in table.iter_rows():
-        print("| " + " | ".join(str(v) for v in row) + " |")
-    if args.json:
-        Path(args.json).write_text(json.dumps({
-            "release": str(args.release), "fit_until": args.fit_until,
-            "summary": table.to_dicts(), "per_la": scores.to_dicts()}, indent=1))
-        print(f"\nper-LA scores written to {args.json}")
-    return 0
+    return run_backtest(args.release or [str(DEFAULT_RELEASE)], args.fit_until, args.json,
+                        DEFAULT_RELEASE)
 
 
 def cmd_published_fetch(args: argparse.Namespace) -> int:
     from warehouse.release_fetch import FetchError, fetch_release
 
-    home = Home.resolve(args.home)
+    home = env.home(args.home)
     landing = Path(args.landing).resolve() if args.landing else home.landing
     try:
         got = fetch_release(landing, url=args.url)
@@ -249,11 +225,14 @@ def build_parser() -> argparse.ArgumentParser:
     st.set_defaults(func=cmd_status)
     bt = sub.add_parser("backtest", help="score the demand model on the DfE's published "
                         "statistics for every LA, against the naive forecast")
-    bt.add_argument("--release", default=str(DEFAULT_RELEASE),
-                    help="a folder of a DfE release's CSVs (its caseload, new plans and "
-                    "requests files) or the shipped Parquet (default: %(default)s)")
-    bt.add_argument("--fit-until", type=int, default=2022,
-                    help="last January the model sees (default %(default)s)")
+    bt.add_argument("--release", nargs="+", metavar="DIR",
+                    help="DfE releases beside the shipped one (%(prog)s always loads "
+                    f"{DEFAULT_RELEASE.name}): folders of a release's CSVs, any layout, or "
+                    "its zip unpacked; the newest release wins, each origin is fitted on "
+                    "what was published by then")
+    bt.add_argument("--fit-until", type=int,
+                    help="score only the forecast made from this January (default: every "
+                    "origin the releases allow)")
     bt.add_argument("--json", help="also write the summary and per-LA scores to this file")
     bt.set_defaults(func=cmd_backtest)
     pb = sub.add_parser("published", help="the DfE's published statistics").add_subparsers(

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import duckdb
 
-from sendboard.config import Home
 from sendboard.pack import millions
+from warehouse.settings import Home
 
 
 def _table(headers: list[str], rows: list[tuple], left: tuple[int, ...] = ()) -> str:

@@ -16,6 +16,17 @@ TEST_KEY = "test-key-not-a-secret-0123456789abcdef"
 os.environ.setdefault("SENDBOARD_PSEUDONYM_KEY", TEST_KEY)
 
 
+from flows import settings as env  # noqa: E402  (after the environment above)
+
+env.library_defaults()
+
+
+def settings_for(home: Path):
+    """The settings of a run in `home`, as a run with this test environment would have
+    them (for steps called without a flow, e.g. build.rebuild)."""
+    return env.settings(home)
+
+
 @pytest.fixture(scope="session")
 def prefect_harness():
     from prefect.testing.utilities import prefect_test_harness

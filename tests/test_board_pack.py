@@ -188,13 +188,25 @@ def test_the_forecast_fills_three_scenarios_and_the_pack_compares_them(home, tmp
     html = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html").read_text()
     assert (f"{round(p50):,} under baseline (80% range {round(p10):,} to {round(p90):,})"
             in html)
+    # What each lever does: the recovery plan against the baseline, draw by draw, with its band.
+    con = duckdb.connect(str(home / "sendboard.duckdb"), read_only=True)
+    lo, mid, hi = con.execute("SELECT p10, p50, p90 FROM kpi.forecast WHERE scenario = "
+                              "'recovery_plan' AND measure = 'caseload_vs_baseline' AND "
+                              "year = ?", [last]).fetchall()[0]
+    con.close()
+    assert lo < mid < hi and "<h3>What each scenario's levers do</h3>" in html
+
+    def signed(v: float) -> str:
+        return f"{'+' if v > 0 else '-' if v < 0 else ''}{abs(round(v)):,}"
+
+    assert (f"recovery plan {signed(mid)} ({signed(lo)} to {signed(hi)}) plans and " in html)
 
 
 def test_the_run_summary_prints_each_scenarios_forecast(home):
     from types import SimpleNamespace
 
-    from sendboard.config import Home
     from sendboard.report_text import headline
+    from warehouse.settings import Home
 
     con = duckdb.connect(str(home / "sendboard.duckdb"), read_only=True)
     year, p50, p10, p90 = con.execute(
@@ -204,7 +216,7 @@ def test_the_run_summary_prints_each_scenarios_forecast(home):
         "SELECT p50 FROM kpi.forecast WHERE scenario = 'high_demand' AND breakdown = 'all' AND "
         "measure = 'dsg_cumulative_balance_gbp' AND year = ?", [year]).fetchall()[0][0]
     con.close()
-    text = headline(Home.resolve(home), SimpleNamespace(
+    text = headline(Home(home), SimpleNamespace(
         status="no_new_files", files=[], warnings=[], run_id="r"), 1.0)
     row = next(line for line in text.splitlines() if line.startswith("high_demand"))
     assert row.split() == ["high_demand", str(year), f"{round(p50):,}", f"{round(p10):,}",

@@ -1,25 +1,17 @@
-"""The flow commits each prepared batch as soon as it is ready, but a source's batches in
+"""A run commits each prepared batch as soon as it is ready, but a source's batches in
 their own order (a later file of a table replaces the periods it shares with an earlier)."""
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from prefect import flow, task
-from prefect.task_runners import ThreadPoolTaskRunner
-
-from flows.nightly import commit_order
-from warehouse.loads import LandedFile
+from warehouse.files import LandedFile
+from warehouse.run import commit_order
 
 
-@task
-def prepared_after(seconds: float) -> float:
-    time.sleep(seconds)
-    return seconds
-
-
-def test_ready_batches_commit_first_but_a_source_keeps_its_order(prefect_harness):
+def test_ready_batches_commit_first_but_a_source_keeps_its_order():
     def batch(source: str, *names: str) -> list[LandedFile]:
         return [LandedFile(source, Path(n), n) for n in names]
 
@@ -27,12 +19,9 @@ def test_ready_batches_commit_first_but_a_source_keeps_its_order(prefect_harness
                batch("sen2", "person.csv", "requests.csv"), batch("finance", "ledger.csv")]
     # The first census file prepares slowest; one SEN2 module is slower than the other.
     seconds = {0: [1.2], 1: [0.1], 2: [0.2, 0.6], 3: [0.3]}
-
-    @flow(task_runner=ThreadPoolTaskRunner(max_workers=5))  # all five at once
-    def order() -> list[int]:
-        futures = {i: [prepared_after.submit(s) for s in secs] for i, secs in seconds.items()}
-        return list(commit_order(batches, futures))
-
+    with ThreadPoolExecutor(max_workers=5) as pool:  # all five at once
+        futures = {i: [pool.submit(time.sleep, s) for s in secs] for i, secs in seconds.items()}
+        order = list(commit_order(batches, futures, as_completed))
     # The ledger before the export (which waits for its slower module); the spring census
     # waits for the autumn one, though it was ready first.
-    assert order() == [3, 2, 0, 1]
+    assert order == [3, 2, 0, 1]

@@ -10,7 +10,7 @@ import polars as pl
 from stdnum.gb import upn as stdnum_upn
 
 from transforms.privacy import PSEUDONYM_CHARS, pseudonymise
-from transforms.upn import ALPHABET, upn_is_valid, valid_la_numbers
+from values.upn import ALPHABET, upn_is_valid, valid_la_numbers
 
 
 def check(values: list[str | None]) -> list[bool]:

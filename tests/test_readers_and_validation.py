@@ -263,7 +263,7 @@ def test_csv_rows_and_row_numbers_whichever_reader_reads_them(tmp_path, text, ro
 def test_dates_parse_once_per_distinct_value_and_the_same_as_row_by_row():
     import datetime as dt
 
-    from transforms.parse import date_formats_used, dictionary, parse_date, parse_dates
+    from values.parse import date_formats_used, dictionary, parse_date, parse_dates
 
     iso = pl.Series("d", ["2026-01-15", None, "2008-02-29", "2026-01-15", "2026-02-30"])
     mixed = pl.Series("d", ["2026-01-15", "15/01/2026", "2022-Sep-28 00:00:00", None, "x"])
@@ -309,7 +309,7 @@ def test_staged_census_codes_are_upper_cased_once_per_distinct_value(tmp_path):
 
 
 def test_codes_match_in_any_ascii_case_only(tmp_path):
-    from transforms.parse import any_case, is_bool
+    from values.parse import any_case, is_bool
 
     assert any_case(["E1", "yes"]) == ["E1", "YES", "YEs", "YeS", "Yes", "e1", "yES", "yEs",
                                        "yeS", "yes"]
@@ -329,7 +329,7 @@ def test_codes_match_in_any_ascii_case_only(tmp_path):
 def test_long_codes_match_in_any_ascii_case_without_listing_every_case():
     """`resourced_provision` has 2**18 ways of being written: long codes are upper-cased
     instead, and must be ASCII, which is the same rule."""
-    from transforms.parse import in_any_case
+    from values.parse import in_any_case
 
     values = pl.DataFrame({"v": ["Resourced_Provision", "SPECIAL", "\u017fpecial", "ap",
                                  "apx", None]})

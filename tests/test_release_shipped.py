@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 from tests import handmade
+from tests.conftest import settings_for
 from tests.test_release_layouts import SHARED, write_release_2022
 from warehouse import build, loads, store
 from warehouse.published import SHIPPED, ship_release, shipped_release
@@ -55,7 +56,7 @@ def _build(tmp_path: Path, landing: Path):
     found = loads.discover(landing, store.known_files(con))
     for batch in loads.batches(found.new):
         loads.load_batch(con, batch, KEY, "run-1", tmp_path / "archive")
-    build.rebuild(con)
+    build.rebuild(con, settings_for(tmp_path))
     return con
 
 
@@ -108,9 +109,9 @@ def test_the_backtest_scores_against_the_shipped_release_by_default(tmp_path, ca
 
     assert DEFAULT_RELEASE == SHIPPED
     assert main(["backtest", "--json", str(tmp_path / "b.json")]) == 0
-    assert "| all | 435 | 4.76 | 5.31 | 53.6 | 65.3 |" in capsys.readouterr().out
+    assert "| all | 1 | 594 | 2.62 | 3.33 | 0.79 | 62.5 | 80.3 |" in capsys.readouterr().out
     written = json.loads((tmp_path / "b.json").read_text())
-    assert written["release"] == str(SHIPPED) and len(written["per_la"]) == 435
+    assert written["release"] == str(SHIPPED) and len(written["per_la"]) == 1334
 
 
 def test_the_backtest_reads_a_2022_release_folder_by_its_headers(tmp_path):

@@ -15,6 +15,7 @@ import polars as pl
 import pytest
 
 from tests import handmade
+from tests.conftest import settings_for
 from transforms.sen2 import module_of
 from warehouse import build, loads, store
 from warehouse.archive import sha256_of
@@ -73,7 +74,7 @@ def test_non_numeric_ids_link_and_build_the_handworked_caseload(con, tmp_path, s
     """The finding: an export with ids such as P1 or 0002e817-8ca had every row quarantined
     ("is a whole-number table id") and nothing to publish."""
     load_export(con, tmp_path, "1.3", ID_STYLES[style])
-    result = build.rebuild(con)
+    result = build.rebuild(con, settings_for(tmp_path))
     assert result.sen2_missing is None
     assert caseload(con) == {2023: 1, 2024: 4, 2025: 4}
     plans = con.execute("SELECT plan_id, person_id FROM core.ehc_plans ORDER BY plan_id"
@@ -131,7 +132,7 @@ def test_v1_4_down_syndrome_need_counts_in_the_need_mix(con, tmp_path):
                            ).write_csv(paths["senneed"])
 
     load_export(con, tmp_path, "1.4", edit=down_syndrome)
-    build.rebuild(con)
+    build.rebuild(con, settings_for(tmp_path))
     mix = con.execute("SELECT need, plans FROM kpi.ehcp_need_mix WHERE year = 2025 "
                       "ORDER BY need").fetchall()
     assert mix == [("ASD", 3), ("DS", 1)]  # A, B, D are ASD; F is DS
@@ -153,7 +154,7 @@ def test_a_warehouse_staged_with_whole_number_ids_takes_a_newer_export(con, tmp_
     assert got[0] == ("2025-03-01", "1", 6)
     assert got[1][0] == "2025-04-01" and got[1][2] == 6
     assert con.execute("SELECT count(nativeid) FROM stage.sen2_person").fetchall() == [(6,)]
-    build.rebuild(con)
+    build.rebuild(con, settings_for(tmp_path))
     assert caseload(con) == {2023: 1, 2024: 4, 2025: 4}
 
 
@@ -172,7 +173,7 @@ def test_whole_number_ids_are_stored_as_integers_and_still_join_text_ones(con, t
                       "stage.sen2_namedplan GROUP BY 1 ORDER BY 1").fetchall()
     assert got == [("2025-03-01", "1"), ("2025-04-01", min(
         ID_STYLES["blade hashes"]("namedplan", i) for i in range(1, 7))), ("2025-05-01", "1")]
-    build.rebuild(con)
+    build.rebuild(con, settings_for(tmp_path))
     assert caseload(con) == {2023: 1, 2024: 4, 2025: 4}
     assert con.execute("SELECT data_type FROM information_schema.columns WHERE table_name = "
                        "'ehc_plans' AND column_name = 'plan_id'").fetchall() == [("VARCHAR",)]

@@ -7,7 +7,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from transforms.placement_groups import PLACEMENT_GROUPS
+from schemas.contracts import PLACEMENT_GROUPS
 from transforms.suppression import POLICIES, suppress
 
 LIMIT = 5
@@ -118,7 +118,7 @@ def test_a_year_of_withheld_ceased_counts_withholds_its_total_in_reconciliation(
                           "difference": [0.0, 1.0], "tolerance": [1.0, 1.0],
                           "flagged": [False, False], "note": [None, None]},
                          schema_overrides={"note": pl.Utf8})
-    public = public_tables({"kpi.ehcp_ceased": ceased, "kpi.reconciliation": recon})
+    public = public_tables({"kpi.ehcp_ceased": ceased, "kpi.reconciliation": recon}, LIMIT)
     assert public["public.ehcp_ceased"]["plans"].to_list() == [None] * 5 + [12, 9]
     got = public["public.reconciliation"].select("year", "local_value", "difference",
                                                  "suppressed").rows()

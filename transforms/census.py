@@ -7,8 +7,8 @@ from collections.abc import Callable
 import polars as pl
 
 from schemas.contracts import LEGACY_NEED_CODES, SEN_PROVISION
-from transforms.parse import by_distinct, date_of, parse_bool
 from transforms.privacy import birth_year_month, pseudonymise
+from values.parse import by_distinct, date_of, parse_bool, parse_date
 
 
 def stage_census(good: pl.DataFrame, key: bytes) -> pl.DataFrame:
@@ -60,3 +60,22 @@ def _upper(text: pl.Series) -> pl.Series:
 
 def _need(text: pl.Series) -> pl.Series:
     return text.str.to_uppercase().replace(LEGACY_NEED_CODES)
+
+
+# A census file holds one census. A few rows dated otherwise are typos (quarantined by the
+# schema); when no date holds a majority of the rows, no census date can be trusted.
+ONE_CENSUS_SHARE = 0.5
+
+
+def one_census(frame: pl.DataFrame) -> str | None:
+    """Why a census file (its text rows) cannot be one census, or None when it is."""
+    # Counted as written first (a census is millions of rows of one or two texts), then the
+    # few distinct texts parsed: `2026-01-15` and `15/01/2026` are one census day.
+    written = frame.group_by("census_date", maintain_order=True).len("n")
+    dates = written.with_columns(parse_date("census_date").alias("day")).drop_nulls("day") \
+        .group_by("day").agg(pl.col("n").sum(), pl.col("census_date").first().alias("as_written"))
+    if dates.height < 2 or dates["n"].max() > ONE_CENSUS_SHARE * dates["n"].sum():
+        return None
+    shown = ", ".join(f"{r['as_written']} ({r['n']} rows)" for r in
+                      dates.sort("n", "day", descending=[True, False]).iter_rows(named=True))
+    return f"holds more than one census date ({shown}): a file must hold one census"

@@ -15,8 +15,8 @@ import re
 import polars as pl
 
 from schemas.contracts import BLADE_TABLE_NAMES, normalise_header
-from transforms.parse import date_of
 from transforms.validate import QUARANTINE_SCHEMA, quarantine_rows
+from values.parse import date_of
 
 # How deep a table sits: a return, a pupil's registration, then what hangs off a pupil.
 _DEPTH = {"schoolcensus": 0, "pupilonroll": 1, "pupilnolongeronroll": 1}

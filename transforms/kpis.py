@@ -281,7 +281,7 @@ def ehcp_placement_mix(plans: pl.DataFrame, placements: pl.DataFrame, export_dat
                        source: str, as_of: dt.date) -> pl.DataFrame:
     """The January caseload by the setting attended that day (placement rank 1), in the
     DfE's caseload groups, which sum to the caseload; no current placement is `unknown`."""
-    from transforms.placement_groups import PLACEMENT_GROUPS
+    from schemas.contracts import PLACEMENT_GROUPS
 
     active = _caseload_on_januaries(plans.select("plan_id", "start_date", "cease_date"),
                                     export_date)

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import polars as pl
 
-PLACEMENT_GROUPS = ("mainstream", "special", "ap_pru", "fe", "educated_elsewhere",
-                    "early_years", "unknown")
-
 # GIAS TypeOfEstablishment (name) -> group. Names as GIAS spells them.
 TYPE_GROUP = {
     **dict.fromkeys([

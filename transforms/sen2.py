@@ -7,9 +7,9 @@ import datetime as dt
 import polars as pl
 
 from schemas.contracts import LEGACY_NEED_CODES, SEN2_MODULES
-from transforms.parse import date_of, parse_bool, parse_int
 from transforms.privacy import birth_year_month, pseudonymise
 from transforms.validate import quarantine_rows
+from values.parse import date_of, parse_bool, parse_int
 
 # module -> (link column, parent module); in the order parents come before children.
 LINKS: dict[str, tuple[str, str] | None] = {

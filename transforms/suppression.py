@@ -10,18 +10,9 @@ and the row's `suppressed` column lists what was withheld.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import polars as pl
-
-THRESHOLD_ENV = "SENDBOARD_SUPPRESSION_THRESHOLD"
-DEFAULT_THRESHOLD = 5
-
-
-def threshold() -> int:
-    """`$SENDBOARD_SUPPRESSION_THRESHOLD`, else 5 (counts 1-4 withheld)."""
-    return int(os.environ.get(THRESHOLD_ENV, DEFAULT_THRESHOLD))
 
 
 @dataclass(frozen=True)
@@ -38,8 +29,8 @@ def _flag(col: str) -> str:
     return f"__s_{col}"
 
 
-def suppress(frame: pl.DataFrame, policy: Policy, limit: int | None = None) -> pl.DataFrame:
-    limit = threshold() if limit is None else limit
+def suppress(frame: pl.DataFrame, policy: Policy, limit: int) -> pl.DataFrame:
+    """`frame` with counts from 1 to `limit` - 1 withheld, and what would give them back."""
     out = frame.with_columns([((pl.col(c) > 0) & (pl.col(c) < limit)).fill_null(False)
                               .alias(_flag(c)) for c in policy.counts])
     out = _secondary(out, policy)

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import pandera.polars as pa
 import polars as pl
 
-from transforms.parse import PARSED, with_parsed_dates
 from transforms.readers import PROBLEM_SCHEMA as QUARANTINE_SCHEMA
 from transforms.readers import FileRejected, moved
+from values.parse import PARSED, with_parsed_dates
 
 
 @dataclass(frozen=True)

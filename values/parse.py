@@ -11,7 +11,8 @@ from itertools import product
 
 import polars as pl
 
-from schemas.contracts import BOOLEAN_FALSE, BOOLEAN_TRUE
+BOOLEAN_TRUE = ("1", "true", "y", "yes")
+BOOLEAN_FALSE = ("0", "false", "n", "no")
 
 # ISO, UK (Excel, en-GB), the Blade export's `2022-Sep-28 00:00:00`, GIAS's dd-mm-yyyy and
 # ISO timestamps. Never US month-first: a UK extract's 03/04 is 3 April.

@@ -35,6 +35,7 @@ from warehouse import store
 from warehouse.forecast import build_forecast
 from warehouse.published import published_figures
 from warehouse.reference import new_la_code, region_code, statistical_neighbours
+from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -152,10 +153,12 @@ def _census_la_code(census: pl.DataFrame | None) -> str | None:
     return new_la_code(census["la_number"].cast(pl.Utf8).mode().sort()[0])
 
 
-def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> BuildResult:
+def rebuild(con: duckdb.DuckDBPyConnection, settings: Settings,
+            as_of: dt.date | None = None) -> BuildResult:
     """Every table the loaded sources allow. Without a whole SEN2 export the EHC plan tables
     (and those built on them: unit costs, place sufficiency, the forecast, reconciliation)
-    are not built, and the rest are: `BuildResult.sen2_missing` says why."""
+    are not built, and the rest are: `BuildResult.sen2_missing` says why. `settings`: the
+    suppression threshold, the statistical neighbours, the forecast's scenarios file."""
     sen2_missing = missing_sources(con)
     establishments = _optional(con, "stage.establishments")
     # The columns the KPIs use, not the whole table: nationally that is gigabytes.
@@ -250,8 +253,9 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
     if reconcile:
         figures, published_source = published
         out["kpi.benchmarks"] = benchmarks(
-            figures, la_code, region_code(la_code), statistical_neighbours(la_code),
-            published_source, as_of)
+            figures, la_code, region_code(la_code),
+            statistical_neighbours(la_code, settings.statistical_neighbours), published_source,
+            as_of)
         if sen2:
             own = figures.filter(pl.col("new_la_code") == la_code).select(
                 "year", pl.col("measure_name").alias("measure"), "value", "source")
@@ -267,12 +271,12 @@ def rebuild(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Bui
     with store.transaction(con):
         con.execute("CREATE SCHEMA IF NOT EXISTS public")
         # Everything but the forecast is written, public copies too, while it simulates.
-        public = public_tables(out)
+        public = public_tables(out, settings.suppression_threshold)
         for table, frame in {**out, **public}.items():
             store.write_table(con, table, _as_written(table, frame))
         projected, notes = forecast_job.result() if forecast_job else (None, [])
         forecast_table = {"kpi.forecast": projected} if projected is not None else {}
-        public_forecast = public_tables(forecast_table)
+        public_forecast = public_tables(forecast_table, settings.suppression_threshold)
         for table, frame in {**forecast_table, **public_forecast}.items():
             store.write_table(con, table, frame)
         public.update(public_forecast)
@@ -373,11 +377,10 @@ def _census_against_sen2(census: pl.DataFrame, plans: pl.DataFrame,
     return local, placed.select(year, measure, pl.col("sen2").alias("value"))
 
 
-def public_tables(out: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+def public_tables(out: dict[str, pl.DataFrame], limit: int) -> dict[str, pl.DataFrame]:
     """public.<name> for every kpi table: small numbers suppressed where the table counts
     children (transforms/suppression.py); money and the DfE's own published figures as they
     are. Reconciliation's local counts are suppressed like any other count."""
-    limit = suppression.threshold()
     public: dict[str, pl.DataFrame] = {}
     for table, frame in out.items():
         if not table.startswith("kpi."):

@@ -19,7 +19,6 @@ import argparse
 import hashlib
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
@@ -29,10 +28,8 @@ from transforms.published import is_ees, published_schema, recognise, release_of
 from transforms.readers import FileRejected, read_raw
 from transforms.validate import validate
 from warehouse import store
+from warehouse.files import LandedFile, Prepared, Read, periods_text
 from warehouse.reference import REFERENCE
-
-if TYPE_CHECKING:
-    from warehouse.loads import LandedFile, Prepared
 
 TABLE = "stage.published"
 PERIOD_COLUMNS = ("release", "kind", "year")
@@ -72,8 +69,6 @@ def read_release_file(path: Path) -> tuple[pl.DataFrame, list[str], str, object]
 
 
 def prepare_published(f: LandedFile) -> Prepared:
-    from warehouse.loads import Prepared, Read, _periods
-
     try:
         raw, dropped, kind, v = read_release_file(f.path)
     except FileRejected as e:
@@ -82,10 +77,11 @@ def prepare_published(f: LandedFile) -> Prepared:
     release = release_of(staged)
     staged = staged.with_columns(pl.lit(release, pl.Int32).alias("release"))
     read = Read(v, pl.concat([raw.problems, v.quarantine]), dropped, raw)
-    years = _periods(staged, ("year",)) or ""
+    years = periods_text(staged, ("year",)) or ""
     return Prepared(f, TABLE, PERIOD_COLUMNS, read, staged,
                     period=f"{kind} {years}",
-                    periods=[str(y) for y in sorted(staged["year"].unique().to_list())])
+                    periods=[str(y) for y in sorted(staged["year"].unique().to_list())],
+                    loaded=v.good.height)  # rows of the file, not its figures
 
 
 @cache

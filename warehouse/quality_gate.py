@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
@@ -21,6 +20,7 @@ import polars as pl
 
 from schemas.quality import Suite, suites
 from warehouse import store
+from warehouse.settings import DEFAULT_MAX_DATA_AGE_DAYS
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,10 @@ def _pandas(frame: pl.DataFrame):
 
 
 def run_gate(tables: dict[str, pl.DataFrame], reports: Path, run_id: str,
-             today: dt.date | None = None, max_age_days: int | None = 400) -> GateResult:
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+             today: dt.date | None = None,
+             max_age_days: int | None = DEFAULT_MAX_DATA_AGE_DAYS,
+             reconciliation_blocks: bool = False) -> GateResult:
+    """Every suite of schemas/quality.py on the tables (see suites for the two settings)."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -79,7 +81,7 @@ def run_gate(tables: dict[str, pl.DataFrame], reports: Path, run_id: str,
     source = context.data_sources.add_pandas("kpis")
     rows: list[dict] = []
     validated = False
-    for suite in suites(tables, today or dt.date.today(), max_age_days):
+    for suite in suites(tables, today or dt.date.today(), max_age_days, reconciliation_blocks):
         rows += _validate(gx, context, source, suite, run_id)
         validated = True
     if validated:

@@ -21,21 +21,16 @@ def new_la_code(old_la_code: str) -> str | None:
     return hit["new_la_code"][0] if hit.height else None
 
 
-NEIGHBOURS_ENV = "SENDBOARD_STATISTICAL_NEIGHBOURS"
-
-
 def region_code(new_code: str) -> str | None:
     hit = local_authorities().filter(pl.col("new_la_code") == new_code)
     return hit["region_code"][0] if hit.height else None
 
 
-def statistical_neighbours(new_code: str) -> list[str]:
-    """The LA's comparator LAs: `$SENDBOARD_STATISTICAL_NEIGHBOURS` (comma-separated ONS
-    codes) when set, else the list shipped in reference/statistical_neighbours.csv."""
-    import os
-
-    override = os.environ.get(NEIGHBOURS_ENV, "").strip()
-    if override:
-        return [c.strip() for c in override.split(",") if c.strip()]
+def statistical_neighbours(new_code: str, chosen: tuple[str, ...] | None = None) -> list[str]:
+    """The LA's comparator LAs: those the LA chose (Settings.statistical_neighbours, from
+    `$SENDBOARD_STATISTICAL_NEIGHBOURS`), else the list shipped in
+    reference/statistical_neighbours.csv."""
+    if chosen:
+        return list(chosen)
     table = pl.read_csv(REFERENCE / "statistical_neighbours.csv", infer_schema=False)
     return table.filter(pl.col("new_la_code") == new_code)["neighbour_code"].to_list()

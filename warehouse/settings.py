@@ -1,21 +1,14 @@
-"""Where things live, and the pseudonymisation key.
-
-`--home` defaults to `$SENDBOARD_HOME`, else `./var`. The key comes from
-`$SENDBOARD_PSEUDONYM_KEY`; only sample runs may fall back to a key generated locally.
-"""
+"""What a run is told: where things live and every setting, as one object that the entry
+points (the command line, the flows) make from the environment once (flows/settings.py) and
+pass down. Nothing here reads the environment."""
 
 from __future__ import annotations
 
-import logging
-import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-log = logging.getLogger(__name__)
-
-KEY_ENV = "SENDBOARD_PSEUDONYM_KEY"
-MIN_KEY_LENGTH = 16
+DEFAULT_SUPPRESSION_THRESHOLD = 5
+DEFAULT_MAX_DATA_AGE_DAYS = 400
 
 
 class ConfigError(RuntimeError):
@@ -24,11 +17,9 @@ class ConfigError(RuntimeError):
 
 @dataclass(frozen=True)
 class Home:
-    root: Path
+    """The working folder: the warehouse, the published database, the archive, reports."""
 
-    @classmethod
-    def resolve(cls, home: str | Path | None = None) -> Home:
-        return cls(Path(home or os.environ.get("SENDBOARD_HOME") or "var").resolve())
+    root: Path
 
     @property
     def warehouse(self) -> Path:
@@ -59,25 +50,18 @@ class Home:
             d.mkdir(parents=True, exist_ok=True)
 
 
-def pseudonym_key(home: Home, allow_sample_key: bool = False) -> bytes:
-    """The HMAC key for pseudonyms. A real run without one stops: pseudonyms made with a
-    throwaway key could never be linked to the next run's."""
-    key = os.environ.get(KEY_ENV, "")
-    if key:
-        if len(key) < MIN_KEY_LENGTH:
-            raise ConfigError(f"{KEY_ENV} is shorter than {MIN_KEY_LENGTH} characters; "
-                              "use a long random secret (e.g. `openssl rand -hex 32`).")
-        return key.encode()
-    if not allow_sample_key:
-        raise ConfigError(
-            f"{KEY_ENV} is not set. Set it to the LA's pseudonymisation secret (keep it out of "
-            "the repository, e.g. in the scheduler's secret store) and run again. Sample runs "
-            "(`sendboard run --sample`) generate a local key instead.")
-    home.ensure()
-    path = home.sample_key_file
-    if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    log.warning("%s is not set: using the local sample key in %s. Fine for the sample data; "
-                "never for real extracts.", KEY_ENV, path)
-    return path.read_text().strip().encode()
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of a run (README, "Settings"). `max_data_age_days=None` skips the
+    freshness rule (sample data carries fixed dates); `statistical_neighbours=None` uses the
+    list shipped in warehouse/reference/; `scenarios` is the forecast's scenarios file;
+    `kpi_doc` the KPI definitions the board pack's appendix prints."""
+
+    home: Home
+    scenarios: Path
+    kpi_doc: Path
+    suppression_threshold: int = DEFAULT_SUPPRESSION_THRESHOLD
+    max_data_age_days: int | None = DEFAULT_MAX_DATA_AGE_DAYS
+    reconciliation_blocks: bool = False
+    statistical_neighbours: tuple[str, ...] | None = None
+    task_runner: str = "threads"

@@ -29,47 +29,52 @@ from schemas.contracts import (
 from schemas.establishments import establishments_schema
 from schemas.finance import dsg_schema, ledger_schema
 from schemas.planning import places_schema, population_schema, recovery_plan_schema
-from transforms.census import stage_census
-from transforms.parse import parse_date, parse_int, parse_money
+from transforms.census import one_census, stage_census
+from values.parse import parse_date, parse_int, parse_money
+from warehouse import census_export, published, sen2_export
+from warehouse.files import FileOutcome, LandedFile, Prepared, Read
+
+
+@dataclass(frozen=True)
+class Export:
+    """How a source whose files load together (an export) is loaded: `key` says which
+    export a file belongs to, `read` reads one file alone (its Read, its rejection, or None
+    for a file that is no part of it), `load` checks the parts together and writes them
+    (warehouse.sen2_export, warehouse.census_export)."""
+
+    key: Callable[[LandedFile], str]
+    read: Callable[[LandedFile], Read | str | None]
+    load: Callable[..., list[FileOutcome]]
 
 
 @dataclass(frozen=True)
 class Source:
+    """A kind of file a landing folder takes. Most are a file, a contract, a schema and a
+    staging function; `prepare` replaces those for a file read its own way (the DfE's
+    releases), `export` for files that load together."""
+
     name: str  # landing subfolder
-    contract: Contract
-    schema: Callable[[], pa.DataFrameSchema]
-    stage: Callable[[pl.DataFrame, bytes], pl.DataFrame]  # good text rows -> typed rows
-    period_columns: tuple[str, ...]  # () = the file replaces the whole table (a snapshot)
+    contract: Contract | None = None
+    schema: Callable[[], pa.DataFrameSchema] | None = None
+    stage: Callable[[pl.DataFrame, bytes], pl.DataFrame] | None = None  # text -> typed rows
+    period_columns: tuple[str, ...] = ()  # () = the file replaces the whole table
     file_pattern: str = r".*"
     file_names: str = "any name"  # file_pattern in words, for messages
     file_check: Callable[[pl.DataFrame], str | None] | None = None  # whole-file rule
-    # What a re-issued file replaces, when finer than its periods (loads.Prepared).
+    # What a re-issued file replaces, when finer than its periods (files.Prepared).
     replace_columns: tuple[str, ...] | None = None
+    prepare: Callable[[LandedFile], Prepared] | None = None
+    export: Export | None = None
+    # Which of a folder's layouts a file is, when the name cannot say (the census).
+    accepts: Callable[[LandedFile], bool] | None = None
 
     @property
-    def table(self) -> str:
-        return self.contract.table
+    def table(self) -> str | None:
+        return self.contract.table if self.contract else None
 
-    def takes(self, file_name: str) -> bool:
-        return re.search(self.file_pattern, file_name.lower()) is not None
-
-
-# A census file holds one census. A few rows dated otherwise are typos (quarantined by the
-# schema); when no date holds a majority of the rows, no census date can be trusted.
-ONE_CENSUS_SHARE = 0.5
-
-
-def _one_census(frame: pl.DataFrame) -> str | None:
-    # Counted as written first (a census is millions of rows of one or two texts), then the
-    # few distinct texts parsed: `2026-01-15` and `15/01/2026` are one census day.
-    written = frame.group_by("census_date", maintain_order=True).len("n")
-    dates = written.with_columns(parse_date("census_date").alias("day")).drop_nulls("day") \
-        .group_by("day").agg(pl.col("n").sum(), pl.col("census_date").first().alias("as_written"))
-    if dates.height < 2 or dates["n"].max() > ONE_CENSUS_SHARE * dates["n"].sum():
-        return None
-    shown = ", ".join(f"{r['as_written']} ({r['n']} rows)" for r in
-                      dates.sort("n", "day", descending=[True, False]).iter_rows(named=True))
-    return f"holds more than one census date ({shown}): a file must hold one census"
+    def takes(self, f: LandedFile) -> bool:
+        return (re.search(self.file_pattern, f.name.lower()) is not None
+                and (self.accepts is None or self.accepts(f)))
 
 
 def _stage_establishments(good: pl.DataFrame, key: bytes) -> pl.DataFrame:
@@ -125,8 +130,17 @@ def _stage_population(good: pl.DataFrame, key: bytes) -> pl.DataFrame:
 SOURCES: dict[str, list[Source]] = {
     "establishments": [Source("establishments", ESTABLISHMENTS, establishments_schema,
                               _stage_establishments, ())],
-    "census": [Source("census", CENSUS, census_schema, stage_census, ("census_date",),
-                      file_check=_one_census, replace_columns=("census_date", "laestab"))],
+    "census": [
+        Source("census", CENSUS, census_schema, stage_census, ("census_date",),
+               file_check=one_census, replace_columns=("census_date", "laestab"),
+               accepts=lambda f: not census_export.is_blade(f)),
+        Source("census", CENSUS, period_columns=("census_date",),
+               replace_columns=("census_date", "laestab"), accepts=census_export.is_blade,
+               export=Export(census_export.export_key, census_export.read_table,
+                             census_export.load_export)),
+    ],
+    "sen2": [Source("sen2", export=Export(sen2_export.export_key, sen2_export.read_module,
+                                          sen2_export.load_export))],
     "finance": [
         Source("finance", HNB_LEDGER, ledger_schema, _stage_ledger, ("financial_year",),
                HNB_LEDGER.file_pattern, "names starting hnb_ledger"),
@@ -138,8 +152,17 @@ SOURCES: dict[str, list[Source]] = {
     "places": [Source("places", PLACES, places_schema, _stage_places, ("financial_year",))],
     "population": [Source("population", POPULATION, population_schema, _stage_population,
                           ("new_la_code", "year"))],
+    "published": [Source("published", prepare=published.prepare_published)],
 }
+FOLDERS = tuple(SOURCES)  # the landing folder's subfolders, one a source
 
 
-def source_for(folder: str, file_name: str) -> Source | None:
-    return next((s for s in SOURCES.get(folder, []) if s.takes(file_name)), None)
+def described(f: LandedFile) -> LandedFile:
+    """A landed file with what its header says of it that its name cannot (a census
+    file's Blade table), read once."""
+    return census_export.with_layout(f) if f.source == "census" else f
+
+
+def source_for(f: LandedFile) -> Source | None:
+    """The source that takes a landed file, or None when its folder's sources take none."""
+    return next((s for s in SOURCES.get(f.source, []) if s.takes(f)), None)

@@ -356,6 +356,10 @@ def forecast_section(db: _Db) -> Section | None:
             [Series("DSG extract (outturn, then forecast)", [past.get(y) for y in span]),
              *(Series(f"{n.replace('_', ' ')} (median)", path(n)) for n in scenarios)],
             unit="m", zero=False))
+    levers = _versus_baseline(value, scenarios, years)
+    if levers:
+        extra.insert(0, levers[1])
+        text += " " + levers[0]
     table = [(n, y, *value.get((n, y, "caseload"), (None,) * 3),
               millions(value.get((n, y, "hnb_spend_gbp"), (None,) * 3)[1]),
               millions(value.get((n, y, "dsg_cumulative_balance_gbp"), (None,) * 3)[1]))
@@ -366,6 +370,53 @@ def forecast_section(db: _Db) -> Section | None:
                    [*extra, '<p class="note">Markov model of plans by age, need and '
                     "placement (docs/forecast.md); scenarios and their levers in the scenarios "
                     "file.</p>"])
+
+
+def _signed(v, pounds: bool = False) -> str:
+    """A difference with its sign: +1,234 children, -£3.2m."""
+    if v is None:
+        return "\u2013"
+    if pounds:
+        return ("+" if v > 0 else "") + millions(v)
+    return f"{'+' if v > 0 else '-' if v < 0 else ''}{abs(round(v)):,}"
+
+
+def _versus_baseline(value: dict, scenarios: list[str], years: list[int]
+                     ) -> tuple[str, str] | None:
+    """Each scenario's difference from the baseline, simulation by simulation, in children
+    and in High Needs spend, with its 80% range: a sentence for the last January and a
+    table for every January (kpi.forecast *_vs_baseline)."""
+    others = [n for n in scenarios if (n, years[-1], "caseload_vs_baseline") in value]
+    if not others:
+        return None
+    last = years[-1]
+
+    def band(n: str, y: int, measure: str, pounds: bool = False) -> str:
+        lo, mid, hi = value.get((n, y, measure), (None,) * 3)
+        if mid is None:
+            return "\u2013"
+        return (f"{_signed(mid, pounds)} ({_signed(lo, pounds)} to {_signed(hi, pounds)})")
+
+    parts = []
+    for n in others:
+        spend = value.get((n, last, "hnb_spend_gbp_vs_baseline"))
+        parts.append(f"{n.replace('_', ' ')} {band(n, last, 'caseload_vs_baseline')} plans"
+                     + (f" and {band(n, last, 'hnb_spend_gbp_vs_baseline', True)} of High "
+                        f"Needs spend in {last - 1}-{str(last)[2:]}" if spend else ""))
+    sentence = (f"Against the baseline, simulation by simulation (80% range in brackets), "
+                f"January {last} would have: " + "; ".join(parts) + ".")
+    head = ("<tr><th>scenario</th><th>January</th><th>plans against baseline (80% range)</th>"
+            "<th>HNB spend against baseline (80% range)</th></tr>")
+    body = "".join(
+        f"<tr><td>{escape(n)}</td><td>{y}</td><td>{escape(band(n, y, 'caseload_vs_baseline'))}"
+        f"</td><td>{escape(band(n, y, 'hnb_spend_gbp_vs_baseline', True))}</td></tr>"
+        for n in others for y in years)
+    table = ("<h3>What each scenario's levers do</h3><p class=\"note\">Each scenario against the "
+             "baseline on the same simulations: the difference is the levers', and its range "
+             "is what the rest of the model leaves uncertain (a recovery target has its own "
+             f"chance of being missed).</p><table><thead>{head}</thead><tbody>{body}</tbody>"
+             "</table>")
+    return sentence, table
 
 
 def quality_section(db: _Db) -> str:
@@ -551,3 +602,13 @@ def print_pdf(html: Path, pdf: Path) -> Path:
                         f"--print-to-pdf={pdf}", html.resolve().as_uri()],
                        check=True, capture_output=True, timeout=120)
     return pdf
+
+
+def write_packs(settings) -> list[Path]:
+    """The run's board packs, internal and public, into the home's reports folder."""
+    from transforms import timing
+
+    published, reports = settings.home.published, settings.home.reports
+    with timing.stage("board pack"):
+        return [build_pack(published, reports / pack_name(published, public), public)
+                for public in (False, True)]

@@ -22,7 +22,7 @@ import polars as pl
 
 from sendboard.sample.calendar import EPOCH, census_day, to_days
 from sendboard.sample.other_sources import FINANCIAL_YEARS, write_gias, write_recovery_plan
-from transforms.upn import ALPHABET, valid_la_numbers
+from values.upn import ALPHABET, valid_la_numbers
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,176 @@
+"""A school census as COLLECT's Blade export (a CSV a table: docs/census-blade.md) into
+stage.census: each table read on its own, then joined into the flat census rows, judged by
+the census rules and written in one transaction, replacing the (census date, school) pairs
+the export holds."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import polars as pl
+
+from schemas.census import blade_table_schema, census_schema
+from schemas.contracts import BLADE_TABLE_NAMES, CENSUS, CENSUS_BLADE
+from transforms.census import one_census, stage_census
+from transforms.census_blade import BLADE_COLUMN, blade_table, join_tables, set_key, used_table
+from transforms.readers import FileRejected, header_of
+from transforms.timing import stage
+from transforms.validate import quarantine_rows, validate
+from values.parse import date_of
+from warehouse import store
+from warehouse.exports import read_parts
+from warehouse.files import FileOutcome, LandedFile, Read, period_values, periods_text
+from warehouse.reading import read_validated, reject_if_every_row_fails
+from warehouse.recorder import Recorder
+
+
+def with_layout(f: LandedFile) -> LandedFile:
+    """A census file with its Blade table named (from its header), if it is one."""
+    if f.source != "census" or f.blade_table is not None:
+        return f
+    table = blade_table(header_of(f.path))
+    return replace(f, blade_table=table) if table else f
+
+
+def is_blade(f: LandedFile) -> bool:
+    return with_layout(f).blade_table is not None
+
+
+def export_key(f: LandedFile) -> str:
+    """The export a table file belongs to: its folder, and its name without the table's
+    (`Blade-Export_16-01-2025_` + `senneeds.csv`)."""
+    f = with_layout(f)
+    return f"{f.path.parent}/{set_key(f.name, f.blade_table)}"
+
+
+def read_table(f: LandedFile) -> Read | str | None:
+    """One table read and validated alone, the reason it is rejected, or None for a table
+    sendboard does not use."""
+    table = used_table(with_layout(f).blade_table or "")
+    if table is None:
+        return None
+    try:
+        return read_validated(f.path, CENSUS_BLADE[table], blade_table_schema(table),
+                              known_only=True)
+    except FileRejected as e:
+        return str(e)
+
+
+def load_export(rec: Recorder, batch: list[LandedFile],
+                ready: list[Read | str | None] | None = None) -> list[FileOutcome]:
+    """The export's tables joined and loaded. It needs its returns (`schoolcensus`) and
+    pupils (`pupilonroll`), and in spring its needs (`senneeds`); a table missing from the
+    batch is taken from the archive when an earlier load of the same export had it (a
+    corrected table landed alone), else the tables that read wait, unrecorded, as a SEN2
+    export does. `ready`: read_table's result for each file, when read in parallel."""
+    batch = [with_layout(f) for f in batch]
+
+    def part_of(f: LandedFile) -> tuple[str | None, FileOutcome | None]:
+        table = used_table(f.blade_table or "")
+        if table is None:
+            return None, rec.skip(f, f"is the Blade census's {f.blade_table} table, which "
+                                     "sendboard does not use (archived only)")
+        return table, None
+
+    parts = read_parts(rec, batch, ready, part_of, read_table, "table")
+    reads = parts.reads
+    if not parts.problems:
+        _companions(rec, batch, reads)
+    missing = [t for t in ("schoolcensus", "pupilonroll") if t not in reads]
+    if not missing and "senneeds" not in reads and _spring(reads["schoolcensus"][1]):
+        missing.append("senneeds")  # without it every SEN pupil would lose their need
+    if missing:
+        why = "; ".join(parts.problems) or f"no {', '.join(missing)} table landed with it"
+        return parts.outcomes + [
+            rec.waiting(f, r, f"{f.name} waits for the rest of its Blade census export "
+                              f"({why}); it loads when the missing table lands")
+            for f, r in reads.values() if f in batch]
+    return parts.outcomes + _join(rec, reads, batch)
+
+
+def _spring(header: Read) -> bool:
+    """Whether the returns are the spring census (January or February), the one that
+    collects SEN need."""
+    days = header.validated.good.select(date_of(header.validated.good, "referencedate"))
+    return bool(days.to_series().dt.month().le(2).any())
+
+
+def _join(rec: Recorder, reads: dict[str, tuple[LandedFile, Read]],
+          batch: list[LandedFile]) -> list[FileOutcome]:
+    personal = {t: CENSUS_BLADE[t].personal for t in reads}
+    with stage("validate"):
+        flat, lost = join_tables({t: r.validated.good for t, (_, r) in reads.items()},
+                                 personal)
+        try:
+            if reason := one_census(flat):
+                raise FileRejected(reason)
+            v = validate(flat, census_schema(blade=True), CENSUS.personal, consume=True)
+            reject_if_every_row_fails(v, CENSUS)
+        except FileRejected as e:
+            # (A table taken from the archive stays as it was loaded.)
+            return [rec.reject(f, f"belongs to a Blade census export that {e}")
+                    for f, _ in reads.values() if f in batch]
+        lost["pupilonroll"] = pl.concat([lost["pupilonroll"], v.quarantine.with_columns(
+            pl.col("column_name").replace(BLADE_COLUMN))])
+        # A need or FSM period of a pupil held back goes with them, as SEN2's rows do.
+        pupils = reads["pupilonroll"][1].validated.good.select("row_number",
+                                                               "pupilonrolltableid")
+        staged_ids = pupils.join(v.good.select("row_number"), on="row_number",
+                                 how="semi")["pupilonrolltableid"]
+        for t in ("senneeds", "fsmperiod"):
+            if t in reads:
+                kept = reads[t][1].validated.good.join(
+                    lost[t].select("row_number").unique(), on="row_number", how="anti")
+                _, cascade = quarantine_rows(
+                    kept, ~kept["pupilonrolltableid"].is_in(staged_ids.implode()),
+                    "pupilonrolltableid", "links to a pupilonroll row that is missing or "
+                    "quarantined", set())
+                lost[t] = pl.concat([lost[t], cascade])
+    with stage("transform"):
+        staged = stage_census(v.good, rec.key)
+    outcomes = []
+    pupil_file = reads["pupilonroll"][0]
+    period = periods_text(staged, ("census_date",))
+    periods = period_values(staged, ("census_date",))
+    with stage("load"), store.transaction(rec.con):
+        replaced = staged.height and store.replace_periods(
+            rec.con, "stage.census", staged, ("census_date", "laestab"), pupil_file.sha256)
+        for t, (f, r) in reads.items():
+            if t in lost:
+                r.quarantine = pl.concat([r.quarantine, lost[t]]).sort(
+                    "row_number", "column_name")
+            loaded = staged.height if t == "pupilonroll" else \
+                r.rows_read - r.quarantine["row_number"].n_unique()
+            # Only the pupils' file holds the staged rows; the others name their table,
+            # so that replacing its rows never marks them superseded.
+            table = "stage.census" if t == "pupilonroll" else f"stage.census ({t})"
+            rec.record(f, r, loaded, period, table, periods)
+            outcomes.append(rec.outcome(f, r, loaded, period))
+        if replaced:
+            store.supersede(rec.con, "stage.census", pupil_file.name)
+    return outcomes
+
+
+def _companions(rec: Recorder, batch: list[LandedFile],
+                reads: dict[str, tuple[LandedFile, Read]]) -> None:
+    """Tables of this export loaded before and absent from the batch, read again from the
+    archive (newest first), so a corrected table can land alone."""
+    key = set_key(batch[0].name, batch[0].blade_table)
+    have = {f.sha256 for f in batch}
+    for sha, name, archived in rec.con.execute(
+            "SELECT sha256, original_name, archived_as FROM audit.files WHERE source = "
+            "'census' AND status = 'loaded' AND archived_as IS NOT NULL "
+            "ORDER BY loaded_at DESC").fetchall():
+        path = Path(archived)
+        # By name first: only a file named as a table of this export is opened.
+        if sha in have or not any(t in name.lower() and set_key(name, t) == key
+                                  for t in BLADE_TABLE_NAMES) or not path.exists():
+            continue
+        f = with_layout(LandedFile("census", path, sha, name))
+        table = used_table(f.blade_table or "")
+        if table and table not in reads and set_key(name, f.blade_table) == key:
+            r = read_table(f)
+            if isinstance(r, Read):
+                reads[table] = (f, r)
+                rec.archived.setdefault(sha, archived)
