@@ -83,7 +83,7 @@ def publish_tables(con, target: Path, run_id: str):
 @task(name="board pack", cache_policy=NO_CACHE)
 def board_pack(settings: Settings) -> list[Path]:
     """The board pack, internal and public, from what was just published."""
-    from sendboard.pack import write_packs
+    from warehouse.pack import write_packs
 
     written = write_packs(settings)
     get_run_logger().info("board packs: %s", ", ".join(str(p) for p in written))

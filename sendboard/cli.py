@@ -117,7 +117,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from sendboard.pack import build_pack, pack_name
+    from warehouse.pack import build_pack, pack_name
 
     home = env.home(args.home)
     if not home.published.exists():
@@ -126,9 +126,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 2
     as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
     out = Path(args.out) if args.out else home.reports / pack_name(home.published, args.public)
-    print(f"board pack written to {build_pack(home.published, out, args.public, as_of)}")
+    written = build_pack(home.published, out, env.settings(args.home).kpi_doc, args.public,
+                         as_of)
+    print(f"board pack written to {written}")
     if args.pdf:
-        from sendboard.pack import print_pdf
+        from warehouse.pack import print_pdf
 
         print(f"PDF written to {print_pdf(out, out.with_suffix('.pdf'))}")
     return 0

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from sendboard.pack import millions
+from warehouse.pack import millions
 from warehouse.settings import Home
 
 

@@ -8,7 +8,8 @@ import duckdb
 import pytest
 
 from flows.nightly import nightly
-from sendboard.pack import build_pack
+from flows.settings import KPI_DOC
+from warehouse.pack import build_pack
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def test_every_run_writes_an_internal_and_a_public_pack(home):
 
 
 def test_the_commentary_and_tables_equal_the_published_tables(home, tmp_path):
-    html = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html").read_text()
+    html = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html", KPI_DOC).read_text()
     con = duckdb.connect(str(home / "sendboard.duckdb"), read_only=True)
     year, caseload, growth = con.execute("SELECT year, caseload, growth_pct FROM "
                                          "kpi.ehcp_caseload ORDER BY year DESC LIMIT 1"
@@ -47,7 +48,7 @@ def test_the_commentary_and_tables_equal_the_published_tables(home, tmp_path):
 
 
 def test_the_pack_is_self_contained_and_accessible(home, tmp_path):
-    html = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html").read_text()
+    html = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html", KPI_DOC).read_text()
     assert "<script" not in html and "http://" not in html.replace(
         'xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in html
     svgs = re.findall(r"<svg[^>]*>", html)
@@ -59,7 +60,7 @@ def test_the_pack_is_self_contained_and_accessible(home, tmp_path):
 
 
 def test_the_public_pack_shows_no_small_number(home, tmp_path):
-    html = build_pack(home / "sendboard.duckdb", tmp_path / "public.html", public=True
+    html = build_pack(home / "sendboard.duckdb", tmp_path / "public.html", KPI_DOC, public=True
                       ).read_text()
     assert "Public version: small numbers suppressed" in html
     # Everything before the data quality section (which counts files, not children).
@@ -74,7 +75,7 @@ def test_the_pack_renders_in_headless_chromium_offline(home, tmp_path, request):
     itself, every chart drawn; a screenshot per section goes to the test output."""
     from tests.browser import Page
 
-    pack = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html")
+    pack = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html", KPI_DOC)
     shots = tmp_path / "screenshots"
     shots.mkdir()
     page = Page()
@@ -102,9 +103,9 @@ def test_the_pack_renders_in_headless_chromium_offline(home, tmp_path, request):
 
 
 def test_the_appendix_carries_the_kpi_definitions_and_the_pack_prints_to_pdf(home, tmp_path):
-    from sendboard.pack import print_pdf
+    from warehouse.pack import print_pdf
 
-    html_path = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html")
+    html_path = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html", KPI_DOC)
     html = html_path.read_text()
     appendix = html.split("<h2>Appendix: KPI definitions</h2>")[1]
     assert "<h4>ehcp-caseload</h4>" in appendix and "140 days (20 weeks)" in appendix
@@ -117,9 +118,9 @@ def test_the_appendix_carries_the_kpi_definitions_and_the_pack_prints_to_pdf(hom
 def test_every_chart_stays_readable_in_greyscale(home, tmp_path):
     """No two series of a chart share a pattern (hatch or dash) and a grey level closer than
     MIN_LIGHTNESS_GAP; the palette's first colours alone would not pass for seven series."""
-    from sendboard.pack.charts import PALETTE, greyscale_clashes
+    from warehouse.pack.charts import PALETTE, greyscale_clashes
 
-    html = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html").read_text()
+    html = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html", KPI_DOC).read_text()
     charts = re.findall(r"<svg.*?</svg>", html, flags=re.S)
     styles_per_chart = []
     for svg in charts:
@@ -144,7 +145,7 @@ def test_every_chart_stays_readable_in_greyscale(home, tmp_path):
 
 
 def test_need_and_placement_sections_compare_with_england(home, tmp_path):
-    html = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html").read_text()
+    html = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html", KPI_DOC).read_text()
     con = duckdb.connect(str(home / "sendboard.duckdb"), read_only=True)
     year = con.execute("SELECT max(year) FROM kpi.ehcp_need_mix").fetchall()[0][0]
     rows = con.execute(
@@ -185,7 +186,7 @@ def test_the_forecast_fills_three_scenarios_and_the_pack_compares_them(home, tmp
                      ("recovery_plan", 2027, 2031)]  # five Januaries after the export's
     assert p10 < p50 < p90 and abs(groups - p50) <= 6  # medians of parts need not add up
     assert stamped == [("docs/kpis.md#forecast",)]
-    html = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html").read_text()
+    html = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html", KPI_DOC).read_text()
     assert (f"{round(p50):,} under baseline (80% range {round(p10):,} to {round(p90):,})"
             in html)
     # What each lever does: the recovery plan against the baseline, draw by draw, with its band.

@@ -10,8 +10,8 @@ import math
 import polars as pl
 import pytest
 
+from flows.settings import DEFAULT_SCENARIOS
 from transforms import forecast as F
-from warehouse.forecast import DEFAULT_SCENARIOS
 
 
 def states(rows: list[tuple[int, int, int, str, str]]) -> pl.DataFrame:

@@ -245,7 +245,7 @@ def rebuild(con: duckdb.DuckDBPyConnection, settings: Settings,
         # lock) while this one finishes the other tables and writes them: nationally the
         # core tables take about as long to write as the forecast to run.
         forecast_job = _background(
-            build_forecast, dict(out), ledger, ", ".join(inputs), as_of,
+            build_forecast, dict(out), ledger, ", ".join(inputs), as_of, settings.scenarios,
             population=(population.filter(pl.col("new_la_code") == la_code)
                         if population is not None and la_code else population))
     before_forecast = list(out)

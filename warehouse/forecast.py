@@ -16,13 +16,7 @@ from transforms import forecast
 from transforms.forecast_backtest import ENGLAND, SERIES, as_known_at, published_series
 from transforms.kpis import _stamp
 
-DEFAULT_SCENARIOS = Path(__file__).resolve().parents[1] / "sendboard" / "scenarios.toml"
-SCENARIOS_ENV = "SENDBOARD_SCENARIOS"
 log = logging.getLogger(__name__)
-
-
-def scenarios_path() -> Path:
-    return Path(os.environ.get(SCENARIOS_ENV) or DEFAULT_SCENARIOS)
 
 
 def england_reference(base_year: int, published: pl.DataFrame | None = None
@@ -48,14 +42,14 @@ def england_reference(base_year: int, published: pl.DataFrame | None = None
 
 
 def build_forecast(out: dict[str, pl.DataFrame], ledger: pl.DataFrame | None,
-                   source: str, as_of: dt.date, sims: int = 400,
+                   source: str, as_of: dt.date, scenarios_file: Path, sims: int = 400,
                    population: pl.DataFrame | None = None,
                    published: pl.DataFrame | None = None
                    ) -> tuple[pl.DataFrame | None, list[str]]:
     """Every scenario's p10/p50/p90 per year, measure and breakdown, stamped (None when SEN2
     holds fewer than two Januaries to fit from); and what the run should tell its users:
     no forecast, a forecast without costs, a scenario left out, and why. Each is logged as
-    a warning too."""
+    a warning too. `scenarios_file`: the scenarios (Settings.scenarios)."""
     started = time.perf_counter()
     notes: list[str] = []
 
@@ -63,11 +57,10 @@ def build_forecast(out: dict[str, pl.DataFrame], ledger: pl.DataFrame | None,
         log.warning(message)
         notes.append(message)
 
-    path = scenarios_path()
-    if not path.is_file():
-        raise FileNotFoundError(f"forecast scenarios file {path} not found (set "
-                                f"{SCENARIOS_ENV} or restore sendboard/scenarios.toml)")
-    scenarios = forecast.load_scenarios(path)
+    if not scenarios_file.is_file():
+        raise FileNotFoundError(f"forecast scenarios file {scenarios_file} not found (set "
+                                "SENDBOARD_SCENARIOS or restore sendboard/scenarios.toml)")
+    scenarios = forecast.load_scenarios(scenarios_file)
     days = dict(out["kpi.ehcp_caseload"].select("year", "census_date").iter_rows())
     states = forecast.january_states(out["core.ehc_plans"], out["core.ehc_needs"],
                                      out["core.ehc_placements"], days)
@@ -123,5 +116,5 @@ def build_forecast(out: dict[str, pl.DataFrame], ledger: pl.DataFrame | None,
         return None, notes
     log.info("forecast: %d scenarios x %d simulations in %.1f s", len(results), sims,
              time.perf_counter() - started)
-    return _stamp(pl.concat(frames), "forecast", f"{source}; scenarios {path.name}",
+    return _stamp(pl.concat(frames), "forecast", f"{source}; scenarios {scenarios_file.name}",
                   as_of), notes

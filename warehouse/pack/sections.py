@@ -1,36 +1,15 @@
-"""The SEND Board pack: one self-contained HTML file built from the published tables.
-
-Every number in it is read from sendboard.duckdb (kpi.*, or public.* for papers that are
-published), every chart is inline SVG with its data table behind a toggle, and the commentary
-is written from the same numbers. Nothing is fetched when the file is opened.
-"""
+"""The pack's sections: each reads its tables from the published database (kpi.*, or
+public.* for the public pack) and writes its commentary from the same numbers."""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
 import duckdb
 
-from sendboard.pack.charts import Series, bars, lines
-
-CSS = """
-body{font-family:Arial,Helvetica,sans-serif;color:#111;max-width:60rem;margin:2rem auto;
-padding:0 1rem;line-height:1.45}
-h1{font-size:2rem;margin-bottom:.2rem}h2{border-bottom:2px solid #0072B2;padding-bottom:.2rem;
-margin-top:2.5rem}.meta{color:#444}.tiles{display:grid;grid-template-columns:repeat(3,1fr);
-gap:.8rem;margin:1.5rem 0}.tile{border:1px solid #999;border-radius:6px;padding:.7rem}
-.tile b{display:block;font-size:1.6rem}.chart{width:100%;height:auto;margin:.5rem 0}
-table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}td,th{border:1px solid #bbb;
-padding:.2rem .5rem;text-align:right}th:first-child,td:first-child{text-align:left}
-details{margin:.3rem 0 1rem}summary{cursor:pointer;color:#0058a0}.note{font-size:.85rem;
-color:#444}.rag-red{background:#f4c7c3}.rag-amber{background:#fce8b2}.rag-green{background:#c8e6c9}
-@media print{@page{size:A4;margin:16mm}body{margin:0;max-width:none}section{break-inside:
-avoid-page}h2{break-after:avoid}details{display:block}details>summary{display:none}
-details>*{display:block}.tiles{grid-template-columns:repeat(3,1fr)}}
-"""
+from warehouse.pack.charts import Series, bars, lines
 
 
 @dataclass
@@ -71,7 +50,7 @@ def millions(v) -> str:
     return f"{'-' if v < 0 else ''}£{abs(float(v)) / 1e6:,.1f}m"
 
 
-class _Db:
+class PackData:
     def __init__(self, path: Path, schema: str):
         self.con = duckdb.connect(str(path), read_only=True)
         self.schema = schema
@@ -85,7 +64,7 @@ class _Db:
             "table_name = ?", [self.schema, table]).fetchall()[0][0])
 
 
-def caseload_section(db: _Db) -> Section:
+def caseload_section(db: PackData) -> Section:
     rows = db.rows("SELECT c.year, c.caseload, c.growth_pct, n.new_plans FROM S.ehcp_caseload c "
                    "LEFT JOIN S.ehcp_new_plans n ON n.year = c.year - 1 ORDER BY c.year")
     years = [str(r[0]) for r in rows]
@@ -105,7 +84,7 @@ def caseload_section(db: _Db) -> Section:
                    (["January", "EHC plans", "growth %", "new plans in the year before"], rows))
 
 
-def timeliness_section(db: _Db) -> Section:
+def timeliness_section(db: PackData) -> Section:
     local = {r[0]: r[1] for r in db.rows("SELECT year, pct_within_20_weeks_ex FROM "
                                          "S.ehcp_new_plans ORDER BY year")}
     bench = {}
@@ -131,7 +110,7 @@ def timeliness_section(db: _Db) -> Section:
                    (["year", "this LA %", "region %", "England %"], rows))
 
 
-def _england(db: _Db, measures: list[str]) -> dict[tuple[int, str], float]:
+def _england(db: PackData, measures: list[str]) -> dict[tuple[int, str], float]:
     """England's published figure per (year, measure), empty without benchmarks."""
     if not db.has("benchmarks"):
         return {}
@@ -141,7 +120,7 @@ def _england(db: _Db, measures: list[str]) -> dict[tuple[int, str], float]:
         f"measure IN ({marks})", measures)}
 
 
-def placement_section(db: _Db) -> Section:
+def placement_section(db: PackData) -> Section:
     rows = db.rows("SELECT year, placement_group, pct FROM S.ehcp_placement_mix ORDER BY year")
     groups = ["mainstream", "special", "fe", "educated_elsewhere", "ap_pru", "early_years",
               "unknown"]
@@ -178,7 +157,7 @@ def placement_section(db: _Db) -> Section:
                    (["January", *groups, "England mainstream", "England special"], table), extra)
 
 
-def need_section(db: _Db) -> Section:
+def need_section(db: PackData) -> Section:
     y = db.rows("SELECT max(year) FROM S.ehcp_need_mix")[0][0]
     rows = db.rows("SELECT need, plans, pct FROM S.ehcp_need_mix WHERE year = ? "
                    "ORDER BY plans DESC NULLS LAST", [y])
@@ -205,7 +184,7 @@ def need_section(db: _Db) -> Section:
                    (["need", "plans", "%", "England %"], [(*r, eng.get(r[0])) for r in rows]))
 
 
-def prevalence_section(db: _Db) -> Section:
+def prevalence_section(db: PackData) -> Section:
     rows = db.rows("SELECT census_date, ehcp_pct, sen_support_pct FROM S.sen_prevalence "
                    "WHERE scope = 'la' AND month(census_date) = 1 ORDER BY census_date")
     phases = db.rows("SELECT scope_id, pupils, ehcp_pct, sen_support_pct FROM S.sen_prevalence "
@@ -227,7 +206,7 @@ def prevalence_section(db: _Db) -> Section:
                    (["census", "EHC plan %", "SEN support %"], rows), extra)
 
 
-def finance_section(db: _Db) -> Section | None:
+def finance_section(db: PackData) -> Section | None:
     if not db.has("dsg_balance"):
         return None
     rows = db.rows("SELECT financial_year, hnb_income_gbp, hnb_spend_gbp, in_year_gbp, "
@@ -257,7 +236,7 @@ def _plain_money(v) -> str:
     return "-" if v is None else f"{'-' if v < 0 else ''}£{abs(float(v)):,.0f}"
 
 
-def recovery_section(db: _Db) -> Section | None:
+def recovery_section(db: PackData) -> Section | None:
     if not db.has("recovery_plan"):
         return None
     rows = db.rows("SELECT project_name, sum(planned_saving_gbp), sum(actual_saving_gbp), "
@@ -276,7 +255,7 @@ def recovery_section(db: _Db) -> Section | None:
     return Section("Recovery plan", text, chart, (["project", "planned", "actual", "RAG"], table))
 
 
-def places_section(db: _Db) -> Section | None:
+def places_section(db: PackData) -> Section | None:
     if not db.has("place_sufficiency"):
         return None
     rows = db.rows("SELECT financial_year, provision, sum(funded_places), sum(ehcp_pupils) FROM "
@@ -297,7 +276,7 @@ def places_section(db: _Db) -> Section | None:
                    (["year", "provision", "funded places", "EHCP pupils"], rows))
 
 
-def forecast_section(db: _Db) -> Section | None:
+def forecast_section(db: PackData) -> Section | None:
     if not db.has("forecast"):
         return None
     rows = db.rows("SELECT scenario, year, measure, p10, p50, p90 FROM S.forecast WHERE "
@@ -419,7 +398,7 @@ def _versus_baseline(value: dict, scenarios: list[str], years: list[int]
     return sentence, table
 
 
-def quality_section(db: _Db) -> str:
+def quality_section(db: PackData) -> str:
     files = db.con.execute("SELECT source, count(*), sum(rows_loaded), sum(rows_quarantined), "
                            "count(*) FILTER (status = 'rejected') FROM audit.files GROUP BY 1 "
                            "ORDER BY 1").fetchall()
@@ -436,13 +415,13 @@ def quality_section(db: _Db) -> str:
             f"<table><thead>{head}</thead><tbody>{body}</tbody></table></section>")
 
 
-def _has_audit(db: _Db, table: str) -> bool:
+def _has_audit(db: PackData, table: str) -> bool:
     return bool(db.con.execute("SELECT count(*) FROM information_schema.tables WHERE "
                                "table_schema = 'audit' AND table_name = ?", [table]
                                ).fetchall()[0][0])
 
 
-def sources_section(db: _Db) -> str:
+def sources_section(db: PackData) -> str:
     tables = [t for (t,) in db.con.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1",
         [db.schema]).fetchall()]
@@ -458,109 +437,7 @@ def sources_section(db: _Db) -> str:
             f"SHA-256 prefix.</p><ul>{''.join(items)}</ul></section>")
 
 
-KPI_DOC = Path(__file__).resolve().parents[2] / "docs" / "kpis.md"
-
-
-def definitions_appendix() -> str:
-    """docs/kpis.md, the one place the KPIs are defined, as the pack's appendix (headings,
-    paragraphs and lists: all that file uses)."""
-    if not KPI_DOC.exists():
-        return ("<section><h2>Appendix: KPI definitions</h2><p>See docs/kpis.md in the "
-                "sendboard repository.</p></section>")
-    import re
-
-    def inline(text: str) -> str:
-        text = escape(text)
-        text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
-        return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
-
-    out, para, items = [], [], []
-
-    def flush() -> None:
-        if para:
-            out.append(f"<p>{inline(' '.join(para))}</p>")
-            para.clear()
-        if items:
-            out.append("<ul>" + "".join(f"<li>{inline(i)}</li>" for i in items) + "</ul>")
-            items.clear()
-
-    for line in KPI_DOC.read_text(encoding="utf-8").splitlines():
-        if line.startswith("#"):
-            flush()
-            level = min(len(line) - len(line.lstrip("#")) + 2, 4)  # under the pack's h2
-            out.append(f"<h{level}>{inline(line.lstrip('# '))}</h{level}>")
-        elif line.startswith("- "):
-            if para:
-                flush()
-            items.append(line[2:])
-        elif line.startswith("  ") and items:
-            items[-1] += " " + line.strip()
-        elif not line.strip():
-            flush()
-        else:
-            para.append(line.strip())
-    flush()
-    return ("<section class='appendix'><h2>Appendix: KPI definitions</h2>"
-            + "".join(out) + "</section>")
-
-
-def pack_name(published: Path, public: bool = False) -> str:
-    """board-pack-<as of>[-public].html"""
-    con = duckdb.connect(str(published), read_only=True)
-    try:
-        as_of = _published_as_of(con)
-    finally:
-        con.close()
-    return f"board-pack-{as_of}{'-public' if public else ''}.html"
-
-
-def _published_as_of(con: duckdb.DuckDBPyConnection) -> dt.date | None:
-    """The as-of date of the run whose tables these are (the published copy carries its own
-    run's record): every KPI table has it, whichever tables the run could build."""
-    rows = con.execute("SELECT as_of FROM audit.runs WHERE status = 'published' "
-                       "ORDER BY finished_at DESC LIMIT 1").fetchall()
-    return rows[0][0] if rows else None
-
-
-# The sections that need a table that a run without a whole SEN2 export (or without a
-# census) does not build.
-_NEEDS = {"caseload_section": "ehcp_caseload", "timeliness_section": "ehcp_new_plans",
-          "placement_section": "ehcp_placement_mix", "need_section": "ehcp_need_mix",
-          "prevalence_section": "sen_prevalence"}
-
-
-def build_pack(published: Path, out: Path, public: bool = False,
-               as_of: dt.date | None = None) -> Path:
-    """Write the board pack for the published database to `out` (an .html file)."""
-    db = _Db(published, "public" if public else "kpi")
-    try:
-        data_as_of = _published_as_of(db.con)
-        freshness = db.con.execute(
-            "SELECT source, max(period) FROM audit.files WHERE status = 'loaded' AND source IN "
-            "('census', 'sen2') GROUP BY 1 ORDER BY 1").fetchall()
-        sections = [make(db) for make in (
-            caseload_section, timeliness_section, placement_section, need_section,
-            prevalence_section, finance_section, recovery_section, places_section,
-            forecast_section) if make.__name__ not in _NEEDS or db.has(_NEEDS[make.__name__])]
-        tiles = _tiles(db)
-        body = "".join(s.html() for s in sections if s is not None)
-        quality = quality_section(db) + sources_section(db) + definitions_appendix()
-    finally:
-        db.con.close()
-    shown = as_of or data_as_of
-    fresh = "; ".join(f"latest {s}: {escape(str(p))}" for s, p in freshness)
-    label = "Public version: small numbers suppressed" if public else "Internal version"
-    html = (f"<!doctype html><html lang='en-GB'><head><meta charset='utf-8'><title>SEND Board "
-            f"pack, {shown}</title><style>{CSS}</style></head><body><header><h1>SEND Board "
-            f"pack</h1><p class='meta'>Data as of {shown}. {fresh}. {label}.</p></header>"
-            f"<main><section><h2>Headlines</h2><div class='tiles'>{tiles}</div></section>"
-            f"{body}{quality}</main></body></html>")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(html, encoding="utf-8")
-    return out
-
-
-def _tiles(db: _Db) -> str:
+def headline_tiles(db: PackData) -> str:
     tiles = []
     if db.has("ehcp_caseload"):
         c = db.rows("SELECT year, caseload, growth_pct FROM S.ehcp_caseload ORDER BY year "
@@ -582,33 +459,3 @@ def _tiles(db: _Db) -> str:
                   ("Cumulative balance", millions(d[2]), "negative is a deficit")]
     return "".join(f"<div class='tile'>{escape(t)}<b>{escape(v)}</b>{escape(s)}</div>"
                    for t, v, s in tiles)
-
-
-def print_pdf(html: Path, pdf: Path) -> Path:
-    """Print the pack to PDF with headless Chromium (A4, from the pack's print CSS)."""
-    import shutil
-    import subprocess
-    import tempfile
-
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not browser:
-        raise FileNotFoundError("--pdf needs Chromium (Debian: apt-get install chromium); the "
-                                f"HTML pack is at {html} and prints to PDF from any browser")
-    with tempfile.TemporaryDirectory() as profile:
-        subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
-                        "--no-first-run", "--disable-background-networking",
-                        "--disable-component-update", "--disable-sync",
-                        f"--user-data-dir={profile}", "--no-pdf-header-footer",
-                        f"--print-to-pdf={pdf}", html.resolve().as_uri()],
-                       check=True, capture_output=True, timeout=120)
-    return pdf
-
-
-def write_packs(settings) -> list[Path]:
-    """The run's board packs, internal and public, into the home's reports folder."""
-    from transforms import timing
-
-    published, reports = settings.home.published, settings.home.reports
-    with timing.stage("board pack"):
-        return [build_pack(published, reports / pack_name(published, public), public)
-                for public in (False, True)]

@@ -1,0 +1,105 @@
+"""The SEND Board pack: one self-contained HTML file built from the published tables.
+
+Every number in it is read from sendboard.duckdb (kpi.*, or public.* for papers that are
+published), every chart is inline SVG with its data table behind a toggle, and the commentary
+is written from the same numbers. Nothing is fetched when the file is opened.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from html import escape
+from pathlib import Path
+
+import duckdb
+
+from warehouse.pack.appendix import definitions_appendix
+from warehouse.pack.pdf import print_pdf
+from warehouse.pack.sections import (
+    PackData,
+    caseload_section,
+    finance_section,
+    forecast_section,
+    headline_tiles,
+    millions,
+    need_section,
+    placement_section,
+    places_section,
+    prevalence_section,
+    quality_section,
+    recovery_section,
+    sources_section,
+    timeliness_section,
+)
+from warehouse.pack.style import CSS
+from warehouse.settings import Settings
+
+
+def pack_name(published: Path, public: bool = False) -> str:
+    """board-pack-<as of>[-public].html"""
+    con = duckdb.connect(str(published), read_only=True)
+    try:
+        as_of = _published_as_of(con)
+    finally:
+        con.close()
+    return f"board-pack-{as_of}{'-public' if public else ''}.html"
+
+
+def _published_as_of(con: duckdb.DuckDBPyConnection) -> dt.date | None:
+    """The as-of date of the run whose tables these are (the published copy carries its own
+    run's record): every KPI table has it, whichever tables the run could build."""
+    rows = con.execute("SELECT as_of FROM audit.runs WHERE status = 'published' "
+                       "ORDER BY finished_at DESC LIMIT 1").fetchall()
+    return rows[0][0] if rows else None
+
+
+# The sections that need a table that a run without a whole SEN2 export (or without a
+# census) does not build.
+_NEEDS = {"caseload_section": "ehcp_caseload", "timeliness_section": "ehcp_new_plans",
+          "placement_section": "ehcp_placement_mix", "need_section": "ehcp_need_mix",
+          "prevalence_section": "sen_prevalence"}
+
+
+def build_pack(published: Path, out: Path, kpi_doc: Path, public: bool = False,
+               as_of: dt.date | None = None) -> Path:
+    """Write the board pack for the published database to `out` (an .html file);
+    `kpi_doc` is docs/kpis.md (Settings.kpi_doc), printed as the appendix."""
+    db = PackData(published, "public" if public else "kpi")
+    try:
+        data_as_of = _published_as_of(db.con)
+        freshness = db.con.execute(
+            "SELECT source, max(period) FROM audit.files WHERE status = 'loaded' AND source IN "
+            "('census', 'sen2') GROUP BY 1 ORDER BY 1").fetchall()
+        sections = [make(db) for make in (
+            caseload_section, timeliness_section, placement_section, need_section,
+            prevalence_section, finance_section, recovery_section, places_section,
+            forecast_section) if make.__name__ not in _NEEDS or db.has(_NEEDS[make.__name__])]
+        tiles = headline_tiles(db)
+        body = "".join(s.html() for s in sections if s is not None)
+        quality = quality_section(db) + sources_section(db) + definitions_appendix(kpi_doc)
+    finally:
+        db.con.close()
+    shown = as_of or data_as_of
+    fresh = "; ".join(f"latest {s}: {escape(str(p))}" for s, p in freshness)
+    label = "Public version: small numbers suppressed" if public else "Internal version"
+    html = (f"<!doctype html><html lang='en-GB'><head><meta charset='utf-8'><title>SEND Board "
+            f"pack, {shown}</title><style>{CSS}</style></head><body><header><h1>SEND Board "
+            f"pack</h1><p class='meta'>Data as of {shown}. {fresh}. {label}.</p></header>"
+            f"<main><section><h2>Headlines</h2><div class='tiles'>{tiles}</div></section>"
+            f"{body}{quality}</main></body></html>")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    return out
+
+
+def write_packs(settings: Settings) -> list[Path]:
+    """The run's board packs, internal and public, into the home's reports folder."""
+    from transforms import timing
+
+    published, reports = settings.home.published, settings.home.reports
+    with timing.stage("board pack"):
+        return [build_pack(published, reports / pack_name(published, public),
+                           settings.kpi_doc, public) for public in (False, True)]
+
+
+__all__ = ["build_pack", "millions", "pack_name", "print_pdf", "write_packs"]
