@@ -9,6 +9,7 @@ Great Expectations is imported only when the gate runs: it takes seconds to impo
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -90,114 +91,177 @@ def _fy_order(frame: pl.DataFrame) -> pl.DataFrame:
                               .alias("fy_start"))
 
 
-def suites(tables: dict[str, pl.DataFrame], today: dt.date, max_age_days: int | None,
-           reconciliation_blocks: bool = False) -> list[Suite]:
-    """The suites for whichever KPI tables were built (keys like `kpi.ehcp_caseload`).
-    `max_age_days`: how old the newest extract may be (None skips freshness: sample data has
-    fixed dates); `reconciliation_blocks`: a caseload that differs from the DfE's stops the
-    publish rather than warning."""
-    out: list[Suite] = []
-    t = {k.split(".", 1)[1]: v for k, v in tables.items()}
-    if "ehcp_caseload" in t:
-        c = t["ehcp_caseload"]
-        s = Suite("ehcp_caseload", c.with_columns(
-            pl.when(pl.col("caseload").shift(1) >= GROWTH_MIN_BASE).then(pl.col("growth_pct"))
-            .alias("growth_checked")))
-        _counts(s, "caseload")
-        _years(s)
-        s.between("growth_checked", *GROWTH_BOUNDS,
-                  f"caseload changes by {GROWTH_BOUNDS[0]}% to +{GROWTH_BOUNDS[1]}% a year")
-        s.between("rate_per_10k_0_25", *RATE_BOUNDS,
-                  "EHC plans per 10,000 aged 0-25 is plausible (population extract sane)")
-        out.append(s)
-        if max_age_days is not None:
-            freshness = Suite("freshness", c.select(
-                (pl.lit(today) - pl.col("as_of")).dt.total_days().alias("age_days")).head(1))
-            freshness.between("age_days", 0, max_age_days,
-                              f"the newest extract is at most {max_age_days} days old "
-                              "and not in the future")
-            out.append(freshness)
-    if "ehcp_new_plans" in t:
-        s = Suite("ehcp_new_plans", t["ehcp_new_plans"].with_columns(
-            (pl.col("new_plans") - pl.col("within_20_weeks")).alias("late"),
-            (pl.col("new_plans_ex") - pl.col("within_20_weeks_ex")).alias("late_ex")))
-        _counts(s, "new_plans", "within_20_weeks", "new_plans_ex", "within_20_weeks_ex", "late",
-                "late_ex")
-        _percents(s, "pct_within_20_weeks", "pct_within_20_weeks_ex")
-        _years(s)
-        out.append(s)
-    if "ehcp_requests" in t:
-        s = Suite("ehcp_requests", t["ehcp_requests"].with_columns(
-            (pl.col("requests_received") - pl.col("decided_to_assess")).alias("not_assessed")))
-        _counts(s, "requests_received", "decided_to_assess", "decided_within_6_weeks",
-                "not_assessed")
-        _percents(s, "pct_decided_to_assess", "pct_decided_within_6_weeks")
-        _years(s)
-        out.append(s)
-    for name, column, values in (("ehcp_placement_mix", "placement_group",
-                                  list(PLACEMENT_GROUPS)),
-                                 ("ehcp_need_mix", "need", [*NEED_CODES, "unknown"])):
-        if name in t:
-            s = Suite(name, t[name])
-            _counts(s, "plans")
-            _percents(s, "pct")
-            s.in_set(column, values, f"{column} is one of the published categories")
-            out.append(s)
-            if "ehcp_caseload" in t:
-                out.append(_sums_to(f"{name}_sums_to_caseload", t[name], t["ehcp_caseload"],
-                                    f"{column} counts"))
-    if "ehcp_ceased" in t:
-        s = Suite("ehcp_ceased", t["ehcp_ceased"])
-        _counts(s, "plans")
-        s.in_set("cease_reason", list(range(1, 10)), "cease reasons are SEN2's 1-9")
-        out.append(s)
-    if "sen_prevalence" in t:
-        s = Suite("sen_prevalence", t["sen_prevalence"].with_columns(
-            (pl.col("pupils") - pl.col("ehcp") - pl.col("sen_support")).alias("no_sen")))
-        _counts(s, "pupils", "ehcp", "sen_support", "no_sen")
-        _percents(s, "ehcp_pct", "sen_support_pct")
-        s.in_set("scope", ["la", "phase", "school"], "scopes are la, phase and school")
-        out.append(s)
-    if "hnb_outturn" in t:
-        s = Suite("hnb_outturn", t["hnb_outturn"].with_columns(
-            pl.col("budget_gbp", "actual_gbp").cast(pl.Float64)))
-        s.in_set("s251_line", list(S251_HIGH_NEEDS_LINES), "lines are S251 high-needs lines")
-        s.not_null("actual_gbp", "every line has an outturn or year-to-date actual")
-        out.append(s)
-    if "dsg_balance" in t:
-        s = Suite("dsg_balance", _fy_order(t["dsg_balance"]))
-        s.in_set("opening_balance_known", [True],
-                 "the first financial year loaded has its opening cumulative balance")
-        s.between("pct_of_dsg_income", -100, 300,
-                  "the cumulative balance is within -100% to 300% of a year's income")
-        _years(s, "fy_start")
-        out.append(s)
-    if "recovery_plan" in t:
-        s = Suite("recovery_plan", t["recovery_plan"].with_columns(
-            pl.col("planned_saving_gbp").cast(pl.Float64)))
-        s.between("planned_saving_gbp", 0, None, "planned savings are not negative")
-        s.in_set("rag", ["green", "amber", "red", "grey"], "RAG is green, amber, red or grey")
-        out.append(s)
-    if "place_sufficiency" in t:
-        s = Suite("place_sufficiency", t["place_sufficiency"])
-        _counts(s, "funded_places", "ehcp_pupils")
-        s.in_set("provision", ["special", "resourced_provision", "sen_unit", "ap"],
-                 "provision is special, resourced_provision, sen_unit or ap")
-        out.append(s)
-    if "reconciliation" in t:
-        caseload = t["reconciliation"].filter((pl.col("measure") == "ehcp_caseload")
-                                              & pl.col("published_value").is_not_null())
-        s = Suite("reconciliation_caseload", caseload)
-        # A warning unless the LA asks otherwise: the DfE counted last year's return and case
-        # records change afterwards, so a gap is a question for the data team, not a reason
-        # to stop the board seeing this morning's figures.
-        s.in_set("flagged", [False], "the LA's January caseload matches what the DfE "
-                 "published for it, within tolerance",
-                 blocking=reconciliation_blocks)
-        out.append(s)
-    if "benchmarks" in t:
-        s = Suite("benchmarks", t["benchmarks"])
-        s.in_set("comparison", ["la", "region", "england", "statistical_neighbour",
-                                "statistical_neighbours_mean"], "known comparison groups")
-        out.append(s)
+@dataclass(frozen=True)
+class Checking:
+    """What a run's gate is told: the day it runs, how old the newest extract may be (None
+    skips freshness: sample data has fixed dates), and whether a caseload that differs from
+    the DfE's stops the publish rather than warning."""
+
+    today: dt.date
+    max_age_days: int | None
+    reconciliation_blocks: bool = False
+
+
+# One function a KPI table: its suites, given the table, every table the build made (by
+# name without `kpi.`, for rules across tables) and the run's Checking. The KPI registry
+# (warehouse/registry.py) names each table's.
+Suites = Callable[[pl.DataFrame, dict[str, pl.DataFrame], Checking], list[Suite]]
+
+
+def ehcp_caseload(c: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
+                  ) -> list[Suite]:
+    s = Suite("ehcp_caseload", c.with_columns(
+        pl.when(pl.col("caseload").shift(1) >= GROWTH_MIN_BASE).then(pl.col("growth_pct"))
+        .alias("growth_checked")))
+    _counts(s, "caseload")
+    _years(s)
+    s.between("growth_checked", *GROWTH_BOUNDS,
+              f"caseload changes by {GROWTH_BOUNDS[0]}% to +{GROWTH_BOUNDS[1]}% a year")
+    s.between("rate_per_10k_0_25", *RATE_BOUNDS,
+              "EHC plans per 10,000 aged 0-25 is plausible (population extract sane)")
+    out = [s]
+    if run.max_age_days is not None:
+        freshness = Suite("freshness", c.select(
+            (pl.lit(run.today) - pl.col("as_of")).dt.total_days().alias("age_days")).head(1))
+        freshness.between("age_days", 0, run.max_age_days,
+                          f"the newest extract is at most {run.max_age_days} days old "
+                          "and not in the future")
+        out.append(freshness)
     return out
+
+
+def ehcp_new_plans(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
+                   ) -> list[Suite]:
+    s = Suite("ehcp_new_plans", t.with_columns(
+        (pl.col("new_plans") - pl.col("within_20_weeks")).alias("late"),
+        (pl.col("new_plans_ex") - pl.col("within_20_weeks_ex")).alias("late_ex")))
+    _counts(s, "new_plans", "within_20_weeks", "new_plans_ex", "within_20_weeks_ex", "late",
+            "late_ex")
+    _percents(s, "pct_within_20_weeks", "pct_within_20_weeks_ex")
+    _years(s)
+    return [s]
+
+
+def ehcp_requests(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
+                  ) -> list[Suite]:
+    s = Suite("ehcp_requests", t.with_columns(
+        (pl.col("requests_received") - pl.col("decided_to_assess")).alias("not_assessed")))
+    _counts(s, "requests_received", "decided_to_assess", "decided_within_6_weeks",
+            "not_assessed")
+    _percents(s, "pct_decided_to_assess", "pct_decided_within_6_weeks")
+    _years(s)
+    return [s]
+
+
+def _mix(name: str, column: str, values: list) -> Suites:
+    def suites(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
+               ) -> list[Suite]:
+        s = Suite(name, t)
+        _counts(s, "plans")
+        _percents(s, "pct")
+        s.in_set(column, values, f"{column} is one of the published categories")
+        out = [s]
+        if "ehcp_caseload" in tables:
+            out.append(_sums_to(f"{name}_sums_to_caseload", t, tables["ehcp_caseload"],
+                                f"{column} counts"))
+        return out
+
+    return suites
+
+
+ehcp_placement_mix = _mix("ehcp_placement_mix", "placement_group", list(PLACEMENT_GROUPS))
+ehcp_need_mix = _mix("ehcp_need_mix", "need", [*NEED_CODES, "unknown"])
+
+
+def ehcp_ceased(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
+                ) -> list[Suite]:
+    s = Suite("ehcp_ceased", t)
+    _counts(s, "plans")
+    s.in_set("cease_reason", list(range(1, 10)), "cease reasons are SEN2's 1-9")
+    return [s]
+
+
+def sen_prevalence(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
+                   ) -> list[Suite]:
+    s = Suite("sen_prevalence", t.with_columns(
+        (pl.col("pupils") - pl.col("ehcp") - pl.col("sen_support")).alias("no_sen")))
+    _counts(s, "pupils", "ehcp", "sen_support", "no_sen")
+    _percents(s, "ehcp_pct", "sen_support_pct")
+    s.in_set("scope", ["la", "phase", "school"], "scopes are la, phase and school")
+    return [s]
+
+
+def hnb_outturn(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
+                ) -> list[Suite]:
+    s = Suite("hnb_outturn", t.with_columns(pl.col("budget_gbp", "actual_gbp").cast(pl.Float64)))
+    s.in_set("s251_line", list(S251_HIGH_NEEDS_LINES), "lines are S251 high-needs lines")
+    s.not_null("actual_gbp", "every line has an outturn or year-to-date actual")
+    return [s]
+
+
+def hnb_unit_costs(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
+                   ) -> list[Suite]:
+    s = Suite("hnb_unit_costs", t.with_columns(pl.col("value_gbp").cast(pl.Float64)))
+    _counts(s, "plans")
+    s.between("value_gbp", 0, None, "spend per plan and average top-ups are not negative")
+    return [s]
+
+
+def dsg_balance(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
+                ) -> list[Suite]:
+    s = Suite("dsg_balance", _fy_order(t))
+    s.in_set("opening_balance_known", [True],
+             "the first financial year loaded has its opening cumulative balance")
+    s.between("pct_of_dsg_income", -100, 300,
+              "the cumulative balance is within -100% to 300% of a year's income")
+    _years(s, "fy_start")
+    return [s]
+
+
+def recovery_plan(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
+                  ) -> list[Suite]:
+    s = Suite("recovery_plan", t.with_columns(pl.col("planned_saving_gbp").cast(pl.Float64)))
+    s.between("planned_saving_gbp", 0, None, "planned savings are not negative")
+    s.in_set("rag", ["green", "amber", "red", "grey"], "RAG is green, amber, red or grey")
+    return [s]
+
+
+def place_sufficiency(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
+                      ) -> list[Suite]:
+    s = Suite("place_sufficiency", t)
+    _counts(s, "funded_places", "ehcp_pupils")
+    s.in_set("provision", ["special", "resourced_provision", "sen_unit", "ap"],
+             "provision is special, resourced_provision, sen_unit or ap")
+    return [s]
+
+
+def forecast(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
+             ) -> list[Suite]:
+    s = Suite("forecast", t.with_columns(
+        (pl.col("p50") - pl.col("p10")).alias("p50_above_p10"),
+        (pl.col("p90") - pl.col("p50")).alias("p90_above_p50")))
+    s.between("p50_above_p10", 0, None, "each row's median is not below its 10th percentile")
+    s.between("p90_above_p50", 0, None, "each row's 90th percentile is not below its median")
+    s.not_null("p50", "every projected row has a median")
+    return [s]
+
+
+def reconciliation(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
+                   ) -> list[Suite]:
+    caseload = t.filter((pl.col("measure") == "ehcp_caseload")
+                        & pl.col("published_value").is_not_null())
+    s = Suite("reconciliation_caseload", caseload)
+    # A warning unless the LA asks otherwise: the DfE counted last year's return and case
+    # records change afterwards, so a gap is a question for the data team, not a reason
+    # to stop the board seeing this morning's figures.
+    s.in_set("flagged", [False], "the LA's January caseload matches what the DfE "
+             "published for it, within tolerance", blocking=run.reconciliation_blocks)
+    return [s]
+
+
+def benchmarks(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
+               ) -> list[Suite]:
+    s = Suite("benchmarks", t)
+    s.in_set("comparison", ["la", "region", "england", "statistical_neighbour",
+                            "statistical_neighbours_mean"], "known comparison groups")
+    return [s]

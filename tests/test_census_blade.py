@@ -17,7 +17,7 @@ import pytest
 from tests import handmade
 from transforms.census_blade import blade_table, set_key
 from transforms.kpis import sen_prevalence
-from warehouse import build, loads, store
+from warehouse import core, loads, store
 from warehouse.archive import sha256_of
 
 KEY = b"k" * 32
@@ -109,7 +109,7 @@ def test_the_older_gender_header_and_returns_without_urn_take_gias_urns(con, tmp
     assert con.execute("SELECT count(*) FROM stage.census WHERE urn IS NULL").fetchall() == [
         (6,)]
     assert {r[STAGED.index("sex")] for r in staged(con)} == {"F", "M"}
-    census = build._census_rows(con)
+    census = core.census_rows(con)
     got = sen_prevalence(census, store.read(con, "SELECT * FROM stage.establishments"),
                          "test", dt.date(2024, 1, 18))
     schools = dict(got.filter(pl.col("scope") == "school").select("scope_id", "pupils").rows())

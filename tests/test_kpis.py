@@ -1,19 +1,13 @@
-"""Each KPI on a small table whose answer was worked out by hand (the arithmetic is in the
-comments), including the edge cases of its definition."""
+"""transforms/kpis.py: each KPI on a small table whose answer was worked out by hand (the
+arithmetic is in the comments), including the edge cases of its definition."""
 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
-from pathlib import Path
 
 import polars as pl
-import pytest
 
 from transforms import kpis
-from transforms.benchmarks import benchmarks, headline_figures, reconciliation
-from transforms.finance_kpis import dsg_balance, hnb_outturn, recovery_plan, unit_costs
-from transforms.place_kpis import place_sufficiency
 
 EXPORT = dt.date(2025, 3, 1)
 AS_OF = EXPORT
@@ -21,7 +15,64 @@ D = dt.date.fromisoformat
 JAN24, JAN25 = D("2024-01-18"), D("2025-01-16")  # January census days
 
 
-def test_requests_withdrawn_pending_transfer_and_a_year_with_none():
+# tests/handmade.py's plans A-F (its docstring works the answers out): request, start,
+# cease, transfer in, 20-week exception.
+HANDMADE = pl.DataFrame({
+    "plan_id": list("ABCDEF"),
+    "request_received": [D("2022-11-01"), D("2023-08-01"), D("2023-01-12"), D("2023-01-01"),
+                         D("2024-01-01"), D("2021-06-01")],
+    "start_date": [D("2023-03-01"), D("2024-01-18"), D("2023-06-01"), D("2023-09-01"),
+                   D("2024-05-01"), D("2022-02-01")],
+    "cease_date": [None, None, D("2024-01-18"), None, D("2024-12-31"), None],
+    "transfer_la": [None, None, None, "803", None, None],
+    "exception_applies": [False, True, False, False, True, False],
+})
+
+
+def test_januaries_are_the_spring_census_days_up_to_the_export():
+    days = kpis.januaries(EXPORT)
+    assert days["year"].to_list() == list(range(2015, 2026))
+    assert days.filter(pl.col("year").is_in([2015, 2024, 2025]))["census_date"].to_list() == [
+        D("2015-01-15"), JAN24, JAN25]
+    # An export before January's census day has no January of its own yet.
+    assert kpis.januaries(D("2025-01-15"))["year"].max() == 2024
+
+
+def test_open_on_counts_a_plan_starting_on_the_day_but_not_one_ceasing_on_it():
+    days = pl.DataFrame({"year": [2024, 2025], "census_date": [JAN24, JAN25]})
+    got = kpis.open_on(HANDMADE.select("plan_id", "start_date", "cease_date"), days)
+    assert sorted(got.select("year", "plan_id").rows()) == [
+        (2024, "A"), (2024, "B"), (2024, "D"), (2024, "F"),
+        (2025, "A"), (2025, "B"), (2025, "D"), (2025, "F")]
+    active = HANDMADE.filter(kpis.active_on(HANDMADE, pl.lit(JAN24)))["plan_id"].to_list()
+    assert active == ["A", "B", "D", "F"]
+
+
+def test_ehcp_caseload_growth_and_rate_per_10000():
+    population = pl.DataFrame({"year": [2023], "population_0_25": [10_000]})
+    out = kpis.ehcp_caseload(HANDMADE, EXPORT, population, "test", AS_OF)
+    rows = out.filter(pl.col("year") >= 2022).select(
+        "year", "caseload", "growth_pct", "rate_per_10k_0_25", "population_year").rows()
+    # January 2024: A, B (starting that day), D (a transfer in counts), F; C ceased that day.
+    assert rows == [(2022, 0, None, None, None), (2023, 1, None, None, None),
+                    (2024, 4, 300.0, 4.0, 2023), (2025, 4, 0.0, None, None)]
+    assert out["year"].to_list() == list(range(2015, 2026))
+    assert set(out["definition"]) == {"docs/kpis.md#ehcp-caseload"}
+
+
+def test_ehcp_new_plans_exclude_transfers_and_count_20_weeks_to_the_day():
+    out = kpis.ehcp_new_plans(HANDMADE, EXPORT, "test", AS_OF)
+    rows = out.filter(pl.col("year") >= 2022).select(
+        "year", "new_plans", "within_20_weeks", "pct_within_20_weeks", "new_plans_ex",
+        "within_20_weeks_ex", "pct_within_20_weeks_ex").rows()
+    # 2022: F, 245 days: late. 2023: A (120 days) and C (exactly 140) within; D is a
+    # transfer in. 2024: B late (170), E within (121), both exception cases: none left ex.
+    assert rows == [(2022, 1, 0, 0.0, 1, 0, 0.0), (2023, 2, 2, 100.0, 2, 2, 100.0),
+                    (2024, 2, 1, 50.0, 0, 0, None)]
+    assert out["year"].max() == 2024  # 2025 is not complete at the export
+
+
+def test_ehcp_requests_withdrawn_pending_transfer_and_a_year_with_none():
     req = pl.DataFrame({
         "received": [D("2023-02-01"), D("2023-03-01"), D("2023-04-01"), D("2023-12-20"),
                      D("2023-05-01")],
@@ -59,7 +110,7 @@ PLACEMENTS = pl.DataFrame({
 })
 
 
-def test_placement_mix_takes_the_setting_attended_on_census_day():
+def test_ehcp_placement_mix_takes_the_setting_attended_on_census_day():
     out = kpis.ehcp_placement_mix(PLANS, PLACEMENTS, EXPORT, "test", AS_OF)
     got = {(r["year"], r["placement_group"]): r["plans"] for r in out.iter_rows(named=True)
            if r["plans"]}
@@ -73,7 +124,7 @@ def test_placement_mix_takes_the_setting_attended_on_census_day():
     assert set(y24["caseload"]) == {2}
 
 
-def test_placement_mix_with_no_placement_is_unknown():
+def test_ehcp_placement_mix_with_no_placement_is_unknown():
     plans = PLANS.filter(pl.col("plan_id") == 4).with_columns(pl.lit(None, pl.Date)
                                                              .alias("cease_date"))
     out = kpis.ehcp_placement_mix(plans, PLACEMENTS, EXPORT, "test", AS_OF)
@@ -81,7 +132,7 @@ def test_placement_mix_with_no_placement_is_unknown():
         (2025, "unknown")]
 
 
-def test_need_mix_uses_the_rank_one_need():
+def test_ehcp_need_mix_uses_the_rank_one_need():
     needs = pl.DataFrame({"plan_id": [1, 1, 3], "need": ["SLCN", "ASD", "SEMH"],
                           "rank": [2, 1, 1]})
     out = kpis.ehcp_need_mix(PLANS, needs, EXPORT, "test", AS_OF)
@@ -91,7 +142,7 @@ def test_need_mix_uses_the_rank_one_need():
     assert y20 == [("ASD", 1)]
 
 
-def test_ceased_by_reason_in_the_calendar_year():
+def test_ehcp_ceased_by_reason_in_the_calendar_year():
     out = kpis.ehcp_ceased(PLANS, EXPORT, "test", AS_OF)
     got = out.filter(pl.col("plans") > 0).select("year", "cease_reason", "plans").rows()
     assert got == [(2024, 2, 1), (2024, 5, 1)]
@@ -99,160 +150,7 @@ def test_ceased_by_reason_in_the_calendar_year():
     assert out.height == 10 * 9  # 2015-2024, nine reasons each
 
 
-def ledger() -> pl.DataFrame:
-    rows = []
-    for p in range(1, 13):  # 2023-24: budget 100 and actual 100 a month on line 1.2.1
-        rows += [("2023-24", p, "1.2.1", "budget", "100.00"), ("2023-24", p, "1.2.1", "actual",
-                                                                 "100.00")]
-    rows.append(("2023-24", 13, "1.2.1", "actual", "-50.00"))  # year-end adjustment
-    for p in range(1, 7):  # 2024-25: six months of actuals so far
-        rows.append(("2024-25", p, "1.2.1", "actual", "100.00"))
-    rows.append(("2024-25", 1, "1.2.1", "budget", "1200.00"))
-    frame = pl.DataFrame(rows, schema=["financial_year", "period", "s251_line", "entry_type",
-                                       "amount_gbp"], orient="row")
-    return frame.with_columns(pl.col("amount_gbp").cast(pl.Decimal(18, 2)))
-
-
-def test_outturn_includes_period_13_and_forecasts_the_open_year():
-    out = hnb_outturn(ledger(), "test", AS_OF)
-    closed = out.filter(pl.col("financial_year") == "2023-24").row(0, named=True)
-    # 12 x 100 - 50 = 1,150 against a budget of 1,200: 50 under.
-    assert (closed["actual_gbp"], closed["variance_gbp"], closed["complete"]) == (
-        Decimal("1150.00"), Decimal("-50.00"), True)
-    open_year = out.filter(pl.col("financial_year") == "2024-25").row(0, named=True)
-    # By period 6 of 2023-24, 600 of its 1,150 was spent: 600 / (600 / 1150) = 1,150.
-    assert open_year["periods_with_actuals"] == 6 and not open_year["complete"]
-    assert open_year["forecast_outturn_gbp"] == Decimal("1150.00")
-    assert open_year["forecast_variance_gbp"] == Decimal("-50.00")
-
-
-def test_dsg_balance_carries_the_deficit_forward():
-    dsg = pl.DataFrame({
-        "financial_year": ["2023-24", "2024-25"],
-        "high_needs_block_gbp": [Decimal("1000.00"), Decimal("1200.00")],
-        "block_transfer_gbp": [Decimal("100.00"), None],
-        "opening_cumulative_balance_gbp": [Decimal("-1000.00"), None],
-    })
-    out = dsg_balance(dsg, hnb_outturn(ledger(), "test", AS_OF), "test", AS_OF)
-    rows = out.select("financial_year", "hnb_income_gbp", "hnb_spend_gbp", "in_year_gbp",
-                      "cumulative_balance_gbp", "pct_of_dsg_income", "spend_basis").rows()
-    # 2023-24: 1,100 in, 1,150 out: -50; -1,000 - 50 = -1,050 = 95.5% of 1,100.
-    # 2024-25: 1,200 in, 1,150 forecast: +50; -1,000 = 83.3% of 1,200.
-    assert rows == [
-        ("2023-24", Decimal("1100.00"), Decimal("1150.00"), Decimal("-50.00"),
-         Decimal("-1050.00"), 95.5, "outturn"),
-        ("2024-25", Decimal("1200.00"), Decimal("1150.00"), Decimal("50.00"),
-         Decimal("-1000.00"), 83.3, "forecast")]
-
-
-def test_recovery_plan_rag_and_cumulative_savings():
-    register = pl.DataFrame({
-        "project_id": ["P1"] * 4, "project_name": ["Dyslexia friendly schools"] * 4,
-        "theme": ["Inclusive practice"] * 4,
-        "financial_year": ["2020-21", "2021-22", "2022-23", "2023-24"],
-        "planned_saving_gbp": [Decimal("100"), Decimal("100"), Decimal("100"), Decimal("100")],
-        "actual_saving_gbp": [Decimal("95"), Decimal("80"), Decimal("50"), None],
-        "metric_name": [None] * 4, "metric_baseline": [None] * 4, "metric_target": [None] * 4,
-    })
-    out = recovery_plan(register, "test", AS_OF)
-    assert out.select("rag", "cumulative_rag").rows() == [
-        ("green", "green"),  # 95 of 100
-        ("amber", "amber"),  # 80 of 100; 175 of 200 = 87.5%
-        ("red", "amber"),  # 50 of 100; 225 of 300 = 75%
-        ("grey", "grey")]  # not yet known
-    assert out["cumulative_planned_gbp"].to_list()[-1] == Decimal("400")
-
-
-def test_place_sufficiency_counts_plans_attending_in_january():
-    places = pl.DataFrame({"financial_year": ["2023-24", "2024-25", "2023-24"],
-                           "urn": [100002, 100002, 100003],
-                           "provision": ["special", "special", "resourced_provision"],
-                           "funded_places": [4, 4, 2]})
-    out = place_sufficiency(places, PLANS, PLACEMENTS, EXPORT, "test", AS_OF)
-    rows = out.select("financial_year", "urn", "provision", "ehcp_pupils",
-                      "occupancy_pct").rows()
-    # Jan 2024 and Jan 2025: plan 1 at special 100002 (1 of 4 = 25%); plan 3 at 100003 is not
-    # flagged as resourced provision, so it does not fill an RP place.
-    assert rows == [("2023-24", 100003, "resourced_provision", 0, 0.0),
-                    ("2023-24", 100002, "special", 1, 25.0),
-                    ("2024-25", 100002, "special", 1, 25.0)]
-
-
-RELEASE = Path(__file__).resolve().parents[2] / "shared" / "external" / "dfe-ehcp-2025"
-
-
-@pytest.fixture(scope="module")
-def published():
-    from transforms.published import published_schema, recognise, tidy
-    from transforms.readers import read_raw
-    from transforms.validate import validate
-
-    frames = []
-    for name in ("caseload.csv", "timeliness_20_week.csv"):
-        raw = read_raw(RELEASE / name)
-        cols = [c for c in raw.frame.columns if c != "row_number"]
-        good = validate(raw.frame, published_schema(cols), set()).good
-        kind = recognise(cols, set(good["time_identifier"].unique()))
-        frames.append(tidy(good, kind))
-    return headline_figures(pl.concat(frames))
-
-
-def test_benchmarks_on_the_real_2025_release(published):
-    out = benchmarks(published, "E06000054", "E12000009", ["E10000013", "E10000027"], "DfE",
-                     AS_OF)
-    got = {(r["measure"], r["comparison"], r["geography_name"]): r["value"]
-           for r in out.filter(pl.col("year") == 2025).iter_rows(named=True)}
-    assert got[("ehcp_caseload", "england", "England")] == 638745
-    assert got[("ehcp_caseload", "la", "Wiltshire")] == 6383
-    assert got[("pct_mainstream", "la", "Wiltshire")] == 51.2
-    assert got[("pct_mainstream", "england", "England")] == 43.6
-    assert got[("ehcp_caseload", "region", "South West")] > 40000
-    # Gloucestershire 6,412 and Somerset 5,725: their mean is 6,068.5.
-    assert got[("ehcp_caseload", "statistical_neighbours_mean",
-                "Mean of 2 statistical neighbours")] == 6068.5
-    timeliness = out.filter((pl.col("measure") == "pct_within_20_weeks_ex")
-                            & (pl.col("comparison") == "england") & (pl.col("year") == 2019))
-    assert timeliness["value"].to_list() == [60.4]
-
-
-def test_reconciliation_flags_differences_beyond_tolerance():
-    local = pl.DataFrame({"year": [2024, 2024, 2025], "measure": [
-        "ehcp_caseload", "pct_within_20_weeks_ex", "ehcp_caseload"],
-        "local_value": [5540.0, 33.0, 6383.0], "note": [None, None, None]})
-    published = pl.DataFrame({"year": [2024, 2024, 2025, 2023], "measure": [
-        "ehcp_caseload", "pct_within_20_weeks_ex", "ehcp_caseload", "ehcp_caseload"],
-        "value": [5536.0, 29.5, 6383.0, 4760.0]})
-    out = reconciliation(local, published, "test", AS_OF)
-    rows = out.select("year", "measure", "difference", "tolerance", "flagged", "note").rows()
-    # 4 of 5,536 is within 2% (110.7); 3.5 points is beyond 2 points.
-    assert rows == [
-        (2023, "ehcp_caseload", None, 95.2, False, "no local figure"),
-        (2024, "ehcp_caseload", 4.0, 110.7, False, None),
-        (2025, "ehcp_caseload", 0.0, 127.7, False, None),
-        (2024, "pct_within_20_weeks_ex", 3.5, 2.0, True, None)]
-
-
-def test_unit_costs_spend_per_plan_and_top_up_per_placement():
-    led = ledger().with_columns(pl.lit(None, pl.Int32).alias("provider_urn"))
-    top_ups = pl.DataFrame({
-        "financial_year": ["2023-24", "2023-24"], "period": [5, 6], "s251_line": ["1.2.3"] * 2,
-        "entry_type": ["actual"] * 2, "amount_gbp": [Decimal("30000.00"), Decimal("-500.00")],
-        "provider_urn": [100002, 100002]}).with_columns(pl.col("provider_urn").cast(pl.Int32))
-    led = pl.concat([led, top_ups.select(led.columns)])
-    establishments = pl.DataFrame({"urn": [100002, 100003], "type_of_establishment": [
-        "Other independent special school", "Further education"]})
-    placements = PLACEMENTS.with_columns(pl.col("urn").cast(pl.Int32))
-    out = unit_costs(led, hnb_outturn(led, "test", AS_OF), PLANS, placements,
-                     establishments.with_columns(pl.col("urn").cast(pl.Int32)), EXPORT,
-                     "test", AS_OF)
-    rows = out.select("financial_year", "measure", "cost_group", "plans", "value_gbp").rows()
-    # 2023-24: outturn 1,150 + 29,500 of fees = 30,650 over January 2024's 2 plans = 15,325;
-    # the 29,500 of fees to the independent special school over its 1 placement that day.
-    assert ("2023-24", "spend_per_ehcp", None, 2, 15325.0) in rows
-    assert ("2023-24", "top_up_per_placement", "special_inmss", 1, 29500.0) in rows
-
-
-def test_prevalence_counts_a_pupil_once_when_on_roll_twice_and_rows_otherwise():
+def test_sen_prevalence_counts_a_pupil_once_when_on_roll_twice_and_rows_otherwise():
     """sen_prevalence counts rows per school when no pupil is on roll twice in a census, and
     distinct pupils otherwise; both ways give each scope's pupils, EHCPs and SEN support."""
     day = dt.date(2024, 1, 18)

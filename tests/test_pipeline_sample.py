@@ -349,3 +349,26 @@ def test_published_tables_are_those_recorded_for_the_sample(run_home):
     recorded = json.loads(GOLDEN.read_text())
     assert sorted(got) == sorted(recorded)
     assert {t: v for t, v in got.items() if v != recorded[t]} == {}
+
+
+def test_every_published_kpi_is_a_registry_entry_with_a_unique_grain_and_its_suites(run_home):
+    """Each kpi.* table of the sample is an entry of the registry; its grain columns are
+    unique together; its quality suites have rules on it; the sample builds every entry."""
+    import datetime as dt
+
+    from schemas.quality import Checking
+    from warehouse.registry import BY_NAME
+
+    con = duckdb.connect(str(run_home / "sendboard.duckdb"), read_only=True)
+    try:
+        names = [n for (n,) in con.execute("SELECT table_name FROM information_schema.tables "
+                                           "WHERE table_schema = 'kpi' ORDER BY 1").fetchall()]
+        tables = {n: con.sql(f"SELECT * FROM kpi.{n}").pl() for n in names}
+    finally:
+        con.close()
+    assert sorted(names) == sorted(BY_NAME)
+    for name, frame in tables.items():
+        kpi = BY_NAME[name]
+        assert frame.select(kpi.grain).is_duplicated().sum() == 0, name
+        suites = kpi.quality(frame, tables, Checking(dt.date(2026, 3, 26), None))
+        assert suites and all(s.rules for s in suites), name

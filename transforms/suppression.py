@@ -136,3 +136,50 @@ POLICIES: dict[str, Policy] = {
     "place_sufficiency": Policy(("ehcp_pupils",),
                                 {"occupancy_pct": ("ehcp_pupils", "funded_places")}),
 }
+
+
+def reconciliation_public(frame: pl.DataFrame, limit: int) -> pl.DataFrame:
+    """kpi.reconciliation's public copy: its counts (the LA's and the DfE's for it) withheld
+    like any count, with their difference; percentages as they are."""
+    counts = frame.filter(~pl.col("measure").str.starts_with("pct_"))
+    pcts = frame.filter(pl.col("measure").str.starts_with("pct_")).with_columns(
+        pl.lit(None, pl.Utf8).alias("suppressed"))
+    counts = suppress(counts, Policy(("local_value", "published_value")), limit).with_columns(
+        pl.when(pl.col("suppressed").is_not_null()).then(None)
+        .otherwise(pl.col("difference")).alias("difference"))
+    return pl.concat([counts, pcts]).sort("measure", "year")
+
+
+def across_tables(public: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """The public copies with what one table's published cells would give back of
+    another's withheld ones also withheld."""
+    public = dict(public)
+    # A year whose mix parts could only be protected by hiding the total hides it in the
+    # caseload table too, with what would give it back (growth, rate).
+    hidden = set()
+    for name in ("public.ehcp_placement_mix", "public.ehcp_need_mix"):
+        if name in public:
+            hidden |= set(public[name].filter(pl.col("caseload").is_null()
+                                              & (pl.col("plans").is_null()))["year"].to_list())
+    if hidden and "public.ehcp_caseload" in public:
+        years = sorted(hidden)
+        public["public.ehcp_caseload"] = public["public.ehcp_caseload"].with_columns(
+            *[pl.when(pl.col("year").is_in(years)).then(None).otherwise(pl.col(c)).alias(c)
+              for c in ("caseload", "rate_per_10k_0_25")],
+            pl.when(pl.col("year").is_in(years) | pl.col("year").is_in([y + 1 for y in years]))
+            .then(None).otherwise(pl.col("growth_pct")).alias("growth_pct"),
+            pl.when(pl.col("year").is_in(years)).then(pl.lit("caseload,growth_pct,rate_per_10k"))
+            .otherwise(pl.col("suppressed")).alias("suppressed"))
+    # A year whose every ceased-plan count is withheld would give them back through the year
+    # total that reconciliation shows (five withheld parts adding up to 5 are all ones).
+    if "public.ehcp_ceased" in public and "public.reconciliation" in public:
+        shown = public["public.ehcp_ceased"].group_by("year").agg(
+            (pl.col("plans") > 0).fill_null(False).any().alias("shown"))
+        years = shown.filter(~pl.col("shown"))["year"].to_list()
+        hide = (pl.col("measure") == "ceased_plans") & pl.col("year").is_in(years)
+        public["public.reconciliation"] = public["public.reconciliation"].with_columns(
+            *[pl.when(hide).then(None).otherwise(pl.col(c)).alias(c)
+              for c in ("local_value", "difference")],
+            pl.when(hide).then(pl.lit("local_value")).otherwise(pl.col("suppressed"))
+            .alias("suppressed"))
+    return public

@@ -18,8 +18,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from schemas.quality import Suite, suites
+from schemas.quality import Checking, Suite
 from warehouse import store
+from warehouse.registry import REGISTRY
 from warehouse.settings import DEFAULT_MAX_DATA_AGE_DAYS
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,8 @@ def run_gate(tables: dict[str, pl.DataFrame], reports: Path, run_id: str,
              today: dt.date | None = None,
              max_age_days: int | None = DEFAULT_MAX_DATA_AGE_DAYS,
              reconciliation_blocks: bool = False) -> GateResult:
-    """Every suite of schemas/quality.py on the tables (see suites for the two settings)."""
+    """Every KPI table's suites (its registry entry names them, schemas/quality.py has
+    them) on the tables; see schemas.quality.Checking for the two settings."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -81,7 +83,8 @@ def run_gate(tables: dict[str, pl.DataFrame], reports: Path, run_id: str,
     source = context.data_sources.add_pandas("kpis")
     rows: list[dict] = []
     validated = False
-    for suite in suites(tables, today or dt.date.today(), max_age_days, reconciliation_blocks):
+    for suite in suites(tables, Checking(today or dt.date.today(), max_age_days,
+                                         reconciliation_blocks)):
         rows += _validate(gx, context, source, suite, run_id)
         validated = True
     if validated:
@@ -95,6 +98,14 @@ def run_gate(tables: dict[str, pl.DataFrame], reports: Path, run_id: str,
                                         "observed": pl.Utf8})
     index = docs_dir / "index.html"
     return GateResult(checks, index if index.exists() else None)
+
+
+def suites(tables: dict[str, pl.DataFrame], checking: Checking) -> list[Suite]:
+    """The suites of whichever KPI tables were built (keys like `kpi.ehcp_caseload`), in
+    the registry's order."""
+    by_name = {k.split(".", 1)[1]: v for k, v in tables.items()}
+    return [suite for kpi in REGISTRY if kpi.name in by_name
+            for suite in kpi.quality(by_name[kpi.name], by_name, checking)]
 
 
 def _validate(gx, context, source, suite: Suite, run_id: str) -> list[dict]:

@@ -32,6 +32,7 @@ from warehouse.pack.sections import (
     timeliness_section,
 )
 from warehouse.pack.style import CSS
+from warehouse.registry import REGISTRY
 from warehouse.settings import Settings
 
 
@@ -53,11 +54,19 @@ def _published_as_of(con: duckdb.DuckDBPyConnection) -> dt.date | None:
     return rows[0][0] if rows else None
 
 
-# The sections that need a table that a run without a whole SEN2 export (or without a
-# census) does not build.
-_NEEDS = {"caseload_section": "ehcp_caseload", "timeliness_section": "ehcp_new_plans",
-          "placement_section": "ehcp_placement_mix", "need_section": "ehcp_need_mix",
-          "prevalence_section": "sen_prevalence"}
+# The sections by the name the KPI registry gives them (warehouse/registry.py: KPI.pack).
+SECTIONS = {"caseload": caseload_section, "timeliness": timeliness_section,
+            "placement": placement_section, "need": need_section,
+            "prevalence": prevalence_section, "finance": finance_section,
+            "recovery": recovery_section, "places": places_section,
+            "forecast": forecast_section}
+
+
+def _sections(db: PackData) -> list:
+    """Each section once, in the registry's order, when a table it shows was published (a
+    run without a whole SEN2 export, or without a census, builds fewer)."""
+    shown = dict.fromkeys(k.pack for k in REGISTRY if k.pack and db.has(k.name))
+    return [SECTIONS[name](db) for name in shown]
 
 
 def build_pack(published: Path, out: Path, kpi_doc: Path, public: bool = False,
@@ -70,10 +79,7 @@ def build_pack(published: Path, out: Path, kpi_doc: Path, public: bool = False,
         freshness = db.con.execute(
             "SELECT source, max(period) FROM audit.files WHERE status = 'loaded' AND source IN "
             "('census', 'sen2') GROUP BY 1 ORDER BY 1").fetchall()
-        sections = [make(db) for make in (
-            caseload_section, timeliness_section, placement_section, need_section,
-            prevalence_section, finance_section, recovery_section, places_section,
-            forecast_section) if make.__name__ not in _NEEDS or db.has(_NEEDS[make.__name__])]
+        sections = _sections(db)
         tiles = headline_tiles(db)
         body = "".join(s.html() for s in sections if s is not None)
         quality = quality_section(db) + sources_section(db) + definitions_appendix(kpi_doc)

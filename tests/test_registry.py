@@ -1,0 +1,49 @@
+"""The KPI registry (warehouse/registry.py): every published KPI table is one entry, and each
+entry has its definition in docs/kpis.md naming it, its function and its unit tests, a
+quality suite and a suppression decision. (Its grain is checked on a built table in
+tests/test_pipeline_sample.py.)"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from flows.settings import KPI_DOC, REPOSITORY
+from warehouse.registry import BY_NAME, REGISTRY
+
+SECTIONS = {m.group(1): m.group(2) for m in re.finditer(
+    r"^## ([a-z0-9-]+)\n(.*?)(?=^## |\Z)", KPI_DOC.read_text(), re.M | re.S)}
+
+
+def test_the_registry_has_every_published_kpi_once_in_its_build_order():
+    assert [k.name for k in REGISTRY] == [
+        "ehcp_caseload", "ehcp_new_plans", "ehcp_requests", "ehcp_placement_mix",
+        "ehcp_need_mix", "ehcp_ceased", "sen_prevalence", "hnb_outturn", "hnb_unit_costs",
+        "dsg_balance", "recovery_plan", "place_sufficiency", "forecast", "benchmarks",
+        "reconciliation"]
+    assert len(BY_NAME) == len(REGISTRY)
+    # What an entry is computed from is built before it (the forecast is the one that
+    # reads every KPI before it; reconciliation reads them all).
+    for position, kpi in enumerate(REGISTRY):
+        earlier = {k.table for k in REGISTRY[:position]}
+        assert {i for i in kpi.inputs if i.startswith("kpi.") and i != "kpi.*"} <= earlier
+
+
+@pytest.mark.parametrize("kpi", REGISTRY, ids=lambda k: k.name)
+def test_an_entry_has_its_doc_section_function_and_unit_tests(kpi):
+    section = SECTIONS[kpi.anchor]
+    assert f"`kpi.{kpi.name}`" in section
+    function = f"{kpi.function.__module__}.{kpi.function.__name__}"
+    assert (f"Registry: `{kpi.name}` in `warehouse/registry.py`; computed by `{function}`; "
+            f"unit tests `{kpi.tested_by}`") in section
+    path, prefix = kpi.tested_by.split("::")
+    tests = re.findall(rf"^def ({prefix}\w*)\(", (REPOSITORY / path).read_text(), re.M)
+    assert tests, f"no test named {prefix}* in {path}"
+
+
+@pytest.mark.parametrize("kpi", REGISTRY, ids=lambda k: k.name)
+def test_counts_of_children_are_suppressed_in_public_and_only_they(kpi):
+    """Only money, the recovery plan and the DfE's own figures are published as they are."""
+    as_is = {"hnb_outturn", "dsg_balance", "recovery_plan", "benchmarks"}
+    assert (kpi.public is None) == (kpi.name in as_is)
