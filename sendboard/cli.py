@@ -15,7 +15,7 @@ from flows.settings import pseudonym_key
 from warehouse.settings import ConfigError, Home
 
 # The DfE release the backtest scores against: the one shipped with sendboard
-# (warehouse/published.py SHIPPED, named here so that the command line does not import polars).
+# (warehouse/dfe_statistics.py SHIPPED, named here so that the command line does not import polars).
 DEFAULT_RELEASE = Path(__file__).resolve().parents[1] / "warehouse" / "reference" / \
     "dfe_ehcp_2025.parquet"
 

@@ -877,7 +877,7 @@ def test_published_file_with_a_bad_time_period(con, tmp_path):
     assert quarantine(con, o) == [
         (4, "time_period", "is a year (2025) or two consecutive years (202425)", "20x2")]
     assert o.period == "ehcp_caseload 2022"
-    got = con.execute("SELECT DISTINCT row_number FROM stage.published WHERE sha256 = ? "
+    got = con.execute("SELECT DISTINCT row_number FROM stage.dfe_statistics WHERE sha256 = ? "
                       "ORDER BY 1", [o.sha256]).fetchall()
     assert got == [(2,), (3,)]
 
@@ -886,4 +886,4 @@ def test_published_csv_that_is_not_an_ees_file_rejected(con, tmp_path):
     """A places list saved in published/ is rejected: it is not a DfE statistics file."""
     o = load_one(con, tmp_path, "published", "places.csv", csv_text(PLACES_H, PLACES))
     assert_rejected(con, o, "places.csv is not a DfE statistics file (it lacks time_period, "
-                            "time_identifier or geographic_level)", "stage.published")
+                            "time_identifier or geographic_level)", "stage.dfe_statistics")

@@ -16,7 +16,7 @@ RELEASE = Path(__file__).resolve().parents[2] / "shared" / "external" / "dfe-ehc
 
 @pytest.fixture(scope="module")
 def published():
-    from transforms.published import published_schema, recognise, tidy
+    from transforms.dfe_statistics import ees_schema, recognise, tidy
     from transforms.readers import read_raw
     from transforms.validate import validate
 
@@ -24,7 +24,7 @@ def published():
     for name in ("caseload.csv", "timeliness_20_week.csv"):
         raw = read_raw(RELEASE / name)
         cols = [c for c in raw.frame.columns if c != "row_number"]
-        good = validate(raw.frame, published_schema(cols), set()).good
+        good = validate(raw.frame, ees_schema(cols), set()).good
         kind = recognise(cols, set(good["time_identifier"].unique()))
         frames.append(tidy(good, kind))
     return headline_figures(pl.concat(frames))

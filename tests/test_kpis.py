@@ -44,7 +44,7 @@ def test_open_on_counts_a_plan_starting_on_the_day_but_not_one_ceasing_on_it():
     assert sorted(got.select("year", "plan_id").rows()) == [
         (2024, "A"), (2024, "B"), (2024, "D"), (2024, "F"),
         (2025, "A"), (2025, "B"), (2025, "D"), (2025, "F")]
-    active = HANDMADE.filter(kpis.active_on(HANDMADE, pl.lit(JAN24)))["plan_id"].to_list()
+    active = HANDMADE.filter(kpis.active_on(pl.lit(JAN24)))["plan_id"].to_list()
     assert active == ["A", "B", "D", "F"]
 
 

@@ -15,7 +15,7 @@ import pytest
 from tests.test_release_layouts import headers_2026
 from warehouse import loads
 from warehouse.archive import sha256_of
-from warehouse.published import prepare_published
+from warehouse.dfe_statistics import prepare_release
 from warehouse.release_fetch import FetchError, fetch_release
 
 RELEASE_ID = "2e60aacd-d46c-416a-af4d-9d2269506ff6"
@@ -105,7 +105,7 @@ def test_the_latest_release_lands_its_data_csvs(ees, tmp_path):
     found = loads.discover(tmp_path / "landing", {})
     kinds = []
     for f in found.new:
-        p = prepare_published(f)
+        p = prepare_release(f)
         kinds.append((f.path.name, p.rejection, p.staged["kind"][0], p.staged["release"][0]))
     assert kinds == [("caseload.csv", None, "ehcp_caseload", 2019),
                      ("requests.csv", None, "ehcp_requests", 2020)]

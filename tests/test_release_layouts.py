@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 from transforms.benchmarks import headline_figures
-from transforms.published import is_ees, published_schema, recognise, release_of, tidy
+from transforms.dfe_statistics import ees_schema, is_ees, recognise, release_of, tidy
 from transforms.readers import read_raw
 from transforms.validate import validate
 
@@ -169,7 +169,7 @@ def tidy_file(path: Path) -> pl.DataFrame:
     """A file as the loader reads it (validated clean) in tidy rows with its release."""
     frame = read_raw(path).frame
     cols = [c for c in frame.columns if c != "row_number"]
-    v = validate(frame, published_schema(cols), set())
+    v = validate(frame, ees_schema(cols), set())
     assert v.quarantine.height == 0, v.quarantine.head(3)
     topics = set(v.good["breakdown_topic"]) if "breakdown_topic" in v.good.columns else None
     rows = tidy(v.good, recognise(cols, set(v.good["time_identifier"]), topics))
@@ -264,7 +264,7 @@ def test_officer_answers_are_text_not_failed_numbers(tmp_path):
          "DMODCOFunction": "N"},
         {**year("2021"), **WILTSHIRE, "WorkbasedEHC": "38", "DMO": "maybe"}])
     frame = read_raw(path).frame
-    v = validate(frame, published_schema(frame.columns), set())
+    v = validate(frame, ees_schema(frame.columns), set())
     assert v.quarantine.select("row_number", "column_name", "value_masked").rows() == [
         (3, "DMO", "maybe")]
     assert v.quarantine["rule"][0] == "is Yes, No or Recruiting (Y/N/R), a symbol or blank"
@@ -301,7 +301,7 @@ def test_every_2026_file_is_recognised_and_its_sample_rows_validate_clean(tmp_pa
     path = tmp_path / "file.csv"
     path.write_text(text)
     frame = read_raw(path).frame
-    v = validate(frame, published_schema(frame.columns), set())
+    v = validate(frame, ees_schema(frame.columns), set())
     assert (v.quarantine.height, v.good.height) == (0, len(rows))
     assert recognise(header, set(frame["time_identifier"])) == KINDS_2026[name]
 
@@ -356,7 +356,7 @@ HEADER_2024 = ("time_period,time_identifier,geographic_level,country_code,countr
 
 
 def test_2024_layout_caseload_with_trailing_blank_header_columns(tmp_path):
-    from warehouse.published import read_release_file
+    from warehouse.dfe_statistics import read_release_file
 
     national = "2024,Calendar year,National,E92000001,England,,,,,"
     path = tmp_path / "a.csv"

@@ -19,7 +19,7 @@ from tests.test_release_layouts import (
 )
 from warehouse import loads, store
 from warehouse.archive import sha256_of
-from warehouse.published import published_figures
+from warehouse.dfe_statistics import dfe_figures
 
 KEY = b"k" * 32
 HEADER_2025 = (SHARED / "dfe-ehcp-2025" / "caseload.csv").read_text(
@@ -47,7 +47,7 @@ def load(con, tmp_path: Path, *paths: Path) -> list[loads.FileOutcome]:
 
 
 def figures_of(con) -> pl.DataFrame:
-    figures, _ = published_figures(con, shipped=None)
+    figures, _ = dfe_figures(con, shipped=None)
     return figures.select("measure_name", "year", "geographic_level", "region_code",
                           "new_la_code", "value", "release").sort(pl.all())
 
@@ -62,11 +62,11 @@ def test_each_row_carries_its_release_and_the_newest_wins(tmp_path, releases):
     con = store.connect(tmp_path / "w.duckdb")
     outcomes = load(con, tmp_path, *old, new)
     assert [(o.status, o.rows_quarantined) for o in outcomes] == [("loaded", 0)] * 5
-    assert con.execute("SELECT DISTINCT release, kind FROM stage.published ORDER BY 1, 2"
+    assert con.execute("SELECT DISTINCT release, kind FROM stage.dfe_statistics ORDER BY 1, 2"
                        ).fetchall() == [
         (2022, "ehcp_caseload_by_age"), (2022, "ehcp_caseload_by_establishment"),
         (2022, "ehcp_new_plans_by_age"), (2022, "ehcp_sen2_mi"), (2025, "ehcp_caseload")]
-    figures, source = published_figures(con, shipped=None)
+    figures, source = dfe_figures(con, shipped=None)
     # 2018 only in the 2022 release; 2019 revised by the 2025 release; its withheld share
     # (x) leaves the 2022 release's figure in place.
     assert [figure(figures, "ehcp_caseload", y, WILTSHIRE) for y in (2010, 2018, 2019, 2025)
@@ -90,7 +90,7 @@ def test_an_older_release_loaded_after_a_newer_one_changes_no_newer_figure(tmp_p
     load(first, tmp_path / "a", *old, new)
     load(second, tmp_path / "b", new, *old)
     assert figures_of(second).equals(figures_of(first))
-    assert figure(published_figures(second, shipped=None)[0], "ehcp_caseload", 2019,
+    assert figure(dfe_figures(second, shipped=None)[0], "ehcp_caseload", 2019,
                   WILTSHIRE) == 3350
 
 
@@ -99,12 +99,12 @@ def test_the_same_inputs_again_change_nothing(tmp_path, releases):
     con = store.connect(tmp_path / "w.duckdb")
     load(con, tmp_path, *old, new)
     before = con.execute("SELECT count(*), sum(value), count(DISTINCT release) "
-                         "FROM stage.published").fetchall()
+                         "FROM stage.dfe_statistics").fetchall()
     figures = figures_of(con)
     # Loaded again (as a backfill replays them): each file replaces its own rows.
     load(con, tmp_path, new, *old)
     assert con.execute("SELECT count(*), sum(value), count(DISTINCT release) "
-                       "FROM stage.published").fetchall() == before
+                       "FROM stage.dfe_statistics").fetchall() == before
     assert figures_of(con).equals(figures)
     landing = tmp_path / "landing" / "published"
     landing.mkdir(parents=True)
@@ -118,7 +118,7 @@ def test_a_revised_file_of_a_release_replaces_its_years_in_that_release_only(tmp
     old, new = releases
     con = store.connect(tmp_path / "w.duckdb")
     load(con, tmp_path, *old, new)
-    older = "SELECT count(*), sum(value) FROM stage.published WHERE release = 2022"
+    older = "SELECT count(*), sum(value) FROM stage.dfe_statistics WHERE release = 2022"
     before = con.execute(older).fetchall()
     revised = write_rows(tmp_path / "rev" / "c.csv", HEADER_2025, [
         {"time_period": "202425", "time_identifier": "Academic year", **WILTSHIRE,
@@ -126,7 +126,7 @@ def test_a_revised_file_of_a_release_replaces_its_years_in_that_release_only(tmp
         default="x")
     [o] = load(con, tmp_path, revised)
     assert (o.status, o.period) == ("loaded", "ehcp_caseload 2025")
-    figures, _ = published_figures(con, shipped=None)
+    figures, _ = dfe_figures(con, shipped=None)
     assert [figure(figures, "ehcp_caseload", y, WILTSHIRE) for y in (2018, 2019, 2025)] == [
         2982, 3350, 6390]
     assert con.execute(older).fetchall() == before
@@ -136,13 +136,13 @@ def test_rows_staged_before_releases_were_told_apart_rank_below_any_release(tmp_
     from tests.test_release_layouts import tidy_file
 
     con = store.connect(tmp_path / "w.duckdb")
-    # A warehouse from before: stage.published without `release` or `text`.
+    # A warehouse from before: stage.dfe_statistics without `release` or `text`.
     old = tidy_file(caseload_2025(tmp_path / "old.csv", january_2025="6300")).drop(
         "release", "text")
-    store.replace_periods(con, "stage.published", old, ("kind", "year"), "0" * 64)
+    store.replace_periods(con, "stage.dfe_statistics", old, ("kind", "year"), "0" * 64)
     [o] = load(con, tmp_path, caseload_2025(tmp_path / "new" / "c.csv"))
     assert o.status == "loaded"
-    assert con.execute("SELECT release, count(*) FROM stage.published GROUP BY 1 ORDER BY 1 "
+    assert con.execute("SELECT release, count(*) FROM stage.dfe_statistics GROUP BY 1 ORDER BY 1 "
                        "NULLS FIRST").fetchall() == [(None, old.height), (2025, old.height)]
-    figures, _ = published_figures(con, shipped=None)
+    figures, _ = dfe_figures(con, shipped=None)
     assert figure(figures, "ehcp_caseload", 2025, WILTSHIRE) == 6383

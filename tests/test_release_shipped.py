@@ -16,7 +16,7 @@ from tests import handmade
 from tests.conftest import settings_for
 from tests.test_release_layouts import SHARED, write_release_2022
 from warehouse import build, loads, store
-from warehouse.published import SHIPPED, ship_release, shipped_release
+from warehouse.dfe_statistics import SHIPPED, ship_release, shipped_release
 
 KEY = b"k" * 32
 RELEASE_2025 = SHARED / "dfe-ehcp-2025"
@@ -68,7 +68,7 @@ def test_a_fresh_landing_with_no_dfe_file_benchmarks_and_reconciles(tmp_path):
     landing = handmade.write_landing(tmp_path / "landing")
     assert not (landing / "published").exists()
     con = _build(tmp_path, landing)
-    assert not store.table_exists(con, "stage.published")
+    assert not store.table_exists(con, "stage.dfe_statistics")
     shipped = "DfE EHC plans 2025 release (shipped with sendboard)"
     assert _rows(con, "SELECT min(year), max(year), list(DISTINCT source) FROM kpi.benchmarks"
                       " WHERE comparison <> 'statistical_neighbours_mean'") == [

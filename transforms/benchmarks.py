@@ -93,7 +93,7 @@ def headline_figures(published: pl.DataFrame) -> pl.DataFrame:
     """The figures of the measures above, one a (measure, year, geography), in the measure
     names of kpi.benchmarks (`measure_name`).
 
-    `published` is tidy rows (transforms.published.tidy) of any number of releases, with their
+    `published` is tidy rows (transforms.dfe_statistics.tidy) of any number of releases, with their
     `release` (the reporting year) and `shipped` (the release that ships with sendboard) when
     known. For each measure, year and geography the newest release that has a figure wins
     (releases revise earlier years) and older ones fill the years before; at the same release

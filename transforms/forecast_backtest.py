@@ -22,14 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from transforms.benchmarks import PUBLISHED_MEASURES, headline_figures
-from transforms.forecast import (
-    OneState,
-    one_state_bands,
-    one_state_path,
-    one_state_rates,
-    pool_rates,
-)
-from transforms.published import (
+from transforms.dfe_statistics import (
     BREAKDOWN_FILTERS,
     FILTER_COLUMNS,
     csv_header,
@@ -37,6 +30,13 @@ from transforms.published import (
     recognise,
     release_of,
     tidy,
+)
+from transforms.forecast import (
+    OneState,
+    one_state_bands,
+    one_state_path,
+    one_state_rates,
+    pool_rates,
 )
 from transforms.readers import read_raw
 
@@ -88,7 +88,7 @@ def published_series(*releases: Path) -> pl.DataFrame:
     """la, la_name, series, year, value, release: every loaded release's figure for each LA
     (and England, la E92000001) and year, one row a release that has it, newest release
     first. `releases`: folders of a release's CSVs (any layout, read as the pipeline reads
-    EES files: transforms.published) or the tidy rows shipped with sendboard
+    EES files: transforms.dfe_statistics) or the tidy rows shipped with sendboard
     (warehouse/reference/*.parquet). Caseload years are Januaries (2024/25 -> 2025); new
     plans and requests are calendar years; symbols, and zeros (a count not collected yet:
     requests in 2014-2015), are left out."""

@@ -40,7 +40,7 @@ def januaries(export_date: dt.date, first_year: int = FIRST_YEAR) -> pl.DataFram
                         schema={"year": pl.Int32, "census_date": pl.Date})
 
 
-def active_on(plans: pl.DataFrame, day: pl.Expr) -> pl.Expr:
+def active_on(day: pl.Expr) -> pl.Expr:
     """Active on a day: started on or before it and not ceased by it (ceasing on it counts
     as ceased, as in SEN2)."""
     return (pl.col("start_date") <= day) & (pl.col("cease_date").is_null()

@@ -31,7 +31,7 @@ from warehouse.core import (
     optional,
     read_core,
 )
-from warehouse.published import published_figures
+from warehouse.dfe_statistics import dfe_figures
 from warehouse.registry import REGISTRY, Inputs
 from warehouse.settings import Settings
 
@@ -82,7 +82,7 @@ def _inputs(con: duckdb.DuckDBPyConnection, settings: Settings,
                          default=None) or dt.date.today()
     la_code = core.la_code if core and core.la_code else census_la_code(census)
     # The DfE release shipped with sendboard is always there; landed releases join it.
-    published = published_figures(con) if la_code else None
+    dfe = dfe_figures(con) if la_code else None
     sources = {
         "census": "" if census is None else
         f"school census ({census['census_date'].n_unique()} censuses)",
@@ -107,9 +107,9 @@ def _inputs(con: duckdb.DuckDBPyConnection, settings: Settings,
                     if population is not None and la_code else population),
         population_0_25=(kpis.population_0_25(population, la_code)
                          if population is not None else None),
-        published=published,
+        dfe=dfe,
         census_sides=(census_against_sen2(census, core.plans, core.placements)
-                      if published is not None and census is not None and core else None),
+                      if dfe is not None and census is not None and core else None),
         sources=sources, out=out), sen2_missing
 
 
@@ -164,10 +164,10 @@ def rebuild(con: duckdb.DuckDBPyConnection, settings: Settings,
             if f"{schema}.{name}" not in out:
                 log.info("dropping %s.%s: this build has nothing for it", schema, name)
                 con.execute(f'DROP TABLE "{schema}"."{name}"')
-        if store.table_exists(con, "stage.published"):
+        if store.table_exists(con, "stage.dfe_statistics"):
             # 3.6 million figures for one release: a view, not a copy.
-            con.execute("CREATE OR REPLACE VIEW core.published_statistics AS "
-                        "SELECT * FROM stage.published")
+            con.execute("CREATE OR REPLACE VIEW core.dfe_statistics AS "
+                        "SELECT * FROM stage.dfe_statistics")
     export = inputs.core.export if inputs.core else None
     return BuildResult(inputs.as_of, export, {t: f.height for t, f in out.items()},
                        tuple(notes), sen2_missing)

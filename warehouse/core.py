@@ -133,7 +133,7 @@ def census_against_sen2(census: pl.DataFrame, plans: pl.DataFrame,
                       & (pl.col("leaving_date").is_null()
                          | (pl.col("leaving_date") > pl.col("census_date"))))
               .join(plans.select("plan_id", "start_date", "cease_date"), on="plan_id")
-              .filter(active_on(plans, pl.col("census_date")))
+              .filter(active_on(pl.col("census_date")))
               .group_by("census_date").agg(pl.col("plan_id").n_unique().cast(pl.Float64)
                                            .alias("sen2")))
     year = pl.col("census_date").dt.year().cast(pl.Int32).alias("year")

@@ -32,7 +32,7 @@ def england_reference(base_year: int, published: pl.DataFrame | None = None
                   for (m,), part in rows.filter(pl.col("measure_name").is_in(list(names)))
                   .group_by("measure_name")}
     else:
-        from warehouse.published import SHIPPED
+        from warehouse.dfe_statistics import SHIPPED
 
         england = as_known_at(published_series(SHIPPED), None).filter(pl.col("la") == ENGLAND)
         series = {s: dict(part.select("year", "value").iter_rows())

@@ -42,7 +42,7 @@ class Inputs:
     places: pl.DataFrame | None
     population: pl.DataFrame | None  # the LA's rows
     population_0_25: pl.DataFrame | None
-    published: tuple[pl.DataFrame, str] | None  # the DfE's headline figures, their source
+    dfe: tuple[pl.DataFrame, str] | None  # the DfE's headline figures, their source
     census_sides: tuple[pl.DataFrame, pl.DataFrame] | None  # census EHCP pupils vs SEN2
     sources: dict[str, str]  # extract -> how a KPI's source column names it
     out: dict[str, pl.DataFrame] = field(default_factory=dict)  # tables built so far
@@ -112,9 +112,9 @@ def _sen2(compute: Callable[[Inputs, Core], pl.DataFrame | None]) -> Compute:
 
 
 def _reconciliation(i: Inputs) -> pl.DataFrame | None:
-    if i.published is None or i.core is None:
+    if i.dfe is None or i.core is None:
         return None
-    figures, _ = i.published
+    figures, _ = i.dfe
     own = figures.filter(pl.col("new_la_code") == i.la_code).select(
         "year", pl.col("measure_name").alias("measure"), "value", "source")
     local = pl.concat([k.reconciled(i.out[k.table]) for k in REGISTRY
@@ -129,9 +129,9 @@ def _reconciliation(i: Inputs) -> pl.DataFrame | None:
 
 
 def _benchmarks(i: Inputs) -> pl.DataFrame | None:
-    if i.published is None:
+    if i.dfe is None:
         return None
-    figures, source = i.published
+    figures, source = i.dfe
     return benchmarks(figures, i.la_code, region_code(i.la_code),
                       statistical_neighbours(i.la_code, i.settings.statistical_neighbours),
                       source, i.as_of)
@@ -235,10 +235,10 @@ REGISTRY: tuple[KPI, ...] = (
         _sen2(lambda i, c: _forecast(i)), suppression.POLICIES["forecast"], quality.forecast,
         "tests/test_forecast.py::test_", pack="forecast", background=True),
     KPI("benchmarks", "benchmarks", ("year", "measure", "comparison", "geography_code"),
-        ("stage.published",), benchmarks, _benchmarks, None, quality.benchmarks,
+        ("stage.dfe_statistics",), benchmarks, _benchmarks, None, quality.benchmarks,
         "tests/test_benchmarks.py::test_benchmarks"),
     KPI("reconciliation", "reconciliation", ("year", "measure"),
-        ("kpi.*", "stage.published"), reconciliation, _reconciliation,
+        ("kpi.*", "stage.dfe_statistics"), reconciliation, _reconciliation,
         suppression.reconciliation_public, quality.reconciliation,
         "tests/test_benchmarks.py::test_reconciliation"),
 )

@@ -5,7 +5,7 @@ EES's content API says which release of a publication is the latest
 serves all of a release's files as one zip (`GET {api}/releases/{id}/files`). The zip's data
 CSVs (`data/*.csv`, without the `.meta.csv` files EES may add) are written to
 LANDING/published/<publication>_<release>/, where the next run loads them like any landed
-file: by their headers, each as one more release beside the others (warehouse/published.py).
+file: by their headers, each as one more release beside the others (warehouse/dfe_statistics.py).
 """
 
 from __future__ import annotations

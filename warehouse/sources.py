@@ -31,7 +31,7 @@ from schemas.finance import dsg_schema, ledger_schema
 from schemas.planning import places_schema, population_schema, recovery_plan_schema
 from transforms.census import one_census, stage_census
 from values.parse import parse_date, parse_int, parse_money
-from warehouse import census_export, published, sen2_export
+from warehouse import census_export, dfe_statistics, sen2_export
 from warehouse.files import FileOutcome, LandedFile, Prepared, Read
 
 
@@ -152,7 +152,7 @@ SOURCES: dict[str, list[Source]] = {
     "places": [Source("places", PLACES, places_schema, _stage_places, ("financial_year",))],
     "population": [Source("population", POPULATION, population_schema, _stage_population,
                           ("new_la_code", "year"))],
-    "published": [Source("published", prepare=published.prepare_published)],
+    "published": [Source("published", prepare=dfe_statistics.prepare_release)],
 }
 FOLDERS = tuple(SOURCES)  # the landing folder's subfolders, one a source
 

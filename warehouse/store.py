@@ -21,7 +21,18 @@ def connect(path: Path) -> duckdb.DuckDBPyConnection:
     # writes. Commits stay durable in the log; closing the connection checkpoints.
     con.execute("SET checkpoint_threshold = '256MB'")
     con.execute(DDL)
+    _renamed(con)
     return con
+
+
+def _renamed(con: duckdb.DuckDBPyConnection) -> None:
+    """A warehouse of an earlier version, under today's names: the DfE's statistics were
+    staged as stage.published (a word that now means only the published database)."""
+    if table_exists(con, "stage.published") and not table_exists(con, "stage.dfe_statistics"):
+        con.execute("DROP VIEW IF EXISTS core.published_statistics")
+        con.execute("ALTER TABLE stage.published RENAME TO dfe_statistics")
+        con.execute("UPDATE audit.files SET table_name = 'stage.dfe_statistics' "
+                    "WHERE table_name = 'stage.published'")
 
 
 @contextmanager

@@ -11,11 +11,12 @@ import logging
 from pathlib import Path
 
 from sendboard.sample.calendar import census_day
+from warehouse.sources import FOLDERS
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("census", "sen2", "establishments", "finance", "recovery_plan", "places",
-           "population")
+# The landing folder's sources the sample writes: all but the DfE's releases, which it copies.
+SOURCES = tuple(f for f in FOLDERS if f != "published")
 # Real DfE statistics beside the repository (../shared/external), copied into published/ so
 # the sample LA has national, regional and LA comparators. Absent on a plain install.
 DEFAULT_PUBLISHED = Path(__file__).resolve().parents[2].parent / "shared" / "external" / \
@@ -36,9 +37,13 @@ def write_sample(out: Path, seed: int = 42, cohort_size: int | None = None,
     """
     if census_format not in ("flat", "blade"):
         raise ValueError(f"census_format {census_format!r}: expected 'flat' or 'blade'")
-    from sendboard.sample import other_sources
     from sendboard.sample.census import census_terms, write_census
     from sendboard.sample.census_blade import write_census_blade
+    from sendboard.sample.finance import write_finance
+    from sendboard.sample.gias import write_gias
+    from sendboard.sample.places import write_places
+    from sendboard.sample.population import write_population
+    from sendboard.sample.recovery_plan import write_recovery_plan
     from sendboard.sample.sen2 import write_sen2
     from sendboard.sample.world import COUNTY_COHORT, build_world
 
@@ -58,17 +63,17 @@ def write_sample(out: Path, seed: int = 42, cohort_size: int | None = None,
         log.info("sample: census %s %s written (%d of %d)", term, year, k, len(terms))
     written["sen2"] = write_sen2(world, dirs["sen2"])
     gias = dirs["establishments"] / f"edubasealldata{export:%Y%m%d}.csv"
-    other_sources.write_gias(world.establishments.frame, gias)
+    write_gias(world.establishments.frame, gias)
     written["establishments"] = [gias]
     est = world.establishments
     urns = est.frame["urn"].to_numpy()
-    other_sources.write_finance(dirs["finance"], seed, provider_urns={
+    write_finance(dirs["finance"], seed, provider_urns={
         "maintained_special": [int(urns[i]) for k in ("la_special", "academy_special")
                                for i in est.special_by_kind[k]],
         "inmss": [int(urns[i]) for k in ("iss", "nmss") for i in est.special_by_kind[k]]})
-    other_sources.write_recovery_plan(dirs["recovery_plan"], seed)
-    other_sources.write_places(world.establishments.frame, dirs["places"], seed)
-    other_sources.write_population(dirs["population"], births_per_year=cohort, seed=seed)
+    write_recovery_plan(dirs["recovery_plan"], seed)
+    write_places(world.establishments.frame, dirs["places"], seed)
+    write_population(dirs["population"], births_per_year=cohort, seed=seed)
     for s in ("finance", "recovery_plan", "places", "population"):
         written[s] = sorted(dirs[s].iterdir())
     if published_from is not None:

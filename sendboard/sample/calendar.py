@@ -1,4 +1,7 @@
-"""Day-number helpers for the sample generator (census days live in transforms.calendar)."""
+"""The sample's calendar: day-number helpers and its financial years.
+
+Census days live in transforms.calendar (re-exported here).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,11 @@ import numpy as np
 from transforms.calendar import census_day, january_census_day  # noqa: F401 (re-export)
 
 EPOCH = dt.date(1970, 1, 1)
+
+# The financial years the finance, recovery plan and places extracts cover, April to March.
+FINANCIAL_YEARS: tuple[str, ...] = tuple(f"{y}-{(y + 1) % 100:02d}" for y in range(2018, 2026))
+# The open year: the sample's as-of date (March 2026) falls in it.
+CURRENT_FINANCIAL_YEAR = FINANCIAL_YEARS[-1]
 
 
 def to_days(d: dt.date) -> int:

@@ -1,7 +1,7 @@
 """The sample LA's establishments: its schools plus the settings its EHC plans use.
 
-One frame, in the column layout `other_sources.write_gias` takes, so that census, SEN2
-placements, places and GIAS all name the same URNs.
+One frame, in the column layout `gias.write_gias` and `places.write_places` take, so that
+census, SEN2 placements, places and GIAS all name the same URNs.
 """
 
 from __future__ import annotations
@@ -56,6 +56,29 @@ def postcode_for(rng: np.random.Generator, area: np.ndarray) -> np.ndarray:
     b = letters[rng.integers(0, len(letters), size=len(area))]
     district = np.array(_POSTCODE_DISTRICTS)[area]
     return np.char.add(np.char.add(np.char.add(district, " "), digit), np.char.add(a, b))
+
+
+# Columns of the establishments frame a caller may leave out (they are written blank).
+_OPTIONAL_COLUMNS = {
+    "open_date": pl.Date, "close_date": pl.Date, "postcode": pl.Utf8, "ukprn": pl.Utf8,
+    "rp_type": pl.Utf8, "rp_capacity": pl.Int64, "rp_on_roll": pl.Int64,
+    "unit_capacity": pl.Int64, "unit_on_roll": pl.Int64, "fe_type": pl.Utf8,
+    "pupils": pl.Int64, "capacity": pl.Int64,
+}
+
+
+def with_optional_columns(establishments: pl.DataFrame) -> pl.DataFrame:
+    """The frame with every optional column a caller left out added as nulls."""
+    missing = [pl.lit(None, dtype=dtype).alias(col)
+               for col, dtype in _OPTIONAL_COLUMNS.items()
+               if col not in establishments.columns]
+    return establishments.with_columns(missing) if missing else establishments
+
+
+def urn_rng(urn: int, salt: int) -> np.random.Generator:
+    """A random stream of one establishment's own, for decoration drawn per URN."""
+    # Per-URN streams keep a school's decoration stable when other schools are added.
+    return np.random.default_rng([salt, int(urn)])
 
 
 def build_establishments(rng: np.random.Generator) -> Establishments:

@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from sendboard.sample.calendar import EPOCH, census_day, to_days
-from sendboard.sample.other_sources import FINANCIAL_YEARS, write_gias, write_recovery_plan
+from sendboard.sample.calendar import EPOCH, FINANCIAL_YEARS, census_day, to_days
+from sendboard.sample.finance import HIGH_NEEDS_LINES
+from sendboard.sample.gias import write_gias
+from sendboard.sample.recovery_plan import write_recovery_plan
 from values.upn import ALPHABET, valid_la_numbers
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,6 @@ log = logging.getLogger(__name__)
 NATIONAL_PUPILS = 9_300_000
 ACTIVE_PLANS = 640_000
 ESTABLISHMENTS = 50_000
-LEDGER_LINES = 1_000_000
 ENGLAND = "E92000001"
 # Pupils per census school, nationally (9.3 million pupils in ~21,600 schools).
 PUPILS_PER_SCHOOL = 430
@@ -502,9 +503,7 @@ def _write_finance(rng: np.random.Generator, out: Path, las: pl.DataFrame,
                    schools: pl.DataFrame, scale: float) -> list[Path]:
     """An HNB ledger for every LA (budget and actual by S251 line, month and provider), about
     a million lines at full scale, and England's DSG high needs block."""
-    from sendboard.sample.other_sources import _HN_LINES
-
-    items = [(line, cc, desc, share * weight) for line, share, _g, its in _HN_LINES
+    items = [(line, cc, desc, share * weight) for line, share, _g, its in HIGH_NEEDS_LINES
              for cc, desc, weight, _pool in its]
     n_fy, n_items, n_las = len(FINANCIAL_YEARS), len(items), las.height
     # Each LA's spend: ~GBP 11bn nationally in 2025-26, growing 11% a year.

@@ -1,14 +1,14 @@
-"""The DfE's EHC plans statistics: landed releases (published/) into stage.published, one row a
+"""The DfE's EHC plans statistics: landed releases (published/) into stage.dfe_statistics, one row a
 figure, and the release that ships with sendboard.
 
 Each row carries the `release` it came from (its reporting year, read from the figures: see
-transforms.published.release_of). A file replaces the rows of its own release, kind and years
+transforms.dfe_statistics.release_of). A file replaces the rows of its own release, kind and years
 (a revised file of the same release); other releases stay side by side, and the build takes
 each figure from the newest release that has it (transforms.benchmarks.headline_figures), so
 loading an older release after a newer one changes no newer figure.
 
 The 2025 release's national, regional and LA headline rows ship in
-warehouse/reference/dfe_ehcp_2025.parquet (regenerate with `python -m warehouse.published`):
+warehouse/reference/dfe_ehcp_2025.parquet (regenerate with `python -m warehouse.dfe_statistics`):
 with no release landed the benchmarks and reconciliation still run, and a landed release is
 one more, newer or older, beside it.
 """
@@ -24,14 +24,14 @@ import duckdb
 import polars as pl
 
 from transforms.benchmarks import headline_figures, measure_parts
-from transforms.published import is_ees, published_schema, recognise, release_of, tidy
+from transforms.dfe_statistics import ees_schema, is_ees, recognise, release_of, tidy
 from transforms.readers import FileRejected, read_raw
 from transforms.validate import validate
 from warehouse import store
 from warehouse.files import LandedFile, Prepared, Read, periods_text
 from warehouse.reference import REFERENCE
 
-TABLE = "stage.published"
+TABLE = "stage.dfe_statistics"
 PERIOD_COLUMNS = ("release", "kind", "year")
 SHIPPED = REFERENCE / "dfe_ehcp_2025.parquet"
 SHIPPED_FROM = Path(__file__).resolve().parents[2] / "shared" / "external" / "dfe-ehcp-2025"
@@ -57,7 +57,7 @@ def read_release_file(path: Path) -> tuple[pl.DataFrame, list[str], str, object]
                            "time_identifier or geographic_level)")
     if frame.height == 0:
         raise FileRejected("has a header but no rows")
-    v = validate(frame, published_schema(columns), set())
+    v = validate(frame, ees_schema(columns), set())
     lower = {c.strip().lower(): c for c in columns}
 
     def values(name: str) -> set[str]:
@@ -68,7 +68,7 @@ def read_release_file(path: Path) -> tuple[pl.DataFrame, list[str], str, object]
     return raw, dropped, kind, v
 
 
-def prepare_published(f: LandedFile) -> Prepared:
+def prepare_release(f: LandedFile) -> Prepared:
     try:
         raw, dropped, kind, v = read_release_file(f.path)
     except FileRejected as e:
@@ -142,10 +142,10 @@ def _describe(figures: pl.DataFrame) -> str:
     return "DfE EHC plans statistics: " + "; ".join(out)
 
 
-def published_figures(con: duckdb.DuckDBPyConnection, shipped: Path | None = SHIPPED
+def dfe_figures(con: duckdb.DuckDBPyConnection, shipped: Path | None = SHIPPED
                       ) -> tuple[pl.DataFrame, str] | None:
     """The benchmark figures (transforms.benchmarks.headline_figures) of every release landed
-    in stage.published and of the shipped one, newest release first for each figure, each
+    in stage.dfe_statistics and of the shipped one, newest release first for each figure, each
     with its `source`; and the source line naming the releases used. None without any."""
     frames = []
     landed = _landed(con)
@@ -197,7 +197,7 @@ def ship_release(release: Path = SHIPPED_FROM, out: Path = SHIPPED) -> pl.DataFr
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m warehouse.published", description=(
+    p = argparse.ArgumentParser(prog="python -m warehouse.dfe_statistics", description=(
         "Regenerate the DfE release shipped with sendboard from the release's data CSVs."))
     p.add_argument("release", nargs="?", default=str(SHIPPED_FROM),
                    help="folder of the release's CSVs (default: %(default)s)")

@@ -240,7 +240,7 @@ def _spans_two_years(identifier: pl.Expr) -> pl.Expr:
             | i.str.starts_with("tax year") | i.str.ends_with("term"))
 
 
-def published_schema(columns: list[str]) -> pa.DataFrameSchema:
+def ees_schema(columns: list[str]) -> pa.DataFrameSchema:
     """Checks for one EES file with these headers; every column that is not a standard one
     or a known breakdown filter is a measure.
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from transforms.published import is_ees, published_schema, recognise, tidy
+from transforms.dfe_statistics import ees_schema, is_ees, recognise, tidy
 from transforms.readers import read_raw
 from transforms.validate import validate
 
@@ -35,7 +35,7 @@ def release() -> dict[str, pl.DataFrame]:
 
 
 def load(frame: pl.DataFrame, kind: str) -> pl.DataFrame:
-    v = validate(frame, published_schema(frame.columns), set())
+    v = validate(frame, ees_schema(frame.columns), set())
     assert v.quarantine.height == 0
     return tidy(v.good, kind)
 
@@ -64,7 +64,7 @@ def test_real_files_are_recognised_by_headers_and_validate_clean(release, name):
     frame = release[name]
     assert is_ees(frame.columns)
     assert recognise(frame.columns, set(frame["time_identifier"])) == KINDS_2025[name]
-    v = validate(frame, published_schema(frame.columns), set())
+    v = validate(frame, ees_schema(frame.columns), set())
     assert (v.quarantine.height, v.good.height) == (0, frame.height)
 
 
@@ -120,7 +120,7 @@ def write(tmp_path: Path, text: str, bom: bool = False, name: str = "data.csv") 
 @pytest.fixture
 def validated_2022(tmp_path):
     frame = read_raw(write(tmp_path, CSV_2022)).frame
-    return validate(frame, published_schema(frame.columns), set())
+    return validate(frame, ees_schema(frame.columns), set())
 
 
 def test_bad_rows_are_quarantined_with_their_rule_and_good_rows_stay(validated_2022):
@@ -159,7 +159,7 @@ def test_a_byte_order_mark_changes_nothing(tmp_path):
     assert marked.columns[0] == "time_period"
     assert is_ees(marked.columns)
     assert recognise(marked.columns, {"Calendar year"}) == "ehcp_caseload"
-    good = [validate(f, published_schema(f.columns), set()).good for f in (plain, marked)]
+    good = [validate(f, ees_schema(f.columns), set()).good for f in (plain, marked)]
     assert tidy(good[1], "ehcp_caseload").equals(tidy(good[0], "ehcp_caseload"))
 
 
@@ -174,7 +174,7 @@ def test_year_is_the_calendar_year_the_figure_is_for(period, identifier, year):
     frame = pl.DataFrame({"time_period": [period], "time_identifier": [identifier],
                           "geographic_level": ["National"], "ehcplans": ["1"],
                           "row_number": [2]}, schema_overrides={"row_number": pl.Int64})
-    assert validate(frame, published_schema(frame.columns), set()).quarantine.height == 0
+    assert validate(frame, ees_schema(frame.columns), set()).quarantine.height == 0
     assert tidy(frame, "ehcp_caseload")["year"].to_list() == [year]
 
 
@@ -187,7 +187,7 @@ def test_time_labels_that_do_not_fit_are_quarantined(period, identifier, column,
     frame = pl.DataFrame({"time_period": [period], "time_identifier": [identifier],
                           "geographic_level": ["National"], "ehcplans": ["1"],
                           "row_number": [2]}, schema_overrides={"row_number": pl.Int64})
-    q = validate(frame, published_schema(frame.columns), set()).quarantine
+    q = validate(frame, ees_schema(frame.columns), set()).quarantine
     assert q.select("column_name", "rule").rows() == [(column, q["rule"][0])]
     assert q["rule"][0].startswith(rule)
 
@@ -199,7 +199,7 @@ def test_a_file_without_the_required_time_columns_is_rejected_whole():
                           "row_number": [2]}, schema_overrides={"row_number": pl.Int64})
     assert not is_ees(frame.columns)
     with pytest.raises(FileRejected, match="does not fit the published schema"):
-        validate(frame, published_schema(frame.columns), set())
+        validate(frame, ees_schema(frame.columns), set())
 
 
 NEEDS = ["time_period", "time_identifier", "geographic_level", "breakdown_topic", "breakdown",
