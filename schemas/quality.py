@@ -265,3 +265,147 @@ def benchmarks(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
     s.in_set("comparison", ["la", "region", "england", "statistical_neighbour",
                             "statistical_neighbours_mean"], "known comparison groups")
     return [s]
+
+
+def _agrees(name: str, mine: pl.DataFrame, theirs: pl.DataFrame, keys: list[str],
+            what: str) -> Suite:
+    """A suite whose one rule is that `mine` and `theirs` (keys and `value`) agree on every
+    key either has: two tables built from the same plans must count them alike."""
+    check = mine.join(theirs, on=keys, how="full", coalesce=True, suffix="_other").select(
+        *keys, (pl.col("value").fill_null(0) - pl.col("value_other").fill_null(0))
+        .alias("difference"))
+    s = Suite(name, check)
+    s.between("difference", 0, 0, what)
+    return s
+
+
+def ehcp_timeliness_bands(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
+                          ) -> list[Suite]:
+    s = Suite("ehcp_timeliness_bands", t)
+    _counts(s, "plans", "issued")
+    _percents(s, "pct")
+    s.in_set("band", ["under_20", "20_to_52", "over_52"], "bands are the DfE's three")
+    within = Suite("ehcp_timeliness_bands_mean_weeks", t.filter(pl.col("band") == "under_20"))
+    within.between("mean_weeks", 0, 20, "plans issued within 20 weeks average at most 20")
+    out = [s, within]
+    if "ehcp_new_plans" in tables:
+        new = tables["ehcp_new_plans"]
+        for band, column in (("under_20", "within_20_weeks"), (None, "new_plans")):
+            rows = t.filter(pl.col("with_exceptions"))
+            rows = rows.filter(pl.col("band") == band) if band else rows
+            mine = rows.group_by("year").agg(pl.col("plans").sum().alias("value"))
+            out.append(_agrees(f"ehcp_timeliness_bands_{column}", mine,
+                               new.select("year", pl.col(column).alias("value")), ["year"],
+                               f"the bands' plans agree with kpi.ehcp_new_plans' {column}"))
+    return out
+
+
+def ehcp_assessment_decisions(t: pl.DataFrame, tables: dict[str, pl.DataFrame],
+                              run: Checking) -> list[Suite]:
+    s = Suite("ehcp_assessment_decisions", t.with_columns(
+        (pl.col("decided_not_to_issue") - pl.col("not_to_issue_within_16_weeks"))
+        .alias("late"), (pl.col("assessments_open") - pl.col("open_over_20_weeks"))
+        .alias("open_within_20_weeks")))
+    _counts(s, "decided_not_to_issue", "not_to_issue_within_16_weeks", "assessments_open",
+            "open_over_20_weeks", "late", "open_within_20_weeks")
+    _percents(s, "pct")
+    _years(s)
+    return [s]
+
+
+def ehcp_disputes(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
+                  ) -> list[Suite]:
+    s = Suite("ehcp_disputes", t)
+    _counts(s, "mediations", "tribunals", "appealable_decisions")
+    s.between("appeal_rate_pct", 0, 100, "appeals are at most the decisions appealable")
+    s.in_set("stage", ["request", "assessment", "plan", "all"],
+             "stages are request, assessment, plan and all")
+    parts = t.filter(pl.col("stage") != "all").group_by("year").agg(
+        pl.col("tribunals").sum().alias("value"))
+    return [s, _agrees("ehcp_disputes_all_stages", parts, t.filter(pl.col("stage") == "all")
+                       .select("year", pl.col("tribunals").alias("value")), ["year"],
+                       "the stages' tribunals add up to the year's")]
+
+
+def ehcp_personal_budgets(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
+                          ) -> list[Suite]:
+    s = Suite("ehcp_personal_budgets", t.with_columns(
+        (pl.col("plans_with_pb") - pl.col("organised_arrangements")).alias("pb_not_oa"),
+        (pl.col("plans_with_pb") - pl.col("direct_payments")).alias("pb_not_dp")))
+    _counts(s, "plans_with_pb", "organised_arrangements", "direct_payments", "pb_not_oa",
+            "pb_not_dp")
+    _percents(s, "pct_of_new_plans")
+    _years(s)
+    out = [s]
+    if "ehcp_new_plans" in tables:
+        out.append(_agrees("ehcp_personal_budgets_new_plans",
+                           t.select("year", pl.col("new_plans").alias("value")),
+                           tables["ehcp_new_plans"].select(
+                               "year", pl.col("new_plans").alias("value")), ["year"],
+                           "new plans agree with kpi.ehcp_new_plans"))
+    return out
+
+
+def ehcp_requests_by_source(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
+                            ) -> list[Suite]:
+    s = Suite("ehcp_requests_by_source", t)
+    _counts(s, "requests")
+    _percents(s, "pct")
+    out = [s]
+    if "ehcp_requests" in tables:
+        received = tables["ehcp_requests"].filter(pl.col("requests_received") > 0)
+        out.append(_agrees("ehcp_requests_by_source_total",
+                           t.group_by("year").agg(pl.col("requests").sum().alias("value")),
+                           received.select("year", pl.col("requests_received").alias("value")),
+                           ["year"], "requests by source add up to kpi.ehcp_requests'"))
+    return out
+
+
+def ehcp_ceased_by_duration(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
+                            ) -> list[Suite]:
+    s = Suite("ehcp_ceased_by_duration", t)
+    _counts(s, "plans")
+    s.in_set("years_held_band", ["under_1", "1_to_2", "2_to_5", "5_to_10", "10_plus"],
+             "bands of years held are the five published")
+    out = [s]
+    if "ehcp_ceased" in tables:
+        keys = ["year", "cease_reason"]
+        out.append(_agrees("ehcp_ceased_by_duration_total",
+                           t.group_by(keys).agg(pl.col("plans").sum().alias("value")),
+                           tables["ehcp_ceased"].select(*keys, pl.col("plans").alias("value")),
+                           keys, "plans ceased by duration add up to kpi.ehcp_ceased's"))
+    return out
+
+
+def ehcp_annual_reviews(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
+                        ) -> list[Suite]:
+    s = Suite("ehcp_annual_reviews", t.with_columns(
+        (pl.col("reviews_held") - pl.col("amended") - pl.col("ceased") - pl.col("maintained")
+         - pl.col("no_outcome")).alias("decisions_unaccounted"),
+        (pl.col("reviews_held") - pl.col("decided_within_4_weeks")).alias("late")))
+    _counts(s, "reviews_due", "reviews_held", "decided_within_4_weeks", "not_held", "late")
+    _percents(s, "pct_decided_within_4_weeks", "pct_held")
+    s.between("decisions_unaccounted", 0, 0,
+              "every review held has one decision: amend, cease, maintain or none recorded")
+    return [s]
+
+
+def ehcp_phase_transfers(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
+                         ) -> list[Suite]:
+    s = Suite("ehcp_phase_transfers", t.with_columns(
+        (pl.col("transfers_due") - pl.col("settled")).alias("unsettled"),
+        (pl.col("settled") - pl.col("final_by_deadline")).alias("settled_late")))
+    _counts(s, "transfers_due", "final_by_deadline", "deadline_passed", "settled",
+            "unsettled", "settled_late")
+    _percents(s, "pct_final_by_deadline")
+    return [s]
+
+
+def ehcp_not_in_school(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
+                       ) -> list[Suite]:
+    s = Suite("ehcp_not_in_school", t)
+    _counts(s, "plans")
+    _percents(s, "pct")
+    s.in_set("setting", ["EOTAS", "EHE", "parent_arrangements", "NEET", "not_in_education",
+                         "awaiting_provision", "unknown"], "settings are the seven published")
+    return [s]

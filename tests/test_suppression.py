@@ -123,3 +123,19 @@ def test_a_year_of_withheld_ceased_counts_withholds_its_total_in_reconciliation(
     got = public["public.reconciliation"].select("year", "local_value", "difference",
                                                  "suppressed").rows()
     assert got == [(2023, None, None, "local_value"), (2024, 21.0, 1.0, None)]
+
+
+def test_parts_in_columns_of_one_row_are_protected_like_parts_in_rows():
+    """A year's review decisions add up to the reviews held: one withheld decision would be
+    given back by subtraction, so the smallest other non-zero one is withheld too."""
+    frame = pl.DataFrame({"year": [2025, 2024], "reviews_due": [500, 400],
+                          "reviews_held": [420, 380], "decided_within_4_weeks": [300, 200],
+                          "pct_decided_within_4_weeks": [71.4, 52.6], "amended": [3, 200],
+                          "ceased": [17, 0], "maintained": [380, 170], "no_outcome": [20, 10],
+                          "not_held": [80, 20], "pct_held": [84.0, 95.0]})
+    out = suppress(frame, POLICIES["ehcp_annual_reviews"], 5)
+    first, second = out.row(0, named=True), out.row(1, named=True)
+    # 2025: amended (3) is primary; ceased (17), the smallest other non-zero, secondary.
+    assert (first["amended"], first["ceased"], first["maintained"], first["no_outcome"],
+            first["suppressed"]) == (None, None, 380, 20, "amended,ceased")
+    assert second["suppressed"] is None and second["ceased"] == 0

@@ -53,6 +53,10 @@ PUBLISHED_MEASURES: dict[str, tuple[Part, ...]] = {
     "pct_within_20_weeks_ex": (("ehcp_timeliness", "pc_plans_issued_20_weeks_ex", None),
                                ("ehcp_sen2_mi", "no_exc_20week_rate", None),
                                ("ehcp_sen2_mi", "noexc20weekrate", None)),
+    # The DfE's other two timeliness bands (2023 onwards), all plans with exceptions.
+    "pct_20_to_52_weeks": (("ehcp_timeliness", "pc_plans_issued_gt20weeks_ltyear", None),),
+    "pct_over_52_weeks": (("ehcp_timeliness", "pc_plans_issued_gt_1_year", None),),
+    "decided_not_to_issue": (("ehcp_assessments", "assess_not_issued", None),),
     "requests_received": (("ehcp_requests", "requests_received_in_year", None),
                           ("ehcp_sen2_mi", "inreq_ehc", None),
                           ("ehcp_sen2_mi", "inreqehc", None)),

@@ -200,18 +200,40 @@ CORE_COLUMNS: dict[str, tuple[str, ...]] = {
     "sen2": ("sen2tableid", "lea"),
     "person": ("persontableid", "upn_id", "uln_id", "birth_year", "birth_month", "sex"),
     "requests": ("requeststableid", "persontableid", "receiveddate", "requestoutcomedate",
-                 "requestoutcome", "export_date"),
+                 "requestoutcome", "requestsource", "requestmediation", "requesttribunal",
+                 "export_date"),
     "assessment": ("assessmenttableid", "requeststableid", "assessmentoutcome",
-                   "assessmentoutcomedate", "week20"),
+                   "assessmentoutcomedate", "week20", "assessmentmediation",
+                   "assessmenttribunal", "othermediation", "othertribunal"),
     "namedplan": ("namedplantableid", "assessmenttableid", "startdate", "ceasedate",
-                  "ceasereason", "export_date"),
+                  "ceasereason", "pb", "oa", "dp", "export_date"),
     "plandetail": ("plandetailtableid", "namedplantableid"),
-    "activeplans": ("activeplanstableid", "requeststableid", "transferla"),
+    "activeplans": ("activeplanstableid", "requeststableid", "transferla", "reviewmeeting",
+                    "reviewoutcome", "reviewdraft", "lastreview", "phasetransferduedate",
+                    "phasetransferfinaldate"),
     "placementdetail": ("placementdetailtableid", "activeplanstableid", "urn", "ukprn",
                         "sensetting", "placementrank", "entrydate", "leavingdate",
                         "senunitindicator", "resourcedprovisionindicator"),
     "senneed": ("senneedtableid", "activeplanstableid", "sentype", "sentyperank"),
 }
+
+
+# Plan fields the statutory-duty KPIs read (transforms/duty_kpis.py): the annual review and
+# phase transfer of the plan's active record, and its personal budget.
+_REVIEW = {"reviewmeeting": "review_meeting", "reviewoutcome": "review_outcome",
+           "reviewdraft": "review_draft", "lastreview": "review_decided",
+           "phasetransferduedate": "transfer_due", "phasetransferfinaldate": "transfer_final"}
+_BUDGET = {"pb": "personal_budget", "oa": "organised_arrangements", "dp": "direct_payments"}
+_DISPUTES = {"requestmediation": "request_mediation", "requesttribunal": "request_tribunal",
+             "assessmentmediation": "assessment_mediation",
+             "assessmenttribunal": "assessment_tribunal", "othermediation": "other_mediation",
+             "othertribunal": "other_tribunal"}
+
+
+def _flag(column: str) -> pl.Expr:
+    """A yes/no field as a boolean: staged as one, or (dp, which the contract leaves
+    unchecked) as its text, read with the contract's yes/no spellings; blank is no."""
+    return parse_bool(pl.col(column).cast(pl.Utf8)).fill_null(False)
 
 
 def core_plans(stage: dict[str, pl.DataFrame]) -> pl.DataFrame:
@@ -229,7 +251,7 @@ def core_plans(stage: dict[str, pl.DataFrame]) -> pl.DataFrame:
         pl.col("week20").fill_null(False).alias("exception_applies"))
     active = (sort_by_id(stage["activeplans"], "activeplanstableid")
               .group_by("requeststableid", maintain_order=True)
-              .agg(pl.col("activeplanstableid").first(), pl.col("transferla").first()))
+              .agg(pl.col("activeplanstableid", "transferla", *_REVIEW).first()))
     plans = (stage["namedplan"]
              .join(assessment, on="assessmenttableid", how="inner")
              .join(requests, on="requeststableid", how="inner")
@@ -240,7 +262,9 @@ def core_plans(stage: dict[str, pl.DataFrame]) -> pl.DataFrame:
         "sex", "request_received", "request_decided", "assessment_decided",
         "exception_applies", pl.col("startdate").alias("start_date"),
         pl.col("ceasedate").alias("cease_date"), pl.col("ceasereason").alias("cease_reason"),
-        pl.col("transferla").alias("transfer_la"), "activeplanstableid", "export_date",
+        pl.col("transferla").alias("transfer_la"), "activeplanstableid",
+        *(pl.col(c).alias(a) for c, a in _REVIEW.items()),
+        *(_flag(c).alias(a) for c, a in _BUDGET.items()), "export_date",
     ), "plan_id")
 
 
@@ -281,7 +305,9 @@ def core_requests(stage: dict[str, pl.DataFrame]) -> pl.DataFrame:
     assessed = sort_by_id(stage["assessment"], "assessmenttableid").group_by(
         "requeststableid", maintain_order=True).agg(
         pl.col("assessmentoutcome").first().alias("assessment_outcome"),
-        pl.col("assessmentoutcomedate").first().alias("assessment_decided"))
+        pl.col("assessmentoutcomedate").first().alias("assessment_decided"),
+        *(_flag(c).any().alias(c) for c in ("assessmentmediation", "assessmenttribunal",
+                                            "othermediation", "othertribunal")))
     return sort_by_id(stage["requests"].join(person, on="persontableid", how="inner")
             .join(transfer, on="requeststableid", how="left")
             .join(assessed, on="requeststableid", how="left")
@@ -290,4 +316,8 @@ def core_requests(stage: dict[str, pl.DataFrame]) -> pl.DataFrame:
                     pl.col("requestoutcome").alias("outcome"),
                     pl.col("requestoutcomedate").alias("decided"), "assessment_outcome",
                     "assessment_decided",
-                    pl.col("transfer_in").fill_null(False), "export_date"), "request_id")
+                    pl.col("transfer_in").fill_null(False),
+                    pl.col("requestsource").cast(pl.Utf8).str.strip_chars()
+                    .alias("request_source"),
+                    *(_flag(c).alias(a) for c, a in _DISPUTES.items()), "export_date"),
+        "request_id")

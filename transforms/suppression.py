@@ -23,6 +23,8 @@ class Policy:
     # values over those rows of a group add up to a published total, which is either
     # ("column", name) in the same rows or ("row", which rows) with the same keys.
     groups: tuple[tuple[tuple[str, ...], str, pl.Expr, tuple[str, object] | None], ...] = ()
+    # (part columns, total column): columns of one row that add up to another of it.
+    row_sums: tuple[tuple[tuple[str, ...], str], ...] = ()
 
 
 def _flag(col: str) -> str:
@@ -33,7 +35,7 @@ def suppress(frame: pl.DataFrame, policy: Policy, limit: int) -> pl.DataFrame:
     """`frame` with counts from 1 to `limit` - 1 withheld, and what would give them back."""
     out = frame.with_columns([((pl.col(c) > 0) & (pl.col(c) < limit)).fill_null(False)
                               .alias(_flag(c)) for c in policy.counts])
-    out = _secondary(out, policy)
+    out = _across_columns(_secondary(out, policy), policy)
     pct_flags = []
     for pct, (num, den) in policy.percents.items():
         withheld = pl.col(_flag(num)) if num in policy.counts else pl.lit(False)
@@ -100,6 +102,32 @@ def _secondary(frame: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     return frame.drop("__row")
 
 
+def _across_columns(frame: pl.DataFrame, policy: Policy) -> pl.DataFrame:
+    """_secondary for parts that are columns of one row (a review's decisions adding up to
+    the reviews held): the same rule, row by row (these tables have a row a year)."""
+    if not policy.row_sums or frame.height == 0:
+        return frame
+    flags = {c: frame[_flag(c)].to_list() for parts, total in policy.row_sums
+             for c in (*parts, total)}
+    values = {c: frame[c].to_list() for c in flags}
+    for _ in range(10):
+        changed = False
+        for parts, total in policy.row_sums:
+            for r in range(frame.height):
+                withheld = [c for c in parts if flags[c][r]]
+                if not withheld or (len(withheld) >= 2
+                                    and sum(values[c][r] for c in withheld) > len(withheld)):
+                    continue
+                others = sorted((values[c][r], c) for c in parts
+                                if not flags[c][r] and (values[c][r] or 0) > 0)
+                target = others[0][1] if others else total
+                if not flags[target][r]:
+                    flags[target][r], changed = True, True
+        if not changed:
+            break
+    return frame.with_columns(pl.Series(_flag(c), v) for c, v in flags.items())
+
+
 ALL = pl.lit(True)
 SCHOOLS = pl.col("scope") == "school"  # schools of a phase add up to the phase's row
 PHASES = pl.col("scope") == "phase"  # phases add up to the LA's row
@@ -129,6 +157,46 @@ POLICIES: dict[str, Policy] = {
         groups=tuple((keys, col, rows, ("row", total)) for col in ("pupils", "ehcp", "sen_support")
                      for keys, rows, total in ((("census_date", "phase"), SCHOOLS, PHASES),
                                                (("census_date",), PHASES, LA)))),
+    # The bands of a year add up to its plans issued, which kpi.ehcp_new_plans publishes;
+    # an average over a handful of plans comes close to one child's wait.
+    "ehcp_timeliness_bands": Policy(
+        ("plans", "issued"), {"pct": ("plans", "issued"), "mean_weeks": ("plans", "plans")},
+        groups=((("year", "with_exceptions"), "plans", ALL, ("column", "issued")),)),
+    "ehcp_assessment_decisions": Policy(
+        ("decided_not_to_issue", "not_to_issue_within_16_weeks", "assessments_open",
+         "open_over_20_weeks"), {"pct": ("not_to_issue_within_16_weeks",
+                                         "decided_not_to_issue")}),
+    # The stages add up to the year's `all` row.
+    "ehcp_disputes": Policy(
+        ("mediations", "tribunals", "appealable_decisions"),
+        {"appeal_rate_pct": ("tribunals", "appealable_decisions")},
+        groups=tuple((("year",), c, pl.col("stage") != "all", ("row", pl.col("stage") == "all"))
+                     for c in ("mediations", "tribunals", "appealable_decisions"))),
+    # The decisions add up to the reviews held, and held and not held to those due.
+    "ehcp_annual_reviews": Policy(
+        ("reviews_due", "reviews_held", "decided_within_4_weeks", "amended", "ceased",
+         "maintained", "no_outcome", "not_held"),
+        {"pct_decided_within_4_weeks": ("decided_within_4_weeks", "reviews_held"),
+         "pct_held": ("reviews_held", "reviews_due")},
+        row_sums=((("amended", "ceased", "maintained", "no_outcome"), "reviews_held"),
+                  (("reviews_held", "not_held"), "reviews_due"))),
+    "ehcp_phase_transfers": Policy(
+        ("transfers_due", "final_by_deadline", "settled", "deadline_passed",
+         "final_after_deadline", "no_final_past_deadline"),
+        {"pct_final_by_deadline": ("final_by_deadline", "settled")},
+        row_sums=((("final_by_deadline", "final_after_deadline", "no_final_past_deadline"),
+                   "deadline_passed"),)),
+    "ehcp_not_in_school": Policy(("plans", "caseload"), {"pct": ("plans", "caseload")}),
+    "ehcp_personal_budgets": Policy(
+        ("plans_with_pb", "organised_arrangements", "direct_payments", "new_plans"),
+        {"pct_of_new_plans": ("plans_with_pb", "new_plans")}),
+    "ehcp_requests_by_source": Policy(
+        ("requests", "requests_received"), {"pct": ("requests", "requests_received")},
+        groups=((("year",), "requests", ALL, ("column", "requests_received")),)),
+    # A year's reasons add up to kpi.ehcp_ceased's counts, and its bands to the year's.
+    "ehcp_ceased_by_duration": Policy(("plans",), groups=(
+        (("year", "cease_reason"), "plans", ALL, None),
+        (("year", "years_held_band"), "plans", ALL, None))),
     # An average over a handful of placements comes close to one child's package.
     "hnb_unit_costs": Policy(("plans",), {"value_gbp": ("plans", "plans")}),
     # Projections, but a small projected group still points at today's few children.

@@ -68,6 +68,13 @@ class Core:
     la_code: str | None
 
 
+def _present(con: duckdb.DuckDBPyConnection, module: str) -> str:
+    """The select list of a module's core columns; a column its staged table does not have
+    yet (a warehouse staged before the contract named it, until its next export) is NULL."""
+    have = store.columns(con, f"stage.sen2_{module}")
+    return ", ".join(c if c in have else f'NULL AS "{c}"' for c in CORE_COLUMNS[module])
+
+
 def read_core(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame) -> Core:
     """The core tables of the latest whole SEN2 export (missing_sources says when there is
     none)."""
@@ -75,7 +82,7 @@ def read_core(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame) -> Core:
     # Without the file hash of every row (nationally, 80 bytes a row for 9 million rows):
     # the source line names the files, from one distinct query.
     stage = whole_number_ids({m: store.read(
-        con, f"SELECT {', '.join(CORE_COLUMNS[m])} FROM stage.sen2_{m} WHERE export_date = ?",
+        con, f"SELECT {_present(con, m)} FROM stage.sen2_{m} WHERE export_date = ?",
         [export]) for m in SEN2_MODULES})
     shas = [s for (s,) in con.execute(
         "SELECT DISTINCT left(sha256, 12) AS s FROM stage.sen2_namedplan WHERE export_date = ? "

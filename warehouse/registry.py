@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from schemas import quality
-from transforms import forecast, kpis, suppression
+from transforms import duty_kpis, forecast, kpis, suppression
 from transforms.benchmarks import benchmarks, reconciliation
 from transforms.finance_kpis import dsg_balance, hnb_outturn, recovery_plan, unit_costs
 from transforms.place_kpis import place_sufficiency
@@ -106,6 +106,13 @@ def _ceased_total(t: pl.DataFrame) -> pl.DataFrame:
         "year", "measure", "local_value")
 
 
+def _bands(t: pl.DataFrame) -> pl.DataFrame:
+    """All plans' (exceptions included) shares over 20 weeks, as the DfE publishes them."""
+    rows = t.filter(pl.col("with_exceptions") & (pl.col("band") != "under_20"))
+    return rows.select("year", pl.format("pct_{}_weeks", pl.col("band")).alias("measure"),
+                       pl.col("pct").cast(pl.Float64).alias("local_value"))
+
+
 def _sen2(compute: Callable[[Inputs, Core], pl.DataFrame | None]) -> Compute:
     """A KPI of the SEN2 export's core tables: not built without a whole export."""
     return lambda i: compute(i, i.core) if i.core is not None else None
@@ -189,6 +196,63 @@ REGISTRY: tuple[KPI, ...] = (
         _sen2(lambda i, c: kpis.ehcp_ceased(c.plans, c.export, c.source, i.as_of)),
         suppression.POLICIES["ehcp_ceased"], quality.ehcp_ceased,
         "tests/test_kpis.py::test_ehcp_ceased", reconciled=_ceased_total),
+    KPI("ehcp_timeliness_bands", "ehcp-timeliness-bands", ("year", "with_exceptions", "band"),
+        ("core.ehc_plans",), duty_kpis.ehcp_timeliness_bands,
+        _sen2(lambda i, c: duty_kpis.ehcp_timeliness_bands(c.plans, c.export, c.source,
+                                                           i.as_of)),
+        suppression.POLICIES["ehcp_timeliness_bands"], quality.ehcp_timeliness_bands,
+        "tests/test_duty_kpis.py::test_ehcp_timeliness_bands", pack="duties",
+        reconciled=_bands),
+    KPI("ehcp_assessment_decisions", "ehcp-assessment-decisions", ("year",),
+        ("core.ehc_requests",), duty_kpis.ehcp_assessment_decisions,
+        _sen2(lambda i, c: duty_kpis.ehcp_assessment_decisions(c.requests, c.export, c.source,
+                                                               i.as_of)),
+        suppression.POLICIES["ehcp_assessment_decisions"], quality.ehcp_assessment_decisions,
+        "tests/test_duty_kpis.py::test_ehcp_assessment_decisions", pack="duties",
+        reconciled=_picked(("decided_not_to_issue", "decided_not_to_issue"))),
+    KPI("ehcp_disputes", "ehcp-disputes", ("year", "stage"),
+        ("core.ehc_requests", "core.ehc_plans"), duty_kpis.ehcp_disputes,
+        _sen2(lambda i, c: duty_kpis.ehcp_disputes(c.requests, c.plans, c.export, c.source,
+                                                   i.as_of)),
+        suppression.POLICIES["ehcp_disputes"], quality.ehcp_disputes,
+        "tests/test_duty_kpis.py::test_ehcp_disputes", pack="duties"),
+    KPI("ehcp_annual_reviews", "ehcp-annual-reviews", ("year",), ("core.ehc_plans",),
+        duty_kpis.ehcp_annual_reviews,
+        _sen2(lambda i, c: duty_kpis.ehcp_annual_reviews(c.plans, c.export, c.source,
+                                                         i.as_of)),
+        suppression.POLICIES["ehcp_annual_reviews"], quality.ehcp_annual_reviews,
+        "tests/test_duty_kpis.py::test_ehcp_annual_reviews", pack="duties"),
+    KPI("ehcp_phase_transfers", "ehcp-phase-transfers", ("year",), ("core.ehc_plans",),
+        duty_kpis.ehcp_phase_transfers,
+        _sen2(lambda i, c: duty_kpis.ehcp_phase_transfers(c.plans, c.export, c.source,
+                                                          i.as_of)),
+        suppression.POLICIES["ehcp_phase_transfers"], quality.ehcp_phase_transfers,
+        "tests/test_duty_kpis.py::test_ehcp_phase_transfers", pack="duties"),
+    KPI("ehcp_not_in_school", "ehcp-not-in-school", ("year", "setting"),
+        ("core.ehc_plans", "core.ehc_placements"), duty_kpis.ehcp_not_in_school,
+        _sen2(lambda i, c: duty_kpis.ehcp_not_in_school(c.plans, c.placements, c.export,
+                                                        c.source, i.as_of)),
+        suppression.POLICIES["ehcp_not_in_school"], quality.ehcp_not_in_school,
+        "tests/test_duty_kpis.py::test_ehcp_not_in_school", pack="duties"),
+    KPI("ehcp_personal_budgets", "ehcp-personal-budgets", ("year",), ("core.ehc_plans",),
+        duty_kpis.ehcp_personal_budgets,
+        _sen2(lambda i, c: duty_kpis.ehcp_personal_budgets(c.plans, c.export, c.source,
+                                                           i.as_of)),
+        suppression.POLICIES["ehcp_personal_budgets"], quality.ehcp_personal_budgets,
+        "tests/test_duty_kpis.py::test_ehcp_personal_budgets"),
+    KPI("ehcp_requests_by_source", "ehcp-requests-by-source", ("year", "request_source"),
+        ("core.ehc_requests",), duty_kpis.ehcp_requests_by_source,
+        _sen2(lambda i, c: duty_kpis.ehcp_requests_by_source(c.requests, c.export, c.source,
+                                                             i.as_of)),
+        suppression.POLICIES["ehcp_requests_by_source"], quality.ehcp_requests_by_source,
+        "tests/test_duty_kpis.py::test_ehcp_requests_by_source"),
+    KPI("ehcp_ceased_by_duration", "ehcp-ceased-by-duration",
+        ("year", "years_held_band", "cease_reason"), ("core.ehc_plans",),
+        duty_kpis.ehcp_ceased_by_duration,
+        _sen2(lambda i, c: duty_kpis.ehcp_ceased_by_duration(c.plans, c.export, c.source,
+                                                             i.as_of)),
+        suppression.POLICIES["ehcp_ceased_by_duration"], quality.ehcp_ceased_by_duration,
+        "tests/test_duty_kpis.py::test_ehcp_ceased_by_duration"),
     KPI("sen_prevalence", "sen-prevalence", ("census_date", "scope", "scope_id"),
         ("stage.census", "stage.establishments"), kpis.sen_prevalence,
         lambda i: None if i.census is None else kpis.sen_prevalence(

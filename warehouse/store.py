@@ -95,7 +95,7 @@ def replace_periods(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFr
         return deleted
 
 
-def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+def columns(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
     return {name: kind for name, kind, *_ in con.execute(f"DESCRIBE {relation}").fetchall()}
 
 
@@ -104,8 +104,8 @@ def _evolve(con: duckdb.DuckDBPyConnection, table: str, incoming: str) -> None:
     lacks (a newer SEN2 version's fields) are added, empty for the rows already there, and a
     column that now arrives as text (table ids, once whole numbers) becomes text, its values
     kept as they were written."""
-    have = _columns(con, table)
-    for name, kind in _columns(con, f"(SELECT * FROM {incoming})").items():
+    have = columns(con, table)
+    for name, kind in columns(con, f"(SELECT * FROM {incoming})").items():
         if name not in have:
             con.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {kind}')
         elif kind == "VARCHAR" and have[name] != "VARCHAR":

@@ -415,7 +415,7 @@ def _sen2_chunk(rng: np.random.Generator, files: _Files, paths: dict[str, Path],
     files.append(paths["activeplans"], pl.DataFrame({
         "activeplanstableid": act, "requeststableid": req,
         "transferla": np.where(rng.random(n) < 0.03, "800", ""), "reviewmeeting": _blade(review),
-        "reviewoutcome": np.where(review >= 0, "1", ""), "lastreview": _blade(review)}))
+        "reviewoutcome": np.where(review >= 0, "M", ""), "lastreview": _blade(review)}))
     # A quarter of plans moved once: an earlier placement, left on the day the current began.
     moved = (rng.random(n) < 0.25) & (np.where(is_ceased, cease, day) - start > 60)
     move_day = start + (np.where(is_ceased, cease, day) - start) // 2

@@ -3,6 +3,10 @@
 Each plan comes with its request and assessment; requests that did not lead to a plan
 (not assessed, withdrawn, assessed but no plan, still pending at the export) are added at the
 published rates, so that requests and timeliness KPIs look like the LA's.
+
+The fields of the statutory-duty measures (who requested, disputes, personal budget
+arrangements, annual reviews, phase transfers, settings with no school) come from
+`sendboard.sample.sen2_duties`, drawn from a generator of their own.
 """
 
 from __future__ import annotations
@@ -16,6 +20,14 @@ import polars as pl
 from schemas.contracts import SEN2_MODULES
 from sendboard.sample.calendar import EPOCH, age_on, january_census_day, to_days
 from sendboard.sample.establishments import LA_CODE
+from sendboard.sample.sen2_duties import (
+    annual_review,
+    attended_setting,
+    budget_arrangements,
+    disputes,
+    phase_transfer,
+    request_source,
+)
 from sendboard.sample.world import NEVER, NEW_PLANS_TARGET, WITHIN_20_WEEKS, World
 
 MODULES = ("sen2", "person", "requests", "assessment", "namedplan", "plandetail", "activeplans",
@@ -31,6 +43,9 @@ def blade_date(day: int | None) -> str:
 
 def write_sen2(world: World, out_dir: Path) -> list[Path]:
     rng = np.random.default_rng(world.seed + 2)
+    # The duty fields draw only from here: `rng`'s sequence, and every value and KPI the
+    # sample had before they were added, stays exactly as it was.
+    duty = np.random.default_rng(world.seed + 20)
     ch, frame = world.children, world.establishments.frame
     urns = frame["urn"].to_numpy()
     ukprns = frame["ukprn"].to_list()
@@ -65,7 +80,12 @@ def write_sen2(world: World, out_dir: Path) -> list[Path]:
         return new("requests", persontableid=person(c), receiveddate=blade_date(received),
                    rya=int(rng.random() < 0.01), requestoutcomedate=blade_date(outcome_day),
                    requestoutcome=outcome, requestmediation=int(rng.random() < 0.04),
-                   requesttribunal=int(rng.random() < 0.01))
+                   requesttribunal=int(rng.random() < 0.01), requestsource=request_source(duty))
+
+    def assessment(req: int, outcome: str, outcome_day: int | None, week20: int) -> int:
+        return new("assessment", requeststableid=req, assessmentoutcome=outcome,
+                   assessmentoutcomedate=blade_date(outcome_day), week20=week20,
+                   **disputes(duty, outcome))
 
     for plan in world.plans:
         start = plan.start
@@ -83,24 +103,30 @@ def write_sen2(world: World, out_dir: Path) -> list[Path]:
                                  else rng.integers(43, 75))
         assessed = max(decided + 1, start - int(rng.integers(0, 22)))
         req = request(plan.child, received, "A", decided)
-        ass = new("assessment", requeststableid=req, assessmentoutcome="Y",
-                  assessmentoutcomedate=blade_date(min(assessed, start)),
-                  week20=int(exception))
+        ass = assessment(req, "Y", min(assessed, start), int(exception))
+        # Drawn in the order the call's arguments were before `pb` was needed twice.
+        planres, planwbp = int(rng.random() < 0.02), int(rng.random() < 0.01)
+        pb = int(rng.random() < 0.06)
         named = new("namedplan", assessmenttableid=ass, startdate=blade_date(start),
-                    planres=int(rng.random() < 0.02), planwbp=int(rng.random() < 0.01),
-                    pb=int(rng.random() < 0.06), ceasedate=blade_date(plan.cease),
+                    planres=planres, planwbp=planwbp, pb=pb, **budget_arrangements(duty, pb),
+                    ceasedate=blade_date(plan.cease),
                     ceasereason=str(plan.reason) if plan.cease < NEVER else "")
         last = plan.segments[-1] if plan.segments else (start, start, -1, "UNKNOWN")
         _placement_row(new, "plandetail", last, urns, ukprns, namedplantableid=named)
-        anniversary = start + 365 * max(0, (min(plan.cease, export) - start) // 365)
+        review = annual_review(duty, start, plan.cease, plan.reason, export)
+        transfer = phase_transfer(duty, int(ch.dob[plan.child]), start, plan.cease, export)
         active = new("activeplans", requeststableid=req, transferla=plan.transfer_la,
-                     reviewmeeting=blade_date(anniversary if anniversary > start else None),
-                     reviewoutcome="1" if anniversary > start else "",
-                     lastreview=blade_date(anniversary if anniversary > start else None))
-        for seg in plan.segments:
+                     reviewmeeting=blade_date(review.meeting),
+                     reviewoutcome=review.outcome, reviewdraft=blade_date(review.draft),
+                     lastreview=blade_date(review.decided),
+                     phasetransferduedate=blade_date(transfer[0]),
+                     phasetransferfinaldate=blade_date(transfer[1]))
+        for k, seg in enumerate(plan.segments):
             if seg[3] == "UNKNOWN":
                 continue
             leaving = seg[1] if seg[1] <= export else None
+            last_of_ceased = k == len(plan.segments) - 1 and plan.cease <= export
+            seg = (*seg[:3], attended_setting(duty, seg[3], last_of_ceased, plan.reason))
             _placement_row(new, "placementdetail", seg, urns, ukprns,
                            activeplanstableid=active, entrydate=blade_date(seg[0]),
                            leavingdate=blade_date(leaving))
@@ -108,8 +134,8 @@ def write_sen2(world: World, out_dir: Path) -> list[Path]:
         if plan.need2:
             new("senneed", activeplanstableid=active, sentype=plan.need2, sentyperank=2)
 
-    _other_requests(world, rng, request, new)
-    _requests_for_later_plans(world, rng, request, new)
+    _other_requests(world, rng, request, assessment)
+    _requests_for_later_plans(world, rng, request, assessment)
     paths = []
     stamp = (EPOCH + dt.timedelta(days=export)).strftime("%d-%m-%Y")
     for module in MODULES:
@@ -152,7 +178,7 @@ def _placement_row(new, module: str, seg, urns, ukprns, **keys) -> None:
         senunitindicator=int(setting == "UNIT"), resourcedprovisionindicator=int(setting == "RP"))
 
 
-def _other_requests(world: World, rng: np.random.Generator, request, new) -> None:
+def _other_requests(world: World, rng: np.random.Generator, request, assessment) -> None:
     """Requests that led to no plan: refused, withdrawn, assessed without a plan, pending."""
     ch = world.children
     years = sorted(NEW_PLANS_TARGET)
@@ -174,8 +200,7 @@ def _other_requests(world: World, rng: np.random.Generator, request, new) -> Non
                     request(int(c), received, "", None)
                 else:
                     req = request(int(c), received, "A", received + 35)
-                    new("assessment", requeststableid=req, assessmentoutcome="",
-                        assessmentoutcomedate="", week20=0)
+                    assessment(req, "", None, 0)
                 continue
             decided = received + int(rng.integers(20, 43) if rng.random() < 0.95
                                      else rng.integers(43, 80))
@@ -187,12 +212,11 @@ def _other_requests(world: World, rng: np.random.Generator, request, new) -> Non
             else:
                 req = request(int(c), received, "A", decided)
                 outcome = "N" if u < 0.95 else "W"
-                new("assessment", requeststableid=req, assessmentoutcome=outcome,
-                    assessmentoutcomedate=blade_date(decided + int(rng.integers(40, 100))),
-                    week20=0)
+                assessment(req, outcome, decided + int(rng.integers(40, 100)), 0)
 
 
-def _requests_for_later_plans(world: World, rng: np.random.Generator, request, new) -> None:
+def _requests_for_later_plans(world: World, rng: np.random.Generator, request,
+                              assessment) -> None:
     """Requests, in assessment at the export, for the plans that will start after it: a plan
     starts 100 to 400 days after its request, so without these the last year's requests
     would look like a fall (and the forecast would believe it)."""
@@ -212,5 +236,4 @@ def _requests_for_later_plans(world: World, rng: np.random.Generator, request, n
             request(int(c), received, "", None)
             continue
         req = request(int(c), received, "A", decided)
-        new("assessment", requeststableid=req, assessmentoutcome="", assessmentoutcomedate="",
-            week20=0)
+        assessment(req, "", None, 0)

@@ -18,6 +18,7 @@ from warehouse.pack.pdf import print_pdf
 from warehouse.pack.sections import (
     PackData,
     caseload_section,
+    duties_section,
     finance_section,
     forecast_section,
     headline_tiles,
@@ -59,7 +60,7 @@ SECTIONS = {"caseload": caseload_section, "timeliness": timeliness_section,
             "placement": placement_section, "need": need_section,
             "prevalence": prevalence_section, "finance": finance_section,
             "recovery": recovery_section, "places": places_section,
-            "forecast": forecast_section}
+            "forecast": forecast_section, "duties": duties_section}
 
 
 def _sections(db: PackData) -> list:

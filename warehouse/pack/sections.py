@@ -110,6 +110,86 @@ def timeliness_section(db: PackData) -> Section:
                    (["year", "this LA %", "region %", "England %"], rows))
 
 
+def duties_section(db: PackData) -> Section:
+    """Statutory duties: how long new plans took (the DfE's bands), decisions not to issue
+    within 16 weeks, assessments still open at the year's end, and tribunal appeals."""
+    bands = {(y, b): p for y, b, p in db.rows(
+        "SELECT year, band, pct FROM S.ehcp_timeliness_bands WHERE with_exceptions")}
+    decisions = {r[0]: r[1:] for r in db.rows(
+        "SELECT year, decided_not_to_issue, pct, assessments_open, open_over_20_weeks "
+        "FROM S.ehcp_assessment_decisions")} if db.has("ehcp_assessment_decisions") else {}
+    appeals = {r[0]: r[1:] for r in db.rows(
+        "SELECT year, tribunals, appeal_rate_pct FROM S.ehcp_disputes WHERE stage = 'all'")
+    } if db.has("ehcp_disputes") else {}
+    years = sorted({y for y, _ in bands})
+    rows = [(y, bands.get((y, "under_20")), bands.get((y, "20_to_52")),
+             bands.get((y, "over_52")), *decisions.get(y, (None,) * 4),
+             *appeals.get(y, (None, None))) for y in years]
+    england = _england(db, ["pct_within_20_weeks", "pct_20_to_52_weeks", "pct_over_52_weeks"])
+    last = rows[-1]
+    text = (f"Of the new EHC plans issued in {last[0]}, {_cell(last[1])}% took at most 20 weeks "
+            f"from the request, {_cell(last[2])}% more than 20 weeks but at most a year and "
+            f"{_cell(last[3])}% over a year")
+    if (last[0], "pct_over_52_weeks") in england:
+        text += (f" (England: {_cell(england.get((last[0], 'pct_within_20_weeks')))}%, "
+                 f"{_cell(england[(last[0], 'pct_20_to_52_weeks')])}% and "
+                 f"{_cell(england[(last[0], 'pct_over_52_weeks')])}%)")
+    text += "."
+    if last[4] is not None:
+        text += (f" {_cell(last[4])} assessments ended in a decision not to issue a plan"
+                 + (f", {_cell(last[5])}% of them within 16 weeks of the request"
+                    if last[5] is not None else "")
+                 + f"; {_cell(last[6])} assessments were still open at the end of the year, "
+                 f"{_cell(last[7])} of them more than 20 weeks after the request.")
+    if last[8] is not None:
+        text += (f" {_cell(last[8])} requests went to the SEND tribunal, an appeal rate of "
+                 f"{last[9]:.2f}% of appealable decisions." if last[9] is not None else
+                 f" {_cell(last[8])} requests went to the SEND tribunal.")
+    text += _reviews_and_transfers(db)
+    chart = bars("Time from request to plan issued",
+                 "Stacked bars: the share of each year's new plans issued within 20 weeks, "
+                 "within a year and after more than a year (exception cases included).",
+                 [str(y) for y in years],
+                 [Series("Within 20 weeks", [r[1] for r in rows]),
+                  Series("20 to 52 weeks", [r[2] for r in rows]),
+                  Series("Over 52 weeks", [r[3] for r in rows])], stacked=True, unit="%")
+    return Section("Statutory duties: timeliness, decisions and appeals", text, chart,
+                   (["year", "within 20 weeks %", "20-52 weeks %", "over 52 weeks %",
+                     "not to issue", "of which within 16 weeks %", "open at year end",
+                     "open over 20 weeks", "tribunal appeals", "appeal rate %"], rows))
+
+
+def _reviews_and_transfers(db: PackData) -> str:
+    """The duties' sentences on annual reviews, phase transfers and plans not in school."""
+    text = ""
+    if db.has("ehcp_annual_reviews"):
+        for year, due, held, pct_held, pct_4 in db.rows(
+                "SELECT year, reviews_due, reviews_held, pct_held, pct_decided_within_4_weeks "
+                "FROM S.ehcp_annual_reviews"):
+            text += (f" Of {_cell(due)} plans due an annual review in {year}, {_cell(held)} "
+                     f"({_cell(pct_held)}%) had a review meeting in the year, and "
+                     f"{_cell(pct_4)}% of those reviews were decided within 4 weeks.")
+    if db.has("ehcp_phase_transfers"):
+        rows = db.rows("SELECT year, settled, final_by_deadline, pct_final_by_deadline "
+                       "FROM S.ehcp_phase_transfers WHERE settled > 0 "
+                       "ORDER BY year DESC LIMIT 1")
+        for year, settled, met, pct in rows:
+            text += (f" Of {_cell(settled)} phase transfers due in {year} whose deadline has "
+                     f"passed or whose plan is final, {_cell(met)} ({_cell(pct)}%) had their "
+                     "final plan by the statutory deadline.")
+    if db.has("ehcp_not_in_school"):
+        # A total only when every part is shown: withheld parts would make it wrong.
+        rows = db.rows("SELECT year, sum(plans), sum(pct), count(*) - count(plans) FROM "
+                       "S.ehcp_not_in_school WHERE setting <> 'unknown' AND year = (SELECT "
+                       "max(year) FROM S.ehcp_not_in_school) GROUP BY year")
+        for year, plans, pct, withheld in rows:
+            if plans is not None and not withheld:
+                text += (f" In January {year}, {_cell(int(plans))} children and young people "
+                         f"with a plan ({_cell(pct)}%) were not in a school or college "
+                         "(EOTAS, home education, NEET or awaiting provision).")
+    return text
+
+
 def _england(db: PackData, measures: list[str]) -> dict[tuple[int, str], float]:
     """England's published figure per (year, measure), empty without benchmarks."""
     if not db.has("benchmarks"):

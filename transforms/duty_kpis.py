@@ -1,0 +1,352 @@
+"""KPI tables of the LA's statutory duties and of how plans are held: timeliness bands,
+decisions not to issue and open assessments, disputes, personal budgets, where requests come
+from, plans ceased by how long they were held (docs/kpis.md defines each).
+
+Pure functions of the core tables (transforms/sen2.py core_plans and core_requests), stamped
+like transforms/kpis.py's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from transforms.kpis import (
+    CEASE_REASONS,
+    TIMELINESS_DAYS,
+    _pct,
+    _stamp,
+    complete_years,
+    januaries,
+    open_on,
+)
+
+# The DfE's timeliness bands (timeliness_20_week.csv): within 20 weeks, over 20 weeks but
+# within a year, over a year; a year is 52 weeks, counted in days like the 20 weeks.
+YEAR_DAYS = 364
+TIMELINESS_BANDS = ("under_20", "20_to_52", "over_52")
+
+
+def _weeks(start: str, end: str) -> pl.Expr:
+    return (pl.col(end) - pl.col(start)).dt.total_days()
+
+
+def _new_plans(plans: pl.DataFrame) -> pl.DataFrame:
+    """Plans first issued by the LA (a plan transferred in was issued elsewhere), with the
+    calendar year of issue."""
+    return plans.filter(pl.col("transfer_la").is_null()).with_columns(
+        pl.col("start_date").dt.year().cast(pl.Int32).alias("year"))
+
+
+def ehcp_timeliness_bands(plans: pl.DataFrame, export_date: dt.date, source: str,
+                          as_of: dt.date) -> pl.DataFrame:
+    """New plans issued in each complete calendar year by the time from request received to
+    plan issued: within 20 weeks, over 20 weeks to 52, over 52; all plans
+    (`with_exceptions` true) and those with no exception to the time limit (false). `pct` is
+    of that year's plans of the same kind; `mean_weeks` the band's average."""
+    days = _weeks("request_received", "start_date")
+    new = _new_plans(plans).filter(pl.col("request_received").is_not_null()).with_columns(
+        pl.when(days <= TIMELINESS_DAYS).then(pl.lit("under_20"))
+        .when(days <= YEAR_DAYS).then(pl.lit("20_to_52"))
+        .otherwise(pl.lit("over_52")).alias("band"), (days / 7).alias("weeks"))
+    both = pl.concat([new.with_columns(pl.lit(True).alias("with_exceptions")),
+                      new.filter(~pl.col("exception_applies"))
+                      .with_columns(pl.lit(False).alias("with_exceptions"))])
+    counts = both.group_by("year", "with_exceptions", "band").agg(
+        pl.len().cast(pl.Int64).alias("plans"), pl.col("weeks").mean().round(1)
+        .alias("mean_weeks"))
+    grid = complete_years(export_date).join(
+        pl.DataFrame({"with_exceptions": [True, False]}), how="cross").join(
+        pl.DataFrame({"band": list(TIMELINESS_BANDS)}), how="cross")
+    out = (grid.join(counts, on=["year", "with_exceptions", "band"], how="left")
+           .with_columns(pl.col("plans").fill_null(0))
+           .with_columns(pl.col("plans").sum().over("year", "with_exceptions")
+                         .alias("issued"))
+           .with_columns(_pct("plans", "issued").alias("pct"))
+           .sort("year", pl.col("with_exceptions").not_(), pl.col("band").replace_strict(
+               {b: i for i, b in enumerate(TIMELINESS_BANDS)}, return_dtype=pl.Int8)))
+    return _stamp(out.select("year", "band", "with_exceptions", "plans", "pct", "mean_weeks",
+                             "issued"), "ehcp-timeliness-bands", source, as_of)
+
+
+NOT_TO_ISSUE_DAYS = 112  # 16 weeks from request received to a decision not to issue
+
+
+def ehcp_assessment_decisions(requests: pl.DataFrame, export_date: dt.date, source: str,
+                              as_of: dt.date) -> pl.DataFrame:
+    """Per complete calendar year: decisions, after an assessment, not to issue a plan (by the
+    year of the decision) and how many came within 16 weeks of the request; and assessments
+    open on 31 December (decided to assess by then, no assessment outcome by then), with those
+    open over 20 weeks since the request."""
+    req = requests.filter(~pl.col("transfer_in"))
+    not_issued = req.filter(pl.col("assessment_outcome") == "N").with_columns(
+        pl.col("assessment_decided").dt.year().cast(pl.Int32).alias("year"),
+        (_weeks("received", "assessment_decided") <= NOT_TO_ISSUE_DAYS).fill_null(False)
+        .alias("in_time")).group_by("year").agg(
+        pl.len().cast(pl.Int64).alias("decided_not_to_issue"),
+        pl.col("in_time").sum().cast(pl.Int64).alias("not_to_issue_within_16_weeks"))
+    years = complete_years(export_date).with_columns(
+        pl.date(pl.col("year"), 12, 31).alias("snapshot_date"))
+    assessing = req.filter(pl.col("outcome") == "A").select(
+        "received", "decided", "assessment_decided")
+    # A snapshot a year, not a cross join of years and requests (nationally, a million
+    # requests a year).
+    open_ = pl.DataFrame([(year, *_open_on(assessing, day)) for year, day in years.rows()],
+                         schema={"year": pl.Int32, "assessments_open": pl.Int64,
+                                 "open_over_20_weeks": pl.Int64}, orient="row")
+    counts = ["decided_not_to_issue", "not_to_issue_within_16_weeks", "assessments_open",
+              "open_over_20_weeks"]
+    out = (years.join(not_issued, on="year", how="left").join(open_, on="year", how="left")
+           .with_columns(pl.col(counts).fill_null(0)).sort("year")
+           .with_columns(_pct("not_to_issue_within_16_weeks", "decided_not_to_issue")
+                         .alias("pct")))
+    return _stamp(out.select("year", "decided_not_to_issue", "not_to_issue_within_16_weeks",
+                             "pct", "assessments_open", "open_over_20_weeks",
+                             "snapshot_date"), "ehcp-assessment-decisions", source, as_of)
+
+
+def _open_on(assessing: pl.DataFrame, day: dt.date) -> tuple[int, int]:
+    """Assessments open on `day`, and those open more than 20 weeks after the request."""
+    open_ = assessing.filter((pl.col("decided") <= day) & (
+        pl.col("assessment_decided").is_null() | (pl.col("assessment_decided") > day)))
+    late = open_.filter((pl.lit(day) - pl.col("received")).dt.total_days() > TIMELINESS_DAYS)
+    return open_.height, late.height
+
+
+DISPUTE_STAGES = ("request", "assessment", "plan", "all")
+# SEN2's flags by the stage of the decision they dispute: a refusal to assess, a decision
+# not to issue after assessment, and the plan itself (its content or placement: `other`).
+_STAGE_FLAGS = {"request": ("request_mediation", "request_tribunal"),
+                "assessment": ("assessment_mediation", "assessment_tribunal"),
+                "plan": ("other_mediation", "other_tribunal")}
+
+
+def ehcp_disputes(requests: pl.DataFrame, plans: pl.DataFrame, export_date: dt.date,
+                  source: str, as_of: dt.date) -> pl.DataFrame:
+    """Per complete calendar year of the request, the requests with a mediation and with a
+    tribunal appeal at each stage, and the appeal rate against the decisions that can be
+    appealed at that stage: refusals to assess (request), decisions not to issue (assessment),
+    the January caseload and plans ceased as needs met (plan); `all` adds the stages up, the
+    DfE's and the Ministry of Justice's appeal rate."""
+    req = requests.filter(~pl.col("transfer_in")).with_columns(
+        pl.col("received").dt.year().cast(pl.Int32).alias("year"))
+    flagged = pl.concat([req.group_by("year").agg(
+        pl.col(m).sum().cast(pl.Int64).alias("mediations"),
+        pl.col(t).sum().cast(pl.Int64).alias("tribunals")).with_columns(
+        pl.lit(stage).alias("stage")) for stage, (m, t) in _STAGE_FLAGS.items()])
+    refusals = req.filter(pl.col("outcome") == "N").group_by("year").agg(
+        pl.len().cast(pl.Int64).alias("request"))
+    not_issued = req.filter(pl.col("assessment_outcome") == "N").with_columns(
+        pl.col("assessment_decided").dt.year().cast(pl.Int32).alias("year")).group_by(
+        "year").agg(pl.len().cast(pl.Int64).alias("assessment"))
+    january = open_on(plans.select("start_date", "cease_date"), januaries(export_date)
+                      ).group_by("year").agg(pl.len().cast(pl.Int64).alias("caseload"))
+    needs_met = plans.filter(pl.col("cease_reason").cast(pl.Int32) == 2).with_columns(
+        pl.col("cease_date").dt.year().cast(pl.Int32).alias("year")).group_by("year").agg(
+        pl.len().cast(pl.Int64).alias("needs_met"))
+    years = complete_years(export_date)
+    appealable = (years.join(refusals, on="year", how="left")
+                  .join(not_issued, on="year", how="left").join(january, on="year", how="left")
+                  .join(needs_met, on="year", how="left").fill_null(0)
+                  .with_columns((pl.col("caseload") + pl.col("needs_met")).alias("plan"))
+                  .unpivot(index="year", on=["request", "assessment", "plan"],
+                           variable_name="stage", value_name="appealable_decisions"))
+    grid = years.join(pl.DataFrame({"stage": list(_STAGE_FLAGS)}), how="cross")
+    stages = (grid.join(flagged, on=["year", "stage"], how="left")
+              .join(appealable, on=["year", "stage"], how="left")
+              .with_columns(pl.col("mediations", "tribunals", "appealable_decisions")
+                            .fill_null(0)))
+    total = stages.group_by("year").agg(
+        pl.col("mediations", "tribunals", "appealable_decisions").sum()).with_columns(
+        pl.lit("all").alias("stage"))
+    out = (pl.concat([stages, total.select(stages.columns)])
+           .with_columns(pl.when(pl.col("appealable_decisions") > 0).then(
+               (100 * pl.col("tribunals") / pl.col("appealable_decisions")).round(2))
+               .alias("appeal_rate_pct"))
+           .sort("year", pl.col("stage").replace_strict(
+               {s: i for i, s in enumerate(DISPUTE_STAGES)}, return_dtype=pl.Int8)))
+    return _stamp(out.select("year", "stage", "mediations", "tribunals",
+                             "appealable_decisions", "appeal_rate_pct"),
+                  "ehcp-disputes", source, as_of)
+
+
+def ehcp_personal_budgets(plans: pl.DataFrame, export_date: dt.date, source: str,
+                          as_of: dt.date) -> pl.DataFrame:
+    """New plans issued in each complete calendar year with a personal budget, and of those
+    with organised arrangements and with direct payments (a budget can have both)."""
+    new = _new_plans(plans)
+    agg = new.group_by("year").agg(
+        pl.len().cast(pl.Int64).alias("new_plans"),
+        pl.col("personal_budget").sum().cast(pl.Int64).alias("plans_with_pb"),
+        (pl.col("personal_budget") & pl.col("organised_arrangements")).sum().cast(pl.Int64)
+        .alias("organised_arrangements"),
+        (pl.col("personal_budget") & pl.col("direct_payments")).sum().cast(pl.Int64)
+        .alias("direct_payments"))
+    counts = ["new_plans", "plans_with_pb", "organised_arrangements", "direct_payments"]
+    out = (complete_years(export_date).join(agg, on="year", how="left")
+           .with_columns(pl.col(counts).fill_null(0)).sort("year")
+           .with_columns(_pct("plans_with_pb", "new_plans").alias("pct_of_new_plans")))
+    return _stamp(out.select("year", "plans_with_pb", "organised_arrangements",
+                             "direct_payments", "pct_of_new_plans", "new_plans"),
+                  "ehcp-personal-budgets", source, as_of)
+
+
+def ehcp_requests_by_source(requests: pl.DataFrame, export_date: dt.date, source: str,
+                            as_of: dt.date) -> pl.DataFrame:
+    """Requests received in each complete calendar year by who made them (SEN2's
+    `requestsource` code as recorded; none recorded is `unknown`), and their share."""
+    req = requests.filter(~pl.col("transfer_in")).with_columns(
+        pl.col("received").dt.year().cast(pl.Int32).alias("year"),
+        pl.when(pl.col("request_source").is_null() | (pl.col("request_source") == ""))
+        .then(pl.lit("unknown")).otherwise(pl.col("request_source")).alias("request_source"))
+    counts = req.group_by("year", "request_source").agg(
+        pl.len().cast(pl.Int64).alias("requests"))
+    out = (complete_years(export_date).join(counts, on="year", how="inner")
+           .with_columns(pl.col("requests").sum().over("year").alias("requests_received"))
+           .with_columns(_pct("requests", "requests_received").alias("pct"))
+           .sort("year", "request_source"))
+    return _stamp(out.select("year", "request_source", "requests", "pct", "requests_received"),
+                  "ehcp-requests-by-source", source, as_of)
+
+
+DURATION_BANDS = ("under_1", "1_to_2", "2_to_5", "5_to_10", "10_plus")
+
+
+def ehcp_ceased_by_duration(plans: pl.DataFrame, export_date: dt.date, source: str,
+                            as_of: dt.date) -> pl.DataFrame:
+    """Plans ceased in each complete calendar year by how long they had been held (from the
+    plan's start to its cease, in whole years) and why they ceased (SEN2's reasons 1-9)."""
+    held = (pl.col("cease_date") - pl.col("start_date")).dt.total_days() / 365.25
+    ceased = plans.filter(pl.col("cease_date").is_not_null()).with_columns(
+        pl.col("cease_date").dt.year().cast(pl.Int32).alias("year"),
+        pl.col("cease_reason").cast(pl.Int32),
+        pl.when(held < 1).then(pl.lit("under_1")).when(held < 2).then(pl.lit("1_to_2"))
+        .when(held < 5).then(pl.lit("2_to_5")).when(held < 10).then(pl.lit("5_to_10"))
+        .otherwise(pl.lit("10_plus")).alias("years_held_band"))
+    counts = ceased.group_by("year", "years_held_band", "cease_reason").agg(
+        pl.len().cast(pl.Int64).alias("plans"))
+    grid = (complete_years(export_date)
+            .join(pl.DataFrame({"years_held_band": list(DURATION_BANDS)}), how="cross")
+            .join(pl.DataFrame({"cease_reason": list(CEASE_REASONS)},
+                               schema={"cease_reason": pl.Int32}), how="cross"))
+    out = (grid.join(counts, on=["year", "years_held_band", "cease_reason"], how="left")
+           .with_columns(pl.col("plans").fill_null(0))
+           .sort("year", pl.col("years_held_band").replace_strict(
+               {b: i for i, b in enumerate(DURATION_BANDS)}, return_dtype=pl.Int8),
+               "cease_reason"))
+    return _stamp(out.select("year", "years_held_band", "cease_reason", "plans"),
+                  "ehcp-ceased-by-duration", source, as_of)
+
+
+REVIEW_DECISION_DAYS = 28  # the LA decides within 4 weeks of the review meeting (reg. 20)
+# SEN2's annual review decision codes (item 5.5).
+REVIEW_OUTCOMES = {"A": "amended", "C": "ceased", "M": "maintained"}
+
+
+def ehcp_annual_reviews(plans: pl.DataFrame, export_date: dt.date, source: str,
+                        as_of: dt.date) -> pl.DataFrame:
+    """Annual reviews in the calendar year the export reports on (the year before it: SEN2
+    holds each plan's latest review only, so earlier years cannot be counted). Due: plans
+    active on 31 December that were at least a year old by then; held: of those, a review
+    meeting in the year; decided within 4 weeks: the decision (`lastreview`) at most 28 days
+    after the meeting; by decision: amend, cease, maintain, none recorded."""
+    year = export_date.year - 1
+    end = dt.date(year, 12, 31)
+    due = plans.filter((pl.col("start_date") <= dt.date(year - 1, 12, 31))
+                       & (pl.col("cease_date").is_null() | (pl.col("cease_date") > end)))
+    held = due.filter(pl.col("review_meeting").dt.year() == year)
+    outcome = pl.col("review_outcome").str.strip_chars().str.to_uppercase()
+    in_time = ((pl.col("review_decided") - pl.col("review_meeting")).dt.total_days()
+               .is_between(0, REVIEW_DECISION_DAYS)).fill_null(False)
+    counts = held.select(
+        pl.len().cast(pl.Int64).alias("reviews_held"),
+        in_time.sum().cast(pl.Int64).alias("decided_within_4_weeks"),
+        *((outcome == code).sum().cast(pl.Int64).alias(name)
+          for code, name in REVIEW_OUTCOMES.items()),
+        (~outcome.is_in(list(REVIEW_OUTCOMES)) | outcome.is_null()).sum().cast(pl.Int64)
+        .alias("no_outcome"))
+    out = counts.with_columns(pl.lit(year, pl.Int32).alias("year"),
+                              pl.lit(due.height, pl.Int64).alias("reviews_due")).with_columns(
+        (pl.col("reviews_due") - pl.col("reviews_held")).alias("not_held"),
+        _pct("reviews_held", "reviews_due").alias("pct_held"),
+        _pct("decided_within_4_weeks", "reviews_held").alias("pct_decided_within_4_weeks"))
+    return _stamp(out.select("year", "reviews_due", "reviews_held", "decided_within_4_weeks",
+                             "pct_decided_within_4_weeks", "amended", "ceased", "maintained",
+                             "no_outcome", "not_held", "pct_held"),
+                  "ehcp-annual-reviews", source, as_of)
+
+
+def ehcp_phase_transfers(plans: pl.DataFrame, export_date: dt.date, source: str,
+                         as_of: dt.date) -> pl.DataFrame:
+    """Plans with a phase transfer review due, by the calendar year of the due date (SEN2's
+    `phasetransferduedate`: the statutory deadline for the amended plan, 15 February for a
+    move between school phases, 31 March into post-16), up to the export's year; how many had
+    their final plan issued by the deadline, after it, or not yet. The percentage is of the
+    transfers settled at the export: deadline passed, or final plan already issued."""
+    due = plans.filter(pl.col("transfer_due").is_not_null()
+                       & (pl.col("transfer_due").dt.year() <= export_date.year)).with_columns(
+        pl.col("transfer_due").dt.year().cast(pl.Int32).alias("year"),
+        (pl.col("transfer_due") <= export_date).alias("passed"))
+    final = pl.col("transfer_final")
+    agg = due.group_by("year").agg(
+        pl.len().cast(pl.Int64).alias("transfers_due"),
+        pl.col("passed").sum().cast(pl.Int64).alias("deadline_passed"),
+        (final <= pl.col("transfer_due")).fill_null(False).sum().cast(pl.Int64)
+        .alias("final_by_deadline"),
+        (final > pl.col("transfer_due")).fill_null(False).sum().cast(pl.Int64)
+        .alias("final_after_deadline"),
+        (final.is_null() & pl.col("passed")).sum().cast(pl.Int64).alias("no_final_past_deadline"),
+        (pl.col("passed") | final.is_not_null()).sum().cast(pl.Int64).alias("settled"))
+    out = agg.sort("year").with_columns(
+        _pct("final_by_deadline", "settled").alias("pct_final_by_deadline"))
+    return _stamp(out.select("year", "transfers_due", "final_by_deadline",
+                             "pct_final_by_deadline", "settled", "deadline_passed",
+                             "final_after_deadline", "no_final_past_deadline"),
+                  "ehcp-phase-transfers", source, as_of)
+
+
+# SEN2 `sensetting` of a placement with no URN or UKPRN -> the settings of
+# kpi.ehcp_not_in_school. NIEO is SEN2's "not in education - other", whose example is a
+# plan transferred in and awaiting a placement.
+NOT_IN_SCHOOL = {"OLA": "EOTAS", "EHE": "EHE", "OPA": "parent_arrangements", "NEET": "NEET",
+                 "NIEC": "not_in_education", "NIEO": "awaiting_provision"}
+NOT_IN_SCHOOL_SETTINGS = ("EOTAS", "EHE", "parent_arrangements", "NEET", "not_in_education",
+                          "awaiting_provision", "unknown")
+
+
+def ehcp_not_in_school(plans: pl.DataFrame, placements: pl.DataFrame, export_date: dt.date,
+                       source: str, as_of: dt.date) -> pl.DataFrame:
+    """The January caseload not attending a school, college or early years provider: by the
+    `sensetting` of the placement attended that day (rank 1, the latest entry if two), and
+    `unknown` for plans with no placement that day. `pct` is of the caseload."""
+    days = januaries(export_date)
+    active = open_on(plans.select("plan_id", "start_date", "cease_date"), days)
+    first = placements.filter(pl.col("placement_rank") == 1).select(
+        "plan_id", "entry_date", "leaving_date", "urn", "ukprn", "sensetting")
+    current = (active.select("year", "census_date", "plan_id").join(first, on="plan_id")
+               .filter((pl.col("entry_date") <= pl.col("census_date"))
+                       & (pl.col("leaving_date").is_null()
+                          | (pl.col("leaving_date") > pl.col("census_date"))))
+               .sort("entry_date").group_by("year", "plan_id").agg(
+                   pl.col("urn", "ukprn", "sensetting").last()))
+    elsewhere = current.filter(pl.col("urn").is_null() & pl.col("ukprn").is_null()).select(
+        "year", pl.col("sensetting").replace_strict(NOT_IN_SCHOOL, default=None)
+        .alias("setting")).drop_nulls()
+    caseload = active.group_by("year").agg(pl.len().cast(pl.Int64).alias("caseload"))
+    unplaced = caseload.join(current.group_by("year").agg(pl.len().alias("placed")),
+                             on="year", how="left").select(
+        "year", pl.lit("unknown").alias("setting"),
+        (pl.col("caseload") - pl.col("placed").fill_null(0)).cast(pl.Int64).alias("plans"))
+    counts = pl.concat([elsewhere.group_by("year", "setting").agg(
+        pl.len().cast(pl.Int64).alias("plans")), unplaced])
+    grid = days.select("year").join(pl.DataFrame({"setting": list(NOT_IN_SCHOOL_SETTINGS)}),
+                                    how="cross")
+    out = (grid.join(counts, on=["year", "setting"], how="left")
+           .join(caseload, on="year", how="left")
+           .with_columns(pl.col("plans", "caseload").fill_null(0))
+           .with_columns(_pct("plans", "caseload").alias("pct"))
+           .sort("year", pl.col("setting").replace_strict(
+               {s: i for i, s in enumerate(NOT_IN_SCHOOL_SETTINGS)}, return_dtype=pl.Int8)))
+    return _stamp(out.select("year", "setting", "plans", "pct", "caseload"),
+                  "ehcp-not-in-school", source, as_of)
