@@ -16,6 +16,16 @@ Caseload: Jan 2023 = 1 (F); Jan 2024 = 4 (A, B, D, F: B counts, C does not);
 Jan 2025 = 4 (A, B, D, F). New plans: 2022 = 1 (0 within); 2023 = 2 (A, C: both within);
 2024 = 2 (B late, E within) -> 50.0%; excluding exceptions 2024 has none -> no percentage.
 
+Annual reviews and phase transfers (activeplans; the export reports on 2024): A, D and F
+are due a review in 2024 (a year old by 31 December, still active); B and E were issued in
+2024, C ceased before its first review. A met on 2024-02-28 and was decided on 2024-03-27,
+exactly 28 days: within 4 weeks, maintained; D met on 2024-08-20, decided 41 days later
+(late), amended; F's last meeting was in 2023 (not held in 2024); B's first was in 2025.
+Due 3, held 2 (66.7%), within 4 weeks 1 (50.0%). Phase transfers: A due 15 Feb 2024,
+final a day late; F due 31 Mar 2024, final on the day (in time); D due 31 Mar 2025, after
+the export, already final: 2024 has 2 due, 1 by the deadline (50.0%); 2025 1 due, settled
+and in time (100.0%), no deadline passed yet.
+
 Census, spring 2024 (18 Jan 2024): school 100001 (LAEstab 8652001) has pupils 1 (E),
 2 (K), 3 (N), 4 (M: main registration, N); PRU 100002 (8651100) has pupil 4 again (S:
 subsidiary, K: never counted) and pupil 5 (K). LA: 5 pupils, 1 EHCP (20.0%), 2 SEN support
@@ -61,6 +71,13 @@ PLANS = [
 VERSIONS = ("1.1", "1.2", "1.3", "1.4")
 
 
+# plan -> review meeting, decision date, outcome, phase transfer due, final (see above).
+DUTIES = {"A": ("2024-02-28", "2024-03-27", "M", "2024-02-15", "2024-02-16"),
+          "B": ("2025-01-10", "2025-01-20", "M", None, None),
+          "D": ("2024-08-20", "2024-09-30", "A", "2025-03-31", "2025-02-20"),
+          "F": ("2023-02-01", "2023-02-20", "M", "2024-03-31", "2024-03-31")}
+
+
 def _versioned(module: str, row: dict, i: int, version: str) -> dict:
     """`row` as the Blade export of `version` writes it: the system's own columns first
     (table id, NativeId, order, source), then the module's columns of that version."""
@@ -88,7 +105,10 @@ def _versioned(module: str, row: dict, i: int, version: str) -> dict:
             out = {k: x for k, x in out.items() if k not in ("reviewmeeting", "reviewoutcome")}
             out |= {"res": "", "wbp": ""}
         if v >= (1, 3):
-            out |= {"reviewdraft": "", "phasetransferduedate": "", "phasetransferfinaldate": ""}
+            out.setdefault("reviewdraft", "")
+        else:
+            out = {k: x for k, x in out.items()
+                   if k not in ("phasetransferduedate", "phasetransferfinaldate")}
     if module == "placementdetail":
         out |= {"attendancepattern": "F"} if v < (1, 2) else {"res": "", "wbp": ""}
     if module in ("plandetail", "placementdetail"):
@@ -109,7 +129,8 @@ def write_sen2(folder: Path, export: dt.date = EXPORT, version: str | None = Non
         "placementdetail", "senneed")}
     modules["sen2"].append({"sen2tableid": 1, "collection": "SEN2", "year": 2025,
                             "referencedate": blade("2025-01-16"), "lea": "865"})
-    for i, (_, request, start, cease, reason, transfer, week20) in enumerate(PLANS, 1):
+    for i, (plan, request, start, cease, reason, transfer, week20) in enumerate(PLANS, 1):
+        meeting, decided, outcome, due, final = DUTIES.get(plan, (None,) * 5)
         modules["person"].append({
             "persontableid": i, "sen2tableid": 1, "surname": f"Surname{i}", "forename": "Kit",
             "personbirthdate": blade("2015-06-15"), "sex": "F", "ethnicity": "WBRI",
@@ -132,7 +153,9 @@ def write_sen2(folder: Path, export: dt.date = EXPORT, version: str | None = Non
             "resourcedprovisionindicator": 0})
         modules["activeplans"].append({
             "activeplanstableid": i, "requeststableid": i, "transferla": transfer,
-            "reviewmeeting": "", "reviewoutcome": "", "lastreview": ""})
+            "reviewmeeting": blade(meeting), "reviewoutcome": outcome or "",
+            "lastreview": blade(decided), "phasetransferduedate": blade(due),
+            "phasetransferfinaldate": blade(final)})
         modules["placementdetail"].append({
             "placementdetailtableid": i, "activeplanstableid": i, "urn": "100001", "ukprn": "",
             "sensetting": "", "placementrank": 1, "entrydate": blade(start),

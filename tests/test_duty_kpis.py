@@ -6,7 +6,7 @@ import datetime as dt
 
 import polars as pl
 
-from transforms import duty_kpis
+from transforms import duty_kpis, kpis
 
 EXPORT = dt.date(2025, 3, 1)  # complete years 2015-2024
 AS_OF = EXPORT
@@ -127,7 +127,8 @@ def test_ehcp_disputes_by_stage_and_the_appeal_rate_of_all_appealable_decisions(
         {"start_date": D("2021-01-01"), "cease_date": D("2023-06-01"), "cease_reason": 4},
         {"start_date": D("2022-01-01")},
     ])
-    out = duty_kpis.ehcp_disputes(requests, plans, EXPORT, "test", AS_OF)
+    caseload = kpis.ehcp_caseload(plans, EXPORT, None, "test", AS_OF)
+    out = duty_kpis.ehcp_disputes(requests, plans, caseload, EXPORT, "test", AS_OF)
     got = {r["stage"]: (r["mediations"], r["tribunals"], r["appealable_decisions"],
                         r["appeal_rate_pct"])
            for r in out.filter(pl.col("year") == 2023).iter_rows(named=True)}
@@ -255,8 +256,11 @@ def test_ehcp_not_in_school_by_the_setting_attended_on_census_day():
         "ukprn": [None] * 6,
         "sensetting": ["OLA", "EHE", None, None, "NIEO", "NEET"],
         "placement_rank": [1] * 6,
+        "placement_group": ["educated_elsewhere", "educated_elsewhere", "mainstream",
+                            "mainstream", "educated_elsewhere", "educated_elsewhere"],
     }, schema_overrides={"urn": pl.Int64, "ukprn": pl.Utf8})
-    out = duty_kpis.ehcp_not_in_school(plans, placements, EXPORT, "test", AS_OF)
+    mix = kpis.ehcp_placement_mix(plans, placements, EXPORT, "test", AS_OF)
+    out = duty_kpis.ehcp_not_in_school(plans, placements, mix, EXPORT, "test", AS_OF)
     got = {r["setting"]: (r["plans"], r["pct"])
            for r in out.filter(pl.col("year") == 2024).iter_rows(named=True)}
     # Six plans: EOTAS (OLA), EHE, one at a school, one moved from a school to awaiting

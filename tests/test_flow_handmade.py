@@ -170,3 +170,18 @@ def test_the_forecast_thread_runs_in_the_flow_runs_context():
     run = contextvars.ContextVar("run")
     run.set("the flow run")
     assert _background(run.get).result() == "the flow run"
+
+
+def test_annual_reviews_due_held_and_decided_within_four_weeks(published):
+    """tests/handmade.py: A, D, F due; A and D held; only A decided within 28 days."""
+    assert rows(published, "SELECT year, reviews_due, reviews_held, pct_held, "
+                           "decided_within_4_weeks, pct_decided_within_4_weeks, amended, "
+                           "maintained, no_outcome FROM kpi.ehcp_annual_reviews") == [
+        (2024, 3, 2, 66.7, 1, 50.0, 1, 1, 0)]
+
+
+def test_phase_transfers_final_on_the_deadline_day_is_in_time(published):
+    assert rows(published, "SELECT year, transfers_due, final_by_deadline, settled, "
+                           "pct_final_by_deadline, final_after_deadline, deadline_passed "
+                           "FROM kpi.ehcp_phase_transfers ORDER BY year") == [
+        (2024, 2, 1, 2, 50.0, 1, 2), (2025, 1, 1, 1, 100.0, 0, 0)]

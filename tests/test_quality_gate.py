@@ -78,3 +78,30 @@ def test_stale_data_fails_freshness_unless_it_is_sample_data(reports):
     sample = run_gate(tables, reports, "run-3", today=AS_OF + dt.timedelta(days=4000),
                       max_age_days=None)
     assert sample.passed
+
+
+def test_timeliness_bands_that_disagree_with_the_new_plans_fail(reports):
+    """The bands and kpi.ehcp_new_plans count the same plans: a band short of a plan, or a
+    year the bands lack, fails the bands' suite on the column that says which count."""
+    from transforms.duty_kpis import ehcp_timeliness_bands
+
+    plans = pl.DataFrame({
+        "start_date": [dt.date(2023, 5, 1), dt.date(2023, 9, 1), dt.date(2024, 3, 1)],
+        "request_received": [dt.date(2023, 1, 2), dt.date(2023, 1, 2), dt.date(2023, 12, 1)],
+        "transfer_la": [None, None, None], "exception_applies": [False, False, False]},
+        schema_overrides={"transfer_la": pl.Utf8})
+    bands = ehcp_timeliness_bands(plans, AS_OF, "test", AS_OF)
+    # 2023: one plan within 20 weeks (119 days), one over (242 days); 2024: one within.
+    new_plans = pl.DataFrame({"year": [2023, 2024], "new_plans": [2, 1],
+                              "within_20_weeks": [1, 1], "new_plans_ex": [2, 1],
+                              "within_20_weeks_ex": [1, 1],
+                              "pct_within_20_weeks": [50.0, 100.0],
+                              "pct_within_20_weeks_ex": [50.0, 100.0]})
+    good = run_gate({"kpi.ehcp_new_plans": new_plans, "kpi.ehcp_timeliness_bands": bands},
+                    reports, "run-1", today=AS_OF)
+    assert good.passed, good.failures
+    bad = run_gate({"kpi.ehcp_new_plans": new_plans.with_columns(
+                        pl.when(pl.col("year") == 2024).then(2).otherwise(pl.col("new_plans"))
+                        .alias("new_plans")),
+                    "kpi.ehcp_timeliness_bands": bands}, reports, "run-2", today=AS_OF)
+    assert failed(bad) == [("ehcp_timeliness_bands", "new_plans_difference")]

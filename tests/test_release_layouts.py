@@ -388,3 +388,25 @@ def test_2024_residential_weeks_is_a_filter_even_when_it_reads_52(tmp_path):
     rows = tidy_file(path)
     assert rows.select("breakdown", "measure", "value").rows() == [
         ("EHCP / 38 to 51", "num_children_yp", 1351.0), ("EHCP / 52", "num_children_yp", 774.0)]
+
+
+def test_2026_annual_reviews_and_phase_transfers_named_for_their_year_are_benchmarks(tmp_path):
+    """The 2026 layout names some columns for the year (`review_expected_2025`, `due_25`,
+    and `due_26` in the same 2025 row): the row's own year's column is the figure."""
+    header, _ = headers_2026()["data/annual_reviews.csv"]
+    all_plans = {"breakdown_topic": "All EHC plans", "breakdown": "All EHC plans"}
+    reviews = write_rows(tmp_path / "r.csv", header, [
+        {**year("2025"), **WILTSHIRE, **all_plans, "total_ehc_plans": "7230",
+         "review_expected_2025": "5900", "review_completed_2025": "5100",
+         "decision_4_weeks": "3300"}], default="x")
+    header, _ = headers_2026()["data/phase_transfers.csv"]
+    transfers = write_rows(tmp_path / "p.csv", header, [
+        {**year("2025"), **WILTSHIRE, "number_plans": "7230", "due_25": "980", "due_26": "1010",
+         "final_25": "900", "final_26": "0"}], default="x")
+    figures = headline_figures(pl.concat([tidy_file(reviews), tidy_file(transfers)],
+                                         how="diagonal_relaxed"))
+    assert figure(figures, "reviews_due", 2025, WILTSHIRE) == 5900
+    assert figure(figures, "reviews_held", 2025, WILTSHIRE) == 5100
+    assert figure(figures, "reviews_decided_within_4_weeks", 2025, WILTSHIRE) == 3300
+    assert figure(figures, "transfers_due", 2025, WILTSHIRE) == 980
+    assert figure(figures, "transfers_due", 2026, WILTSHIRE) is None

@@ -57,6 +57,12 @@ PUBLISHED_MEASURES: dict[str, tuple[Part, ...]] = {
     "pct_20_to_52_weeks": (("ehcp_timeliness", "pc_plans_issued_gt20weeks_ltyear", None),),
     "pct_over_52_weeks": (("ehcp_timeliness", "pc_plans_issued_gt_1_year", None),),
     "decided_not_to_issue": (("ehcp_assessments", "assess_not_issued", None),),
+    # The 2026 layout's annual reviews and phase transfers: columns named for the year
+    # (`review_expected_2025`, `due_25`), read as `_in_year` (year_relative).
+    "reviews_due": (("ehcp_annual_reviews", "review_expected_in_year", None),),
+    "reviews_held": (("ehcp_annual_reviews", "review_completed_in_year", None),),
+    "reviews_decided_within_4_weeks": (("ehcp_annual_reviews", "decision_4_weeks", None),),
+    "transfers_due": (("ehcp_phase_transfers", "due_in_year", None),),
     "requests_received": (("ehcp_requests", "requests_received_in_year", None),
                           ("ehcp_sen2_mi", "inreq_ehc", None),
                           ("ehcp_sen2_mi", "inreqehc", None)),
@@ -72,6 +78,27 @@ PUBLISHED_MEASURES |= {f"pct_need_{n.lower()}": (("ehcp_needs_all_plans", f"{n.l
 # The geography columns a figure is for (besides geographic_level).
 GEOGRAPHY = ("country_code", "region_code", "region_name", "new_la_code", "old_la_code",
              "la_name")
+
+
+IN_YEAR = "_in_year"
+
+
+def year_relative(measure: pl.Expr, year: pl.Expr) -> pl.Expr:
+    """A measure named for its row's own year, as the 2026 release names some
+    (`review_expected_2025`, `due_25` in a 2025 row), as `<name>_in_year`; others as they
+    are. A column for another year (`due_26` in a 2025 row) keeps its name."""
+    four = pl.concat_str(pl.lit("_"), year.cast(pl.Utf8))
+    two = pl.concat_str(pl.lit("_"), (year % 100).cast(pl.Utf8).str.zfill(2))
+    return (pl.when(measure.str.ends_with(four)).then(measure.str.head(-5) + IN_YEAR)
+            .when(measure.str.ends_with(two) & ~measure.str.contains(r"_\d{4}$"))
+            .then(measure.str.head(-3) + IN_YEAR).otherwise(measure))
+
+
+def year_named_stems() -> list[str]:
+    """The names PUBLISHED_MEASURES reads year_relative, without `_in_year`."""
+    return sorted({column[:-len(IN_YEAR)] for parts in PUBLISHED_MEASURES.values()
+                   for _, column, _ in parts if column.endswith(IN_YEAR)
+                   and column != "requests_received_in_year"})
 
 
 def measure_parts() -> pl.DataFrame:
@@ -107,8 +134,9 @@ def headline_figures(published: pl.DataFrame) -> pl.DataFrame:
     """
     extra = [pl.lit(v).alias(c) for c, v in (("release", None), ("shipped", False))
              if c not in published.columns]
-    rows = published.with_columns(extra).with_columns(pl.col("release").cast(pl.Int32)).join(
-        measure_parts(), on=["kind", "measure"], how="inner")
+    rows = published.with_columns(extra).with_columns(
+        pl.col("release").cast(pl.Int32), year_relative(pl.col("measure"), pl.col("year"))
+    ).join(measure_parts(), on=["kind", "measure"], how="inner")
     headline = pl.col("breakdown").is_null() | (pl.col("breakdown") == pl.col("breakdown_topic"))
     rows = rows.filter(pl.when(pl.col("part").is_null()).then(headline)
                        .otherwise(pl.col("breakdown") == pl.col("part")))

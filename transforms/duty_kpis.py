@@ -46,16 +46,20 @@ def ehcp_timeliness_bands(plans: pl.DataFrame, export_date: dt.date, source: str
     (`with_exceptions` true) and those with no exception to the time limit (false). `pct` is
     of that year's plans of the same kind; `mean_weeks` the band's average."""
     days = _weeks("request_received", "start_date")
-    new = _new_plans(plans).filter(pl.col("request_received").is_not_null()).with_columns(
+    # One pass over the plans, by exception too; the all-plans rows add both kinds up.
+    by_kind = _new_plans(plans).filter(pl.col("request_received").is_not_null()).group_by(
+        "year", "exception_applies",
         pl.when(days <= TIMELINESS_DAYS).then(pl.lit("under_20"))
         .when(days <= YEAR_DAYS).then(pl.lit("20_to_52"))
-        .otherwise(pl.lit("over_52")).alias("band"), (days / 7).alias("weeks"))
-    both = pl.concat([new.with_columns(pl.lit(True).alias("with_exceptions")),
-                      new.filter(~pl.col("exception_applies"))
-                      .with_columns(pl.lit(False).alias("with_exceptions"))])
-    counts = both.group_by("year", "with_exceptions", "band").agg(
-        pl.len().cast(pl.Int64).alias("plans"), pl.col("weeks").mean().round(1)
-        .alias("mean_weeks"))
+        .otherwise(pl.lit("over_52")).alias("band")).agg(
+        pl.len().cast(pl.Int64).alias("plans"), (days.sum() / 7).alias("weeks"))
+    counts = pl.concat([
+        by_kind.group_by("year", "band").agg(pl.col("plans", "weeks").sum())
+        .with_columns(pl.lit(True).alias("with_exceptions")),
+        by_kind.filter(~pl.col("exception_applies")).drop("exception_applies")
+        .with_columns(pl.lit(False).alias("with_exceptions"))], how="diagonal").select(
+        "year", "with_exceptions", "band", "plans",
+        (pl.col("weeks") / pl.col("plans")).round(1).alias("mean_weeks"))
     grid = complete_years(export_date).join(
         pl.DataFrame({"with_exceptions": [True, False]}), how="cross").join(
         pl.DataFrame({"band": list(TIMELINESS_BANDS)}), how="cross")
@@ -122,13 +126,13 @@ _STAGE_FLAGS = {"request": ("request_mediation", "request_tribunal"),
                 "plan": ("other_mediation", "other_tribunal")}
 
 
-def ehcp_disputes(requests: pl.DataFrame, plans: pl.DataFrame, export_date: dt.date,
-                  source: str, as_of: dt.date) -> pl.DataFrame:
+def ehcp_disputes(requests: pl.DataFrame, plans: pl.DataFrame, caseload: pl.DataFrame,
+                  export_date: dt.date, source: str, as_of: dt.date) -> pl.DataFrame:
     """Per complete calendar year of the request, the requests with a mediation and with a
     tribunal appeal at each stage, and the appeal rate against the decisions that can be
     appealed at that stage: refusals to assess (request), decisions not to issue (assessment),
     the January caseload and plans ceased as needs met (plan); `all` adds the stages up, the
-    DfE's and the Ministry of Justice's appeal rate."""
+    DfE's and the Ministry of Justice's appeal rate. `caseload` is kpi.ehcp_caseload."""
     req = requests.filter(~pl.col("transfer_in")).with_columns(
         pl.col("received").dt.year().cast(pl.Int32).alias("year"))
     flagged = pl.concat([req.group_by("year").agg(
@@ -140,8 +144,7 @@ def ehcp_disputes(requests: pl.DataFrame, plans: pl.DataFrame, export_date: dt.d
     not_issued = req.filter(pl.col("assessment_outcome") == "N").with_columns(
         pl.col("assessment_decided").dt.year().cast(pl.Int32).alias("year")).group_by(
         "year").agg(pl.len().cast(pl.Int64).alias("assessment"))
-    january = open_on(plans.select("start_date", "cease_date"), januaries(export_date)
-                      ).group_by("year").agg(pl.len().cast(pl.Int64).alias("caseload"))
+    january = caseload.select("year", "caseload")
     needs_met = plans.filter(pl.col("cease_reason").cast(pl.Int32) == 2).with_columns(
         pl.col("cease_date").dt.year().cast(pl.Int32).alias("year")).group_by("year").agg(
         pl.len().cast(pl.Int64).alias("needs_met"))
@@ -315,15 +318,22 @@ NOT_IN_SCHOOL_SETTINGS = ("EOTAS", "EHE", "parent_arrangements", "NEET", "not_in
                           "awaiting_provision", "unknown")
 
 
-def ehcp_not_in_school(plans: pl.DataFrame, placements: pl.DataFrame, export_date: dt.date,
-                       source: str, as_of: dt.date) -> pl.DataFrame:
+def ehcp_not_in_school(plans: pl.DataFrame, placements: pl.DataFrame,
+                       placement_mix: pl.DataFrame, export_date: dt.date, source: str,
+                       as_of: dt.date) -> pl.DataFrame:
     """The January caseload not attending a school, college or early years provider: by the
-    `sensetting` of the placement attended that day (rank 1, the latest entry if two), and
-    `unknown` for plans with no placement that day. `pct` is of the caseload."""
+    `sensetting` of the placement attended that day (rank 1, the latest entry if two) when it
+    has no URN or UKPRN; `unknown` and the caseload are kpi.ehcp_placement_mix's (no
+    placement that day, or a setting not recognised). `pct` is of the caseload."""
     days = januaries(export_date)
-    active = open_on(plans.select("plan_id", "start_date", "cease_date"), days)
     first = placements.filter(pl.col("placement_rank") == 1).select(
         "plan_id", "entry_date", "leaving_date", "urn", "ukprn", "sensetting")
+    # Only plans ever placed somewhere with no URN can count (nationally a tenth of them).
+    elsewhere_ever = first.filter(pl.col("urn").is_null() & pl.col("ukprn").is_null()
+                                  & pl.col("sensetting").is_in(list(NOT_IN_SCHOOL)))
+    candidates = plans.join(elsewhere_ever.select("plan_id").unique(), on="plan_id",
+                            how="semi")
+    active = open_on(candidates.select("plan_id", "start_date", "cease_date"), days)
     current = (active.select("year", "census_date", "plan_id").join(first, on="plan_id")
                .filter((pl.col("entry_date") <= pl.col("census_date"))
                        & (pl.col("leaving_date").is_null()
@@ -333,13 +343,12 @@ def ehcp_not_in_school(plans: pl.DataFrame, placements: pl.DataFrame, export_dat
     elsewhere = current.filter(pl.col("urn").is_null() & pl.col("ukprn").is_null()).select(
         "year", pl.col("sensetting").replace_strict(NOT_IN_SCHOOL, default=None)
         .alias("setting")).drop_nulls()
-    caseload = active.group_by("year").agg(pl.len().cast(pl.Int64).alias("caseload"))
-    unplaced = caseload.join(current.group_by("year").agg(pl.len().alias("placed")),
-                             on="year", how="left").select(
-        "year", pl.lit("unknown").alias("setting"),
-        (pl.col("caseload") - pl.col("placed").fill_null(0)).cast(pl.Int64).alias("plans"))
+    mix = placement_mix.select("year", "placement_group", "plans", "caseload")
+    caseload = mix.group_by("year").agg(pl.col("caseload").first())
+    unknown = mix.filter(pl.col("placement_group") == "unknown").select(
+        "year", pl.lit("unknown").alias("setting"), pl.col("plans").cast(pl.Int64))
     counts = pl.concat([elsewhere.group_by("year", "setting").agg(
-        pl.len().cast(pl.Int64).alias("plans")), unplaced])
+        pl.len().cast(pl.Int64).alias("plans")), unknown])
     grid = days.select("year").join(pl.DataFrame({"setting": list(NOT_IN_SCHOOL_SETTINGS)}),
                                     how="cross")
     out = (grid.join(counts, on=["year", "setting"], how="left")

@@ -230,9 +230,12 @@ _DISPUTES = {"requestmediation": "request_mediation", "requesttribunal": "reques
              "othertribunal": "other_tribunal"}
 
 
-def _flag(column: str) -> pl.Expr:
+def _flag(frame: pl.DataFrame, column: str) -> pl.Expr:
     """A yes/no field as a boolean: staged as one, or (dp, which the contract leaves
-    unchecked) as its text, read with the contract's yes/no spellings; blank is no."""
+    unchecked, or a column a warehouse staged before it was typed) as its text, read with the
+    contract's yes/no spellings; blank is no."""
+    if frame.schema[column] == pl.Boolean:
+        return pl.col(column).fill_null(False)
     return parse_bool(pl.col(column).cast(pl.Utf8)).fill_null(False)
 
 
@@ -264,7 +267,7 @@ def core_plans(stage: dict[str, pl.DataFrame]) -> pl.DataFrame:
         pl.col("ceasedate").alias("cease_date"), pl.col("ceasereason").alias("cease_reason"),
         pl.col("transferla").alias("transfer_la"), "activeplanstableid",
         *(pl.col(c).alias(a) for c, a in _REVIEW.items()),
-        *(_flag(c).alias(a) for c, a in _BUDGET.items()), "export_date",
+        *(_flag(plans, c).alias(a) for c, a in _BUDGET.items()), "export_date",
     ), "plan_id")
 
 
@@ -306,8 +309,9 @@ def core_requests(stage: dict[str, pl.DataFrame]) -> pl.DataFrame:
         "requeststableid", maintain_order=True).agg(
         pl.col("assessmentoutcome").first().alias("assessment_outcome"),
         pl.col("assessmentoutcomedate").first().alias("assessment_decided"),
-        *(_flag(c).any().alias(c) for c in ("assessmentmediation", "assessmenttribunal",
-                                            "othermediation", "othertribunal")))
+        *(_flag(stage["assessment"], c).any().alias(c)
+          for c in ("assessmentmediation", "assessmenttribunal", "othermediation",
+                    "othertribunal")))
     return sort_by_id(stage["requests"].join(person, on="persontableid", how="inner")
             .join(transfer, on="requeststableid", how="left")
             .join(assessed, on="requeststableid", how="left")
@@ -319,5 +323,6 @@ def core_requests(stage: dict[str, pl.DataFrame]) -> pl.DataFrame:
                     pl.col("transfer_in").fill_null(False),
                     pl.col("requestsource").cast(pl.Utf8).str.strip_chars()
                     .alias("request_source"),
-                    *(_flag(c).alias(a) for c, a in _DISPUTES.items()), "export_date"),
+                    *(pl.col(c).fill_null(False).alias(a) for c, a in _DISPUTES.items()),
+                    "export_date"),
         "request_id")

@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from transforms.benchmarks import headline_figures, measure_parts
+from transforms.benchmarks import headline_figures, measure_parts, year_named_stems
 from transforms.dfe_statistics import ees_schema, is_ees, recognise, release_of, tidy
 from transforms.readers import FileRejected, read_raw
 from transforms.validate import validate
@@ -105,9 +105,12 @@ def _candidates(frame_sql: str) -> str:
     kinds = listed(parts["kind"].unique().sort())
     measures = listed(parts["measure"].unique().sort())
     named = listed(parts["part"].drop_nulls().unique().sort())
+    # Columns named for their year are kept by their stem (year_relative reads them; `_`
+    # matching any character only keeps a few rows more, which headline_figures drops).
+    stems = "".join(f" OR measure LIKE '{stem}_%'" for stem in year_named_stems())
     return (f"{frame_sql} WHERE geographic_level IN ({listed(LEVELS)}) "
-            f"AND kind IN ({kinds}) AND measure IN ({measures}) AND (breakdown IS NULL OR "
-            f"breakdown = breakdown_topic OR breakdown IN ({named}))")
+            f"AND kind IN ({kinds}) AND (measure IN ({measures}){stems}) AND (breakdown IS "
+            f"NULL OR breakdown = breakdown_topic OR breakdown IN ({named}))")
 
 
 def _landed(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
