@@ -80,12 +80,16 @@ def run_gate(tables: dict[str, pl.DataFrame], reports: Path, run_id: str,
         "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         "store_backend": {"class_name": "TupleFilesystemStoreBackend",
                           "base_directory": str(docs_dir)}})
-    source = context.data_sources.add_pandas("kpis")
+    # One asset and batch definition for every suite (each table arrives as the batch's
+    # dataframe when its suite runs): adding an asset re-serialises the context's whole
+    # configuration, which, once a suite, was a third of the gate's time.
+    batch = context.data_sources.add_pandas("kpis").add_dataframe_asset(
+        name="kpi_tables").add_batch_definition_whole_dataframe("whole table")
     rows: list[dict] = []
     validated = False
     for suite in suites(tables, Checking(today or dt.date.today(), max_age_days,
                                          reconciliation_blocks)):
-        rows += _validate(gx, context, source, suite, run_id)
+        rows += _validate(gx, context, batch, suite, run_id)
         validated = True
     if validated:
         # One build renders every stored suite and result plus the index; an
@@ -108,9 +112,7 @@ def suites(tables: dict[str, pl.DataFrame], checking: Checking) -> list[Suite]:
             for suite in kpi.quality(by_name[kpi.name], by_name, checking)]
 
 
-def _validate(gx, context, source, suite: Suite, run_id: str) -> list[dict]:
-    asset = source.add_dataframe_asset(name=suite.name)
-    batch = asset.add_batch_definition_whole_dataframe("whole table")
+def _validate(gx, context, batch, suite: Suite, run_id: str) -> list[dict]:
     gx_suite = context.suites.add(gx.ExpectationSuite(name=suite.name))
     for rule in suite.rules:
         gx_suite.add_expectation(getattr(gx.expectations, rule.kind)(**rule.kwargs))
