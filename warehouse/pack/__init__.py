@@ -55,19 +55,20 @@ def _published_as_of(con: duckdb.DuckDBPyConnection) -> dt.date | None:
     return rows[0][0] if rows else None
 
 
-# The sections by the name the KPI registry gives them (warehouse/registry.py: KPI.pack).
+# The sections by the name the KPI registry gives them (warehouse/registry.py: KPI.pack), in
+# the order the pack shows them (the registry's is the order tables are built in).
 SECTIONS = {"caseload": caseload_section, "timeliness": timeliness_section,
-            "placement": placement_section, "need": need_section,
+            "duties": duties_section, "placement": placement_section, "need": need_section,
             "prevalence": prevalence_section, "finance": finance_section,
             "recovery": recovery_section, "places": places_section,
-            "forecast": forecast_section, "duties": duties_section}
+            "forecast": forecast_section}
 
 
 def _sections(db: PackData) -> list:
-    """Each section once, in the registry's order, when a table it shows was published (a
-    run without a whole SEN2 export, or without a census, builds fewer)."""
-    shown = dict.fromkeys(k.pack for k in REGISTRY if k.pack and db.has(k.name))
-    return [SECTIONS[name](db) for name in shown]
+    """Each section once, when a table it shows was published (a run without a whole SEN2
+    export, or without a census, builds fewer)."""
+    shown = {k.pack for k in REGISTRY if k.pack and db.has(k.name)}
+    return [section(db) for name, section in SECTIONS.items() if name in shown]
 
 
 def build_pack(published: Path, out: Path, kpi_doc: Path, public: bool = False,
