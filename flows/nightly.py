@@ -82,12 +82,11 @@ def publish_tables(con, target: Path, run_id: str):
 
 @task(name="board pack", cache_policy=NO_CACHE)
 def board_pack(settings: Settings) -> list[Path]:
-    """The board pack, internal and public, from what was just published."""
-    from warehouse.pack import write_packs
+    """The board pack, internal and public, and the tables to take away (XLSX, CSV,
+    Parquet), from what was just published."""
+    from warehouse.pack import write_reports
 
-    written = write_packs(settings)
-    get_run_logger().info("board packs: %s", ", ".join(str(p) for p in written))
-    return written
+    return write_reports(settings, get_run_logger())
 
 
 def _steps() -> run.Steps:

@@ -84,10 +84,11 @@ def workers() -> int:
     return max(2, os.cpu_count() or 2)
 
 
-def pseudonym_key(h: Home, allow_sample_key: bool = False) -> bytes:
+def pseudonym_key(h: Home, allow_sample_key: bool = False, warn: bool = True) -> bytes:
     """The HMAC key for pseudonyms, `$SENDBOARD_PSEUDONYM_KEY`. A real run without one
     stops: pseudonyms made with a throwaway key could never be linked to the next run's.
-    Sample runs fall back to a key generated once in the home folder."""
+    Sample runs fall back to a key generated once in the home folder, with a warning
+    (`warn=False`: the command line's check before a run, whose flow warns)."""
     key = os.environ.get(KEY_ENV, "")
     if key:
         if len(key) < MIN_KEY_LENGTH:
@@ -104,8 +105,9 @@ def pseudonym_key(h: Home, allow_sample_key: bool = False) -> bytes:
     if not path.exists():
         path.write_text(secrets.token_hex(32))
         path.chmod(0o600)
-    log.warning("%s is not set: using the local sample key in %s. Fine for the sample data; "
-                "never for real extracts.", KEY_ENV, path)
+    if warn:
+        log.warning("%s is not set: using the local sample key in %s. Fine for the sample "
+                    "data; never for real extracts.", KEY_ENV, path)
     return path.read_text().strip().encode()
 
 

@@ -8,16 +8,23 @@ import json
 import logging
 import sys
 import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from flows import run_log
 from flows import settings as env
 from flows.settings import pseudonym_key
 from warehouse.settings import ConfigError, Home
 
+if TYPE_CHECKING:
+    from prefect.states import State
+
+REPOSITORY = Path(__file__).resolve().parents[1]
 # The DfE release the backtest scores against: the one shipped with sendboard
 # (warehouse/dfe_statistics.py SHIPPED, named here so that the command line does not import polars).
-DEFAULT_RELEASE = Path(__file__).resolve().parents[1] / "warehouse" / "reference" / \
-    "dfe_ehcp_2025.parquet"
+DEFAULT_RELEASE = REPOSITORY / "warehouse" / "reference" / "dfe_ehcp_2025.parquet"
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -64,7 +71,9 @@ def _landing_is_empty(landing: Path) -> bool:
 def cmd_run(args: argparse.Namespace) -> int:
     env.library_defaults()
     home = env.home(args.home)
-    pseudonym_key(home, allow_sample_key=args.sample)  # fail fast, before Prefect starts
+    # Fail fast, before Prefect starts (the flow warns of a sample key, in its log too).
+    pseudonym_key(home, allow_sample_key=args.sample, warn=False)
+    _check_settings(args.home, args.sample)
     landing = Path(args.landing).resolve() if args.landing else home.landing
     if args.sample and _landing_is_empty(landing):
         from sendboard.sample import write_sample
@@ -73,47 +82,132 @@ def cmd_run(args: argparse.Namespace) -> int:
         t = time.perf_counter()
         write_sample(landing, published_from=_published_from(args))
         print(f"sample extracts written in {time.perf_counter() - t:.0f} s")
-    from flows.nightly import nightly
-
-    as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
-    t = time.perf_counter()
-    return _report(home, t, lambda: nightly(home=str(home.root), landing=str(landing),
-                                            sample=args.sample, as_of=as_of))
-
-
-def _report(home: Home, started: float, run) -> int:
-    """Run a flow and print its headline: 0 for a clean run, 1 for one that published
-    what it could but rejected a file, holds an export waiting or lacks EHC plan tables."""
-    from flows.nightly import RunNotClean
-    from sendboard.report_text import headline
-
+    elif not landing.is_dir():
+        raise ConfigError(f"the landing folder {landing} does not exist: create it with a "
+                          "subfolder for each source (census/, sen2/, ...: README) holding "
+                          "the extracts, or give the folder with --landing DIR")
     try:
-        summary, code = run(), 0
-    except RunNotClean as e:
-        if e.summary is None:
-            raise
-        summary, code = e.summary, 1
-    print()
-    print(headline(home, summary, time.perf_counter() - started))
-    if code:
+        as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
+    except ValueError:
+        raise ConfigError(f"--as-of {args.as_of!r} is not a date: give it as YYYY-MM-DD"
+                          ) from None
+
+    def run():
+        from flows.nightly import nightly
+
+        return nightly(home=str(home.root), landing=str(landing), sample=args.sample,
+                       as_of=as_of, return_state=True)
+
+    return _run_flow(home, args.verbose, run)
+
+
+def _check_settings(home_arg: str | None, sample: bool) -> None:
+    """What a run would otherwise trip over late, checked before it starts: the settings
+    from the environment, and the forecast's scenarios file (read only once every file has
+    loaded)."""
+    from transforms.forecast import load_scenarios
+
+    path = env.settings(home_arg, sample=sample).scenarios
+    try:
+        load_scenarios(path)
+    except (OSError, ValueError, TypeError, AttributeError) as e:
+        # (tomllib's TOMLDecodeError is a ValueError.)
+        raise ConfigError(f"the forecast scenarios file {path} cannot be used: {e}; "
+                          "correct it (docs/forecast.md) and run again") from None
+
+
+def _run_flow(home: Home, verbose: bool, run: Callable[[], State]) -> int:
+    """Run a flow with its log in HOME/logs (flows/run_log.py), then say how it went: the
+    summary of a run that published (0) or published what it could (1); one line for an
+    expected failure (1); for anything else the exception and its last frame (1); and
+    where the full log is."""
+    started = time.perf_counter()
+    with run_log.capture(home.logs, verbose) as log:
+        try:
+            state = run()
+        except Exception as e:  # no flow run started (say, Prefect's server did not)
+            outcome: object = e
+        else:
+            log.run_id = str(state.state_details.flow_run_id)
+            outcome = state.result(raise_on_failure=False)
+        if isinstance(outcome, BaseException) and _hint(outcome, home) is None:
+            logging.getLogger(__name__).error("the run stopped on an unexpected error",
+                                              exc_info=outcome, extra={"console": False})
+    elapsed = time.perf_counter() - started
+    code = _say(home, outcome, elapsed)
+    print(f"the full log: {log.path}", file=sys.stderr if code else sys.stdout)
+    return code
+
+
+def _hint(e: BaseException, home: Home) -> str | None:
+    """What to do after an expected failure (its message says what happened); None for an
+    unexpected one."""
+    from warehouse.backfill import BackfillError
+    from warehouse.run import QualityGateFailed, RunInProgress
+
+    if isinstance(e, QualityGateFailed):
+        return (f". The Data Docs ({home.reports / 'data-docs' / 'index.html'}) show each "
+                "check; correct the extract behind the failed one and run again.")
+    if isinstance(e, RunInProgress | BackfillError | ConfigError):
+        return ""
+    return None
+
+
+def _say(home: Home, outcome: object, elapsed: float) -> int:
+    from sendboard.report_text import headline
+    from warehouse.run import RunNotClean
+
+    if isinstance(outcome, RunNotClean) and outcome.summary is not None:
+        print()
+        print(headline(home, outcome.summary, elapsed))
         print("\nsendboard: the run was not clean (see 'not clean' above); exit status 1",
               file=sys.stderr)
-    return code
+        return 1
+    if not isinstance(outcome, BaseException):
+        print()
+        print(headline(home, outcome, elapsed))
+        return 0
+    hint = _hint(outcome, home)
+    if hint is not None:
+        print(f"sendboard: {outcome}{hint}", file=sys.stderr)
+    else:
+        print(_unexpected(outcome), file=sys.stderr)
+    return 1
+
+
+def _unexpected(e: BaseException) -> str:
+    """The exception's first line and the frame that raised it (the traceback is in the
+    log)."""
+    first = (str(e).strip().splitlines() or [""])[0]
+    lines = [f"sendboard: the run stopped on an unexpected error: {type(e).__name__}: {first}"]
+    frames = traceback.extract_tb(e.__traceback__)
+    if frames:
+        last = frames[-1]
+        where = Path(last.filename)
+        if where.is_relative_to(REPOSITORY):
+            where = where.relative_to(REPOSITORY)
+        lines.append(f"  at {where}:{last.lineno} in {last.name}: {last.line}")
+    return "\n".join(lines)
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     env.library_defaults()
     home = env.home(args.home)
-    pseudonym_key(home, allow_sample_key=args.sample)
+    pseudonym_key(home, allow_sample_key=args.sample, warn=False)
     if not args.all and not (args.source or args.period_from or args.period_to):
         print("sendboard: say what to replay: --source NAME and/or --from/--to, or --all",
               file=sys.stderr)
         return 2
-    from flows.backfill import backfill
+    _check_settings(args.home, args.sample)
 
-    return _report(home, time.perf_counter(), lambda: backfill(
-        sources=args.source, period_from=args.period_from, period_to=args.period_to,
-        all_files=args.all, home=str(home.root), sample=args.sample))
+    def run():
+        from flows.backfill import backfill
+
+        return backfill(sources=args.source, period_from=args.period_from,
+                        period_to=args.period_to, all_files=args.all, home=str(home.root),
+                        sample=args.sample, return_state=True)
+
+    return _run_flow(home, args.verbose, run)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -133,6 +227,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         from warehouse.pack import print_pdf
 
         print(f"PDF written to {print_pdf(out, out.with_suffix('.pdf'))}")
+    if args.tables:
+        from warehouse.takeaway import describe, write_takeaway
+
+        tables = write_takeaway(home.published, home.reports, env.settings(args.home).kpi_doc)
+        print(f"tables written: {describe(tables, home.reports)}")
     return 0
 
 
@@ -199,6 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
         "locally generated pseudonymisation key"))
     r.add_argument("--as-of", help="as-of date for the KPI tables (default: latest extract)")
     r.add_argument("--published-from", help="with --sample: DfE statistics CSVs to copy in")
+    r.add_argument("--verbose", action="store_true", help=(
+        "also show the libraries' lines (Prefect's task states, Great Expectations') on "
+        "the console; they are always in HOME/logs/<run id>.log"))
     r.set_defaults(func=cmd_run)
     b = sub.add_parser("backfill", help="replay archived extracts, then rebuild and publish")
     b.add_argument("--source", action="append", help=(
@@ -211,6 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--all", action="store_true", help="replay every archived file")
     b.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")
     b.add_argument("--sample", action="store_true", help="sample data: local key allowed")
+    b.add_argument("--verbose", action="store_true", help=(
+        "also show the libraries' lines on the console (always in HOME/logs/<run id>.log)"))
     b.set_defaults(func=cmd_backfill)
     rp = sub.add_parser("report", help="write the SEND Board pack (one self-contained HTML)")
     rp.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")
@@ -220,6 +324,10 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--as-of", help="the as-of date printed on the pack (default: the data's)")
     rp.add_argument("--pdf", action="store_true",
                     help="also print it to PDF with headless Chromium (when installed)")
+    rp.add_argument("--tables", action="store_true",
+                    help="also write the tables to take away: HOME/reports/sendboard-<as of>"
+                    ".xlsx (public.*), -internal-kpi.xlsx (kpi.*) and tables/<as of>/ CSV "
+                    "and Parquet (docs/bi.md)")
     rp.set_defaults(func=cmd_report)
     st = sub.add_parser("status", help="last runs, files, quarantine counts, paths")
     st.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")
@@ -250,25 +358,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # The commands' own lines and the libraries' warnings (a run or backfill puts its own
+    # console and log file over this, and Prefect still logs when its temporary server
+    # stops at exit).
+    console = logging.StreamHandler()
+    console.addFilter(run_log.ConsoleFilter(verbose=False))
+    console.setFormatter(run_log.ConsoleFormatter("%(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[console])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ConfigError as e:
+    except (ConfigError, FileNotFoundError) as e:
         print(f"sendboard: {e}", file=sys.stderr)
         return 2
-    except FileNotFoundError as e:
-        print(f"sendboard: {e}", file=sys.stderr)
-        return 2
-    except Exception as e:  # a failed run: say what failed in one line (details in the log)
-        from flows.nightly import QualityGateFailed, RunInProgress
-        from warehouse.backfill import BackfillError
-
-        if isinstance(e, QualityGateFailed | RunInProgress | BackfillError):
-            print(f"sendboard: {e}", file=sys.stderr)
-            return 1
-        raise
 
 
 if __name__ == "__main__":

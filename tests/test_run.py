@@ -36,12 +36,12 @@ def test_a_whole_run_on_plain_threads_without_prefect(tmp_path):
     from tests import handmade
     from tests.conftest import settings_for
     from warehouse import loads, run
-    from warehouse.pack import write_packs
+    from warehouse.pack import write_reports
 
     landing = handmade.write_landing(tmp_path / "landing")
     settings = settings_for(tmp_path / "home")
     with ThreadPoolExecutor(max_workers=2) as pool:
-        steps = run.plain_steps(write_packs, pool)
+        steps = run.plain_steps(write_reports, pool)
 
         def gather(con):
             found = steps.find(con, landing)
@@ -60,3 +60,5 @@ def test_a_whole_run_on_plain_threads_without_prefect(tmp_path):
         con.close()
     assert sorted(p.name for p in settings.home.reports.glob("board-pack-*")) == [
         "board-pack-2025-03-01-public.html", "board-pack-2025-03-01.html"]
+    assert (settings.home.reports / "tables" / "2025-03-01" / "public.ehcp_caseload.parquet"
+            ).is_file()

@@ -42,6 +42,11 @@ class Home:
         return self.root / "landing"
 
     @property
+    def logs(self) -> Path:
+        """A file a command-line run, `<run id>.log`: every line, the libraries' too."""
+        return self.root / "logs"
+
+    @property
     def sample_key_file(self) -> Path:
         return self.root / ".sample-pseudonym-key"
 

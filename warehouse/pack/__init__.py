@@ -8,6 +8,7 @@ is written from the same numbers. Nothing is fetched when the file is opened.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from html import escape
 from pathlib import Path
 
@@ -35,6 +36,9 @@ from warehouse.pack.sections import (
 from warehouse.pack.style import CSS
 from warehouse.registry import REGISTRY
 from warehouse.settings import Settings
+from warehouse.takeaway import describe, write_takeaway
+
+log = logging.getLogger(__name__)
 
 
 def pack_name(published: Path, public: bool = False) -> str:
@@ -102,12 +106,23 @@ def build_pack(published: Path, out: Path, kpi_doc: Path, public: bool = False,
 
 def write_packs(settings: Settings) -> list[Path]:
     """The run's board packs, internal and public, into the home's reports folder."""
+    published, reports = settings.home.published, settings.home.reports
+    return [build_pack(published, reports / pack_name(published, public), settings.kpi_doc,
+                       public) for public in (False, True)]
+
+
+def write_reports(settings: Settings,
+                  logger: logging.Logger | logging.LoggerAdapter = log) -> list[Path]:
+    """Everything a run writes for people after a publish: the board packs and the tables
+    to take away (warehouse/takeaway.py, CSV and Parquet); one log line names them."""
     from transforms import timing
 
-    published, reports = settings.home.published, settings.home.reports
+    # One stage: the benchmark's stages are fixed (bench/national.py).
     with timing.stage("board pack"):
-        return [build_pack(published, reports / pack_name(published, public),
-                           settings.kpi_doc, public) for public in (False, True)]
+        written = write_packs(settings) + write_takeaway(
+            settings.home.published, settings.home.reports, settings.kpi_doc, workbooks=False)
+    logger.info("reports: %s", describe(written, settings.home.reports))
+    return written
 
 
-__all__ = ["build_pack", "millions", "pack_name", "print_pdf", "write_packs"]
+__all__ = ["build_pack", "millions", "pack_name", "print_pdf", "write_packs", "write_reports"]
