@@ -58,11 +58,11 @@ PUBLISHED_MEASURES: dict[str, tuple[Part, ...]] = {
     "pct_over_52_weeks": (("ehcp_timeliness", "pc_plans_issued_gt_1_year", None),),
     "decided_not_to_issue": (("ehcp_assessments", "assess_not_issued", None),),
     # The 2026 layout's annual reviews and phase transfers: columns named for the year
-    # (`review_expected_2025`, `due_25`), read as `_in_year` (year_relative).
-    "reviews_due": (("ehcp_annual_reviews", "review_expected_in_year", None),),
-    "reviews_held": (("ehcp_annual_reviews", "review_completed_in_year", None),),
+    # (`review_expected_2025`, `due_25`), read as `_YEAR` (year_relative).
+    "reviews_due": (("ehcp_annual_reviews", "review_expected_YEAR", None),),
+    "reviews_held": (("ehcp_annual_reviews", "review_completed_YEAR", None),),
     "reviews_decided_within_4_weeks": (("ehcp_annual_reviews", "decision_4_weeks", None),),
-    "transfers_due": (("ehcp_phase_transfers", "due_in_year", None),),
+    "transfers_due": (("ehcp_phase_transfers", "due_YEAR", None),),
     "requests_received": (("ehcp_requests", "requests_received_in_year", None),
                           ("ehcp_sen2_mi", "inreq_ehc", None),
                           ("ehcp_sen2_mi", "inreqehc", None)),
@@ -80,25 +80,25 @@ GEOGRAPHY = ("country_code", "region_code", "region_name", "new_la_code", "old_l
              "la_name")
 
 
-IN_YEAR = "_in_year"
+# A placeholder no DfE column uses (their names are lower case once tidied).
+OWN_YEAR = "_YEAR"
 
 
 def year_relative(measure: pl.Expr, year: pl.Expr) -> pl.Expr:
     """A measure named for its row's own year, as the 2026 release names some
-    (`review_expected_2025`, `due_25` in a 2025 row), as `<name>_in_year`; others as they
-    are. A column for another year (`due_26` in a 2025 row) keeps its name."""
+    (`review_expected_2025`, `due_25` in a 2025 row), as `<name>_YEAR`; others as they are.
+    A column for another year (`due_26` in a 2025 row) keeps its name."""
     four = pl.concat_str(pl.lit("_"), year.cast(pl.Utf8))
     two = pl.concat_str(pl.lit("_"), (year % 100).cast(pl.Utf8).str.zfill(2))
-    return (pl.when(measure.str.ends_with(four)).then(measure.str.head(-5) + IN_YEAR)
+    return (pl.when(measure.str.ends_with(four)).then(measure.str.head(-5) + OWN_YEAR)
             .when(measure.str.ends_with(two) & ~measure.str.contains(r"_\d{4}$"))
-            .then(measure.str.head(-3) + IN_YEAR).otherwise(measure))
+            .then(measure.str.head(-3) + OWN_YEAR).otherwise(measure))
 
 
 def year_named_stems() -> list[str]:
-    """The names PUBLISHED_MEASURES reads year_relative, without `_in_year`."""
-    return sorted({column[:-len(IN_YEAR)] for parts in PUBLISHED_MEASURES.values()
-                   for _, column, _ in parts if column.endswith(IN_YEAR)
-                   and column != "requests_received_in_year"})
+    """The names PUBLISHED_MEASURES reads year_relative, without `_YEAR`."""
+    return sorted({column.removesuffix(OWN_YEAR) for parts in PUBLISHED_MEASURES.values()
+                   for _, column, _ in parts if column.endswith(OWN_YEAR)})
 
 
 def measure_parts() -> pl.DataFrame:

@@ -28,7 +28,7 @@ YEAR_DAYS = 364
 TIMELINESS_BANDS = ("under_20", "20_to_52", "over_52")
 
 
-def _weeks(start: str, end: str) -> pl.Expr:
+def _days(start: str, end: str) -> pl.Expr:
     return (pl.col(end) - pl.col(start)).dt.total_days()
 
 
@@ -45,7 +45,7 @@ def ehcp_timeliness_bands(plans: pl.DataFrame, export_date: dt.date, source: str
     plan issued: within 20 weeks, over 20 weeks to 52, over 52; all plans
     (`with_exceptions` true) and those with no exception to the time limit (false). `pct` is
     of that year's plans of the same kind; `mean_weeks` the band's average."""
-    days = _weeks("request_received", "start_date")
+    days = _days("request_received", "start_date")
     # One pass over the plans, by exception too; the all-plans rows add both kinds up.
     by_kind = _new_plans(plans).filter(pl.col("request_received").is_not_null()).group_by(
         "year", "exception_applies",
@@ -86,7 +86,7 @@ def ehcp_assessment_decisions(requests: pl.DataFrame, export_date: dt.date, sour
     req = requests.filter(~pl.col("transfer_in"))
     not_issued = req.filter(pl.col("assessment_outcome") == "N").with_columns(
         pl.col("assessment_decided").dt.year().cast(pl.Int32).alias("year"),
-        (_weeks("received", "assessment_decided") <= NOT_TO_ISSUE_DAYS).fill_null(False)
+        (_days("received", "assessment_decided") <= NOT_TO_ISSUE_DAYS).fill_null(False)
         .alias("in_time")).group_by("year").agg(
         pl.len().cast(pl.Int64).alias("decided_not_to_issue"),
         pl.col("in_time").sum().cast(pl.Int64).alias("not_to_issue_within_16_weeks"))
