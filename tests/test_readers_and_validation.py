@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from schemas.census import census_schema
-from schemas.contracts import CENSUS
+from schemas.contracts import CENSUS, NEED_CODES
 from tests import handmade
 from transforms.readers import FileRejected, conform, read_raw
 from transforms.validate import validate
@@ -305,7 +305,11 @@ def test_staged_census_codes_are_upper_cased_once_per_distinct_value(tmp_path):
          "false"),
         ("5", "866", "8662002", "100002", "2015", "5", "M", "3", "M", "N", "N", None, None,
          "true")]
-    assert staged.schema["sex"] == pl.Categorical and staged["pupil_id"].null_count() == 0
+    # Codes with a fixed list are enums of it (DuckDB stores ENUM columns), the others
+    # categorical.
+    assert staged.schema["sex"] == pl.Enum(["M", "F"])
+    assert staged.schema["primary_need"] == pl.Enum(list(NEED_CODES))
+    assert staged.schema["laestab"] == pl.Categorical and staged["pupil_id"].null_count() == 0
 
 
 def test_codes_match_in_any_ascii_case_only(tmp_path):
@@ -340,9 +344,10 @@ def test_long_codes_match_in_any_ascii_case_without_listing_every_case():
         False, False, False, True, False, None]
 
 
-def test_staged_census_codes_are_categorical_and_stored_as_text(tmp_path):
-    """Staging keeps the code columns as categories (4 bytes a row, not 16); the warehouse
-    stores them as the same VARCHAR columns, each row stamped with its file's SHA-256."""
+def test_staged_census_codes_are_enums_or_categorical_and_stored_compactly(tmp_path):
+    """Staging keeps the code columns as enums of their code list or categories (4 bytes a
+    row, not 16); the warehouse stores the enums as ENUM columns, the other codes as
+    VARCHAR, the pseudonyms uncompressed, each row stamped with its file's SHA-256."""
     from pathlib import Path
 
     from transforms.census import stage_census
@@ -350,16 +355,47 @@ def test_staged_census_codes_are_categorical_and_stored_as_text(tmp_path):
 
     v, _ = quarantined(census(tmp_path, handmade.census_rows()))
     staged = stage_census(v.good, b"k" * 32)
-    assert staged.schema["sen_provision"] == pl.Categorical
+    assert staged.schema["sen_provision"] == pl.Enum(["E", "K", "N"])
     assert staged.schema["laestab"] == pl.Categorical
     con = store.connect(Path(tmp_path / "w.duckdb"))
     store.replace_periods(con, "stage.census", staged, ("census_date",), "ab" * 32)
     types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
                              "WHERE table_name = 'census'").fetchall())
-    assert (types["sen_provision"], types["laestab"], types["sha256"]) == (
-        "VARCHAR", "VARCHAR", "VARCHAR")
-    stored = con.execute("SELECT sen_provision, count(*), min(sha256), max(sha256) FROM "
-                         "stage.census GROUP BY 1 ORDER BY 1").fetchall()
+    assert (types["sen_provision"], types["laestab"], types["sha256"], types["pupil_id"]) == (
+        "ENUM('E', 'K', 'N')", "VARCHAR", "VARCHAR", "VARCHAR")
+    con.execute("CHECKPOINT")
+    kinds = con.execute("SELECT DISTINCT compression FROM pragma_storage_info('stage.census') "
+                        "WHERE column_name = 'pupil_id' AND segment_type = 'VARCHAR'"
+                        ).fetchall()
+    assert kinds == [("Uncompressed",)]
+    stored = con.execute("SELECT sen_provision::VARCHAR, count(*), min(sha256), max(sha256) "
+                         "FROM stage.census GROUP BY 1 ORDER BY 1").fetchall()
     assert [(p, n) for p, n, _, _ in stored] == sorted(
         staged["sen_provision"].cast(pl.Utf8).value_counts().iter_rows())
     assert {(lo, hi) for _, _, lo, hi in stored} == {("ab" * 32, "ab" * 32)}
+
+
+def test_a_census_staged_as_text_before_takes_enum_rows(tmp_path):
+    """A warehouse whose stage.census was made when the codes were stored as text keeps its
+    VARCHAR columns and takes a newer file's enum rows as their text."""
+    from pathlib import Path
+
+    from transforms.census import stage_census
+    from warehouse import store
+
+    v, _ = quarantined(census(tmp_path, handmade.census_rows()))
+    staged = stage_census(v.good, b"k" * 32)
+    con = store.connect(Path(tmp_path / "w.duckdb"))
+    with store.registered(con, "_old", staged.with_columns(
+            pl.col(pl.Enum, pl.Categorical).cast(pl.Utf8),
+            pl.lit("2023-01-19").str.to_date().alias("census_date"))):
+        con.execute("CREATE TABLE stage.census AS SELECT *, 'cd'::VARCHAR AS sha256 FROM _old")
+    store.replace_periods(con, "stage.census", staged, ("census_date",), "ab" * 32)
+    assert con.execute("SELECT data_type FROM information_schema.columns WHERE "
+                       "table_name = 'census' AND column_name = 'sen_provision'"
+                       ).fetchall() == [("VARCHAR",)]
+    got = con.execute("SELECT sha256, sen_provision, count(*) FROM stage.census "
+                      "GROUP BY ALL ORDER BY ALL").fetchall()
+    counts = sorted(staged["sen_provision"].cast(pl.Utf8).value_counts().iter_rows())
+    assert got == sorted([("ab" * 32, p, n) for p, n in counts]
+                         + [("cd", p, n) for p, n in counts])

@@ -102,7 +102,8 @@ def census_rows(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     unknown = con.execute("SELECT count(*) FROM stage.census WHERE urn IS NULL").fetchall()[0][0]
     if not unknown or not store.table_exists(con, "stage.establishments"):
         return store.read(con, "SELECT census_date, la_number, laestab, urn, pupil_id, "
-                               "enrol_status, sen_provision FROM stage.census")
+                               "enrol_status::VARCHAR AS enrol_status, "
+                               "sen_provision::VARCHAR AS sen_provision FROM stage.census")
     return store.read(con, """
         WITH days AS (SELECT DISTINCT census_date, laestab FROM stage.census
                       WHERE urn IS NULL),
@@ -115,7 +116,8 @@ def census_rows(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
               ON e.la_code || e.establishment_number = d.laestab
             GROUP BY d.census_date, d.laestab)
         SELECT c.census_date, c.la_number, c.laestab, coalesce(c.urn, g.urn) AS urn,
-               c.pupil_id, c.enrol_status, c.sen_provision
+               c.pupil_id, c.enrol_status::VARCHAR AS enrol_status,
+               c.sen_provision::VARCHAR AS sen_provision
         FROM stage.census c LEFT JOIN gias g USING (census_date, laestab)""")
 
 
