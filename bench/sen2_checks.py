@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import resource
 import shutil
 import tempfile
@@ -51,14 +52,17 @@ def main(argv: list[str] | None = None) -> int:
         modules, gias, export = read_export(copy)
     census_day = january_census_day(export.year)
     persons = modules["person"].height
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     issues = find_issues(modules, gias, census_day, export)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    load = os.getloadavg()[0]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"export {export}, census day {census_day}: {persons:,} persons, "
           f"{modules['namedplan'].height:,} plans, {modules['placementdetail'].height:,} "
           f"placements")
-    print(f"find_issues: {seconds:.2f} s, {issues.height:,} issues, peak RSS {peak:,.0f} MiB")
+    # (CPU seconds too: on a machine shared with other work the wall clock is noisy.)
+    print(f"find_issues: {seconds:.2f} s ({cpu:.2f} s CPU, load average {load:.1f}), "
+          f"{issues.height:,} issues, peak RSS {peak:,.0f} MiB")
     counts = issues.group_by("check_id", maintain_order=True).agg(pl.len().alias("issues"))
     for check_id, n in counts.iter_rows():
         print(f"  {check_id:36} {n:>9,}")

@@ -656,3 +656,13 @@ def test_every_quarantine_rule_mapped_is_a_rule_the_schema_has():
     for column, prefix, _ in _QUARANTINE_RULES:
         assert any(rule.startswith(prefix) and (column is None or column == col)
                    for rule, col in rules), (column, prefix)
+
+
+def test_the_docs_list_every_check_with_its_severity():
+    from pathlib import Path
+
+    from transforms.sen2_compare import COMPARE_CHECKS
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "sen2-readiness.md").read_text()
+    for c in (*CHECKS, *QUARANTINE_CHECKS, *COMPARE_CHECKS):
+        assert f"| `{c.id}` | {c.severity} | {c.module} | {c.message} |" in doc, c.id

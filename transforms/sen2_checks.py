@@ -6,7 +6,7 @@ validation would reject (`error`), what it would ask about (`query`) and what di
 headline KPI (`quality`). Each issue names the case management system's own record (the
 module's table id and NativeId) and the person's pseudonym, never a name or a UPN.
 
-Checks look only at the records of the return (`_Export.scope`): every record of a request
+Checks look only at the records of the return (`_Export.s`): every record of a request
 received or decided since 1 January of the year before census day, still open, or whose plan
 had not ceased by then. A full Blade export holds every record since the system began, and
 a plan ceased in 2016 is no part of the January return.
@@ -48,8 +48,10 @@ class Check:
 
 
 _WITAN = "witan.sen2 plans_placements.clj"
-_DFE = "DfE SEN2 guide"
 _OWN = "sendboard's own"
+# The DfE's validation rules themselves were not to hand: a rule marked so is sendboard's
+# reading of the SEN2 guide's definitions, not the text of a DfE validation.
+_READING = "sendboard's reading of the DfE SEN2 guide"
 
 CHECKS: tuple[Check, ...] = (
     Check("upn-missing", "error", "person",
@@ -57,12 +59,12 @@ CHECKS: tuple[Check, ...] = (
           "Record the child's UPN (a young person's ULN), or the reason it is unknown "
           "(UPN unknown code) on the person record.",
           ("upn", "uniquelearnernumber", "upnunknown"),
-          f"{_WITAN} issue-missing-upn-and-uln-no-reason; {_DFE} (UPN or reason required)"),
+          f"{_WITAN} issue-missing-upn-and-uln-no-reason"),
     Check("duplicate-upn", "error", "person",
           "Two or more person records share one UPN (or one ULN).",
           "Merge the duplicate person records into one, moving their requests and plans "
           "onto it, or correct the UPN that was keyed wrongly.",
-          ("upn", "uniquelearnernumber"), f"{_DFE} (a person once in the return); {_OWN}"),
+          ("upn", "uniquelearnernumber"), f"{_READING} (a person once in the return)"),
     Check("duplicate-name-dob", "query", "person",
           "Two or more person records have the same surname, forename and date of birth but "
           "different UPNs (or none): probably one child recorded twice.",
@@ -84,11 +86,11 @@ CHECKS: tuple[Check, ...] = (
     Check("request-outcome-future", "error", "requests",
           "The request outcome date is in the future.",
           "Correct the request outcome date to the date the decision was made.",
-          ("requestoutcomedate",), f"{_DFE} (dates not after the collection); {_OWN}"),
+          ("requestoutcomedate",), f"{_READING} (no date after the collection)"),
     Check("assessment-outcome-future", "error", "assessment",
           "The assessment outcome date is in the future.",
           "Correct the assessment outcome date to the date the decision was made.",
-          ("assessmentoutcomedate",), f"{_DFE} (dates not after the collection); {_OWN}"),
+          ("assessmentoutcomedate",), f"{_READING} (no date after the collection)"),
     Check("week20-exception-not-late", "query", "assessment",
           "An exception to the 20-week limit is recorded, but the plan was issued within 20 "
           "weeks of the request.",
@@ -98,21 +100,21 @@ CHECKS: tuple[Check, ...] = (
           "A plan was issued but its assessment outcome is not Y (issue a plan).",
           "Set the assessment outcome to Y with its date, or remove the plan if none was "
           "issued.",
-          ("assessmentoutcome",), f"{_DFE} (a plan follows an assessment outcome Y)"),
+          ("assessmentoutcome",), f"{_READING} (a plan follows an assessment outcome Y)"),
     Check("plan-start-before-request", "error", "namedplan",
           "The plan starts before the request for assessment was received (and the plan "
           "was not transferred in from another LA).",
           "Correct the plan start date or the request received date; a plan transferred "
           "in needs its transfer LA on the active plan.",
-          ("startdate", "receiveddate", "transferla"), f"{_DFE} (dates in order); {_OWN}"),
+          ("startdate", "receiveddate", "transferla"), f"{_READING} (dates in order)"),
     Check("plan-no-detail", "error", "namedplan",
           "The plan has no plan detail: no setting is named in it.",
           "Add the plan detail (the URN, UKPRN or SEN setting named in the plan).",
-          ("plandetail",), f"{_DFE} (a plan names its setting); {_OWN}"),
+          ("plandetail",), f"{_READING} (a plan names its setting)"),
     Check("cease-date-future", "error", "namedplan",
           "The plan's cease date is in the future.",
           "Record the cease date only once the plan has ceased; correct or clear it.",
-          ("ceasedate",), f"{_DFE} (dates not after the collection); {_OWN}"),
+          ("ceasedate",), f"{_READING} (no date after the collection)"),
     Check("active-no-placement", "quality", "namedplan",
           "The plan is active on census day but has no placement that day (not transferred "
           "in): the placement mix counts it as placement unknown.",
@@ -131,22 +133,23 @@ CHECKS: tuple[Check, ...] = (
           "The phase transfer deadline has passed with no final plan date recorded.",
           "Record the date the final amended plan was issued, or escalate the late phase "
           "transfer.",
-          ("phasetransferduedate", "phasetransferfinaldate"), f"{_DFE} items 5.x; {_OWN}"),
+          ("phasetransferduedate", "phasetransferfinaldate"),
+          f"{_OWN}; the deadlines: SEND Regulations 2014 reg. 18"),
     Check("review-date-future", "error", "activeplans",
           "An annual review date (meeting, decision or draft) is in the future.",
           "Record review dates once the meeting or decision has happened; correct or clear "
           "them.",
           ("reviewmeeting", "lastreview", "reviewdraft"),
-          f"{_DFE} (dates not after the collection); {_OWN}"),
+          f"{_READING} (no date after the collection)"),
     Check("primary-need-missing", "error", "activeplans",
           "The plan active on census day has no primary need (no SEN need of rank 1): the "
           "need mix cannot count it.",
           "Add the primary need (SEN type, rank 1).",
-          ("sentype", "sentyperank"), f"{_WITAN} issue-missing-sen-type; {_DFE}"),
+          ("sentype", "sentyperank"), f"{_WITAN} issue-missing-sen-type"),
     Check("rank1-needs-multiple", "error", "senneed",
           "The active plan has more than one need of rank 1 (primary need).",
           "Keep one primary need; rank the others 2, 3 ...",
-          ("sentyperank",), f"{_DFE} (one primary need)"),
+          ("sentyperank",), f"{_READING} (one primary need)"),
     Check("placements-overlap", "query", "placementdetail",
           "Two placements of the same active plan with the same rank overlap in time "
           "(placements that end and start on the same day do not).",
@@ -156,11 +159,11 @@ CHECKS: tuple[Check, ...] = (
           "The active plan has more than one rank-1 placement on census day: the return "
           "cannot say where the child was placed.",
           "Record a leaving date on the placement that ended, or rank the other placement 2.",
-          ("placementrank", "entrydate", "leavingdate"), f"{_DFE} (one main placement); {_OWN}"),
+          ("placementrank", "entrydate", "leavingdate"), f"{_READING} (one main placement)"),
     Check("placement-date-future", "error", "placementdetail",
           "The placement's entry or leaving date is in the future.",
           "Record placement dates once they have happened; correct or clear them.",
-          ("entrydate", "leavingdate"), f"{_DFE} (dates not after the collection); {_OWN}"),
+          ("entrydate", "leavingdate"), f"{_READING} (no date after the collection)"),
     Check("ceased-plan-open-placement", "query", "placementdetail",
           "The plan has ceased but this placement is still open (no leaving date, or one "
           "after the cease date).",
@@ -171,7 +174,7 @@ CHECKS: tuple[Check, ...] = (
           "The placement's URN is not in GIAS.",
           "Correct the URN (GIAS, get-information-schools.service.gov.uk), or record a "
           "UKPRN or SEN setting instead.",
-          ("urn",), f"{_DFE} (URN valid in GIAS); {_WITAN} GIAS lookups"),
+          ("urn",), f"{_READING} (a URN GIAS knows); {_WITAN} GIAS lookups"),
     Check("urn-closed", "query", "placementdetail",
           "GIAS says the school closed before the placement began, or before census day "
           "while the placement is still open.",
@@ -199,7 +202,7 @@ QUARANTINE_CHECKS: tuple[Check, ...] = (
     Check("upn-check-letter", "error", "person",
           "The UPN's check letter (or LA number) is wrong: it is not a valid UPN.",
           "Correct the UPN from the school's records.", ("upn",),
-          f"{_SCHEMA_RULE}; {_DFE} (UPN check letter)"),
+          f"{_SCHEMA_RULE}; domain.md (the UPN check letter)"),
     Check("uln-invalid", "error", "person", "The ULN is not 10 digits.",
           "Correct the ULN.", ("uniquelearnernumber",), _SCHEMA_RULE),
     Check("sensetting-invalid", "error", "plandetail, placementdetail",
@@ -295,8 +298,8 @@ _PARENT = {"requests": ("persontableid", "person"),
            "senneed": ("activeplanstableid", "activeplans")}
 
 # The staged columns the checks read, per module, with their types (a module of an older
-# version lacks some: they read as null).
-_COLUMNS: dict[str, dict[str, pl.DataType]] = {
+# version lacks some: they read as null). None: a link id, of the module's id type.
+_COLUMNS: dict[str, dict[str, pl.DataType | None]] = {
     "person": {"upn_id": pl.Utf8, "uln_id": pl.Utf8, "upnunknown": pl.Utf8,
                "birth_year": pl.Int32, "birth_month": pl.Int32, "identity_id": pl.Utf8},
     "requests": {"persontableid": None, "receiveddate": pl.Date,
@@ -329,8 +332,8 @@ def empty_issues() -> pl.DataFrame:
 
 
 class _Export:
-    """One export's modules, ids of one type, the columns the checks read, and the records
-    of the return (`scope`)."""
+    """One export's modules with ids of one type (`raw`), the columns the checks read (`m`)
+    and of those the records of the return (`s`, see the module's docstring)."""
 
     def __init__(self, export: dict[str, pl.DataFrame], census_day: dt.date,
                  establishments: pl.DataFrame | None = None):
@@ -338,7 +341,6 @@ class _Export:
         self.raw = typed
         self.census_day = census_day
         self.establishments = establishments
-        self.cache: dict[str, pl.DataFrame] = {}
         self.period_start = dt.date(census_day.year - 1, 1, 1)
         self.m = {m: _select(typed[m], m) for m in _COLUMNS}
         self._in_scope = self._requests_in_scope()
@@ -409,6 +411,32 @@ class _Export:
     @cached_property
     def gias(self) -> pl.DataFrame:
         return _gias(self.establishments)
+
+    @cached_property
+    def placed_on_census_day(self) -> pl.DataFrame:
+        """Placements current on census day (as the placement mix reads them): entered on
+        or before it and not left by it."""
+        day = self.census_day
+        return self.m["placementdetail"].filter(
+            (pl.col("entrydate") <= day)
+            & (pl.col("leavingdate").is_null() | (pl.col("leavingdate") > day)))
+
+    @cached_property
+    def unplaced(self) -> pl.DataFrame:
+        """Plans active on census day with no placement current that day, with the transfer
+        LA of their active plan and how many placements they have at all."""
+        links = self.m["activeplans"].select("activeplanstableid", "requeststableid")
+        placed = _semi(links, "activeplanstableid", self.placed_on_census_day)
+        plans = _anti(self.active_plans, "requeststableid", placed)
+        mine = _semi(links, "requeststableid", plans)
+        recorded = _join(_semi(self.m["placementdetail"], "activeplanstableid", mine), mine,
+                         "activeplanstableid").group_by("requeststableid").agg(
+            pl.len().alias("placements"))
+        transfer = _semi(self.m["activeplans"], "requeststableid", plans).filter(
+            pl.col("transferla").is_not_null()).group_by("requeststableid").agg(
+            pl.col("transferla").first())
+        return _join(_join(plans, transfer, "requeststableid", "left"), recorded,
+                     "requeststableid", "left")
 
 
 def _person_id(person: pl.DataFrame) -> pl.Expr:
@@ -566,7 +594,7 @@ def _week20_not_late(x: _Export, **_) -> pl.DataFrame:
 
 def _plan_not_assessed_y(x: _Export, **_) -> pl.DataFrame:
     rows = x.plans.filter(pl.col("assessmentoutcome").is_null()
-                            | (pl.col("assessmentoutcome") != "Y"))
+                          | (pl.col("assessmentoutcome") != "Y"))
     return _issues(rows, "namedplan", _fields("assessmentoutcome"),
                    _values(_shown("assessmentoutcome")))
 
@@ -584,40 +612,9 @@ def _plan_no_detail(x: _Export, **_) -> pl.DataFrame:
                    _values(_shown("plandetail", pl.lit("none"))))
 
 
-def _placements_on(x: _Export) -> pl.DataFrame:
-    """Placements current on census day (as the placement mix reads them): entered on or
-    before it and not left by it."""
-    if "placed" not in x.cache:
-        day = x.census_day
-        x.cache["placed"] = x.m["placementdetail"].filter(
-            (pl.col("entrydate") <= day)
-            & (pl.col("leavingdate").is_null() | (pl.col("leavingdate") > day)))
-    return x.cache["placed"]
-
-
-def _unplaced(x: _Export) -> pl.DataFrame:
-    """Plans active on census day with no placement current that day, with the transfer LA
-    of their active plan and how many placements they have at all (both checks of
-    _no_placement read it: worked out once)."""
-    if "unplaced" not in x.cache:
-        links = x.m["activeplans"].select("activeplanstableid", "requeststableid")
-        placed = _semi(links, "activeplanstableid", _placements_on(x))
-        plans = _anti(x.active_plans, "requeststableid", placed)
-        mine = _semi(links, "requeststableid", plans)
-        recorded = _join(_semi(x.m["placementdetail"], "activeplanstableid", mine), mine,
-                         "activeplanstableid").group_by("requeststableid").agg(
-            pl.len().alias("placements"))
-        transfer = _semi(x.m["activeplans"], "requeststableid", plans).filter(
-            pl.col("transferla").is_not_null()).group_by("requeststableid").agg(
-            pl.col("transferla").first())
-        x.cache["unplaced"] = _join(_join(plans, transfer, "requeststableid", "left"),
-                                    recorded, "requeststableid", "left")
-    return x.cache["unplaced"]
-
-
 def _no_placement(transferred: bool) -> Callable[..., pl.DataFrame]:
     def run(x: _Export, **_) -> pl.DataFrame:
-        rows = _unplaced(x).filter(pl.col("transferla").is_not_null() == transferred)
+        rows = x.unplaced.filter(pl.col("transferla").is_not_null() == transferred)
         return _issues(rows, "namedplan", _fields("entrydate", "leavingdate", "transferla"),
                        _values(_shown("census_day", pl.lit(x.census_day)),
                                _shown("placements", pl.col("placements").fill_null(0)),
@@ -673,7 +670,7 @@ def _placements_overlap(x: _Export, **_) -> pl.DataFrame:
 
 
 def _rank1_placements_multiple(x: _Export, **_) -> pl.DataFrame:
-    first = _placements_on(x).filter(pl.col("placementrank").fill_null(1) == 1)
+    first = x.placed_on_census_day.filter(pl.col("placementrank").fill_null(1) == 1)
     rows = _semi(first.filter(pl.col("activeplanstableid").is_duplicated()),
                  "activeplanstableid", x.s["activeplans"])
     return _issues(rows, "placementdetail", _fields("placementrank", "entrydate", "leavingdate"),
@@ -796,7 +793,8 @@ _RUNS: dict[str, Callable[..., pl.DataFrame | None]] = {
 def find_issues(export: dict[str, pl.DataFrame], establishments: pl.DataFrame | None,
                 census_day: dt.date, today: dt.date) -> pl.DataFrame:
     """Every issue of CHECKS in one export's staged modules (transforms.sen2.stage_module's
-    frames), ISSUE_SCHEMA, in catalogue order then table id. `establishments`: the staged
+    frames; the eight below `sen2` are needed), ISSUE_SCHEMA, in catalogue order then table
+    id. `establishments`: the staged
     GIAS extract, or None to skip the GIAS checks. `census_day`: the January census day of
     the return; `today`: what a date must not be after."""
     x = _Export(export, census_day, establishments)

@@ -6,7 +6,8 @@ the previous export is in the current one, open or with its cease date. One that
 there at all (or whose person is not) disappeared without a cease record: the DfE's
 figures would show a plan lost between returns, and the ceased-plans count misses it.
 Exports are matched by the table ids they share (the system's own keys, stable between
-exports). witan.sen2's validation deck makes both comparisons.
+exports). witan.sen2's client validation deck compares the counts with the previous
+return's; the match by table id and the 10% limit are sendboard's.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ PLAN_VANISHED = Check(
     "not), and no cease record says it ended.",
     "Find the plan in the case management system: record its cease date and reason if it "
     "ended, or restore the record if it was deleted or merged by mistake.",
-    ("namedplantableid", "ceasedate"), "witan.sen2 client validation deck; sendboard's own")
+    ("namedplantableid", "ceasedate"), "sendboard's own (issue 18 item 4)")
 COMPARE_CHECKS = (PLAN_VANISHED,)
 
 TOTALS_SCHEMA = {"measure": pl.Utf8, "previous": pl.Int64, "current": pl.Int64,
