@@ -186,11 +186,29 @@ def stage_module(module: str, good: pl.DataFrame, key: bytes,
             exprs.append(pl.col(name).str.to_uppercase().alias(name)
                          if name in ("sex", "requestoutcome", "assessmentoutcome",
                                      "sensetting") else pl.col(name))
+    if module == "person":
+        exprs.append(_name_and_birth(good).alias("identity"))
     typed = good.select(exprs)
     if module == "person":
-        typed = pseudonymise(typed, {"upn": "upn_id", "uniquelearnernumber": "uln_id"}, key,
-                             prefix={"uniquelearnernumber": "ULN:"})
+        typed = pseudonymise(typed, {"upn": "upn_id", "uniquelearnernumber": "uln_id",
+                                     "identity": "identity_id"}, key,
+                             prefix={"uniquelearnernumber": "ULN:", "identity": "NAMEDOB:"})
     return typed
+
+
+def _name_and_birth(good: pl.DataFrame) -> pl.Expr:
+    """Surname, forename and birth date as one text (`SMITH|ANN|2015-06-15`), null when any
+    is missing: its pseudonym finds one child recorded twice under different UPNs without a
+    name or a full birth date being stored (sen2_checks' duplicate-name-dob)."""
+    def part(column: str) -> pl.Expr:
+        text = pl.col(column).str.strip_chars().str.to_uppercase()
+        return pl.when(text.str.len_bytes() > 0).then(text)
+
+    if "surname" not in good.columns or "forename" not in good.columns:
+        return pl.lit(None, pl.Utf8)
+    return pl.concat_str([part("surname"), part("forename"),
+                          date_of(good, "personbirthdate").dt.strftime("%Y-%m-%d")],
+                         separator="|")
 
 
 # The staged columns the core tables are built from, per module: the build reads these and
