@@ -249,6 +249,45 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sen2_check(args: argparse.Namespace) -> int:
+    """The SEN2 readiness checks alone, on the latest export (or --export's): recorded in
+    the warehouse, the workbook written, the summary printed."""
+    import uuid
+
+    from warehouse import sen2_readiness, store
+    from warehouse.run import RunInProgress, run_lock
+
+    home = env.home(args.home)
+    if not home.warehouse.exists():
+        print(f"sendboard: no warehouse in {home.root} yet: run `sendboard run` first",
+              file=sys.stderr)
+        return 2
+    export = dt.date.fromisoformat(args.export) if args.export else None
+    try:
+        with run_lock(home):
+            con = store.connect(home.warehouse)
+            try:
+                r = sen2_readiness.check_export(con, f"sen2-check-{uuid.uuid4().hex[:12]}",
+                                                export)
+            finally:
+                con.close()
+    except (sen2_readiness.NoExport, RunInProgress) as e:
+        print(f"sendboard: {e}", file=sys.stderr)
+        return 2
+    book = sen2_readiness.write_workbook(r, home.reports)
+    print("\n".join(sen2_readiness.summary_lines(r)))
+    print(f"workbook for caseworkers: {book}")
+    if args.fail_on:
+        worst = sen2_readiness.SEVERITY_ORDER[:sen2_readiness.SEVERITY_ORDER.index(
+            args.fail_on) + 1]
+        failing = sum(r.count(s) for s in worst)
+        if failing:
+            print(f"sendboard: {failing:,} issue(s) of severity {' or '.join(worst)}",
+                  file=sys.stderr)
+            return 1
+    return 0
+
+
 def cmd_backtest(args: argparse.Namespace) -> int:
     from sendboard.backtest_report import run_backtest
 
@@ -333,6 +372,14 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")
     st.add_argument("--json", action="store_true", help="machine-readable output")
     st.set_defaults(func=cmd_status)
+    sc = sub.add_parser("sen2-check", help="the SEN2 return readiness checks on the latest "
+                        "export: summary printed, HOME/reports/sen2-issues-<export>.xlsx")
+    sc.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")
+    sc.add_argument("--export", help="the export date to check (default: the latest loaded)")
+    sc.add_argument("--fail-on", choices=["error", "query", "quality"], help=(
+        "exit 1 when an issue of this severity or a graver one exists (error is the gravest: "
+        "the DfE's validation would reject it)"))
+    sc.set_defaults(func=cmd_sen2_check)
     bt = sub.add_parser("backtest", help="score the demand model on the DfE's published "
                         "statistics for every LA, against the naive forecast")
     bt.add_argument("--release", nargs="+", metavar="DIR",

@@ -221,15 +221,17 @@ def test_an_unexpected_error_prints_its_last_frame_and_the_log(tmp_path, prefect
 
 
 def test_report_tables_writes_the_workbooks_a_run_leaves_to_it(quiet_run):
-    """A run writes the public tables as CSV and Parquet; `report --tables` adds the public
-    and internal workbooks (docs/bi.md)."""
+    """A run writes the public tables as CSV and Parquet (and, having loaded a SEN2 export,
+    its readiness workbook); `report --tables` adds the public and internal workbooks
+    (docs/bi.md)."""
     home, done = quiet_run
     assert done.returncode == 0
     reports = home / "reports"
-    assert list(reports.glob("*.xlsx")) == []
+    assert [p.name for p in reports.glob("*.xlsx")] == ["sen2-issues-2026-03-26.xlsx"]
     assert (reports / "tables" / "2026-03-26" / "public.ehcp_caseload.parquet").is_file()
     made = sendboard("report", "--tables", "--home", str(home))
     assert made.returncode == 0, made.stderr[-2000:]
     assert "tables written: " in made.stdout
     assert sorted(p.name for p in reports.glob("*.xlsx")) == [
-        "sendboard-2026-03-26-internal-kpi.xlsx", "sendboard-2026-03-26.xlsx"]
+        "sen2-issues-2026-03-26.xlsx", "sendboard-2026-03-26-internal-kpi.xlsx",
+        "sendboard-2026-03-26.xlsx"]

@@ -22,6 +22,9 @@ class Validated:
     good: pl.DataFrame  # the rows that passed, with `row_number`
     quarantine: pl.DataFrame  # QUARANTINE_SCHEMA, one row per (row, reason)
     rows_read: int
+    # `row_number` and the `ids` columns validate was asked for, of the quarantined rows:
+    # the record's own ids (a SEN2 row's table id), for whoever must fix it at the source.
+    failed_ids: pl.DataFrame | None = None
 
     @property
     def rows_quarantined(self) -> int:
@@ -37,15 +40,23 @@ def mask(values: pl.Expr, personal: pl.Expr) -> pl.Expr:
 
 
 def validate(frame: pl.DataFrame, schema: pa.DataFrameSchema,
-             personal: set[str], consume: bool = False) -> Validated:
+             personal: set[str], consume: bool = False,
+             ids: tuple[str, ...] = ()) -> Validated:
     """`frame` is text columns plus `row_number`; the schema sees the text columns only.
     The good rows also carry the dates the rules parsed (`transforms.parse.parsed_date`),
     so that staging does not parse them again. `consume=True` moves the columns out of
     `frame` (left empty) a column at a time as the good rows are taken: a national census
-    is about 2 GB of text, which is then never held twice."""
+    is about 2 GB of text, which is then never held twice. `ids`: columns (not personal)
+    whose values the quarantined rows keep in `failed_ids`."""
     found = _failures(frame.drop("row_number"), schema)
     failures, parsed = found if found else (_pandera_failures(frame, schema), None)
     quarantine = _with_values(failures, frame, personal)
+    failed_ids = None
+    if ids:
+        present = [c for c in ids if c in frame.columns]
+        failed_ids = frame[failures["_i"].unique().sort()].select(
+            "row_number", *present, *(pl.lit(None, pl.Utf8).alias(c) for c in ids
+                                      if c not in present))
     rows_read = frame.height
     keep = None
     if failures.height:
@@ -55,7 +66,8 @@ def validate(frame: pl.DataFrame, schema: pa.DataFrameSchema,
     if parsed is not None:
         source.hstack(parsed, in_place=True)
     good = moved(source, (lambda c: c) if keep is None else (lambda c: c.filter(keep)))
-    return Validated(good=good, quarantine=quarantine, rows_read=rows_read)
+    return Validated(good=good, quarantine=quarantine, rows_read=rows_read,
+                     failed_ids=failed_ids)
 
 
 def _failures(frame: pl.DataFrame, schema: pa.DataFrameSchema,

@@ -57,6 +57,41 @@ CREATE TABLE IF NOT EXISTS audit.quarantine (
     value_masked VARCHAR              -- never a raw identifier: personal values are withheld
 );
 
+-- SEN2 return readiness (warehouse/sen2_readiness.py, docs/sen2-readiness.md). The records
+-- (sen2_rejected, sen2_issues) name the case management system's own ids and the child's
+-- pseudonym: they stay in this warehouse and are never published; the counts are.
+CREATE TABLE IF NOT EXISTS audit.sen2_rejected (  -- quarantined rows of an export, with ids
+    export_date DATE NOT NULL,
+    module VARCHAR NOT NULL,
+    sha256 VARCHAR NOT NULL,
+    row_number BIGINT,
+    table_id VARCHAR,                 -- the row's own <module>tableid
+    native_id VARCHAR,                -- its NativeId
+    column_name VARCHAR,
+    rule VARCHAR,
+    value_masked VARCHAR
+);
+CREATE TABLE IF NOT EXISTS audit.sen2_issues (   -- the latest check of each export
+    run_id VARCHAR NOT NULL,
+    export_date DATE NOT NULL,
+    check_id VARCHAR NOT NULL,
+    severity VARCHAR NOT NULL,
+    module VARCHAR NOT NULL,
+    table_id VARCHAR,
+    native_id VARCHAR,
+    person_id VARCHAR,
+    fields VARCHAR,
+    values_masked VARCHAR
+);
+CREATE TABLE IF NOT EXISTS audit.sen2_issue_counts (  -- every check's count, every time
+    run_id VARCHAR NOT NULL,
+    checked_at TIMESTAMPTZ NOT NULL,
+    export_date DATE NOT NULL,
+    check_id VARCHAR NOT NULL,
+    severity VARCHAR NOT NULL,
+    issues BIGINT NOT NULL
+);
+
 -- Staging tables (stage.*) are created from the typed frames of warehouse/sources.py on the
 -- first load; each row keeps the file's sha256 and its row_number, so any staged row can be
 -- traced back to the archived file and the row a spreadsheet shows for it.

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import duckdb
 
-# Aggregates and audit only: person-level core tables stay in the working warehouse.
+# Aggregates and audit only: person-level core tables stay in the working warehouse, and so
+# do the audit tables that list a child's records (the SEN2 readiness issues).
 PUBLISHED_SCHEMAS = ("kpi", "public", "audit")
+UNPUBLISHED = ("audit.sen2_rejected", "audit.sen2_issues")
 
 
 def published_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -24,7 +26,7 @@ def published_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
         "SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = "
         "current_database() AND table_schema IN (SELECT unnest(?)) ORDER BY 1, 2",
         [list(PUBLISHED_SCHEMAS)]).fetchall()
-    return [f"{s}.{t}" for s, t in rows]
+    return [f"{s}.{t}" for s, t in rows if f"{s}.{t}" not in UNPUBLISHED]
 
 
 def publish(con: duckdb.DuckDBPyConnection, target: Path, run_id: str) -> list[str]:

@@ -26,10 +26,11 @@ def archive_file(f: LandedFile, archive_root: Path) -> Path:
 
 
 def read_validated(path: Path, contract: Contract, schema, file_check=None,
-                   known_only: bool = False) -> Read:
+                   known_only: bool = False, ids: tuple[str, ...] = ()) -> Read:
     """Read, match headers, validate; raises FileRejected for a file unusable as a whole.
     `known_only`: read only the contract's columns, the others unreported (a Blade census
-    table has dozens that sendboard never uses)."""
+    table has dozens that sendboard never uses). `ids`: the record id columns quarantined
+    rows keep (transforms.validate.validate)."""
     with stage("read"):
         raw = read_raw(path, contract.unread_headers,
                        set(contract.alias_map()) if known_only else None)
@@ -42,7 +43,7 @@ def read_validated(path: Path, contract: Contract, schema, file_check=None,
     with stage("validate"):
         if file_check and (reason := file_check(conformed.frame)):
             raise FileRejected(reason)
-        v = validate(conformed.frame, schema, contract.personal, consume=True)
+        v = validate(conformed.frame, schema, contract.personal, consume=True, ids=ids)
         reject_if_every_row_fails(v, contract)
         quarantine = pl.concat([raw.problems, v.quarantine]).sort("row_number", "column_name")
         mixed = {c: f for c in contract.dates

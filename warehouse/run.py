@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 from transforms import timing
-from warehouse import build, loads, quality_gate, store
+from warehouse import build, loads, quality_gate, sen2_readiness, store
 from warehouse.files import Discovery, FileOutcome, LandedFile, Prepared
 from warehouse.publish import publish
 from warehouse.settings import Home, Settings
@@ -230,6 +230,9 @@ def run_pipeline(flow_name: str, settings: Settings, key: bytes, run_id: str,
             summary.warnings += result.notes
             if result.sen2_missing:
                 summary.problems.append(f"no EHC plan tables published: {result.sen2_missing}")
+            if problem := sen2_readiness.check_loaded(con, run_id, summary.files, h.reports,
+                                                      logger):
+                summary.problems.append(problem)
             steps.check(con, settings, run_id)
             # The published copy carries this run's own record, as finished.
             store.finish_run(con, run_id, "published", files_new=n_files, as_of=result.as_of,

@@ -33,7 +33,8 @@ def read_module(f: LandedFile) -> Read | str | None:
     if module is None:
         return None
     try:
-        return read_validated(f.path, SEN2_MODULES[module], sen2_schema(module))
+        return read_validated(f.path, SEN2_MODULES[module], sen2_schema(module),
+                              ids=(f"{module}tableid", "nativeid"))
     except FileRejected as e:
         return str(e)
 
@@ -78,6 +79,8 @@ def load_export(rec: Recorder, batch: list[LandedFile],
             if module in orphaned:
                 r.quarantine = pl.concat([r.quarantine, orphaned[module]]).sort(
                     "row_number", "column_name")
+            store.record_sen2_rejected(rec.con, export, module, f.sha256,
+                                       rejected_records(module, r, orphaned.get(module)))
             with stage("transform"):
                 staged_rows = stage_module(module, kept[module], rec.key, export)
             table = f"stage.sen2_{module}"
@@ -89,6 +92,28 @@ def load_export(rec: Recorder, batch: list[LandedFile],
                 store.supersede(rec.con, table, f.name)
             outcomes.append(rec.outcome(f, r, staged_rows.height, export.isoformat()))
     return outcomes
+
+
+def rejected_records(module: str, r: Read, orphaned: pl.DataFrame | None) -> pl.DataFrame:
+    """A module's quarantined rows with each row's own table id and NativeId (what a
+    caseworker finds the record by): the readiness checks report them
+    (transforms.sen2_checks.quarantine_issues). A row the reader could not split into fields
+    has none."""
+    key = f"{module}tableid"
+    ids = [r.validated.failed_ids] if r.validated.failed_ids is not None else []
+    if orphaned is not None and orphaned.height:
+        good = r.validated.good
+        ids.append(good.filter(pl.col("row_number").is_in(orphaned["row_number"].implode()))
+                   .select("row_number", key, pl.col("nativeid") if "nativeid" in good.columns
+                           else pl.lit(None, pl.Utf8).alias("nativeid")))
+    known = (pl.concat([i.select("row_number", pl.col(key).cast(pl.Utf8),
+                                 pl.col("nativeid").cast(pl.Utf8)) for i in ids])
+             .unique("row_number") if ids else
+             pl.DataFrame(schema={"row_number": pl.Int64, key: pl.Utf8, "nativeid": pl.Utf8}))
+    return r.quarantine.join(known.with_columns(pl.col("row_number").cast(
+        r.quarantine.schema["row_number"])), on="row_number", how="left").select(
+        "row_number", pl.col(key).alias("table_id"), pl.col("nativeid").alias("native_id"),
+        "column_name", "rule", "value_masked")
 
 
 def _staged_modules(con: duckdb.DuckDBPyConnection, export) -> set[str]:

@@ -213,6 +213,21 @@ def record_quarantine(con: duckdb.DuckDBPyConnection, run_id: str, sha256: str, 
         con.execute("INSERT INTO audit.quarantine SELECT * FROM _q")
 
 
+def record_sen2_rejected(con: duckdb.DuckDBPyConnection, export: dt.date, module: str,
+                         sha256: str, records: pl.DataFrame) -> None:
+    """A SEN2 module's quarantined rows with their record ids
+    (warehouse.sen2_export.rejected_records), in place of any the export's module had."""
+    con.execute("DELETE FROM audit.sen2_rejected WHERE export_date = ? AND module = ?",
+                [export, module])
+    if records.height == 0:
+        return
+    rows = records.select(pl.lit(export).alias("export_date"), pl.lit(module).alias("module"),
+                          pl.lit(sha256).alias("sha256"), "row_number", "table_id",
+                          "native_id", "column_name", "rule", "value_masked")
+    with registered(con, "_r", rows):
+        con.execute("INSERT INTO audit.sen2_rejected SELECT * FROM _r")
+
+
 def start_run(con: duckdb.DuckDBPyConnection, run_id: str, flow: str) -> None:
     con.execute("INSERT INTO audit.runs (run_id, flow, started_at, status) VALUES (?, ?, ?, ?)",
                 [run_id, flow, dt.datetime.now(dt.UTC), "running"])

@@ -16,6 +16,7 @@ import duckdb
 
 from warehouse.pack.appendix import definitions_appendix
 from warehouse.pack.pdf import print_pdf
+from warehouse.pack.readiness import readiness_section
 from warehouse.pack.sections import (
     PackData,
     caseload_section,
@@ -87,6 +88,9 @@ def build_pack(published: Path, out: Path, kpi_doc: Path, public: bool = False,
             "('census', 'sen2') GROUP BY 1 ORDER BY 1").fetchall()
         sections = _sections(db)
         tiles = headline_tiles(db)
+        if not public and (readiness := readiness_section(db)) is not None:
+            # Internal only: it is about the LA's own records, for its data team.
+            sections.append(readiness)
         body = "".join(s.html() for s in sections if s is not None)
         quality = quality_section(db) + sources_section(db) + definitions_appendix(kpi_doc)
     finally:
