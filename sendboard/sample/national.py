@@ -379,7 +379,8 @@ def _sen2_chunk(rng: np.random.Generator, files: _Files, paths: dict[str, Path],
     files.append(paths["assessment"], pl.DataFrame({
         "assessmenttableid": ass, "requeststableid": req, "assessmentoutcome": "Y",
         "assessmentoutcomedate": _blade(assessed),
-        "week20": (rng.random(n) < 0.07).astype(int)}))
+        # An exception to the 20-week limit only on a plan issued late: one in time needed none.
+        "week20": ((rng.random(n) < 0.07) & (start - received > 140)).astype(int)}))
     files.append(paths["namedplan"], pl.DataFrame({
         "namedplantableid": named, "assessmenttableid": ass, "startdate": _blade(start),
         "planres": 0, "planwbp": 0, "pb": (rng.random(n) < 0.06).astype(int),

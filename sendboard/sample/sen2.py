@@ -6,7 +6,9 @@ published rates, so that requests and timeliness KPIs look like the LA's.
 
 The fields of the statutory-duty measures (who requested, disputes, personal budget
 arrangements, annual reviews, phase transfers, settings with no school) come from
-`sendboard.sample.sen2_duties`, drawn from a generator of their own.
+`sendboard.sample.sen2_duties`, drawn from a generator of their own; so do the record-keeping
+defects a real export has (`sendboard.sample.sen2_defects`: missing UPNs, duplicate persons,
+overlapping placements ...), planted in the rows once they are made.
 """
 
 from __future__ import annotations
@@ -103,7 +105,9 @@ def write_sen2(world: World, out_dir: Path) -> list[Path]:
                                  else rng.integers(43, 75))
         assessed = max(decided + 1, start - int(rng.integers(0, 22)))
         req = request(plan.child, received, "A", decided)
-        ass = assessment(req, "Y", min(assessed, start), int(exception))
+        # An exception to the 20-week limit is recorded only on a plan issued late (a few
+        # planted defects aside): one issued in time needed none.
+        ass = assessment(req, "Y", min(assessed, start), int(exception and not within))
         # Drawn in the order the call's arguments were before `pb` was needed twice.
         planres, planwbp = int(rng.random() < 0.02), int(rng.random() < 0.01)
         pb = int(rng.random() < 0.06)
@@ -136,6 +140,10 @@ def write_sen2(world: World, out_dir: Path) -> list[Path]:
 
     _other_requests(world, rng, request, assessment)
     _requests_for_later_plans(world, rng, request, assessment)
+    # (Imported here: sen2_defects imports blade_date from this module.)
+    from sendboard.sample.sen2_defects import plant_defects
+
+    plant_defects(t, world)
     paths = []
     stamp = (EPOCH + dt.timedelta(days=export)).strftime("%d-%m-%Y")
     for module in MODULES:
