@@ -15,8 +15,14 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.leftovers import temporary
+
 # Aggregates and audit only: person-level core tables stay in the working warehouse.
 PUBLISHED_SCHEMAS = ("kpi", "public", "audit")
+# The pseudonymisation key's fingerprints (warehouse/pseudonym_key.py) stay there too: BI
+# readers have no use for them, and a fingerprint would let anyone holding the published
+# file test guesses at the key offline.
+UNPUBLISHED = ("audit.key_fingerprint", "audit.key_rotations")
 
 
 def published_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -24,12 +30,12 @@ def published_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
         "SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = "
         "current_database() AND table_schema IN (SELECT unnest(?)) ORDER BY 1, 2",
         [list(PUBLISHED_SCHEMAS)]).fetchall()
-    return [f"{s}.{t}" for s, t in rows]
+    return [f"{s}.{t}" for s, t in rows if f"{s}.{t}" not in UNPUBLISHED]
 
 
 def publish(con: duckdb.DuckDBPyConnection, target: Path, run_id: str) -> list[str]:
     """Copy the published schemas into a fresh file and atomically replace `target`."""
-    tmp = target.with_name(f".{target.name}.{run_id}.tmp")
+    tmp = temporary(target, run_id)
     for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
         stale.unlink(missing_ok=True)
     tables = published_tables(con)
