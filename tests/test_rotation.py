@@ -243,3 +243,25 @@ def test_a_killed_rotation_leaves_the_old_warehouse_and_the_next_run_cleans_up(b
     empty.mkdir()
     assert plain_run(home, empty).status == "no_new_files"  # with the old key, as before
     assert list(home.glob(".warehouse.duckdb.*")) == []
+
+
+def test_rows_that_cannot_be_replayed_stop_the_rotation(built, tmp_path, monkeypatch, capsys):
+    """A file whose rows the warehouse holds but that the archive would not replay (as an
+    archive purge that keeps the derived rows might leave it): rotating without it would
+    drop its rows, so the rotation stops first."""
+    home = tmp_path / "home"
+    shutil.copytree(built, home)
+    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    (sha,) = con.execute("UPDATE audit.files SET status = 'purged' WHERE original_name = "
+                         "'School Census Spring 2025.csv' RETURNING sha256").fetchone()
+    con.close()
+    before = (home / "warehouse.duckdb").read_bytes()
+    monkeypatch.setenv("SENDBOARD_NEW_PSEUDONYM_KEY", NEW_KEY)
+    assert main(["rotate-key", "--home", str(home)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == (
+        "sendboard: 1 file(s) whose rows are in the warehouse are not in the archive to "
+        f"replay (e.g. {sha[:12]}): their rows cannot be pseudonymised again, so the key "
+        "cannot be rotated; nothing was changed")
+    assert err[1].startswith("the full log: ")
+    assert (home / "warehouse.duckdb").read_bytes() == before

@@ -114,11 +114,27 @@ def _files_to_replay(h: Home, old: str, logger: logging.Logger | logging.LoggerA
                            "sendboard kept one): SENDBOARD_PSEUDONYM_KEY is taken as its key "
                            "(the replay needs no old key, only the archive)")
         files = archived_files(con, None, None, None)
+        unreplayed = _staged_files(con) - {f.sha256 for f in files}
     finally:
         con.close()
+    if unreplayed:
+        # Replaying the rest would drop their rows from the rotated warehouse.
+        raise RotationFailed(
+            f"{len(unreplayed)} file(s) whose rows are in the warehouse are not in the archive "
+            f"to replay (e.g. {sorted(unreplayed)[0][:12]}): their rows cannot be "
+            "pseudonymised again, so the key cannot be rotated; nothing was changed")
     if not files:
         raise ConfigError(f"the warehouse in {h.root} holds no loaded file: nothing to rotate")
     return files
+
+
+def _staged_files(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The files (by SHA-256) that rows of the staging tables came from."""
+    tables = [t for (t,) in con.execute(
+        "SELECT table_name FROM information_schema.columns WHERE table_schema = 'stage' "
+        "AND column_name = 'sha256'").fetchall()]
+    return {sha for t in tables for (sha,) in con.execute(
+        f'SELECT DISTINCT sha256 FROM stage."{t}"').fetchall()}
 
 
 def _build(tmp: Path, old: Path, settings: Settings, files: list[LandedFile], new_key: bytes,
