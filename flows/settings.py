@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 HOME_ENV = "SENDBOARD_HOME"
 KEY_ENV = "SENDBOARD_PSEUDONYM_KEY"
+# `sendboard rotate-key`'s new key (the current one stays in KEY_ENV).
+NEW_KEY_ENV = "SENDBOARD_NEW_PSEUDONYM_KEY"
 THRESHOLD_ENV = "SENDBOARD_SUPPRESSION_THRESHOLD"
 MAX_AGE_ENV = "SENDBOARD_MAX_DATA_AGE_DAYS"
 RECONCILIATION_ENV = "SENDBOARD_RECONCILIATION_BLOCKS"
@@ -91,10 +93,7 @@ def pseudonym_key(h: Home, allow_sample_key: bool = False, warn: bool = True) ->
     (`warn=False`: the command line's check before a run, whose flow warns)."""
     key = os.environ.get(KEY_ENV, "")
     if key:
-        if len(key) < MIN_KEY_LENGTH:
-            raise ConfigError(f"{KEY_ENV} is shorter than {MIN_KEY_LENGTH} characters; "
-                              "use a long random secret (e.g. `openssl rand -hex 32`).")
-        return key.encode()
+        return _long_enough(KEY_ENV, key)
     if not allow_sample_key:
         raise ConfigError(
             f"{KEY_ENV} is not set. Set it to the LA's pseudonymisation secret (keep it out of "
@@ -109,6 +108,24 @@ def pseudonym_key(h: Home, allow_sample_key: bool = False, warn: bool = True) ->
         log.warning("%s is not set: using the local sample key in %s. Fine for the sample "
                     "data; never for real extracts.", KEY_ENV, path)
     return path.read_text().strip().encode()
+
+
+def new_pseudonym_key() -> bytes:
+    """The key `sendboard rotate-key` re-pseudonymises the warehouse with,
+    `$SENDBOARD_NEW_PSEUDONYM_KEY`."""
+    key = os.environ.get(NEW_KEY_ENV, "")
+    if not key:
+        raise ConfigError(f"{NEW_KEY_ENV} is not set: put the new pseudonymisation key there "
+                          f"(and the current one in {KEY_ENV}), then run `sendboard "
+                          "rotate-key` again.")
+    return _long_enough(NEW_KEY_ENV, key)
+
+
+def _long_enough(name: str, key: str) -> bytes:
+    if len(key) < MIN_KEY_LENGTH:
+        raise ConfigError(f"{name} is shorter than {MIN_KEY_LENGTH} characters; "
+                          "use a long random secret (e.g. `openssl rand -hex 32`).")
+    return key.encode()
 
 
 def library_defaults() -> None:

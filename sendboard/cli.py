@@ -1,4 +1,4 @@
-"""The `sendboard` command: sample, run, status."""
+"""The `sendboard` command: sample, run, backfill, rotate-key, report, status, ..."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from warehouse.settings import ConfigError, Home
 
 if TYPE_CHECKING:
     from prefect.states import State
+
+    from warehouse.rotation import Rotation
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 # The DfE release the backtest scores against: the one shipped with sendboard
@@ -72,7 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     env.library_defaults()
     home = env.home(args.home)
     # Fail fast, before Prefect starts (the flow warns of a sample key, in its log too).
-    pseudonym_key(home, allow_sample_key=args.sample, warn=False)
+    _check_key(home, pseudonym_key(home, allow_sample_key=args.sample, warn=False))
     _check_settings(args.home, args.sample)
     landing = Path(args.landing).resolve() if args.landing else home.landing
     if args.sample and _landing_is_empty(landing):
@@ -101,6 +103,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _run_flow(home, args.verbose, run)
 
 
+def _check_key(home: Home, key: bytes) -> None:
+    """A key other than the warehouse's stops the run here, in one line (the run checks
+    again under its lock: warehouse/pseudonym_key.py)."""
+    from warehouse.pseudonym_key import check_before_run
+
+    check_before_run(home.warehouse, key)
+
+
 def _check_settings(home_arg: str | None, sample: bool) -> None:
     """What a run would otherwise trip over late, checked before it starts: the settings
     from the environment, and the forecast's scenarios file (read only once every file has
@@ -119,11 +129,15 @@ def _check_settings(home_arg: str | None, sample: bool) -> None:
 def _run_flow(home: Home, verbose: bool, run: Callable[[], State]) -> int:
     """Run a flow with its log in HOME/logs (flows/run_log.py), then say how it went: the
     summary of a run that published (0) or published what it could (1); one line for an
-    expected failure (1); for anything else the exception and its last frame (1); and
-    where the full log is."""
+    expected failure (1; 2 for a setting to correct, such as a key that is not the
+    warehouse's); for anything else the exception and its last frame (1); and where the
+    full log is."""
+    from flows.temporary_server import start_temporary_server
+
     started = time.perf_counter()
     with run_log.capture(home.logs, verbose) as log:
         try:
+            start_temporary_server()
             state = run()
         except Exception as e:  # no flow run started (say, Prefect's server did not)
             outcome: object = e
@@ -143,12 +157,13 @@ def _hint(e: BaseException, home: Home) -> str | None:
     """What to do after an expected failure (its message says what happened); None for an
     unexpected one."""
     from warehouse.backfill import BackfillError
+    from warehouse.rotation import RotationFailed
     from warehouse.run import QualityGateFailed, RunInProgress
 
     if isinstance(e, QualityGateFailed):
         return (f". The Data Docs ({home.reports / 'data-docs' / 'index.html'}) show each "
                 "check; correct the extract behind the failed one and run again.")
-    if isinstance(e, RunInProgress | BackfillError | ConfigError):
+    if isinstance(e, RunInProgress | BackfillError | ConfigError | RotationFailed):
         return ""
     return None
 
@@ -172,7 +187,9 @@ def _say(home: Home, outcome: object, elapsed: float) -> int:
         print(f"sendboard: {outcome}{hint}", file=sys.stderr)
     else:
         print(_unexpected(outcome), file=sys.stderr)
-    return 1
+    # A setting to correct (say, a key that is not the warehouse's) exits as one found
+    # before the run started.
+    return 2 if isinstance(outcome, ConfigError) else 1
 
 
 def _unexpected(e: BaseException) -> str:
@@ -193,7 +210,7 @@ def _unexpected(e: BaseException) -> str:
 def cmd_backfill(args: argparse.Namespace) -> int:
     env.library_defaults()
     home = env.home(args.home)
-    pseudonym_key(home, allow_sample_key=args.sample, warn=False)
+    _check_key(home, pseudonym_key(home, allow_sample_key=args.sample, warn=False))
     if not args.all and not (args.source or args.period_from or args.period_to):
         print("sendboard: say what to replay: --source NAME and/or --from/--to, or --all",
               file=sys.stderr)
@@ -208,6 +225,55 @@ def cmd_backfill(args: argparse.Namespace) -> int:
                         sample=args.sample, return_state=True)
 
     return _run_flow(home, args.verbose, run)
+
+
+def cmd_rotate_key(args: argparse.Namespace) -> int:
+    """Re-pseudonymise the warehouse under a new key (warehouse/rotation.py), on plain
+    threads: no Prefect server for a command an administrator runs by hand."""
+    import uuid
+    from concurrent.futures import ThreadPoolExecutor
+
+    env.library_defaults()
+    home = env.home(args.home)
+    old = pseudonym_key(home, allow_sample_key=args.sample, warn=False)
+    new = env.new_pseudonym_key()
+    _check_settings(args.home, args.sample)
+    settings = env.settings(args.home, sample=args.sample)
+    started = time.perf_counter()
+    with run_log.capture(home.logs, args.verbose) as log:
+        log.run_id = str(uuid.uuid4())
+        try:
+            from warehouse.pack import write_reports
+            from warehouse.rotation import rotate
+            from warehouse.run import plain_steps
+
+            with ThreadPoolExecutor(max_workers=env.workers()) as pool:
+                outcome: object = rotate(settings, old, new, log.run_id,
+                                         plain_steps(write_reports, pool))
+        except Exception as e:
+            outcome = e
+            if _hint(e, home) is None:
+                logging.getLogger(__name__).error("rotate-key stopped on an unexpected error",
+                                                  exc_info=e, extra={"console": False})
+    if isinstance(outcome, BaseException):
+        code = _say(home, outcome, time.perf_counter() - started)
+    else:
+        code = 0
+        print(_rotated(home, outcome))
+    print(f"the full log: {log.path}", file=sys.stderr if code else sys.stdout)
+    return code
+
+
+def _rotated(home: Home, r: Rotation) -> str:
+    from warehouse.pseudonym_key import SHOWN
+
+    return "\n".join([
+        "", f"Key rotated (run {r.run_id}, {r.seconds:.0f} s): {len(r.files)} archived file(s) "
+        f"replayed, {r.rows_loaded:,} row(s) loaded under the new key (fingerprint "
+        f"{r.old_fingerprint[:SHOWN]} -> {r.new_fingerprint[:SHOWN]}).",
+        f"Set {env.KEY_ENV} to the new key for every later run (the scheduler's secret "
+        "store too): a run with the old key now stops before loading.",
+        f"published database: {home.published}", f"working warehouse:  {home.warehouse}"])
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -355,6 +421,15 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--verbose", action="store_true", help=(
         "also show the libraries' lines on the console (always in HOME/logs/<run id>.log)"))
     b.set_defaults(func=cmd_backfill)
+    rk = sub.add_parser("rotate-key", help=(
+        "re-pseudonymise the warehouse from the archive under a new key: current key in "
+        f"{env.KEY_ENV}, new one in {env.NEW_KEY_ENV}"))
+    rk.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")
+    rk.add_argument("--sample", action="store_true", help=(
+        "sample data: the local sample key allowed as the current key, no freshness rule"))
+    rk.add_argument("--verbose", action="store_true", help=(
+        "also show the libraries' lines on the console (always in HOME/logs/<run id>.log)"))
+    rk.set_defaults(func=cmd_rotate_key)
     rp = sub.add_parser("report", help="write the SEND Board pack (one self-contained HTML)")
     rp.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")
     rp.add_argument("--out", help="file to write (default HOME/reports/board-pack-...html)")

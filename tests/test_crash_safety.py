@@ -22,10 +22,11 @@ def tables(home) -> dict:
     out = {}
     for db in ("warehouse.duckdb", "sendboard.duckdb"):
         snap = snapshot(home / db)
-        # Run records and times differ by nature; everything else must not.
+        # Run records and times differ by nature (the key's fingerprint records when and
+        # by which run it was first used); everything else must not.
         out |= {f"{db}:{t}": v for t, v in snap.items()
                 if t not in ("audit.runs", "audit.files", "audit.quarantine",
-                             "audit.quality_checks")}
+                             "audit.quality_checks", "audit.key_fingerprint")}
     return out
 
 

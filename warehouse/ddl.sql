@@ -95,3 +95,24 @@ CREATE TABLE IF NOT EXISTS audit.sen2_issue_counts (  -- every check's count, ev
 -- Staging tables (stage.*) are created from the typed frames of warehouse/sources.py on the
 -- first load; each row keeps the file's sha256 and its row_number, so any staged row can be
 -- traced back to the archived file and the row a spreadsheet shows for it.
+
+-- The pseudonymisation key the warehouse's pseudonyms were made with, as its fingerprint:
+-- HMAC-SHA256 of a fixed label under the key (warehouse/pseudonym_key.py), which tells two
+-- keys apart and gives nothing of either. The key in use has no retired_at. Kept out of
+-- the published copy (warehouse/publish.py).
+CREATE TABLE IF NOT EXISTS audit.key_fingerprint (
+    fingerprint VARCHAR NOT NULL,
+    first_used_at TIMESTAMPTZ NOT NULL,
+    first_run_id VARCHAR NOT NULL,
+    retired_at TIMESTAMPTZ            -- when `sendboard rotate-key` replaced it
+);
+
+-- Each `sendboard rotate-key`: the warehouse re-pseudonymised from the archive.
+CREATE TABLE IF NOT EXISTS audit.key_rotations (
+    run_id VARCHAR NOT NULL,
+    rotated_at TIMESTAMPTZ NOT NULL,
+    old_fingerprint VARCHAR NOT NULL,
+    new_fingerprint VARCHAR NOT NULL,
+    files_replayed INTEGER NOT NULL,
+    rows_loaded BIGINT NOT NULL
+);

@@ -15,10 +15,16 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.leftovers import temporary
+
 # Aggregates and audit only: person-level core tables stay in the working warehouse, and so
-# do the audit tables that list a child's records (the SEN2 readiness issues).
+# do the audit tables that list a child's records (the SEN2 readiness issues) and the
+# pseudonymisation key's fingerprints (warehouse/pseudonym_key.py): BI readers have no use for
+# them, and a fingerprint would let anyone holding the published file test guesses at the key
+# offline.
 PUBLISHED_SCHEMAS = ("kpi", "public", "audit")
-UNPUBLISHED = ("audit.sen2_rejected", "audit.sen2_issues")
+UNPUBLISHED = ("audit.sen2_rejected", "audit.sen2_issues", "audit.key_fingerprint",
+               "audit.key_rotations")
 
 
 def published_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -31,7 +37,7 @@ def published_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def publish(con: duckdb.DuckDBPyConnection, target: Path, run_id: str) -> list[str]:
     """Copy the published schemas into a fresh file and atomically replace `target`."""
-    tmp = target.with_name(f".{target.name}.{run_id}.tmp")
+    tmp = temporary(target, run_id)
     for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
         stale.unlink(missing_ok=True)
     tables = published_tables(con)

@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 from transforms import timing
-from warehouse import build, loads, quality_gate, sen2_readiness, store
+from warehouse import build, leftovers, loads, pseudonym_key, quality_gate, sen2_readiness, store
 from warehouse.files import Discovery, FileOutcome, LandedFile, Prepared
 from warehouse.publish import publish
 from warehouse.settings import Home, Settings
@@ -192,15 +192,24 @@ def run_pipeline(flow_name: str, settings: Settings, key: bytes, run_id: str,
     """The steps every run shares, after `gather` has said which files to load: load,
     rebuild, quality gate, publish, board pack; one run at a time per home (a lock, besides
     the work pool's concurrency limit of 1). Raises for a run that failed (its record says
-    why); returns the summary of one that published, or found nothing to do."""
+    why); returns the summary of one that published, or found nothing to do. A key other
+    than the warehouse's stops it before it records or loads anything (KeyMismatch); what
+    a failed run left behind is removed first."""
     h = settings.home
     h.ensure()
     timing.reset()
     summary = RunSummary(run_id, "running", h.root)
     with run_lock(h), _long_lived_frozen():
+        leftovers.remove(h, logger)
         con = store.connect(h.warehouse)
+        started = False
+        # The files the run found new, once it knows: what its record says even if it fails
+        # before all of them are loaded.
+        n_files: int | None = None
         try:
+            pseudonym_key.check(con, key, run_id, logger)
             store.start_run(con, run_id, flow_name)
+            started = True
             batches, summary.warnings = gather(con)
             n_files = sum(len(b) for b in batches)
             unpublished = store.unpublished_work(con, h.published)
@@ -213,7 +222,7 @@ def run_pipeline(flow_name: str, settings: Settings, key: bytes, run_id: str,
                 store.finish_run(con, run_id, "no_new_files", files_new=0)
                 return summary
             quality_gate.warm_up()
-            summary.files = _load(con, batches, key, run_id, h.archive, steps, logger)
+            summary.files = load_batches(con, batches, key, run_id, h.archive, steps, logger)
             summary.problems = problems(summary.files)
             steps.loaded(summary.files)
             nothing = build.nothing_to_build(con)
@@ -246,16 +255,17 @@ def run_pipeline(flow_name: str, settings: Settings, key: bytes, run_id: str,
             return summary
         except BaseException as e:
             summary.status = "failed"
-            store.finish_run(con, run_id, "failed", error=f"{type(e).__name__}: {e}",
-                             files_new=len(summary.files))
+            if started:
+                store.finish_run(con, run_id, "failed", error=f"{type(e).__name__}: {e}",
+                                 files_new=n_files)
             raise
         finally:
             con.close()
 
 
-def _load(con: duckdb.DuckDBPyConnection, batches: list[list[LandedFile]], key: bytes,
-          run_id: str, archive: Path, steps: Steps,
-          logger: logging.Logger | logging.LoggerAdapter) -> list[FileOutcome]:
+def load_batches(con: duckdb.DuckDBPyConnection, batches: list[list[LandedFile]], key: bytes,
+                 run_id: str, archive: Path, steps: Steps,
+                 logger: logging.Logger | logging.LoggerAdapter = log) -> list[FileOutcome]:
     """Every batch prepared in parallel (an export's files each on its own), committed one
     at a time as they are ready (commit_order)."""
     n_files = sum(len(b) for b in batches)

@@ -64,6 +64,13 @@ def exports(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
                                       "ORDER BY 1 DESC").fetchall()]
 
 
+def checked_exports(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
+    """The staged exports whose issues are recorded, oldest first."""
+    staged = set(exports(con))
+    return sorted(d for (d,) in con.execute("SELECT DISTINCT export_date FROM "
+                                            "audit.sen2_issues").fetchall() if d in staged)
+
+
 def staged_export(con: duckdb.DuckDBPyConnection, export: dt.date) -> dict[str, pl.DataFrame]:
     """Every module of an export as staged (without the file hash of each row)."""
     return {m: store.read(con, f"SELECT * EXCLUDE (sha256) FROM stage.sen2_{m} "
