@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.permissions import PRIVATE_FILE
+
 # Aggregates and audit only: person-level core tables stay in the working warehouse.
 PUBLISHED_SCHEMAS = ("kpi", "public", "audit")
 
@@ -48,6 +50,8 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path, run_id: str) -> list[s
         con.execute("CHECKPOINT pub")
     finally:
         con.execute("DETACH pub")
+    # Its owner's only, as the home is (docs/privacy.md): BI tools read it as that user.
+    os.chmod(tmp, PRIVATE_FILE)
     _fsync(tmp)
     os.replace(tmp, target)
     _fsync(target.parent)
