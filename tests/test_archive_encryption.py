@@ -379,8 +379,9 @@ def test_a_purge_removes_only_old_raw_files_and_keeps_what_came_of_them(first_ru
     assert [f.name for f in summary.files] == ["autumn 2023.csv"]
     assert published_tables(home) == tables
     spring = sha256_of(landing / "census" / "spring 2024.csv")
-    assert archive_notes(summary)[0] == (f"not replayed: census/spring 2024.csv ({spring[:12]}) was "
-                                   f"purged from the archive on {today} ({reason})")
+    assert archive_notes(summary)[0] == (
+        f"not replayed: census/spring 2024.csv ({spring[:12]}) was purged from the archive on "
+        f"{today} ({reason})")
     assert len(archive_notes(summary)) == 10
     # A backfill of a period they held says they are gone.
     with pytest.raises(BackfillError) as e:
