@@ -400,3 +400,75 @@ def test_purge_with_retention_0_keeps_everything(tmp_path, monkeypatch, capsys):
     assert main(["archive", "purge", "--home", str(tmp_path)]) == 0
     assert capsys.readouterr().out.startswith(
         "sendboard: SENDBOARD_ARCHIVE_RETENTION_DAYS is 0 (keep archived files for ever)")
+
+
+# ------------------------------------------------------------------------------------------
+# The purge and the backfill's selection, without a run
+# ------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def loaded(tmp_path):
+    """The hand-made census loaded into a warehouse (run "run-1"), sealed in the archive."""
+    from warehouse import store
+
+    con = store.connect(tmp_path / "warehouse.duckdb")
+    store.start_run(con, "run-1", "test")
+    path = handmade.write_census(tmp_path / "landing" / "census")
+    f = loads.LandedFile("census", path, sha256_of(path))
+    assert loads.load_batch(con, [f], KEY, "run-1", archive_at(tmp_path))[0].status == "loaded"
+    yield con, f, archive_at(tmp_path).root / "census" / f"{f.sha256}.csv.enc"
+    con.close()
+
+
+def test_a_file_gone_from_the_archive_stops_a_backfill_unless_it_was_purged(loaded):
+    from warehouse.archive_upkeep import due, purge
+    from warehouse.backfill import BackfillError, archived_files, still_archived
+
+    con, f, sealed = loaded
+    assert [g.path for g in archived_files(con, ["census"], None, None)] == [sealed]
+    sealed.rename(sealed.with_suffix(".moved"))  # gone, and nothing says why
+    for select in (lambda: archived_files(con, None, None, None), lambda: still_archived(con)):
+        with pytest.raises(BackfillError) as e:
+            select()
+        assert str(e.value) == (
+            f"1 file(s) the backfill needs are no longer in the archive: census/spring "
+            f"2024.csv ({f.sha256[:12]}) is missing from the archive at {sealed}. Their rows "
+            "stay in the warehouse as they were loaded; backfill other periods only, or land "
+            "the files again.")
+    sealed.with_suffix(".moved").rename(sealed)
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(days=3000)
+    (old,) = due(con, sealed.parents[1], 2557, now)
+    assert (old.names, old.sha256, old.path) == (["spring 2024.csv"], f.sha256, sealed)
+    purge(con, [old], "a test", now)
+    assert not sealed.exists()
+    assert still_archived(con) == ([], [
+        f"not replayed: census/spring 2024.csv ({f.sha256[:12]}) was purged from the archive "
+        f"on {now:%Y-%m-%d} (a test)"])
+
+
+def test_a_purge_killed_before_deleting_finishes_next_time_and_counts_unloaded_files(loaded):
+    from warehouse.archive_upkeep import due, purge
+
+    con, f, sealed = loaded
+    root = sealed.parents[1]
+    # Bytes archived by a run whose export never became whole: in no audit row.
+    waiting = root / "sen2" / f"{'0' * 64}.csv.enc"
+    waiting.parent.mkdir()
+    waiting.write_bytes(b"sealed bytes")
+    month_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(days=30)).timestamp()
+    os.utime(waiting, (month_ago, month_ago))
+    now = dt.datetime.now(dt.UTC)
+    assert due(con, root, 2557, now) == []
+    assert [d.path for d in due(con, root, 7, now)] == [waiting]
+    assert due(con, root, 7, now)[0].label.startswith(f"sen2/(never loaded) ({'0' * 12}, ")
+    later = now + dt.timedelta(days=3000)
+    files = due(con, root, 2557, later)
+    assert sorted(d.path for d in files) == sorted([sealed, waiting])
+    kept = sealed.read_bytes()
+    purge(con, files, "a test", later)
+    sealed.write_bytes(kept)  # as if killed between recording and deleting it
+    purge(con, due(con, root, 2557, later), "a test", later)
+    assert not sealed.exists() and not waiting.exists()
+    assert con.execute("SELECT source, original_name, count(*) FROM audit.archive_purges "
+                       "GROUP BY ALL ORDER BY 1").fetchall() == [
+        ("census", "spring 2024.csv", 1), ("sen2", None, 1)]

@@ -29,26 +29,34 @@ def archived_files(con: duckdb.DuckDBPyConnection, sources: list[str] | None,
     """The loaded files of `sources` holding a period in the range, at their place in the
     archive (to decrypt with replay_batches). Raises BackfillError naming every one that
     is no longer there: purged under the retention rule (when, and why), or missing."""
-    files, gone = _selected(con, sources, period_from, period_to)
-    if gone:
-        raise BackfillError(
-            f"{len(gone)} file(s) the backfill needs are no longer in the archive: "
-            + "; ".join(gone[:5]) + (" ..." if len(gone) > 5 else "")
-            + ". Their rows stay in the warehouse as they were loaded; backfill later "
-            "periods only, or land the files again.")
+    files, purged, missing = _selected(con, sources, period_from, period_to)
+    _refuse(purged + missing)
     return files
 
 
 def still_archived(con: duckdb.DuckDBPyConnection) -> tuple[list[LandedFile], list[str]]:
-    """Every loaded file still in the archive, and a note for each purged one (their rows
-    stay as they were loaded): what `backfill --all` replays."""
-    files, gone = _selected(con, None, None, None)
-    return files, [f"not replayed: {g}" for g in gone]
+    """Every loaded file still in the archive, and a note for each one purged under the
+    retention (their rows stay as they were loaded): what `backfill --all` replays. A file
+    missing for any other reason is refused, as by archived_files."""
+    files, purged, missing = _selected(con, None, None, None)
+    _refuse(missing)
+    return files, [f"not replayed: {p}" for p in purged]
+
+
+def _refuse(gone: list[str]) -> None:
+    if gone:
+        raise BackfillError(
+            f"{len(gone)} file(s) the backfill needs are no longer in the archive: "
+            + "; ".join(gone[:5]) + (" ..." if len(gone) > 5 else "")
+            + ". Their rows stay in the warehouse as they were loaded; backfill other "
+            "periods only, or land the files again.")
 
 
 def _selected(con: duckdb.DuckDBPyConnection, sources: list[str] | None,
               period_from: str | None, period_to: str | None,
-              ) -> tuple[list[LandedFile], list[str]]:
+              ) -> tuple[list[LandedFile], list[str], list[str]]:
+    """The files selected, at their place in the archive; what of them was purged, and
+    what is missing for no recorded reason (each said in words)."""
     unknown = sorted(set(sources or []) - set(FOLDERS))
     if unknown:
         raise BackfillError(f"unknown source {', '.join(unknown)}: sources are "
@@ -77,18 +85,19 @@ def _selected(con: duckdb.DuckDBPyConnection, sources: list[str] | None,
     purges = {(sha, name): (when, why) for sha, name, when, why in con.execute(
         "SELECT sha256, original_name, max(purged_at), arg_max(reason, purged_at) "
         "FROM audit.archive_purges GROUP BY ALL").fetchall()}
-    files, gone = [], []
+    files, purged, missing = [], [], []
     for source, archived, sha, name in rows:
         path = Path(archived)
         if path.exists():
             files.append(LandedFile(source, path, sha, name))
         elif (sha, name) in purges:
             when, why = purges[sha, name]
-            gone.append(f"{source}/{name} ({sha[:12]}) was purged from the archive on "
-                        f"{when:%Y-%m-%d} ({why})")
+            purged.append(f"{source}/{name} ({sha[:12]}) was purged from the archive on "
+                          f"{when:%Y-%m-%d} ({why})")
         else:
-            gone.append(f"{source}/{name} ({sha[:12]}) is missing from the archive at {path}")
-    return files, gone
+            missing.append(f"{source}/{name} ({sha[:12]}) is missing from the archive at "
+                           f"{path}")
+    return files, purged, missing
 
 
 def replay_batches(files: list[LandedFile], archive: Archive) -> list[list[LandedFile]]:
