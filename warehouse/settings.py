@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from warehouse import permissions
-from warehouse.archive import Archive
+
+if TYPE_CHECKING:
+    from warehouse.archive import Archive
 
 DEFAULT_SUPPRESSION_THRESHOLD = 5
 DEFAULT_MAX_DATA_AGE_DAYS = 400
@@ -105,6 +108,9 @@ class Settings:
 
     @property
     def archive(self) -> Archive:
+        # (Imported here: the command line reads settings without loading the cipher.)
+        from warehouse.archive import Archive
+
         if self.archive_key is None:
             raise ConfigError("no archive key was read for this run (flows/settings.py "
                               "run_settings reads SENDBOARD_ARCHIVE_KEY)")
