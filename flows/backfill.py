@@ -9,7 +9,7 @@ from prefect import flow, get_run_logger
 
 from flows import settings as env
 from flows.nightly import execute, task_runner
-from warehouse.backfill import archived_files, replay_batches
+from warehouse.backfill import archived_files, replay_batches, still_archived
 
 FLOW_NAME = "sendboard-backfill"
 
@@ -24,14 +24,14 @@ def backfill(sources: list[str] | None = None, period_from: str | None = None,
     if not all_files and not (sources or period_from or period_to):
         raise ValueError("say what to replay: sources and/or a period range, or all_files")
     env.library_defaults()
-    settings = env.settings(home, sample=sample)
+    settings = env.run_settings(home, sample=sample)
 
     def gather(con):
-        files = archived_files(con, None if all_files else sources,
-                               None if all_files else period_from,
-                               None if all_files else period_to)
+        # The whole archive is what is left of it; a chosen period must be there whole.
+        files, purged = still_archived(con) if all_files else (
+            archived_files(con, sources, period_from, period_to), [])
         get_run_logger().info("backfill: replaying %d archived file(s)", len(files))
-        return replay_batches(files), []
+        return replay_batches(files, settings.archive), purged
 
     return execute(FLOW_NAME, settings, sample, gather, as_of,
                    "no archived file matches the backfill's sources and periods")

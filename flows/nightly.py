@@ -26,6 +26,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import settings as env
 from warehouse import loads, run
+from warehouse.archive import Archive
 from warehouse.run import QualityGateFailed, RunInProgress, RunNotClean, RunSummary
 from warehouse.settings import Settings
 
@@ -47,22 +48,22 @@ def find_new_files(con, landing: Path):
 
 
 @task(name="prepare", **RETRIED)
-def prepare_file(f, key: bytes, archive_root: Path):
+def prepare_file(f, key: bytes, archive: Archive):
     """Archive, read, validate and stage one file: no database, so files prepare in parallel
     on the task runner (threads, or a Dask cluster) and commit one at a time, in order."""
-    return loads.prepare(f, key, archive_root)
+    return loads.prepare(f, key, archive)
 
 
 @task(name="read export file", **RETRIED)
-def read_export_file(f, archive_root: Path):
+def read_export_file(f, archive: Archive):
     """Archive, read and validate one file of an export (a SEN2 module, a Blade census
     table); the export's cross-file checks and its commit wait for all of them."""
-    return loads.read_module(f, archive_root)
+    return loads.read_module(f, archive)
 
 
 @task(name="load", **RETRIED)
-def load_batch(con, batch, key: bytes, run_id: str, archive_root: Path, prepared=None):
-    return run.load_batch(con, batch, key, run_id, archive_root, prepared, get_run_logger())
+def load_batch(con, batch, key: bytes, run_id: str, archive: Archive, prepared=None):
+    return run.load_batch(con, batch, key, run_id, archive, prepared, get_run_logger())
 
 
 @task(name="build core and KPI tables", cache_policy=NO_CACHE)
@@ -150,7 +151,7 @@ def nightly(home: str | None = None, landing: str | None = None, sample: bool = 
     skips the freshness rule (the sample's dates are fixed).
     """
     env.library_defaults()
-    settings = env.settings(home, sample=sample)
+    settings = env.run_settings(home, sample=sample)
     landing_dir = Path(landing).resolve() if landing else settings.home.landing
 
     def gather(con):

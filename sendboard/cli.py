@@ -10,6 +10,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,6 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     home = env.home(args.home)
     # Fail fast, before Prefect starts (the flow warns of a sample key, in its log too).
     _check_key(home, pseudonym_key(home, allow_sample_key=args.sample, warn=False))
+    env.archive_key(home, allow_sample_key=args.sample, warn=False)
     _check_settings(args.home, args.sample)
     landing = Path(args.landing).resolve() if args.landing else home.landing
     if args.sample and _landing_is_empty(landing):
@@ -156,6 +158,7 @@ def _run_flow(home: Home, verbose: bool, run: Callable[[], State]) -> int:
 def _hint(e: BaseException, home: Home) -> str | None:
     """What to do after an expected failure (its message says what happened); None for an
     unexpected one."""
+    from warehouse.archive import ArchiveError
     from warehouse.backfill import BackfillError
     from warehouse.rotation import RotationFailed
     from warehouse.run import QualityGateFailed, RunInProgress
@@ -163,7 +166,8 @@ def _hint(e: BaseException, home: Home) -> str | None:
     if isinstance(e, QualityGateFailed):
         return (f". The Data Docs ({home.reports / 'data-docs' / 'index.html'}) show each "
                 "check; correct the extract behind the failed one and run again.")
-    if isinstance(e, RunInProgress | BackfillError | ConfigError | RotationFailed):
+    if isinstance(e, RunInProgress | BackfillError | ConfigError | RotationFailed
+                      | ArchiveError):
         return ""
     return None
 
@@ -211,6 +215,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     env.library_defaults()
     home = env.home(args.home)
     _check_key(home, pseudonym_key(home, allow_sample_key=args.sample, warn=False))
+    env.archive_key(home, allow_sample_key=args.sample, warn=False)
     if not args.all and not (args.source or args.period_from or args.period_to):
         print("sendboard: say what to replay: --source NAME and/or --from/--to, or --all",
               file=sys.stderr)
@@ -238,7 +243,7 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
     old = pseudonym_key(home, allow_sample_key=args.sample, warn=False)
     new = env.new_pseudonym_key()
     _check_settings(args.home, args.sample)
-    settings = env.settings(args.home, sample=args.sample)
+    settings = env.run_settings(args.home, sample=args.sample, warn=False)
     started = time.perf_counter()
     with run_log.capture(home.logs, args.verbose) as log:
         log.run_id = str(uuid.uuid4())
@@ -274,6 +279,93 @@ def _rotated(home: Home, r: Rotation) -> str:
         f"Set {env.KEY_ENV} to the new key for every later run (the scheduler's secret "
         "store too): a run with the old key now stops before loading.",
         f"published database: {home.published}", f"working warehouse:  {home.warehouse}"])
+
+
+def _refusals(command: Callable[[argparse.Namespace], int]
+              ) -> Callable[[argparse.Namespace], int]:
+    """An archive command's expected failures (a run holds the lock, an archived file that
+    cannot be read) as one line and exit status 1."""
+    def guarded(args: argparse.Namespace) -> int:
+        from warehouse.archive import ArchiveError
+        from warehouse.run import RunInProgress
+
+        try:
+            return command(args)
+        except (RunInProgress, ArchiveError) as e:
+            print(f"sendboard: {e}", file=sys.stderr)
+            return 1
+    return guarded
+
+
+@_refusals
+def cmd_archive_encrypt(args: argparse.Namespace) -> int:
+    from warehouse.archive_upkeep import seal_plain_files
+
+    settings = env.run_settings(args.home, sample=args.sample, warn=False)
+    with _archive_work(settings.home) as con:
+        if con is None:
+            return 0
+        done = seal_plain_files(con, settings.archive)
+    for s in done:
+        print(f"  sealed {s.plain.name} -> {s.sealed.name}" if s.sealed else
+              f"  not sealed: {s.plain}: {s.problem}")
+    sealed = sum(s.sealed is not None for s in done)
+    print(f"{sealed} archived file(s) sealed in {settings.home.archive}; "
+          + ("every archived file is now encrypted" if sealed == len(done)
+             else f"{len(done) - sealed} left as they were (above)"))
+    return 0 if sealed == len(done) else 1
+
+
+@_refusals
+def cmd_archive_purge(args: argparse.Namespace) -> int:
+    from warehouse.archive_upkeep import due, purge
+
+    settings = env.settings(args.home)
+    days = args.older_than if args.older_than is not None else settings.archive_retention_days
+    if days == 0:
+        print("sendboard: SENDBOARD_ARCHIVE_RETENTION_DAYS is 0 (keep archived files for "
+              "ever): nothing to purge; give --older-than DAYS to purge anyway")
+        return 0
+    reason = (f"first loaded more than {days} days before, --older-than {days}"
+              if args.older_than is not None else
+              f"first loaded more than {days} days before, the retention "
+              "(SENDBOARD_ARCHIVE_RETENTION_DAYS)")
+    now = dt.datetime.now(dt.UTC)
+    with _archive_work(settings.home) as con:
+        if con is None:
+            return 0
+        files = due(con, settings.home.archive, days, now)
+        if not args.dry_run:
+            purge(con, files, reason, now)
+    verb = "would purge" if args.dry_run else "purged"
+    for f in files:
+        print(f"  {verb} {f.label}")
+    size = sum(f.path.stat().st_size for f in files) if args.dry_run else None
+    print(f"{len(files)} archived file(s) {'would be purged' if args.dry_run else 'purged'}: "
+          f"first loaded more than {days} days ago"
+          + (f" ({size / 1e6:.1f} MB)" if size is not None else
+             "; their rows, the derived tables and the audit stay (audit.archive_purges "
+             "records each)"))
+    return 0
+
+
+@contextmanager
+def _archive_work(home: Home):
+    """The warehouse, with the run lock held (no run reads the archive meanwhile); None,
+    said, when there is none."""
+    from warehouse import store
+    from warehouse.run import run_lock
+
+    if not home.warehouse.exists():
+        print(f"nothing archived: no warehouse in {home.root}")
+        yield None
+        return
+    with run_lock(home):
+        con = store.connect(home.warehouse)
+        try:
+            yield con
+        finally:
+            con.close()
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -476,7 +568,35 @@ def build_parser() -> argparse.ArgumentParser:
     pf.add_argument("--landing", help="landing folder (default HOME/landing)")
     pf.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")
     pf.set_defaults(func=cmd_published_fetch)
+    ar = sub.add_parser("archive", help="the archive of landed files: encrypt, purge "
+                        "(docs/privacy.md)").add_subparsers(dest="archive_command",
+                                                             required=True)
+    ae = ar.add_parser("encrypt", help="seal the files archived before sendboard encrypted "
+                       "its archive (once, after upgrading), with SENDBOARD_ARCHIVE_KEY")
+    ae.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")
+    ae.add_argument("--sample", action="store_true",
+                    help="sample data: the local sample archive key is allowed")
+    ae.set_defaults(func=cmd_archive_encrypt)
+    ap = ar.add_parser("purge", help="remove archived files first loaded longer ago than the "
+                       "retention (SENDBOARD_ARCHIVE_RETENTION_DAYS); the derived tables, "
+                       "the audit and the landing folder are kept")
+    ap.add_argument("--older-than", type=_days, metavar="DAYS",
+                    help="purge files first loaded more than DAYS days ago instead")
+    ap.add_argument("--dry-run", action="store_true",
+                    help="list what would be purged; remove nothing")
+    ap.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")
+    ap.set_defaults(func=cmd_archive_purge)
     return p
+
+
+def _days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from None
+    if days < 1:
+        raise argparse.ArgumentTypeError("give at least 1 day")
+    return days
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,8 @@ os.environ["SENDBOARD_MAX_DATA_AGE_DAYS"] = "100000"
 TEST_KEY = "test-key-not-a-secret-0123456789abcdef"
 # Session and module fixtures run flows before per-test fixtures: the key is set for all.
 os.environ.setdefault("SENDBOARD_PSEUDONYM_KEY", TEST_KEY)
+TEST_ARCHIVE_KEY = "a5" * 32  # the archive's AES-256 key: 32 bytes as 64 hex characters
+os.environ.setdefault("SENDBOARD_ARCHIVE_KEY", TEST_ARCHIVE_KEY)
 
 
 from flows import settings as env  # noqa: E402  (after the environment above)
@@ -24,7 +26,15 @@ env.library_defaults()
 def settings_for(home: Path):
     """The settings of a run in `home`, as a run with this test environment would have
     them (for steps called without a flow, e.g. build.rebuild)."""
-    return env.settings(home)
+    return env.run_settings(home)
+
+
+def archive_at(home: Path):
+    """The archive of a home folder, sealed with the test archive key, for loads called
+    without a run."""
+    from warehouse.archive import Archive
+
+    return Archive(home / "archive", bytes.fromhex(TEST_ARCHIVE_KEY), home / ".replay")
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +48,7 @@ def prefect_harness():
 @pytest.fixture(autouse=True)
 def pseudonym_key(monkeypatch):
     monkeypatch.setenv("SENDBOARD_PSEUDONYM_KEY", TEST_KEY)
+    monkeypatch.setenv("SENDBOARD_ARCHIVE_KEY", TEST_ARCHIVE_KEY)
     return TEST_KEY.encode()
 
 

@@ -20,6 +20,7 @@ import xlsxwriter
 
 from schemas.contracts import CENSUS, SEN2_MODULES
 from tests import handmade
+from tests.conftest import archive_at
 from transforms.sen2 import module_of
 from warehouse import loads, store
 from warehouse.archive import sha256_of
@@ -61,7 +62,7 @@ def csv_text(header: str, rows: list[str]) -> str:
 def load(con, tmp_path: Path, source: str, *paths: Path) -> list[loads.FileOutcome]:
     """Load files as one batch (a SEN2 export is one batch of its module files)."""
     files = [loads.LandedFile(source, p, sha256_of(p)) for p in paths]
-    return loads.load_batch(con, files, KEY, "run-1", tmp_path / "archive")
+    return loads.load_batch(con, files, KEY, "run-1", archive_at(tmp_path))
 
 
 def load_one(con, tmp_path, source, name, content, encoding="utf-8") -> loads.FileOutcome:
@@ -618,7 +619,7 @@ def test_sen2_export_with_a_rejected_module_waits_whole(con, tmp_path):
     paths["requests"].write_bytes(good_requests)
     found = loads.discover(tmp_path / "landing", store.known_files(con))
     assert len(found.new) == 9
-    outcomes = loads.load_batch(con, found.new, KEY, "run-2", tmp_path / "archive")
+    outcomes = loads.load_batch(con, found.new, KEY, "run-2", archive_at(tmp_path))
     assert {o.status for o in outcomes} == {"loaded"}
     assert staged(con, "stage.sen2_namedplan") == 6
 
@@ -789,7 +790,7 @@ def test_file_renamed_after_a_name_rejection_loads(con, tmp_path):
     renamed = path.rename(path.with_name("hnb_ledger_2024-25.csv"))
     found = loads.discover(tmp_path / "landing", store.known_files(con))
     assert [f.path for f in found.new] == [renamed]
-    [o] = loads.load_batch(con, found.new, KEY, "run-2", tmp_path / "archive")
+    [o] = loads.load_batch(con, found.new, KEY, "run-2", archive_at(tmp_path))
     assert_loaded(con, o, "stage.finance_ledger", 3, 0)
 
 

@@ -15,6 +15,7 @@ import polars as pl
 import pytest
 
 from tests import handmade
+from tests.conftest import archive_at
 from transforms.census_blade import blade_table, set_key
 from transforms.kpis import sen_prevalence
 from warehouse import core, loads, store
@@ -36,7 +37,7 @@ def con(tmp_path):
 def load_landing(con, tmp_path, run="run-1") -> list[loads.FileOutcome]:
     found = loads.discover(tmp_path / "landing", store.known_files(con))
     return [o for b in loads.batches(found.new)
-            for o in loads.load_batch(con, b, KEY, run, tmp_path / "archive")]
+            for o in loads.load_batch(con, b, KEY, run, archive_at(tmp_path))]
 
 
 def staged(con) -> list[tuple]:
@@ -80,7 +81,7 @@ def test_a_blade_export_stages_exactly_the_flat_files_rows(con, tmp_path):
     other = store.connect(tmp_path / "flat.duckdb")
     handmade.write_census(tmp_path / "flat" / "census")
     found = loads.discover(tmp_path / "flat", {})
-    loads.load_batch(other, found.new, KEY, "run-1", tmp_path / "archive")
+    loads.load_batch(other, found.new, KEY, "run-1", archive_at(tmp_path))
     assert blade == staged(other)
     assert [r[STAGED.index("primary_need")] for r in blade] == ["ASD", "SLCN", None, None,
                                                                 "SEMH", "SEMH"]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import archive_at
 from warehouse import loads, store
 from warehouse.archive import sha256_of
 
@@ -16,7 +17,7 @@ def load(con, tmp_path, *paths):
     out = []
     for p in paths:
         f = loads.LandedFile("published", p, sha256_of(p))
-        out += loads.load_batch(con, [f], b"k" * 32, "run-1", tmp_path / "archive")
+        out += loads.load_batch(con, [f], b"k" * 32, "run-1", archive_at(tmp_path))
     return out
 
 

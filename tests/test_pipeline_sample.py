@@ -182,9 +182,10 @@ def test_every_landed_file_is_archived_by_its_sha256(run_home, small_sample):
     from warehouse.archive import sha256_of
 
     landed = [p for p in small_sample.rglob("*") if p.is_file()]
-    archived = {p.stem for p in (run_home / "archive").rglob("*") if p.is_file()}
+    files = [p for p in (run_home / "archive").rglob("*") if p.is_file()]
+    archived = {p.name.split(".")[0] for p in files}  # <sha256>.csv.enc, sealed
     assert {sha256_of(p) for p in landed} == archived
-    assert len(archived) == 53
+    assert len(archived) == 53 and {p.suffix for p in files} == {".enc"}
 
 
 def test_loading_the_same_landing_into_a_fresh_home_gives_identical_tables(

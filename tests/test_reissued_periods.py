@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 from tests import handmade
+from tests.conftest import archive_at
 from warehouse import loads, store
 from warehouse.archive import sha256_of
 
@@ -23,7 +24,7 @@ def land(tmp_path, folder, name, text):
 
 def load(con, tmp_path, folder, *paths):
     files = [loads.LandedFile(folder, p, sha256_of(p)) for p in paths]
-    return loads.load_batch(con, files, KEY, "run", tmp_path / "archive")
+    return loads.load_batch(con, files, KEY, "run", archive_at(tmp_path))
 
 
 def totals(con):
@@ -83,11 +84,11 @@ def test_a_module_identical_in_two_exports_loads_for_both(tmp_path):
     handmade.write_sen2(landing / "sen2")
     con = store.connect(tmp_path / "w.duckdb")
     found = loads.discover(landing, store.known_files(con))
-    loads.load_batch(con, found.new, KEY, "run-1", tmp_path / "archive")
+    loads.load_batch(con, found.new, KEY, "run-1", archive_at(tmp_path))
     handmade.write_sen2(landing / "sen2", export=dt.date(2025, 4, 1))
     found = loads.discover(landing, store.known_files(con))
     assert len(found.new) == 9  # every April module, though all equal March's bytes
-    outcomes = loads.load_batch(con, found.new, KEY, "run-2", tmp_path / "archive")
+    outcomes = loads.load_batch(con, found.new, KEY, "run-2", archive_at(tmp_path))
     assert {o.status for o in outcomes} == {"loaded"}
     assert con.execute("SELECT count(DISTINCT export_date) FROM stage.sen2_sen2").fetchall() \
         == [(2,)]

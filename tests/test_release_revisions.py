@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from tests.conftest import archive_at
 from tests.test_release_layouts import (
     SHARED,
     SOUTH_WEST,
@@ -42,7 +43,7 @@ def load(con, tmp_path: Path, *paths: Path) -> list[loads.FileOutcome]:
     out = []
     for p in paths:
         f = loads.LandedFile("published", p, sha256_of(p))
-        out += loads.load_batch(con, [f], KEY, "run", tmp_path / "archive")
+        out += loads.load_batch(con, [f], KEY, "run", archive_at(tmp_path))
     return out
 
 

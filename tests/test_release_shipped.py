@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from tests import handmade
-from tests.conftest import settings_for
+from tests.conftest import archive_at, settings_for
 from tests.test_release_layouts import SHARED, write_release_2022
 from warehouse import build, loads, store
 from warehouse.dfe_statistics import SHIPPED, ship_release, shipped_release
@@ -55,7 +55,7 @@ def _build(tmp_path: Path, landing: Path):
     con = store.connect(tmp_path / "warehouse.duckdb")
     found = loads.discover(landing, store.known_files(con))
     for batch in loads.batches(found.new):
-        loads.load_batch(con, batch, KEY, "run-1", tmp_path / "archive")
+        loads.load_batch(con, batch, KEY, "run-1", archive_at(tmp_path))
     build.rebuild(con, settings_for(tmp_path))
     return con
 

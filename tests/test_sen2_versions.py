@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from tests import handmade
-from tests.conftest import settings_for
+from tests.conftest import archive_at, settings_for
 from transforms.sen2 import module_of
 from warehouse import build, loads, store
 from warehouse.archive import sha256_of
@@ -45,7 +45,7 @@ def load_export(con, tmp_path, version=None, ids=None, export=handmade.EXPORT, e
         edit({module_of(p.name): p for p in paths})
     files = [loads.LandedFile("sen2", p, sha256_of(p)) for p in paths]
     return {module_of(o.name): o for o in loads.load_batch(con, files, KEY, "run-1",
-                                                           tmp_path / "archive")}
+                                                           archive_at(tmp_path))}
 
 
 def caseload(con) -> dict[int, int]:

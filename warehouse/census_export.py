@@ -163,14 +163,16 @@ def _companions(rec: Recorder, batch: list[LandedFile],
             "'census' AND status = 'loaded' AND archived_as IS NOT NULL "
             "ORDER BY loaded_at DESC").fetchall():
         path = Path(archived)
-        # By name first: only a file named as a table of this export is opened.
+        # By name first: only a file named as a table of this export is decrypted.
         if sha in have or not any(t in name.lower() and set_key(name, t) == key
                                   for t in BLADE_TABLE_NAMES) or not path.exists():
             continue
-        f = with_layout(LandedFile("census", path, sha, name))
-        table = used_table(f.blade_table or "")
-        if table and table not in reads and set_key(name, f.blade_table) == key:
-            r = read_table(f)
-            if isinstance(r, Read):
-                reads[table] = (f, r)
-                rec.archived.setdefault(sha, archived)
+        # The copy is read whole into memory, then removed.
+        with rec.archive.opened(path, name, "census") as readable:
+            f = with_layout(LandedFile("census", readable, sha, name))
+            table = used_table(f.blade_table or "")
+            if table and table not in reads and set_key(name, f.blade_table) == key:
+                r = read_table(f)
+                if isinstance(r, Read):
+                    reads[table] = (f, r)
+                    rec.archived.setdefault(sha, archived)

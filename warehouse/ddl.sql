@@ -92,6 +92,18 @@ CREATE TABLE IF NOT EXISTS audit.sen2_issue_counts (  -- every check's count, ev
     issues BIGINT NOT NULL
 );
 
+-- Archived files removed by `sendboard archive purge` (its retention, or --older-than): the
+-- rows they loaded and their audit rows stay; a backfill names them as no longer archived.
+CREATE TABLE IF NOT EXISTS audit.archive_purges (
+    sha256 VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    original_name VARCHAR,            -- NULL for a file archived but never recorded (waiting)
+    archived_as VARCHAR NOT NULL,
+    first_loaded_at TIMESTAMPTZ,      -- the first run's start (its archive time if never loaded)
+    purged_at TIMESTAMPTZ NOT NULL,
+    reason VARCHAR NOT NULL
+);
+
 -- Staging tables (stage.*) are created from the typed frames of warehouse/sources.py on the
 -- first load; each row keeps the file's sha256 and its row_number, so any staged row can be
 -- traced back to the archived file and the row a spreadsheet shows for it.

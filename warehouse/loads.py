@@ -18,7 +18,7 @@ import duckdb
 
 from transforms.readers import FileRejected
 from transforms.timing import stage
-from warehouse.archive import sha256_of
+from warehouse.archive import Archive, sha256_of
 from warehouse.files import (
     Discovery,
     FileOutcome,
@@ -121,11 +121,11 @@ def batches(files: list[LandedFile]) -> list[list[LandedFile]]:
             for item in out]
 
 
-def prepare(f: LandedFile, key: bytes, archive_root: Path | None = None) -> Prepared:
+def prepare(f: LandedFile, key: bytes, archive: Archive | None = None) -> Prepared:
     """Read, validate and stage one file (not one of an export: it loads as a whole),
-    archiving it first when given where."""
-    if archive_root is not None:
-        archive_file(f, archive_root)
+    archiving it first when given the archive."""
+    if archive is not None:
+        archive_file(f, archive)
     source = source_for(f)
     if source is None:
         names = " or ".join(s.file_names for s in SOURCES[f.source])
@@ -147,26 +147,26 @@ def prepare(f: LandedFile, key: bytes, archive_root: Path | None = None) -> Prep
                     replace_columns=source.replace_columns)
 
 
-def read_module(f: LandedFile, archive_root: Path | None = None) -> Read | str | None:
+def read_module(f: LandedFile, archive: Archive | None = None) -> Read | str | None:
     """One file of an export read and validated alone (no database, so an export's files
     read in parallel): its Read, the reason it is rejected, or None when it is no part of
     an export (a SEN2 file not named as a module, a Blade table sendboard does not use);
-    archived first when given where."""
-    if archive_root is not None:
-        archive_file(f, archive_root)
+    archived first when given the archive."""
+    if archive is not None:
+        archive_file(f, archive)
     return _export_of(described(f)).export.read(f)
 
 
 def load_batch(con: duckdb.DuckDBPyConnection, batch: list[LandedFile], key: bytes,
-               run_id: str, archive_root: Path,
+               run_id: str, archive: Archive,
                prepared: Prepared | list[Read | str | None] | None = None,
                ) -> list[FileOutcome]:
     """Archive (unless a prepare task did) and load a batch (one file, or one export) in its
     own transaction. `prepared`: the single file already prepared, or each file of an
     export already read (as read_module gives them, in the batch's order), by parallel
     tasks."""
-    archived = {f.sha256: str(archive_file(f, archive_root)) for f in batch}
-    rec = Recorder(con, key, run_id, archived)
+    archived = {f.sha256: str(archive_file(f, archive)) for f in batch}
+    rec = Recorder(con, key, run_id, archived, archive)
     batch = [described(f) for f in batch]
     export = _export_of(batch[0])
     if export is not None:

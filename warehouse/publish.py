@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from warehouse.leftovers import temporary
+from warehouse.permissions import PRIVATE_FILE
 
 # Aggregates and audit only: person-level core tables stay in the working warehouse, and so
 # do the audit tables that list a child's records (the SEN2 readiness issues) and the
@@ -56,6 +57,8 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path, run_id: str) -> list[s
         con.execute("CHECKPOINT pub")
     finally:
         con.execute("DETACH pub")
+    # Its owner's only, as the home is (docs/privacy.md): BI tools read it as that user.
+    os.chmod(tmp, PRIVATE_FILE)
     _fsync(tmp)
     os.replace(tmp, target)
     _fsync(target.parent)

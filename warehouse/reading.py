@@ -13,16 +13,16 @@ from transforms.readers import FileRejected, conform, read_raw
 from transforms.timing import stage
 from transforms.validate import Validated, validate
 from values.parse import date_formats_used
-from warehouse.archive import archive
+from warehouse.archive import Archive
 from warehouse.files import LandedFile, Read
 
 
-def archive_file(f: LandedFile, archive_root: Path) -> Path:
-    """The file's copy in the archive, made if it is not there yet. The prepare tasks make
-    it, rather than the thread that commits: a national census is a 0.7 GB copy, 1-1.5 s
-    that held up every commit after it. load_batch then finds the copy there."""
+def archive_file(f: LandedFile, archive: Archive) -> Path:
+    """The file's sealed copy in the archive, made if it is not there yet. The prepare tasks
+    make it, rather than the thread that commits: a national census is a 0.7 GB copy, 1-1.5
+    s that held up every commit after it. load_batch then finds the copy there."""
     with stage("load"):
-        return archive(f.path, f.sha256, f.source, archive_root)
+        return archive.keep(f.path, f.sha256, f.source)
 
 
 def read_validated(path: Path, contract: Contract, schema, file_check=None,

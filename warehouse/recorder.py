@@ -10,6 +10,7 @@ import duckdb
 
 from transforms.timing import stage
 from warehouse import store
+from warehouse.archive import Archive
 from warehouse.files import FileOutcome, LandedFile, Prepared, Read, top_reasons
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,7 @@ class Recorder:
     key: bytes
     run_id: str
     archived: dict[str, str]  # sha256 -> the file's path in the archive
+    archive: Archive  # to read a file archived before (a Blade census's other tables)
 
     def reject(self, f: LandedFile, reason: str) -> FileOutcome:
         message = f"{f.name} {reason}"

@@ -78,6 +78,7 @@ def rotate(settings: Settings, old_key: bytes, new_key: bytes, run_id: str, step
             _build(tmp, h.warehouse, settings, files, new_key, done, steps, logger)
             _swap(tmp, h.warehouse)
         finally:
+            settings.archive.clear()  # the plaintext copies the replay decrypted
             for path in (tmp, tmp.with_name(tmp.name + ".wal")):
                 path.unlink(missing_ok=True)
         logger.info("rotate-key: the re-pseudonymised warehouse is in place: %s", h.warehouse)
@@ -147,8 +148,8 @@ def _build(tmp: Path, old: Path, settings: Settings, files: list[LandedFile], ne
     try:
         _copy_history(con, old)
         store.start_run(con, done.run_id, FLOW_NAME)
-        done.files = load_batches(con, replay_batches(files), new_key, done.run_id,
-                                  settings.home.archive, steps, logger)
+        done.files = load_batches(con, replay_batches(files, settings.archive), new_key,
+                                  done.run_id, settings.archive, steps, logger)
         failed = [f for f in done.files if f.status != "loaded"]
         if failed:
             raise RotationFailed(

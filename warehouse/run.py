@@ -24,7 +24,10 @@ import duckdb
 
 from transforms import timing
 from warehouse import build, leftovers, loads, pseudonym_key, quality_gate, sen2_readiness, store
+from warehouse.archive import Archive, ArchiveError
+from warehouse.archive_upkeep import retention_notes
 from warehouse.files import Discovery, FileOutcome, LandedFile, Prepared
+from warehouse.permissions import private_file
 from warehouse.publish import publish
 from warehouse.settings import Home, Settings
 
@@ -101,9 +104,9 @@ def find_new_files(con: duckdb.DuckDBPyConnection, landing: Path,
 
 
 def load_batch(con: duckdb.DuckDBPyConnection, batch: list[LandedFile], key: bytes,
-               run_id: str, archive_root: Path, prepared: Prepared | list | None = None,
+               run_id: str, archive: Archive, prepared: Prepared | list | None = None,
                logger: logging.Logger | logging.LoggerAdapter = log) -> list[FileOutcome]:
-    outcomes = loads.load_batch(con, batch, key, run_id, archive_root, prepared)
+    outcomes = loads.load_batch(con, batch, key, run_id, archive, prepared)
     for o in outcomes:
         if o.status == "loaded":
             logger.info("loaded %s/%s: %d rows read, %d loaded, %d quarantined%s", o.source,
@@ -157,8 +160,8 @@ class Steps:
     artifacts), `progress(done, total)` as files load."""
 
     find: Callable[..., Discovery]
-    prepare: Callable[[LandedFile, bytes, Path], concurrent.futures.Future]
-    read: Callable[[LandedFile, Path], concurrent.futures.Future]
+    prepare: Callable[[LandedFile, bytes, Archive], concurrent.futures.Future]
+    read: Callable[[LandedFile, Archive], concurrent.futures.Future]
     load: Callable[..., list[FileOutcome]]
     build: Callable[..., build.BuildResult]
     check: Callable[..., quality_gate.GateResult]
@@ -194,23 +197,32 @@ def run_pipeline(flow_name: str, settings: Settings, key: bytes, run_id: str,
     the work pool's concurrency limit of 1). Raises for a run that failed (its record says
     why); returns the summary of one that published, or found nothing to do. A key other
     than the warehouse's stops it before it records or loads anything (KeyMismatch); what
-    a failed run left behind is removed first."""
+    a failed run left behind is removed first. `gather` may decrypt archived files (a
+    backfill's replay_batches): the copies go when the run ends."""
     h = settings.home
     h.ensure()
     timing.reset()
     summary = RunSummary(run_id, "running", h.root)
+    archive = settings.archive
     with run_lock(h), _long_lived_frozen():
         leftovers.remove(h, logger)
+        archive.clear()  # what a killed run left
+        fresh = not h.warehouse.exists()
         con = store.connect(h.warehouse)
         started = False
         # The files the run found new, once it knows: what its record says even if it fails
         # before all of them are loaded.
         n_files: int | None = None
         try:
+            if fresh:  # (DuckDB makes it with the default mode)
+                private_file(h.warehouse)
+            h.tighten()  # anything made looser since the last run
             pseudonym_key.check(con, key, run_id, logger)
             store.start_run(con, run_id, flow_name)
             started = True
-            batches, summary.warnings = gather(con)
+            summary.warnings = check_archive(archive, con, settings, logger)
+            batches, found_warnings = gather(con)
+            summary.warnings += found_warnings
             n_files = sum(len(b) for b in batches)
             unpublished = store.unpublished_work(con, h.published)
             if not batches and unpublished:
@@ -222,7 +234,7 @@ def run_pipeline(flow_name: str, settings: Settings, key: bytes, run_id: str,
                 store.finish_run(con, run_id, "no_new_files", files_new=0)
                 return summary
             quality_gate.warm_up()
-            summary.files = load_batches(con, batches, key, run_id, h.archive, steps, logger)
+            summary.files = load_batches(con, batches, key, run_id, archive, steps, logger)
             summary.problems = problems(summary.files)
             steps.loaded(summary.files)
             nothing = build.nothing_to_build(con)
@@ -261,10 +273,32 @@ def run_pipeline(flow_name: str, settings: Settings, key: bytes, run_id: str,
             raise
         finally:
             con.close()
+            archive.clear()
+
+
+def check_archive(archive: Archive, con: duckdb.DuckDBPyConnection, settings: Settings,
+                  logger: logging.Logger | logging.LoggerAdapter = log) -> list[str]:
+    """Stop before loading when the archive was sealed with another key (files sealed now
+    could not be read with the old ones); warnings for files archived before encryption
+    and files past the retention."""
+    plain, foreign = archive.survey()
+    if foreign:
+        raise ArchiveError(
+            f"{len(foreign)} archived file(s) (e.g. {foreign[0]}) were sealed with another "
+            "archive key: SENDBOARD_ARCHIVE_KEY is not the key this archive was written "
+            "with. Set it to that key and run again; nothing was loaded.")
+    warnings = [f"{len(plain)} archived file(s) in {archive.root} were archived before "
+                "sendboard encrypted its archive and are not encrypted: `sendboard archive "
+                "encrypt` seals them (docs/privacy.md)"] if plain else []
+    warnings += retention_notes(con, archive.root, settings.archive_retention_days,
+                                dt.datetime.now(dt.UTC))
+    for w in warnings:
+        logger.warning(w)
+    return warnings
 
 
 def load_batches(con: duckdb.DuckDBPyConnection, batches: list[list[LandedFile]], key: bytes,
-                 run_id: str, archive: Path, steps: Steps,
+                 run_id: str, archive: Archive, steps: Steps,
                  logger: logging.Logger | logging.LoggerAdapter = log) -> list[FileOutcome]:
     """Every batch prepared in parallel (an export's files each on its own), committed one
     at a time as they are ready (commit_order)."""
