@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import duckdb
 import pytest
 
 from flows.nightly import nightly
@@ -23,10 +24,22 @@ def tables(home) -> dict:
     for db in ("warehouse.duckdb", "sendboard.duckdb"):
         snap = snapshot(home / db)
         # Run records and times differ by nature (the key's fingerprint records when and
-        # by which run it was first used); everything else must not.
+        # by which run it was first used; the SEN2 readiness counts when each check ran);
+        # everything else must not.
         out |= {f"{db}:{t}": v for t, v in snap.items()
                 if t not in ("audit.runs", "audit.files", "audit.quarantine",
-                             "audit.quality_checks", "audit.key_fingerprint")}
+                             "audit.quality_checks", "audit.key_fingerprint",
+                             "audit.sen2_issue_counts", "audit.sen2_issue_summary",
+                             "audit.sen2_issues")}
+        con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+        try:  # the issues themselves, without the run that found them
+            out[f"{db}:sen2_issues"] = con.execute(
+                "SELECT * EXCLUDE (run_id) FROM audit.sen2_issues ORDER BY ALL").fetchall()
+            out[f"{db}:sen2_issue_counts"] = con.execute(
+                "SELECT export_date, check_id, issues FROM audit.sen2_issue_counts "
+                "ORDER BY ALL").fetchall()
+        finally:
+            con.close()
     return out
 
 

@@ -109,7 +109,8 @@ def test_rotate_key_says_what_it_does_and_exits_0(rotated):
     assert "loading: 53 of 53 file(s) done" in done.stderr
     assert f"rotate-key: the re-pseudonymised warehouse is in place: {home}/warehouse.duckdb" \
         in done.stderr
-    assert f"published 53 tables to {home}/sendboard.duckdb" in done.stderr
+    # (53 files; 56 tables: the KPI and public tables and the published audit tables)
+    assert f"published 56 tables to {home}/sendboard.duckdb" in done.stderr
     run_id = query(home / "warehouse.duckdb", "SELECT run_id FROM audit.key_rotations")[0][0]
     assert f"Key rotated (run {run_id}, " in done.stdout
     assert "53 archived file(s) replayed" in done.stdout
@@ -141,10 +142,12 @@ def test_the_audit_history_is_kept_and_the_rotation_recorded(rotated):
                if before["counts"].get(t) != n}
     checks = before["counts"]["audit.quality_checks"]
     # Every table is there with its rows; the audit gained the rotation's run, its gate
-    # checks, its key and its record.
+    # checks, its key, its record and the SEN2 readiness checks made again under the new
+    # key (a count a check).
     assert set(after) == set(before["counts"])
     assert changed == {"audit.runs": (1, 2), "audit.quality_checks": (checks, 2 * checks),
-                       "audit.key_fingerprint": (1, 2), "audit.key_rotations": (0, 1)}
+                       "audit.key_fingerprint": (1, 2), "audit.key_rotations": (0, 1),
+                       "audit.sen2_issue_counts": (45, 90)}
     assert query(wh, "SELECT sha256, original_name, first_run_id, status, rows_read, "
                      "rows_loaded, rows_quarantined FROM audit.files ORDER BY 1, 2"
                  ) == before["files"]
