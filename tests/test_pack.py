@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 
 import duckdb
 import pytest
@@ -17,6 +18,54 @@ def home(tmp_path_factory, small_sample, prefect_harness):
     home = tmp_path_factory.mktemp("pack")
     assert nightly(home=str(home), landing=str(small_sample)).status == "published"
     return home
+
+
+# The LA's figures in the DfE's pre-2023 files, statements of SEN before EHC plans (as read
+# off the seed paper's slide 2): January caseload and new plans per calendar year.
+SEED_CASELOAD = {2010: 1838, 2011: 1828, 2012: 1774, 2013: 1866, 2014: 1875}
+SEED_NEW_PLANS = {2010: 164, 2011: 204, 2012: 249, 2013: 258, 2014: 292}
+
+
+@pytest.fixture(scope="module")
+def older_release(home, tmp_path_factory, prefect_harness):
+    """The sample's home after the LA lands the DfE's 2022 release (the wide files: its
+    statements and plans from 2010, and England's latest figure, which dates the release) and
+    the next run publishes: a copy of `home`, so that the other tests keep theirs."""
+    from tests.test_release_layouts import ENGLAND, WILTSHIRE, header_2022, write_rows, year
+
+    root = tmp_path_factory.mktemp("older")
+    older = root / "home"
+    shutil.copytree(home, older)
+    release = root / "landing" / "published" / "2022"
+
+    def total(geography: dict, period: int, **figures: str) -> dict[str, str]:
+        return {**year(str(period)), **geography, "characteristic_age": "Total", **figures}
+
+    write_rows(release / "caseload.csv", header_2022("sen2_age_caseload.csv"), [
+        *(total(WILTSHIRE, y, Total_st=str(n), Total_all=str(n), Total_all_pc="100")
+          for y, n in SEED_CASELOAD.items()),
+        total(ENGLAND, 2022, Total_ehc="473255", Total_all="473255", Total_all_pc="100")])
+    write_rows(release / "new_plans.csv", header_2022("sen2_age_new_plans.csv"), [
+        *(total(WILTSHIRE, y, Total_new_st=str(n), Total_new_all=str(n),
+                Total_new_all_pc="100") for y, n in SEED_NEW_PLANS.items()),
+        total(ENGLAND, 2021, Total_new_ehc="62180", Total_new_all="62180",
+              Total_new_all_pc="100")])
+    assert nightly(home=str(older), landing=str(root / "landing")).status == "published"
+    return older
+
+
+def _section(html: str, heading: str) -> str:
+    return html.split(f"<h2>{heading}</h2>")[1].split("</section>")[0]
+
+
+def _legend(svg: str) -> list[str]:
+    return [re.sub(r"<[^>]+>", "", t) for t in re.findall(
+        r'<g data-legend="\d+">.*?<text[^>]*>(.*?)</text></g>', svg)]
+
+
+def _bars(svg: str, series: int) -> list[str]:
+    """The tooltips of a series' bars: "<series> <category>: <value>"."""
+    return re.findall(rf'data-series="{series}"><title>([^<]*)</title>', svg)
 
 
 def test_every_run_writes_an_internal_and_a_public_pack(home):
@@ -115,33 +164,54 @@ def test_the_appendix_carries_the_kpi_definitions_and_the_pack_prints_to_pdf(hom
     assert len(pages) >= 5  # several A4 pages
 
 
-def test_every_chart_stays_readable_in_greyscale(home, tmp_path):
-    """No two series of a chart share a pattern (hatch or dash) and a grey level closer than
-    MIN_LIGHTNESS_GAP; the palette's first colours alone would not pass for seven series."""
-    from warehouse.pack.charts import PALETTE, greyscale_clashes
+def test_no_chart_of_either_pack_has_colliding_text_an_empty_legend_entry_or_greys_alike(
+        home, older_release):
+    """Both packs the run wrote (and both again with the older DfE release loaded), opened in
+    headless Chromium: no two text boxes of a chart overlap by more than 1 px (before the fix
+    the recovery plan's names overlapped in 8 pairs); every legend entry has marks drawn,
+    styled as its swatch; and no two series of a chart with the same pattern (hatch or dash)
+    are closer in lightness than MIN_LIGHTNESS_GAP, as the computed colours give it."""
+    from tests import pack_checks
+    from tests.browser import Page
+    from warehouse.pack.charts import MIN_LIGHTNESS_GAP
 
-    html = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html", KPI_DOC).read_text()
-    charts = re.findall(r"<svg.*?</svg>", html, flags=re.S)
-    styles_per_chart = []
-    for svg in charts:
-        hatches = dict(re.findall(r'<pattern id="([^"]+)".*?<path d="([^"]*)"', svg))
-        styles = []
-        for mark in re.findall(r"<(?:rect|line) [^>]*data-series[^>]*>", svg):
-            if "stroke-dasharray" in mark:
-                colour = re.search(r'stroke="([^"]+)"', mark)[1]
-                pattern = "dash:" + re.search(r'stroke-dasharray="([^"]*)"', mark)[1]
-            else:
-                fill = re.search(r'fill="([^"]+)"', mark)[1]
-                ident = re.fullmatch(r"url\(#(.+)\)", fill)
-                k = int(re.search(r'data-series="(\d+)"', mark)[1])
-                colour = PALETTE[k] if ident else fill
-                pattern = "hatch:" + hatches[ident[1]] if ident else "hatch:"
-            styles.append((colour, pattern))
-        styles_per_chart.append(styles)
-    assert max(len(s) for s in styles_per_chart) == 7  # the placement groups
-    assert [greyscale_clashes(s) for s in styles_per_chart] == [[]] * len(charts)
-    # The rule bites: orange and sky blue are one grey when both are plain fills.
-    assert greyscale_clashes([("#E69F00", ""), ("#56B4E9", ""), ("#000000", "")]) == [(0, 1)]
+    found = {}
+    for pack in sorted([*(home / "reports").glob("board-pack-*.html"),
+                        *(older_release / "reports").glob("board-pack-*.html")]):
+        page = Page()
+        try:
+            page.open(pack.as_uri())
+            found[f"{pack.parent.parent.name}/{pack.name}"] = pack_checks.measure(page)
+        finally:
+            page.close()
+    assert len(found) == 4
+    for charts in found.values():
+        assert len(charts) == 14
+        assert {c.title: (pack_checks.overlapping_text(c), pack_checks.legend_without_series(c),
+                          pack_checks.legend_mismatches(c),
+                          pack_checks.greyscale_pairs(c, MIN_LIGHTNESS_GAP)) for c in charts} == {
+            c.title: ([], [], [], []) for c in charts}
+        by_title = {c.title: c for c in charts}
+        # The checks had something to judge: the recovery plan's nine names, all shown whole.
+        recovery = by_title["Recovery plan: planned and actual savings to date"]
+        assert "Digital solutions" in [t[0] for t in recovery.texts]
+        assert "Review of INMSS includingcommissioning challenge" in [t[0] for t in
+                                                                      recovery.texts]
+        # Seven placement groups: four plain colours, then hatches; by lightness alone some
+        # would pass for one another (7 pairs closer than the gap), by lightness and pattern
+        # none does.
+        placed = by_title["Where children with EHC plans are placed"]
+        styles = pack_checks.series_styles(placed)
+        assert len(styles) == 7 and len({p for _, p in styles.values()}) == 4
+        assert len(pack_checks.greyscale_pairs(placed, MIN_LIGHTNESS_GAP, False)) == 7
+    # In the public pack each year has a special school whose count of EHCP pupils is
+    # withheld, so no year's total is shown (the rest would read as the total): no bar is
+    # drawn, and the legend does not list the series either.
+    public = {c.title: c for c in found[f"{home.name}/board-pack-2026-03-26-public.html"]}
+    internal = {c.title: c for c in found[f"{home.name}/board-pack-2026-03-26.html"]}
+    title = "Special school places and pupils placed"
+    assert [e[1] for e in internal[title].legend] == ["funded places", "EHCP pupils"]
+    assert [e[1] for e in public[title].legend] == ["funded places"]
 
 
 def test_need_and_placement_sections_compare_with_england(home, tmp_path):
@@ -222,3 +292,81 @@ def test_the_run_summary_prints_each_scenarios_forecast(home):
     row = next(line for line in text.splitlines() if line.startswith("high_demand"))
     assert row.split() == ["high_demand", str(year), f"{round(p50):,}", f"{round(p10):,}",
                            f"{round(p90):,}", f"-£{abs(balance) / 1e6:,.1f}m"]
+
+
+def test_the_caseload_chart_runs_from_2010_on_the_dfes_figures_when_an_older_release_is_loaded(
+        home, older_release):
+    """The seed paper's slide 2: plans and statements from 2010. The DfE's published figures
+    for the LA fill the years before SEN2's, hatched in the colour of the LA's own series, and
+    only when a release has such years."""
+    con = duckdb.connect(str(older_release / "sendboard.duckdb"), read_only=True)
+    first, caseload = con.execute("SELECT year, caseload FROM kpi.ehcp_caseload ORDER BY year "
+                                  "LIMIT 1").fetchall()[0]
+    con.close()
+    assert first == 2015  # the sample's SEN2 history: the published years come before it
+    for name in ("board-pack-2026-03-26.html", "board-pack-2026-03-26-public.html"):
+        section = _section((older_release / "reports" / name).read_text(),
+                           "EHC plans: caseload and new plans")
+        chart = re.search(r"<svg.*?</svg>", section, re.S)[0]
+        assert _legend(chart) == ["EHC plans (January)", "New plans (year before)",
+                                  "EHC plans and statements, DfE published (January)",
+                                  "New plans and statements, DfE published (year before)"]
+        assert _bars(chart, 2) == [f"EHC plans and statements, DfE published (January) {y}: "
+                                   f"{n:,}" for y, n in SEED_CASELOAD.items()]
+        # New plans in a calendar year stand beside the January after it: 2014's in 2015's.
+        assert _bars(chart, 3) == [f"New plans and statements, DfE published (year before) "
+                                   f"{y + 1}: {n}" for y, n in SEED_NEW_PLANS.items()]
+        assert _bars(chart, 0)[0] == f"EHC plans (January) {first}: {caseload}"
+        # Hatched in the LA's own series' blue: a diagonal white hatch over #0072B2.
+        fills = re.findall(r'fill="url\(#([^)]+)\)" data-series="2"', chart)
+        assert len(fills) == 5 and len(set(fills)) == 1
+        assert (f'<pattern id="{fills[0]}" patternUnits="userSpaceOnUse" width="6" height="6">'
+                '<rect width="6" height="6" fill="#0072B2"/><path d="M0,6 L6,0"') in chart
+        assert "<tr><td>2010</td><td>\u2013</td><td>\u2013</td><td>\u2013</td><td>1,838</td>" \
+               "<td>\u2013</td></tr>" in section
+        assert ("the chart shows the DfE's published figures for the LA (hatched), which "
+                "count statements of SEN with EHC plans: 1,838 in January 2010.") in \
+            section.replace("&#x27;", "'")
+    # The sample alone has no published year before SEN2's: the chart starts in 2015.
+    plain = re.search(r"<svg.*?</svg>", _section(
+        (home / "reports" / "board-pack-2026-03-26.html").read_text(),
+        "EHC plans: caseload and new plans"), re.S)[0]
+    assert _legend(plain) == ["EHC plans (January)", "New plans (year before)"]
+    assert _bars(plain, 0)[0] == f"EHC plans (January) 2015: {caseload}"
+
+
+def test_the_place_plan_splits_special_schools_and_mainstream_resourced_provision(home):
+    """The seed paper's slide 5: places by financial year, special and mainstream (resourced
+    provision and SEN units), and those added on the year before; the sample's plan is the
+    paper's, 87 special and 10 resource base places added in 2019-20."""
+    con = duckdb.connect(str(home / "sendboard.duckdb"), read_only=True)
+    places = {(fy, p): n for fy, p, n in con.execute(
+        "SELECT financial_year, provision, sum(funded_places) FROM kpi.place_sufficiency "
+        "GROUP BY 1, 2").fetchall()}
+    con.close()
+    assert places[("2019-20", "special")] - places[("2018-19", "special")] == 87
+    assert (places[("2019-20", "resourced_provision")]
+            - places[("2018-19", "resourced_provision")]) == 10
+    years = sorted({fy for fy, _ in places})
+
+    def mainstream(fy: str) -> int:
+        return places[(fy, "resourced_provision")] + places[(fy, "sen_unit")]
+
+    for name in ("board-pack-2026-03-26.html", "board-pack-2026-03-26-public.html"):
+        section = _section((home / "reports" / name).read_text(),
+                           "Place planning and sufficiency")
+        chart = re.search(r"<svg.*?</svg>", section, re.S)[0]
+        assert "Planned places by financial year: special schools and mainstream" in chart
+        assert _legend(chart) == ["Special schools",
+                                  "Mainstream: resourced provision and SEN units"]
+        assert _bars(chart, 0) == [f"Special schools {fy}: {places[(fy, 'special')]:,}"
+                                   for fy in years]
+        assert _bars(chart, 1) == [f"Mainstream: resourced provision and SEN units {fy}: "
+                                   f"{mainstream(fy):,}" for fy in years]
+        special, rp, unit = (places[("2019-20", p)] for p in ("special", "resourced_provision",
+                                                                "sen_unit"))
+        added = mainstream("2019-20") - mainstream("2018-19")
+        assert (f"<tr><td>2019-20</td><td>{special:,}</td><td>+87</td><td>{rp:,}</td>"
+                f"<td>{unit:,}</td><td>{rp + unit:,}</td><td>+{added}</td>"
+                f"<td>{special + rp + unit:,}</td></tr>") in section
+        assert (special, rp, unit) == (990, 368, 94)

@@ -24,13 +24,16 @@ class Section:
         parts = [f"<section><h2>{escape(self.heading)}</h2>", f"<p>{escape(self.commentary)}</p>",
                  self.chart, *self.extra]
         if self.table:
-            head, rows = self.table
-            body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in r) + "</tr>"
-                           for r in rows)
-            parts.append("<details><summary>Data behind this chart</summary><table><thead><tr>"
-                         + "".join(f"<th>{escape(h)}</th>" for h in head)
-                         + f"</tr></thead><tbody>{body}</tbody></table></details>")
+            parts.append(data_table(*self.table))
         return "".join(parts) + "</section>"
+
+
+def data_table(head: list[str], rows: list[tuple]) -> str:
+    """The data behind a chart, behind a toggle (always shown in print)."""
+    body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in r) + "</tr>" for r in rows)
+    return ("<details><summary>Data behind this chart</summary><table><thead><tr>"
+            + "".join(f"<th>{escape(h)}</th>" for h in head)
+            + f"</tr></thead><tbody>{body}</tbody></table></details>")
 
 
 def _cell(v) -> str:
@@ -64,24 +67,69 @@ class PackData:
             "table_name = ?", [self.schema, table]).fetchall()[0][0])
 
 
+def _published_for_la(db: PackData, measure: str) -> dict[int, float]:
+    """The DfE's published figure for this LA per year (kpi.benchmarks), empty without."""
+    if not db.has("benchmarks"):
+        return {}
+    return {y: v for y, v in db.rows(
+        "SELECT year, value FROM S.benchmarks WHERE comparison = 'la' AND measure = ? AND "
+        "value IS NOT NULL", [measure])}
+
+
 def caseload_section(db: PackData) -> Section:
+    """The January caseload and the new plans of the year before, from SEN2; before the
+    first January SEN2 holds, the DfE's published figures for the LA where a release loaded
+    has them (the pre-2023 releases go back to 2010 and count statements of SEN, which EHC
+    plans replaced from September 2014 to April 2018), drawn hatched."""
     rows = db.rows("SELECT c.year, c.caseload, c.growth_pct, n.new_plans FROM S.ehcp_caseload c "
                    "LEFT JOIN S.ehcp_new_plans n ON n.year = c.year - 1 ORDER BY c.year")
-    years = [str(r[0]) for r in rows]
     last, first = rows[-1], rows[0]
+    own_new = [y for (y,) in db.rows("SELECT year FROM S.ehcp_new_plans WHERE new_plans IS NOT "
+                                     "NULL")]
+    # Only the years before SEN2's: where both have a year, the LA's own figure is shown.
+    dfe = {y: v for y, v in _published_for_la(db, "ehcp_caseload").items() if y < first[0]}
+    dfe_new = {y + 1: v for y, v in _published_for_la(db, "new_plans").items()
+               if y < min(own_new, default=first[0])}
+    span = list(range(min([first[0], *dfe, *dfe_new]), last[0] + 1))
+    own = {r[0]: r for r in rows}
     text = (f"The number of EHC plans in January {last[0]} was {_cell(last[1])}"
             + (f", {abs(last[2]):.1f}% {'more' if last[2] >= 0 else 'fewer'} than a year before"
                if last[2] is not None else "")
             + (f" and {_cell(last[1] - first[1])} more than in January {first[0]}"
                if last[1] is not None and first[1] is not None else "")
             + f". {_cell(rows[-1][3])} new plans were issued in {int(last[0]) - 1}.")
-    chart = bars("EHC plans in January and new plans in the year before",
-                 f"Bars: EHC plans each January {years[0]}-{years[-1]}; new plans in the "
-                 "calendar year before.", years,
-                 [Series("EHC plans (January)", [r[1] for r in rows]),
-                  Series("New plans (year before)", [r[3] for r in rows])])
-    return Section("EHC plans: caseload and new plans", text, chart,
-                   (["January", "EHC plans", "growth %", "new plans in the year before"], rows))
+    series = [Series("EHC plans (January)", [own[y][1] if y in own else None for y in span]),
+              Series("New plans (year before)", [own[y][3] if y in own else None for y in span])]
+    if dfe or dfe_new:
+        earliest, latest = min([*dfe, *dfe_new]), max([*dfe, *dfe_new])
+        text += (" Before the years the SEN2 export holds, the chart shows the DfE's published "
+                 "figures for the LA (hatched), which count statements of SEN with EHC plans"
+                 + (f": {_count(dfe[min(dfe)])} in January {min(dfe)}." if dfe else "."))
+        # The same colour as the LA's own series, hatched: the same measure, another source.
+        series += [Series("EHC plans and statements, DfE published (January)",
+                          [dfe.get(y) for y in span], colour=0, pattern=4, slot=0),
+                   Series("New plans and statements, DfE published (year before)",
+                          [dfe_new.get(y) for y in span], colour=1, pattern=4, slot=1)]
+        desc = (f"Bars: EHC plans each January {span[0]}-{span[-1]} and new plans in the "
+                f"calendar year before; hatched bars, January {earliest} to {latest}, are "
+                "the DfE's published figures (statements and EHC plans).")
+    else:
+        desc = (f"Bars: EHC plans each January {span[0]}-{span[-1]}; new plans in the "
+                "calendar year before.")
+    chart = bars("EHC plans in January and new plans in the year before", desc,
+                 [str(y) for y in span], series)
+    head = ["January", "EHC plans", "growth %", "new plans in the year before"]
+    table = [tuple(own[y]) if y in own else (y, None, None, None) for y in span]
+    if dfe or dfe_new:
+        head += ["DfE published: plans and statements", "DfE published: new plans and "
+                 "statements in the year before"]
+        table = [(*r, _count(dfe.get(r[0])), _count(dfe_new.get(r[0]))) for r in table]
+    return Section("EHC plans: caseload and new plans", text, chart, (head, table))
+
+
+def _count(v: float | None) -> str | None:
+    """A published count as text: as a number, 1992 would read as a year in the tables."""
+    return None if v is None else f"{v:,.0f}"
 
 
 def timeliness_section(db: PackData) -> Section:
@@ -328,32 +376,90 @@ def recovery_section(db: PackData) -> Section | None:
             + (f"{len(reds)} rated red to date ({', '.join(reds)})." if reds
                else "none is rated red to date."))
     chart = bars("Recovery plan: planned and actual savings to date", "Bars: planned and "
-                 "actual savings per project over the plan's years.", [r[0][:18] for r in rows],
+                 "actual savings per project over the plan's years.", [r[0] for r in rows],
                  [Series("planned", [float(r[1] or 0) for r in rows]),
                   Series("actual (to date)", [float(r[2] or 0) for r in rows])])
     table = [(r[0], _plain_money(r[1]), _plain_money(r[2]), r[3]) for r in rows]
     return Section("Recovery plan", text, chart, (["project", "planned", "actual", "RAG"], table))
 
 
+# Resourced provision and SEN units are places inside mainstream schools: the seed paper's
+# place plan counts them together as "mainstream", beside special school places.
+MAINSTREAM_PROVISION = ("resourced_provision", "sen_unit")
+
+
 def places_section(db: PackData) -> Section | None:
     if not db.has("place_sufficiency"):
         return None
-    rows = db.rows("SELECT financial_year, provision, sum(funded_places), sum(ehcp_pupils) FROM "
+    # A sum over schools only when no school's count is withheld (public.*): the sum of the
+    # rest would read as the total.
+    rows = db.rows("SELECT financial_year, provision, sum(funded_places), CASE WHEN "
+                   "count(ehcp_pupils) = count(*) THEN sum(ehcp_pupils) END FROM "
                    "S.place_sufficiency GROUP BY 1, 2 ORDER BY 1, 2")
-    latest = max(r[0] for r in rows if r[3] is not None)
-    special = next((r for r in rows if r[0] == latest and r[1] == "special"), None)
-    text = (f"In {latest} the LA funded {_cell(special[2])} special school places and "
-            f"{_cell(special[3])} of its EHC plan holders attended those schools in January."
-            if special else f"Funded places and EHCP pupils placed, {latest}.")
     years = sorted({r[0] for r in rows})
+    places = {(r[0], r[1]): r[2] for r in rows}
+    pupils = {(r[0], r[1]): r[3] for r in rows}
+    counted = [y for y in years if pupils.get((y, "special")) is not None]
+    if counted:
+        y = counted[-1]
+        text = (f" In {y}, {_count(pupils[(y, 'special')])} of the LA's EHC plan holders "
+                f"attended its special schools in January, which had "
+                f"{_count(places.get((y, 'special')))} funded places.")
+    elif db.schema == "public" and any(p == "special" for _, p in places):
+        text = " How many EHC plan holders attend the special schools is withheld (small numbers)."
+    else:
+        text = ""
+    planned, plan_text, plan_table = _planned_places(places, years)
     chart = bars("Special school places and pupils placed", "Bars: funded special school "
                  "places and EHC plan holders placed in them, per financial year.", years,
-                 [Series("funded places", [next((r[2] for r in rows if r[0] == y and r[1] ==
-                                                  "special"), None) for y in years]),
-                  Series("EHCP pupils", [next((r[3] for r in rows if r[0] == y and r[1] ==
-                                               "special"), None) for y in years])])
-    return Section("Place sufficiency", text, chart,
-                   (["year", "provision", "funded places", "EHCP pupils"], rows))
+                 [Series("funded places", [places.get((y, "special")) for y in years]),
+                  Series("EHCP pupils", [pupils.get((y, "special")) for y in years])])
+    planned += data_table(["year", "special", "added", "resourced provision", "SEN units",
+                           "mainstream", "added", "total"], plan_table)
+    return Section("Place planning and sufficiency", (plan_text + text).strip(), planned,
+                   (["year", "provision", "funded places", "EHCP pupils"], rows), [chart])
+
+
+def _planned_places(places: dict[tuple[str, str], int], years: list[str]
+                    ) -> tuple[str, str, list[tuple]]:
+    """The seed paper's place plan (its slide 5): places commissioned per financial year in
+    special schools and in mainstream schools' resourced provision, and those added on the
+    year before. The chart, a sentence and the table's rows."""
+    def part(y: str, provision: str) -> int | None:
+        return places.get((y, provision))
+
+    def mainstream(y: str) -> int | None:
+        got = [part(y, p) for p in MAINSTREAM_PROVISION if part(y, p) is not None]
+        return sum(got) if got else None
+
+    def added(now: int | None, before: int | None) -> str | None:
+        return None if now is None or before is None else f"{now - before:+,}"
+
+    table = []
+    for i, y in enumerate(years):
+        before = years[i - 1] if i else None
+        special, main = part(y, "special"), mainstream(y)
+        total = None if special is None and main is None else (special or 0) + (main or 0)
+        table.append((y, special, added(special, part(before, "special")) if before else None,
+                      part(y, "resourced_provision"), part(y, "sen_unit"), main,
+                      added(main, mainstream(before)) if before else None, total))
+    text = ""
+    if len(table) > 1:
+        last = table[-1]
+        text = (f" Places commissioned for {last[0]}: {_count(last[1])} in special schools"
+                + (f" ({last[2]} on {table[-2][0]})" if last[2] else "")
+                + f" and {_count(last[5])} in resourced provision and SEN units in mainstream "
+                "schools" + (f" ({last[6]})." if last[6] else "."))
+    shown = [(y, _count(sp), a, _count(rp), _count(u), _count(m), b, _count(t))
+             for y, sp, a, rp, u, m, b, t in table]
+    chart = bars("Planned places by financial year: special schools and mainstream resourced "
+                 "provision", "Stacked bars: places commissioned each financial year in special "
+                 "schools and in resourced provision and SEN units in mainstream schools, from "
+                 "the places extract; the table gives the places added on the year before.",
+                 years, [Series("Special schools", [r[1] for r in table]),
+                         Series("Mainstream: resourced provision and SEN units",
+                                [r[5] for r in table])], stacked=True)
+    return chart, text, shown
 
 
 def forecast_section(db: PackData) -> Section | None:
