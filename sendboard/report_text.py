@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.changes import since_previous
 from warehouse.pack import millions
 from warehouse.settings import Home
 
@@ -153,6 +154,12 @@ def status(home: Home) -> dict:
         GROUP BY source ORDER BY source""")
     info["sources"] = [dict(zip(["source", "files", "rows_loaded", "rows_quarantined",
                                  "files_rejected"], r, strict=True)) for r in files]
+    con = duckdb.connect(str(home.published), read_only=True)
+    try:
+        changed = since_previous(con)
+    finally:
+        con.close()
+    info["changes"] = changed.lines() if changed else []
     return info
 
 
@@ -164,6 +171,8 @@ def status_text(info: dict) -> str:
         ["started", "status", "new files", "as of", "error"],
         [(str(r["started_at"])[:19], r["status"], r["files_new"], r["as_of"],
           (r["error"] or "")[:60]) for r in info["runs"]])]
+    if info.get("changes"):
+        lines += ["", *info["changes"]]
     lines += ["", "files by source", _table(
         ["source", "files", "rows loaded", "quarantined", "rejected files"],
         [tuple(r.values()) for r in info["sources"]])]

@@ -23,7 +23,16 @@ from pathlib import Path
 import duckdb
 
 from transforms import timing
-from warehouse import build, leftovers, loads, pseudonym_key, quality_gate, sen2_readiness, store
+from warehouse import (
+    build,
+    changes,
+    leftovers,
+    loads,
+    pseudonym_key,
+    quality_gate,
+    sen2_readiness,
+    store,
+)
 from warehouse.archive import Archive, ArchiveError
 from warehouse.archive_upkeep import retention_notes
 from warehouse.files import Discovery, FileOutcome, LandedFile, Prepared
@@ -255,6 +264,7 @@ def run_pipeline(flow_name: str, settings: Settings, key: bytes, run_id: str,
                                                       logger):
                 summary.problems.append(problem)
             steps.check(con, settings, run_id)
+            changes.record_headlines(con, run_id)  # what the next publish is compared with
             # The published copy carries this run's own record, as finished.
             store.finish_run(con, run_id, "published", files_new=n_files, as_of=result.as_of,
                              error=("not clean: " + "; ".join(summary.problems))

@@ -14,11 +14,13 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.changes import since_previous
 from warehouse.pack.appendix import definitions_appendix
 from warehouse.pack.pdf import print_pdf
 from warehouse.pack.readiness import readiness_section
 from warehouse.pack.sections import (
     PackData,
+    Section,
     caseload_section,
     duties_section,
     finance_section,
@@ -88,6 +90,9 @@ def build_pack(published: Path, out: Path, kpi_doc: Path, public: bool = False,
             "('census', 'sen2') GROUP BY 1 ORDER BY 1").fetchall()
         sections = _sections(db)
         tiles = headline_tiles(db)
+        if not public and (changed := since_previous(db.con)) is not None:
+            # Internal only: the kpi figures unsuppressed.
+            sections.insert(0, Section("Since the last pack", "; ".join(changed.lines())))
         if not public and (readiness := readiness_section(db)) is not None:
             # Internal only: it is about the LA's own records, for its data team.
             sections.append(readiness)
