@@ -257,7 +257,8 @@ def _components(system: System) -> list[tuple[list[int], list[int]]]:
 
 
 def _intervals(system: System, cells: list[int], equations: list[int],
-               wide: set[int] = frozenset()) -> tuple[dict[int, tuple[float, float]], int]:
+               wide: set[int] = frozenset(), exact: bool = False
+               ) -> tuple[dict[int, tuple[float, float]], int]:
     """Each withheld cell's smallest and largest value given the equations (HiGHS LP).
 
     Two LPs a cell are only needed for cells that might be pinned: every solution found
@@ -265,7 +266,8 @@ def _intervals(system: System, cells: list[int], equations: list[int],
     so a cell seen at two values more than WIDTH apart is safe without LPs of its own. The
     intervals reported are exact for the cells that could be disclosed; a safe cell's is
     the spread seen (a lower bound of its width). `wide`: cells already proven wide (in a
-    system with fewer cells withheld: withholding more only widens), which need no LP."""
+    system with fewer cells withheld: withholding more only widens), which need no LP.
+    `exact`: every cell's own two LPs (for tests of the pruning)."""
     import highspy
 
     if not equations:
@@ -322,13 +324,14 @@ def _intervals(system: System, cells: list[int], equations: list[int],
     out = {}
     for c in cells:
         k = position[c]
-        if seen_high[k] - seen_low[k] > WIDTH + 1e-6 or known[k]:
+        if not exact and (seen_high[k] - seen_low[k] > WIDTH + 1e-6 or known[k]):
             continue
         cost = np.zeros(n)
         cost[k] = 1.0
         high = solve(cost, True)
         # Seen at its lower bound already: that is its minimum, no LP needed.
-        low = float(seen_low[k]) if seen_low[k] <= LOWEST + 1e-9 else solve(cost, False)
+        low = float(seen_low[k]) if seen_low[k] <= LOWEST + 1e-9 and not exact \
+            else solve(cost, False)
         out[c] = (low, high)
     for c in cells:
         if c not in out:
@@ -462,18 +465,17 @@ def _picks(tables: dict[str, pl.DataFrame], model: Model, result: Audit
         candidates = []
         for e in by_cell[cell]:
             coefs, sense, _ = system.equations[e]
-            sign = coefs[cell]
             for i, c in coefs.items():
                 v = system.value[i]
                 if i == cell or math.isnan(v) or v <= 0 or i in chosen:
                     continue
-                # A total (the other side of the relation) only when no part is left.
-                candidates.append((c * sign < 0, v, i))
+                # A relation's total (coefficient -1) only when no part is left.
+                candidates.append((c < 0, v, i))
         if not candidates:
             continue
         _, _, best = min(candidates)
         chosen.add(best)
-        for e in (*by_cell[cell], *by_cell[best]):
+        for e in by_cell[best]:
             touched.update(system.equations[e][0])
         picks[(system.table[best], system.column[best])].add(system.row[best])
     return picks

@@ -191,14 +191,16 @@ def bare(tables: dict[str, pl.DataFrame], schema: str = "public") -> dict[str, p
 def pack_totals(place_sufficiency: pl.DataFrame) -> pl.DataFrame:
     """The public pack's place sufficiency totals per year and provision: the sum of the
     EHCP pupils when every school's count is shown; otherwise NULL, `at_least` the sum of
-    those shown (printed "at least N", never a plain sum) and `suppressed` naming it when a
-    school's count was withheld (not when the year has no count at all)."""
+    those shown and 1 for each withheld (printed "at least N", never a plain sum) and
+    `suppressed` naming it when a school's count was withheld (not when the year has no
+    count at all)."""
     withheld = pl.col("ehcp_pupils").is_null() & pl.col("suppressed").fill_null("") \
         .str.split(",").list.contains("ehcp_pupils")
     return place_sufficiency.group_by("financial_year", "provision", maintain_order=True).agg(
         pl.col("funded_places").sum(),
         pl.when(pl.col("ehcp_pupils").is_null().any()).then(None)
         .otherwise(pl.col("ehcp_pupils").sum()).alias("ehcp_pupils"),
-        pl.col("ehcp_pupils").sum().alias("at_least"),
+        # Each withheld count is at least 1 (zeros are shown): public knowledge.
+        (pl.col("ehcp_pupils").sum() + withheld.sum()).alias("at_least"),
         pl.when(withheld.any()).then(pl.lit("ehcp_pupils")).alias("suppressed"),
     ).sort("financial_year", "provision")

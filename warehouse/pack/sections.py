@@ -338,8 +338,7 @@ def recovery_section(db: PackData) -> Section | None:
 def places_section(db: PackData) -> Section | None:
     if not db.has("place_sufficiency"):
         return None
-    rows = db.rows("SELECT financial_year, provision, sum(funded_places), sum(ehcp_pupils) FROM "
-                   "S.place_sufficiency GROUP BY 1, 2 ORDER BY 1, 2")
+    rows = _place_totals(db)
     latest = max(r[0] for r in rows if r[3] is not None)
     special = next((r for r in rows if r[0] == latest and r[1] == "special"), None)
     text = (f"In {latest} the LA funded {_cell(special[2])} special school places and "
@@ -350,10 +349,29 @@ def places_section(db: PackData) -> Section | None:
                  "places and EHC plan holders placed in them, per financial year.", years,
                  [Series("funded places", [next((r[2] for r in rows if r[0] == y and r[1] ==
                                                   "special"), None) for y in years]),
-                  Series("EHCP pupils", [next((r[3] for r in rows if r[0] == y and r[1] ==
+                  # A total that is only "at least N" is not drawn as if it were N.
+                  Series("EHCP pupils", [next((r[3] if not isinstance(r[3], str) else None
+                                               for r in rows if r[0] == y and r[1] ==
                                                "special"), None) for y in years])])
     return Section("Place sufficiency", text, chart,
                    (["year", "provision", "funded places", "EHCP pupils"], rows))
+
+
+def _place_totals(db: PackData) -> list[tuple]:
+    """(year, provision, funded places, EHCP pupils) per year and provision. A total with a
+    school's count withheld is no plain sum: it reads "at least N" (the schools shown), as
+    transforms.disclosure_model.pack_totals defines it and the disclosure audit checks."""
+    import polars as pl
+
+    from transforms.disclosure_model import pack_totals
+    from warehouse import store
+
+    frame = store.read(db.con, f"SELECT * FROM {db.schema}.place_sufficiency")
+    if "suppressed" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, pl.Utf8).alias("suppressed"))
+    return [(r["financial_year"], r["provision"], r["funded_places"],
+             f"at least {r['at_least']:,}" if r["suppressed"] else r["ehcp_pupils"])
+            for r in pack_totals(frame).iter_rows(named=True)]
 
 
 def forecast_section(db: PackData) -> Section | None:
