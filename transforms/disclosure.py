@@ -61,6 +61,7 @@ class Relation:
     parts: Ref
     total: Ref
     sense: str = "="
+    summed: bool = False  # the total's cells add up to it (several LAs' rows), not copies
 
 
 @dataclass(frozen=True)
@@ -204,9 +205,11 @@ def _equations(tables: dict[str, pl.DataFrame], system: System,
         coefs: dict[int, float] = defaultdict(float)
         for p in ps:
             coefs[p] += 1.0
-        coefs[first] -= 1.0
+        for t in ts if relation.summed else ts[:1]:
+            coefs[t] -= 1.0
         out.append((dict(coefs), relation.sense, relation.name))
-        out += [({t: 1.0, first: -1.0}, "=", relation.name + " (copies)") for t in ts[1:]]
+        if not relation.summed:
+            out += [({t: 1.0, first: -1.0}, "=", relation.name + " (copies)") for t in ts[1:]]
     return out
 
 

@@ -136,9 +136,12 @@ RELATIONS: tuple[Relation, ...] = (
     _reconciled("reviews_decided_within_4_weeks",
                 Ref("ehcp_annual_reviews", ("decided_within_4_weeks",), YEAR)),
     _reconciled("transfers_due", Ref("ehcp_phase_transfers", ("transfers_due",), YEAR)),
-    _reconciled("census_ehcp_pupils",
-                Ref("sen_prevalence", ("ehcp",), _JANUARY,
-                    LA & (pl.col("census_date").dt.month() == 1))),
+    # (A census of several LAs has a row for each: they add up.)
+    Relation("reconciliation census_ehcp_pupils",
+             Ref("reconciliation", ("local_value",), YEAR,
+                 pl.col("measure") == "census_ehcp_pupils"),
+             Ref("sen_prevalence", ("ehcp",), _JANUARY,
+                 LA & (pl.col("census_date").dt.month() == 1)), summed=True),
     # The school census: schools add up to their phase, phases to the LA; pupils with a plan
     # or on SEN support are at most the pupils.
     *(Relation(f"schools to phase {c}",
@@ -147,7 +150,7 @@ RELATIONS: tuple[Relation, ...] = (
       for c in _PREVALENCE),
     *(Relation(f"phases to LA {c}",
                Ref("sen_prevalence", (c,), {"date": "census_date"}, PHASE),
-               Ref("sen_prevalence", (c,), {"date": "census_date"}, LA))
+               Ref("sen_prevalence", (c,), {"date": "census_date"}, LA), summed=True)
       for c in _PREVALENCE),
     _row_sum("sen_prevalence", "SEN of pupils", ("ehcp", "sen_support"), "pupils", "<=",
              {"date": "census_date", "scope": "scope", "id": "scope_id"}),
