@@ -127,9 +127,10 @@ def caseload_section(db: PackData) -> Section:
     return Section("EHC plans: caseload and new plans", text, chart, (head, table))
 
 
-def _count(v: float | None) -> str | None:
-    """A published count as text: as a number, 1992 would read as a year in the tables."""
-    return None if v is None else f"{v:,.0f}"
+def _count(v: float | str | None) -> str | None:
+    """A published count as text: as a number, 1992 would read as a year in the tables (a
+    total already in words, "at least 34", as it is)."""
+    return v if v is None or isinstance(v, str) else f"{v:,.0f}"
 
 
 def timeliness_section(db: PackData) -> Section:
@@ -391,11 +392,9 @@ MAINSTREAM_PROVISION = ("resourced_provision", "sen_unit")
 def places_section(db: PackData) -> Section | None:
     if not db.has("place_sufficiency"):
         return None
-    # A sum over schools only when no school's count is withheld (public.*): the sum of the
-    # rest would read as the total.
-    rows = db.rows("SELECT financial_year, provision, sum(funded_places), CASE WHEN "
-                   "count(ehcp_pupils) = count(*) THEN sum(ehcp_pupils) END FROM "
-                   "S.place_sufficiency GROUP BY 1, 2 ORDER BY 1, 2")
+    # A total over schools with a school's count withheld (public.*) is no plain sum: it
+    # reads "at least N" (_place_totals), and is not drawn as if it were N.
+    rows = _place_totals(db)
     years = sorted({r[0] for r in rows})
     places = {(r[0], r[1]): r[2] for r in rows}
     pupils = {(r[0], r[1]): r[3] for r in rows}
@@ -413,7 +412,8 @@ def places_section(db: PackData) -> Section | None:
     chart = bars("Special school places and pupils placed", "Bars: funded special school "
                  "places and EHC plan holders placed in them, per financial year.", years,
                  [Series("funded places", [places.get((y, "special")) for y in years]),
-                  Series("EHCP pupils", [pupils.get((y, "special")) for y in years])])
+                  Series("EHCP pupils", [None if isinstance(pupils.get((y, "special")), str)
+                                         else pupils.get((y, "special")) for y in years])])
     planned += data_table(["year", "special", "added", "resourced provision", "SEN units",
                            "mainstream", "added", "total"], plan_table)
     return Section("Place planning and sufficiency", (plan_text + text).strip(), planned,
@@ -460,6 +460,23 @@ def _planned_places(places: dict[tuple[str, str], int], years: list[str]
                          Series("Mainstream: resourced provision and SEN units",
                                 [r[5] for r in table])], stacked=True)
     return chart, text, shown
+
+
+def _place_totals(db: PackData) -> list[tuple]:
+    """(year, provision, funded places, EHCP pupils) per year and provision. A total with a
+    school's count withheld is no plain sum: it reads "at least N" (the schools shown), as
+    transforms.disclosure_model.pack_totals defines it and the disclosure audit checks."""
+    import polars as pl
+
+    from transforms.disclosure_model import pack_totals
+    from warehouse import store
+
+    frame = store.read(db.con, f"SELECT * FROM {db.schema}.place_sufficiency")
+    if "suppressed" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, pl.Utf8).alias("suppressed"))
+    return [(r["financial_year"], r["provision"], r["funded_places"],
+             f"at least {r['at_least']:,}" if r["suppressed"] else r["ehcp_pupils"])
+            for r in pack_totals(frame).iter_rows(named=True)]
 
 
 def forecast_section(db: PackData) -> Section | None:

@@ -1,0 +1,227 @@
+"""The disclosure audit (transforms/disclosure.py): issue 21's findings, reproduced on today's
+suppression and gone after `protect`; the declared relations hold on the true tables; random
+tables with totals come out with no recoverable cell."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+
+from tests.plain_run import plain_run
+from transforms import disclosure, suppression
+from transforms.disclosure_model import MODEL, bare, pack_totals
+from warehouse import store
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory, small_sample) -> tuple[dict, dict]:
+    """The small sample's kpi.* and public.* tables (bare names), as a run publishes them,
+    with the public pack's place sufficiency totals beside them."""
+    home = tmp_path_factory.mktemp("disclosure")
+    assert plain_run(home, small_sample).status == "published"
+    con = duckdb.connect(str(home / "sendboard.duckdb"), read_only=True)
+    try:
+        tables = {f"{s}.{t}": store.read(con, f"SELECT * FROM {s}.{t}") for s, t in con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables WHERE "
+            "table_schema IN ('kpi', 'public')").fetchall()}
+    finally:
+        con.close()
+    kpi, public = bare(tables, "kpi"), bare(tables, "public")
+    kpi["pack.place_sufficiency"] = pack_totals(kpi["place_sufficiency"].with_columns(
+        pl.lit(None, pl.Utf8).alias("suppressed")))
+    public["pack.place_sufficiency"] = pack_totals(public["place_sufficiency"])
+    return kpi, public
+
+
+def _row(frame: pl.DataFrame, **where) -> int:
+    rows = frame.with_row_index("r").filter(*[pl.col(k) == v for k, v in where.items()])
+    assert rows.height == 1, where
+    return rows["r"][0]
+
+
+def test_every_declared_relation_holds_exactly_on_the_true_kpi_tables(sample):
+    kpi, _ = sample
+    assert disclosure.residuals(kpi, MODEL) == []
+    system = disclosure.build_system(kpi, MODEL)
+    # Each relation family is present (a renamed column would silently drop it).
+    names = {name for _, _, name in system.equations}
+    assert {"requests funnel", "schools to phase ehcp", "phases to LA pupils",
+            "placement groups", "reconciliation ceased_plans",
+            "pack: place sufficiency totals"} <= names
+
+
+def test_todays_suppression_gives_withdrawn_requests_back_by_the_funnel(sample):
+    kpi, public = sample
+    requests = {k: public[k] for k in ("ehcp_requests", "ehcp_requests_by_source",
+                                      "reconciliation")}
+    r2015 = _row(public["ehcp_requests"], year=2015)
+    assert public["ehcp_requests"]["withdrawn"][r2015] is None
+    assert kpi["ehcp_requests"]["withdrawn"][r2015] == 1
+    # received - to assess - not to assess - awaiting = 8 - 7 - 0 - 0
+    found = {(f.column, f.row): (f.low, f.high)
+             for f in disclosure.audit(requests, MODEL).findings}
+    assert found[("withdrawn", r2015)] == (1.0, 1.0)
+
+    protected, result = disclosure.protect(requests, MODEL)
+    assert result.passed
+    after = {(f.table, f.column, f.row) for f in disclosure.audit(protected, MODEL).findings}
+    assert after == set()
+    # The funnel no longer gives it back: in a year of 8 requests (7 to assess, 1
+    # withdrawn, a decision within 6 weeks for 6) every figure that pinned it goes too.
+    row = protected["ehcp_requests"].row(r2015, named=True)
+    assert [row[c] for c in ("requests_received", "decided_to_assess", "withdrawn",
+                             "decisions", "pct_decided_to_assess")] == [None] * 5
+    assert (row["decided_not_to_assess"], row["awaiting_decision"]) == (0, 0)
+    # A year with more requests keeps its headline: 2 not to assess of 12 hidden with the
+    # 10 to assess, the rest shown.
+    r2016 = protected["ehcp_requests"].row(_row(public["ehcp_requests"], year=2016),
+                                           named=True)
+    assert (r2016["requests_received"], r2016["decisions"], r2016["withdrawn"]) == (12, 12, 0)
+    assert r2016["decided_to_assess"] is None and r2016["decided_not_to_assess"] is None
+
+
+def _prevalence(limit: int = 5) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Issue 21's census of 19 January 2023 (the county's figures): the LA, its phases, and
+    their schools; the AP phase is one school of 3 pupils, all with a plan, and every special
+    school's pupils have a plan."""
+    day = dt.date(2023, 1, 19)
+    schools = {"Primary": [(20_000, 300), (20_801, 350)],
+               "Secondary": [(31_467, 500)],
+               "Special": [(400, 400), (300, 300), (272, 272)],
+               "Alternative provision": [(3, 3)]}
+    rows = [("la", "865", None, 73_243, 2_125)]
+    for phase, members in schools.items():
+        rows.append(("phase", phase, phase, sum(p for p, _ in members),
+                     sum(e for _, e in members)))
+        rows += [("school", f"{phase[:3]}{i}", phase, p, e) for i, (p, e) in enumerate(members)]
+    kpi = pl.DataFrame(rows, schema={"scope": pl.Utf8, "scope_id": pl.Utf8, "phase": pl.Utf8,
+                                     "pupils": pl.Int64, "ehcp": pl.Int64}, orient="row")
+    kpi = kpi.with_columns(pl.lit(day).alias("census_date"),
+                           pl.lit(0, pl.Int64).alias("sen_support"),
+                           (100 * pl.col("ehcp") / pl.col("pupils")).round(1).alias("ehcp_pct"),
+                           pl.lit(0.0).alias("sen_support_pct"))
+    return kpi, suppression.suppress(kpi, suppression.POLICIES["sen_prevalence"], limit)
+
+
+def test_todays_suppression_gives_the_ap_phase_back_as_la_minus_the_other_phases():
+    kpi, public = _prevalence()
+    ap = _row(public, scope="phase", phase="Alternative provision")
+    special = _row(public, scope="phase", phase="Special")
+    # As the issue found it: AP and Special withheld, every special school shown.
+    assert public["pupils"][ap] is None and public["pupils"][special] is None
+    assert public.filter((pl.col("scope") == "school") & (pl.col("phase") == "Special"))[
+        "pupils"].to_list() == [400, 300, 272]
+    found = {(f.column, f.row, f.kind): (f.low, f.high)
+             for f in disclosure.audit({"sen_prevalence": public}, MODEL).findings}
+    # 73,243 - 40,801 - 31,467 - 972 = 3 pupils, 3 with a plan
+    assert found[("pupils", ap, "interval")] == (3.0, 3.0)
+    assert found[("ehcp", ap, "interval")] == (3.0, 3.0)
+    # Attribute disclosure: every special school's pupils shown with a plan each.
+    school = _row(public, scope_id="Spe0")
+    assert ("ehcp", school, "attribute") in found
+
+    protected, result = disclosure.protect({"sen_prevalence": public}, MODEL)
+    assert result.passed, result.findings[:3]
+    again = disclosure.audit(protected, MODEL)
+    assert again.passed
+    out = protected["sen_prevalence"]
+    assert out["pupils"][_row(out, scope="la")] == 73_243  # the LA's total stays
+    for r in range(out.height):  # no published group has every pupil with a plan
+        if out["ehcp"][r] is not None:
+            assert out["ehcp"][r] != out["pupils"][r], out.row(r)
+
+
+def test_todays_special_phase_shows_every_pupil_with_a_plan_and_protect_masks_it(sample):
+    _, public = sample
+    day = dt.date(2026, 1, 15)
+    prevalence = public["sen_prevalence"].filter(pl.col("census_date") == day)
+    special = _row(prevalence, scope="phase", phase="Special")
+    assert prevalence["ehcp"][special] == prevalence["pupils"][special] == 45
+    found = {(f.column, f.row, f.kind) for f in
+             disclosure.audit({"sen_prevalence": prevalence}, MODEL).findings}
+    assert ("ehcp", special, "attribute") in found
+
+    protected, result = disclosure.protect({"sen_prevalence": prevalence}, MODEL)
+    assert result.passed
+    out = protected["sen_prevalence"]
+    assert out["ehcp"][special] is None and out["ehcp_pct"][special] is None
+    assert "ehcp" in out["suppressed"][special].split(",")
+    assert out["pupils"][_row(out, scope="la")] == 1631
+
+
+def test_the_public_packs_place_totals_are_marked_not_summed(sample):
+    kpi, public = sample
+    true = kpi["pack.place_sufficiency"].filter(
+        (pl.col("financial_year") == "2025-26") & (pl.col("provision") == "special"))
+    shown = public["place_sufficiency"].filter(
+        (pl.col("financial_year") == "2025-26") & (pl.col("provision") == "special"))
+    # What the pack printed before: the published cells' sum as the total, 28 of truly 44.
+    assert (shown["ehcp_pupils"].sum(), true["ehcp_pupils"][0]) == (28, 44)
+    printed = public["pack.place_sufficiency"].filter(
+        (pl.col("financial_year") == "2025-26") & (pl.col("provision") == "special")).row(
+        0, named=True)
+    # Now: no total, "at least 34" (28 shown and 6 withheld schools of at least 1 each).
+    assert (printed["ehcp_pupils"], printed["at_least"], printed["suppressed"]) == (
+        None, 34, "ehcp_pupils")
+
+
+def _random_tables(seed: int, limit: int = 5) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A census day of schools in phases in an LA, small counts common."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    phases = [f"P{k}" for k in range(rng.integers(2, 5))]
+    totals = {}
+    for phase in phases:
+        n = int(rng.integers(1, 8))
+        pupils = rng.choice([1, 2, 3, 4, 6, 9, 20, 60, 200], n)
+        ehcp = np.minimum(pupils, rng.choice([0, 0, 1, 2, 3, 5, 8], n))
+        sen = np.minimum(pupils - ehcp, rng.choice([0, 1, 2, 4, 7, 12], n))
+        for i in range(n):
+            rows.append(("school", f"{phase}-{i}", phase, int(pupils[i]), int(ehcp[i]),
+                         int(sen[i])))
+        totals[phase] = (int(pupils.sum()), int(ehcp.sum()), int(sen.sum()))
+        rows.append(("phase", phase, phase, *totals[phase]))
+    rows.append(("la", "LA", None, *(sum(t[k] for t in totals.values()) for k in range(3))))
+    kpi = pl.DataFrame(rows, schema={"scope": pl.Utf8, "scope_id": pl.Utf8, "phase": pl.Utf8,
+                                     "pupils": pl.Int64, "ehcp": pl.Int64,
+                                     "sen_support": pl.Int64}, orient="row")
+    kpi = kpi.with_columns(pl.lit(dt.date(2025, 1, 16)).alias("census_date"),
+                           (100 * pl.col("ehcp") / pl.col("pupils")).alias("ehcp_pct"),
+                           (100 * pl.col("sen_support") / pl.col("pupils"))
+                           .alias("sen_support_pct"))
+    return kpi, suppression.suppress(kpi, suppression.POLICIES["sen_prevalence"], limit)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_tables_come_out_with_no_recoverable_cell(seed):
+    kpi, public = _random_tables(seed)
+    protected, result = disclosure.protect({"sen_prevalence": public}, MODEL)
+    assert result.passed, result.findings[:3]
+    out = protected["sen_prevalence"]
+    # Only cells withheld, nothing changed; and no relation broken by what is shown.
+    for c in ("pupils", "ehcp", "sen_support"):
+        shown = out[c].is_not_null()
+        assert (out[c].filter(shown) == kpi[c].filter(shown)).all()
+    assert disclosure.residuals({"sen_prevalence": out}, MODEL) == []
+    # A fresh audit (nothing carried over from protect's rounds) agrees, and every
+    # withheld cell's true value is inside the interval it gives.
+    system = disclosure.build_system({"sen_prevalence": out}, MODEL)
+    intervals = {}
+    for cells, equations in disclosure._components(system):
+        intervals.update(disclosure._intervals(system, cells, equations, exact=True)[0])
+    for cell, (low, high) in intervals.items():
+        value = kpi[system.column[cell]][system.row[cell]]
+        assert low - 1e-6 <= value <= high + 1e-6
+        assert high - low > disclosure.WIDTH or math.isinf(high)
+
+
+def test_todays_rules_leave_recoverable_cells_in_random_tables():
+    """The audit finds what the old group rule missed: the reason for protect."""
+    leaky = sum(not disclosure.audit({"sen_prevalence": _random_tables(seed)[1]}, MODEL).passed
+                for seed in range(12))
+    assert leaky >= 6
