@@ -46,7 +46,10 @@ def record_headlines(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
             if got and got[0][1] is not None:
                 rows.append((run_id, measure, got[0][0], float(got[0][1])))
     with store.transaction(con):
-        con.execute("DELETE FROM audit.headlines WHERE run_id = ?", [run_id])
+        # Only published versions are compared: a run that recorded its figures and then
+        # failed (or was killed) before publishing leaves none behind.
+        con.execute("DELETE FROM audit.headlines WHERE run_id = ? OR run_id NOT IN (SELECT "
+                    "run_id FROM audit.runs WHERE status = 'published')", [run_id])
         if rows:
             con.executemany("INSERT INTO audit.headlines VALUES (?, ?, ?, ?)", rows)
 
