@@ -260,10 +260,13 @@ def run_pipeline(flow_name: str, settings: Settings, key: bytes, run_id: str,
             summary.warnings += result.notes
             if result.sen2_missing:
                 summary.problems.append(f"no EHC plan tables published: {result.sen2_missing}")
-            if problem := sen2_readiness.check_loaded(con, run_id, summary.files, h.reports,
-                                                      logger):
-                summary.problems.append(problem)
-            steps.check(con, settings, run_id)
+            readiness = sen2_readiness.start_check(con, run_id, summary.files, h.reports,
+                                                   logger)
+            try:
+                steps.check(con, settings, run_id)
+            finally:
+                if problem := readiness.result():
+                    summary.problems.append(problem)
             changes.record_headlines(con, run_id)  # what the next publish is compared with
             # The published copy carries this run's own record, as finished.
             store.finish_run(con, run_id, "published", files_new=n_files, as_of=result.as_of,
