@@ -17,6 +17,11 @@ import polars as pl
 
 from schemas.contracts import Contract, normalise_header
 
+# The csv module refuses a field over 128 KiB, where polars' reader takes any: a file read the
+# careful way (its layout is not simple) would lose rows the fast way loads. Raised once, for
+# the process; a file's size is the only limit left.
+csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+
 
 class FileRejected(Exception):
     """The whole file is unusable; the message is one line naming what is wrong."""
@@ -108,17 +113,27 @@ def _no_blank_line(text: bytes, end: int) -> bool:
 def _read_fast(text: bytes, keep: list[int]) -> pl.DataFrame | None:
     """polars' fast reader's rows when they are exactly the careful reader's (see
     _simple_layout), else None. A file without quotation marks is read first and checked
-    after, by counting: polars refuses a line with more fields than the header, and reads
-    every other line (blank ones too) as one row, so rows + 1 lines holding (rows + 1) x
-    width commas leave no line short. Two counts of the bytes, where the line-by-line check
-    takes a thousand numpy calls, each of which waits for the interpreter lock again while
-    other threads run Python (a national census read beside an import: 1 s became 27)."""
+    after, by counting: reading every column, polars refuses a line with more fields than
+    the header, and reads every other line (blank ones too) as one row, so rows + 1 lines
+    holding (rows + 1) x width commas leave no line short. Two counts of the bytes, where
+    the line-by-line check takes a thousand numpy calls, each of which waits for the
+    interpreter lock again while other threads run Python (a national census read beside an
+    import: 1 s became 27). Reading only some columns (`keep`), polars cuts a long line to
+    fit instead of refusing it, and the counts could not tell a line with too many fields
+    beside one with too few (or a blank one) from two good lines: then each line's commas
+    are counted, in large chunks (_commas_per_line_are). A lone CR (not before an LF) ends
+    a line for the careful reader, as for Excel, and for polars does not: such a file is read
+    the careful way."""
+    if b"\r" in text and text.count(b"\r") != text.count(b"\r\n"):
+        return None
     quoted = b'"' in text
     if quoted and not _simple_layout(text):
         return None
     try:
         frame = pl.read_csv(text, infer_schema=False, has_header=True, columns=keep,
                             row_index_name="row_number", row_index_offset=2)
+    except pl.exceptions.ColumnNotFoundError:
+        return None  # polars finds fewer header cells than the csv module: let that judge
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as e:
         if not quoted:
             return None  # a line too long: the careful reader says which
@@ -132,6 +147,8 @@ def _read_fast(text: bytes, keep: list[int]) -> pl.DataFrame | None:
         blank_at_end = max(text.count(b"\n", end) - 1, 0)
         fits = (lines + blank_at_end == frame.height and commas == (lines + 1) * width
                 and (width > 0 or _no_blank_line(text, end)))
+        if fits and width > 0 and len(keep) < width + 1:
+            fits = _commas_per_line_are(text, end, width)
         if not fits:
             return None
     return frame
@@ -247,19 +264,24 @@ def _problem(row: int, rule: str, value: str) -> dict:
     return {"row_number": row, "column_name": "(whole row)", "rule": rule, "value_masked": value}
 
 
-def _read_csv_records(text: bytes) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _read_csv_records(text: bytes) -> tuple[list[str], pl.DataFrame, pl.DataFrame]:
     """The careful path: Python's csv module (Excel's quoting), record by record, so a record
     with the wrong number of fields is reported with its row number instead of being padded
     or cut to fit. A quotation mark that is never closed would swallow the rest of the file
-    into one field: then each line is read on its own and the unbalanced line is reported."""
+    into one field: then each line is read on its own and the unbalanced line is reported.
+    The header is the first record with a cell that is not blank (as in a workbook): blank
+    lines above it are skipped. Returns the header's cells, the rows (columns by position,
+    then `row_number`) and the records that cannot be rows."""
     decoded = text.decode("utf-8")
     try:
         records = _file_records(decoded)
     except csv.Error:
         records = _line_records(decoded)
-    header = next(records, None)
-    if header is None or not header[1]:
+    header = next((r for r in records if r[1] is None or not _blank(r[1])), None)
+    if header is None:
         raise FileRejected("is empty")
+    if header[1] is None:
+        raise FileRejected(f"has an unmatched quotation mark in its header (line {header[0]})")
     names = header[1]
     rows: list[list[str]] = []
     numbers: list[int] = []
@@ -274,10 +296,16 @@ def _read_csv_records(text: bytes) -> tuple[pl.DataFrame, pl.DataFrame]:
         elif record:
             rows.append(record)
             numbers.append(start)
-    frame = pl.DataFrame(rows, schema=names, orient="row") if rows else pl.DataFrame(
-        schema=dict.fromkeys(names, pl.Utf8))
+    # By position: the header's own cells may repeat or be blank (_header_names judges them).
+    schema = {f"column {i}": pl.Utf8 for i in range(len(names))}
+    frame = pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(
+        schema=schema)
     frame = frame.with_columns(pl.Series("row_number", numbers, dtype=pl.Int64))
-    return frame, pl.DataFrame(problems, schema=PROBLEM_SCHEMA)
+    return names, frame, pl.DataFrame(problems, schema=PROBLEM_SCHEMA)
+
+
+def _blank(record: list[str]) -> bool:
+    return all(not cell.strip() for cell in record)
 
 
 def _file_records(decoded: str):
@@ -301,6 +329,19 @@ def _line_records(decoded: str):
             yield number, next(csv.reader([line], strict=True))
         except csv.Error:
             yield number, None
+
+
+def _first_record(text: str) -> list[str]:
+    """The header's cells from the start of a decoded CSV: its first record with a cell that
+    is not blank, line breaks being LF, CRLF or a lone CR (as old Mac software writes them);
+    [] when there is none."""
+    try:
+        for record in csv.reader(io.StringIO(text, newline="")):
+            if not _blank(record):
+                return record
+    except csv.Error:  # (a record cut off by the end of `text`): its cells so far
+        pass
+    return []
 
 
 def _header_names(header: list) -> list[str]:
@@ -334,8 +375,11 @@ def read_raw(path: Path, unread: set[str] = frozenset(),
             raise FileRejected("separates fields with semicolons: save it as comma-separated "
                                "CSV and land it again")
         problems = _no_problems()
+        # The first line's cells, for the fast reader, which takes the first line as the
+        # header (a first line that is blank, or holds a lone CR, sends the file the careful
+        # way, which finds the header itself: see _read_fast).
         first_line = head.decode("utf-8").rstrip("\r")
-        names = _header_names(next(csv.reader([first_line]), []))
+        names = _header_names(next(csv.reader([first_line.split("\r", 1)[0]]), []))
         keep = [i for i, n in enumerate(names) if _wanted(n, unread, only)]
         trim = True  # the careful reader gives "" for an empty cell
         frame = _read_fast(text, keep)
@@ -345,7 +389,9 @@ def read_raw(path: Path, unread: set[str] = frozenset(),
             frame.columns = ["row_number", *kept]
             frame = frame.select(*kept, pl.col("row_number").cast(pl.Int64))
         else:
-            frame, problems = _read_csv_records(text)
+            header, frame, problems = _read_csv_records(text)
+            names = _header_names(header)
+            keep = [i for i, n in enumerate(names) if _wanted(n, unread, only)]
             frame.columns = [*names, "row_number"]
             frame = frame.select(*(names[i] for i in keep), "row_number")
         # One chunk (polars reads in hundreds), copied once the file's bytes are let go: the
@@ -374,12 +420,14 @@ def header_of(path: Path) -> list[str]:
         return []
     with path.open("rb") as handle:
         head = handle.read(1 << 16)
-    line = head.split(b"\n", 1)[0].rstrip(b"\r").removeprefix(b"\xef\xbb\xbf")
+    head = head.removeprefix(b"\xef\xbb\xbf")
     try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError:
-        text = line.decode("cp1252", errors="replace")
-    return [h.strip() for h in next(csv.reader([text]), [])]
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        # A character cut by the end of the 64 KiB read is no reason to read it as cp1252.
+        text = head[:e.start].decode("utf-8") if e.start > len(head) - 4 else head.decode(
+            "cp1252", errors="replace")
+    return [h.strip() for h in _first_record(text)]
 
 
 def _read_xlsx(path: Path) -> RawTable:
