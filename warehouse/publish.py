@@ -59,13 +59,14 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path, run_id: str) -> list[s
         con.execute("DETACH pub")
     # Its owner's only, as the home is (docs/privacy.md): BI tools read it as that user.
     os.chmod(tmp, PRIVATE_FILE)
-    _fsync(tmp)
+    fsync(tmp)
     os.replace(tmp, target)
-    _fsync(target.parent)
+    fsync(target.parent)
     return tables
 
 
-def _fsync(path: Path) -> None:
+def fsync(path: Path) -> None:
+    """Flush a file (or a folder, after a rename in it) to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

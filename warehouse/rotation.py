@@ -27,6 +27,7 @@ from warehouse import leftovers, pseudonym_key, sen2_readiness, store
 from warehouse.backfill import archived_files, replay_batches
 from warehouse.files import FileOutcome, LandedFile
 from warehouse.pseudonym_key import SHOWN, KeyMismatch, fingerprint
+from warehouse.publish import fsync
 from warehouse.run import Steps, load_batches, run_lock
 from warehouse.settings import ConfigError, Home, Settings
 
@@ -214,14 +215,7 @@ def _swap(tmp: Path, target: Path) -> None:
     if target.with_name(target.name + ".wal").exists():
         raise RotationFailed(f"{target} gained a write-ahead log while it was rotated; the "
                              "warehouse and its key are unchanged: run rotate-key again")
-    _fsync(tmp)
+    fsync(tmp)
     os.replace(tmp, target)
-    _fsync(target.parent)
+    fsync(target.parent)
 
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
