@@ -16,12 +16,15 @@ from tests.plain_run import plain_run
 from transforms import disclosure, suppression
 from transforms.disclosure_model import MODEL, bare, pack_totals
 from warehouse import store
+from warehouse.build import public_tables
+from warehouse.registry import REGISTRY
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory, small_sample) -> tuple[dict, dict]:
-    """The small sample's kpi.* and public.* tables (bare names), as a run publishes them,
-    with the public pack's place sufficiency totals beside them."""
+def sample(tmp_path_factory, small_sample) -> tuple[dict, dict, dict, pl.DataFrame]:
+    """The small sample's kpi.* tables, its public.* tables as the suppression rules make
+    them and as the run published them (bare names), with the public pack's place
+    sufficiency totals beside them; and the run's audit.disclosure_checks."""
     home = tmp_path_factory.mktemp("disclosure")
     assert plain_run(home, small_sample).status == "published"
     con = duckdb.connect(str(home / "sendboard.duckdb"), read_only=True)
@@ -29,13 +32,21 @@ def sample(tmp_path_factory, small_sample) -> tuple[dict, dict]:
         tables = {f"{s}.{t}": store.read(con, f"SELECT * FROM {s}.{t}") for s, t in con.execute(
             "SELECT table_schema, table_name FROM information_schema.tables WHERE "
             "table_schema IN ('kpi', 'public')").fetchall()}
+        checks = store.read(con, "SELECT * FROM audit.disclosure_checks")
     finally:
         con.close()
-    kpi, public = bare(tables, "kpi"), bare(tables, "public")
+    kpi = bare(tables, "kpi")
+    # The public tables as the suppression rules alone make them (the run then protects
+    # them: test_the_published_tables_pass_the_audit).
+    limit = int(tables["public.ehcp_caseload"]["suppression_threshold"][0])
+    public = bare(public_tables({k: v for k, v in tables.items() if k.startswith("kpi.")},
+                                limit), "public")
     kpi["pack.place_sufficiency"] = pack_totals(kpi["place_sufficiency"].with_columns(
         pl.lit(None, pl.Utf8).alias("suppressed")))
     public["pack.place_sufficiency"] = pack_totals(public["place_sufficiency"])
-    return kpi, public
+    published = bare(tables, "public")
+    published["pack.place_sufficiency"] = pack_totals(published["place_sufficiency"])
+    return kpi, public, published, checks
 
 
 def _row(frame: pl.DataFrame, **where) -> int:
@@ -45,7 +56,7 @@ def _row(frame: pl.DataFrame, **where) -> int:
 
 
 def test_every_declared_relation_holds_exactly_on_the_true_kpi_tables(sample):
-    kpi, _ = sample
+    kpi, *_ = sample
     assert disclosure.residuals(kpi, MODEL) == []
     system = disclosure.build_system(kpi, MODEL)
     # Each relation family is present (a renamed column would silently drop it).
@@ -56,7 +67,7 @@ def test_every_declared_relation_holds_exactly_on_the_true_kpi_tables(sample):
 
 
 def test_todays_suppression_gives_withdrawn_requests_back_by_the_funnel(sample):
-    kpi, public = sample
+    kpi, public, *_ = sample
     requests = {k: public[k] for k in ("ehcp_requests", "ehcp_requests_by_source",
                                       "reconciliation")}
     r2015 = _row(public["ehcp_requests"], year=2015)
@@ -136,8 +147,62 @@ def test_todays_suppression_gives_the_ap_phase_back_as_la_minus_the_other_phases
             assert out["ehcp"][r] != out["pupils"][r], out.row(r)
 
 
+def _special_phase(withheld: dict[str, tuple[str, ...]]) -> pl.DataFrame:
+    """An LA whose one phase is three special schools: Spe0 (10 pupils, 10 with a plan),
+    Spe1 (12, 12) and Spe2 (8, 5); the cells named in `withheld` (school -> columns) are
+    withheld as a suppression would leave them."""
+    rows = [("la", "999", None, 30, 27), ("phase", "Special", "Special", 30, 27),
+            ("school", "Spe0", "Special", 10, 10), ("school", "Spe1", "Special", 12, 12),
+            ("school", "Spe2", "Special", 8, 5)]
+    frame = pl.DataFrame(rows, schema={"scope": pl.Utf8, "scope_id": pl.Utf8,
+                                       "phase": pl.Utf8, "pupils": pl.Int64,
+                                       "ehcp": pl.Int64}, orient="row", strict=False)
+    frame = frame.with_columns(pl.lit(dt.date(2026, 1, 15)).alias("census_date"),
+                               pl.lit(0, pl.Int64).alias("sen_support"),
+                               pl.lit(None, pl.Utf8).alias("suppressed"))
+    for school, columns in withheld.items():
+        hit = pl.col("scope_id") == school
+        frame = frame.with_columns(
+            *[pl.when(hit).then(None).otherwise(pl.col(c)).alias(c) for c in columns],
+            pl.when(hit).then(pl.lit(",".join(columns))).otherwise(pl.col("suppressed"))
+            .alias("suppressed"))
+    return frame
+
+
+def test_a_group_withheld_with_its_count_is_still_known_to_all_have_the_attribute():
+    # Spe0 and Spe1 withheld whole: 22 pupils and 22 with a plan between them, and a
+    # school has no more pupils with a plan than pupils, so each has every pupil with one.
+    public = _special_phase({"Spe0": ("pupils", "ehcp"), "Spe1": ("pupils", "ehcp")})
+    found = {(f.column, f.row, f.kind): f.why
+             for f in disclosure.audit({"sen_prevalence": public}, MODEL).findings}
+    for school in ("Spe0", "Spe1"):
+        why = found[("ehcp", _row(public, scope_id=school), "attribute")]
+        assert "no gap" in why
+    # With Spe2's count withheld too, the 3 without a plan could be in any of them.
+    wider = _special_phase({"Spe0": ("pupils", "ehcp"), "Spe1": ("pupils", "ehcp"),
+                            "Spe2": ("ehcp",)})
+    assert not [f for f in disclosure.audit({"sen_prevalence": wider}, MODEL).findings
+                if f.kind == "attribute" and f.row in (2, 3)]
+    protected, result = disclosure.protect({"sen_prevalence": public}, MODEL)
+    assert result.passed, result.findings[:3]
+    assert disclosure.audit(protected, MODEL).passed
+    # The LA's and the phase's figures stay; what protect withheld is among the schools.
+    out = protected["sen_prevalence"]
+    assert out.filter(pl.col("scope") != "school")["pupils"].to_list() == [30, 30]
+
+
+def test_a_withheld_group_worked_out_equal_to_its_shown_count_is_found():
+    # Spe0's 10 pupils withheld alone: 30 - 12 - 8 = 10, and its 10 with a plan are shown.
+    public = _special_phase({"Spe0": ("pupils",)})
+    found = {(f.column, f.row, f.kind) for f in
+             disclosure.audit({"sen_prevalence": public}, MODEL).findings}
+    spe0 = _row(public, scope_id="Spe0")
+    assert ("pupils", spe0, "interval") in found
+    assert ("ehcp", spe0, "attribute") in found
+
+
 def test_todays_special_phase_shows_every_pupil_with_a_plan_and_protect_masks_it(sample):
-    _, public = sample
+    _, public, *_ = sample
     day = dt.date(2026, 1, 15)
     prevalence = public["sen_prevalence"].filter(pl.col("census_date") == day)
     special = _row(prevalence, scope="phase", phase="Special")
@@ -155,7 +220,7 @@ def test_todays_special_phase_shows_every_pupil_with_a_plan_and_protect_masks_it
 
 
 def test_the_public_packs_place_totals_are_marked_not_summed(sample):
-    kpi, public = sample
+    kpi, public, *_ = sample
     true = kpi["pack.place_sufficiency"].filter(
         (pl.col("financial_year") == "2025-26") & (pl.col("provision") == "special"))
     shown = public["place_sufficiency"].filter(
@@ -168,6 +233,35 @@ def test_the_public_packs_place_totals_are_marked_not_summed(sample):
     # Now: no total, "at least 34" (28 shown and 6 withheld schools of at least 1 each).
     assert (printed["ehcp_pupils"], printed["at_least"], printed["suppressed"]) == (
         None, 34, "ehcp_pupils")
+
+
+def test_the_published_tables_pass_the_audit(sample):
+    """The run's gate: what it published, with the public pack's totals, leaves no cell
+    to work out and no group whose every member has a plan; what it withheld beyond the
+    rules is recorded per table, and only cells were withheld (every shown figure true)."""
+    kpi, rules, published, checks = sample
+    result = disclosure.audit(published, MODEL)
+    assert result.passed, result.findings[:3]
+    assert checks["published"].all()
+    by_table = {r["table_name"]: r for r in checks.iter_rows(named=True)}
+    prevalence = by_table["public.sen_prevalence"]
+    shown_before = rules["sen_prevalence"]["ehcp"].is_not_null().sum()
+    shown_after = published["sen_prevalence"]["ehcp"].is_not_null().sum()
+    assert prevalence["withheld_by_audit"] > 0 and shown_after < shown_before
+    assert prevalence["findings"] == 0 and prevalence["why"] is None
+    grain = {k.name: list(k.grain) for k in REGISTRY}
+    for name in ("ehcp_requests", "sen_prevalence", "ehcp_placement_mix"):
+        counts = MODEL.counts[name]
+        both = kpi[name].select(*grain[name], *counts).join(
+            rules[name].select(*grain[name], *[pl.col(c).alias(f"{c}_rules") for c in counts]),
+            on=grain[name]).join(
+            published[name].select(*grain[name], *[pl.col(c).alias(f"{c}_out")
+                                                   for c in counts]), on=grain[name])
+        assert both.height == kpi[name].height == published[name].height
+        for c in counts:
+            out, before = both[f"{c}_out"], both[f"{c}_rules"]
+            assert (out.filter(out.is_not_null()) == both[c].filter(out.is_not_null())).all()
+            assert out.filter(before.is_null()).null_count() == before.null_count()
 
 
 def _random_tables(seed: int, limit: int = 5) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -20,7 +20,7 @@ import polars as pl
 
 from transforms import kpis, suppression
 from transforms.placement_groups import establishment_groups
-from warehouse import store
+from warehouse import disclosure_gate, store
 from warehouse.core import (
     as_written,
     census_against_sen2,
@@ -49,6 +49,9 @@ class BuildResult:
     tables: dict[str, int]  # table -> rows
     notes: tuple[str, ...] = ()  # for the run's users: a forecast scenario left out, ...
     sen2_missing: str | None = None  # why the EHC plan tables were not built
+    # The disclosure audit of each public table (disclosure_gate.protect's checks): what
+    # it withheld beyond the rules, and which it held back.
+    disclosure: pl.DataFrame | None = None
 
 
 def nothing_to_build(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -141,9 +144,16 @@ def rebuild(con: duckdb.DuckDBPyConnection, settings: Settings,
 
     with store.transaction(con):
         con.execute("CREATE SCHEMA IF NOT EXISTS public")
-        # Everything but the forecast is written, public copies too, while it simulates.
-        public = public_tables(out, settings.suppression_threshold)
-        for table, frame in {**out, **public}.items():
+        # Everything but the forecast is written, public copies too, while it simulates;
+        # the public copies' disclosure audit runs beside the writing of the rest (HiGHS
+        # lets go of the interpreter lock while it solves).
+        audit_job = _background(disclosure_gate.protect,
+                                public_tables(out, settings.suppression_threshold))
+        for table, frame in out.items():
+            store.write_table(con, table, as_written(table, frame))
+        protected = audit_job.result()
+        public = protected.tables
+        for table, frame in public.items():
             store.write_table(con, table, as_written(table, frame))
         projected, notes = (forecast_job.result() or (None, [])) if forecast_job else (None, [])
         if projected is not None:
@@ -155,7 +165,10 @@ def rebuild(con: duckdb.DuckDBPyConnection, settings: Settings,
             items = list(out.items())
             out = dict(items[:forecast_at] + list(forecast_table.items()) + items[forecast_at:])
             public.update(forecast_public)
-        out.update({_public(t): public[_public(t)] for t in out if t.startswith("kpi.")})
+        # (A public copy the disclosure audit held back is not written, and the copy of an
+        # earlier build is dropped below.)
+        out.update({_public(t): public[_public(t)] for t in out
+                    if t.startswith("kpi.") and _public(t) in public})
         # A table this build did not make (its source gone, or no forecast possible) would
         # otherwise be published again with its old numbers.
         for schema, name in con.execute(
@@ -170,7 +183,7 @@ def rebuild(con: duckdb.DuckDBPyConnection, settings: Settings,
                         "SELECT * FROM stage.dfe_statistics")
     export = inputs.core.export if inputs.core else None
     return BuildResult(inputs.as_of, export, {t: f.height for t, f in out.items()},
-                       tuple(notes), sen2_missing)
+                       tuple(notes), sen2_missing, protected.checks)
 
 
 def _public(table: str) -> str:

@@ -26,6 +26,7 @@ from transforms import timing
 from warehouse import (
     build,
     changes,
+    disclosure_gate,
     leftovers,
     loads,
     pseudonym_key,
@@ -260,6 +261,10 @@ def run_pipeline(flow_name: str, settings: Settings, key: bytes, run_id: str,
             summary.warnings += result.notes
             if result.sen2_missing:
                 summary.problems.append(f"no EHC plan tables published: {result.sen2_missing}")
+            if result.disclosure is not None:
+                disclosure_gate.record(con, run_id, result.disclosure)
+                if problem := disclosure_gate.problem(result.disclosure):
+                    summary.problems.append(problem)
             readiness = sen2_readiness.start_check(con, run_id, summary.files, h.reports,
                                                    logger)
             try:
