@@ -1,0 +1,69 @@
+"""The disclosure gate of every build (warehouse/disclosure_gate.py): the public tables the
+rules made, protected where the audit demands; a table the audit cannot clear is held back
+and said so; its record in audit.disclosure_checks."""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from warehouse import disclosure_gate
+
+
+def _mix(mainstream: int, caseload: int) -> dict[str, pl.DataFrame]:
+    """One January: the caseload, and its placement groups, special's withheld."""
+    caseload_frame = pl.DataFrame({"year": [2025], "caseload": [caseload],
+                                   "suppressed": pl.Series([None], dtype=pl.Utf8)})
+    mix = pl.DataFrame({
+        "year": [2025, 2025], "placement_group": ["mainstream", "special"],
+        "plans": pl.Series([mainstream, None], dtype=pl.Int64),
+        "caseload": [caseload, caseload],
+        "suppressed": pl.Series([None, "plans"], dtype=pl.Utf8)})
+    return {"public.ehcp_caseload": caseload_frame, "public.ehcp_placement_mix": mix,
+            "public.dsg_balance": pl.DataFrame({"year": [2025], "balance_gbp": [1.5e6]})}
+
+
+def test_a_withheld_group_the_caseload_gives_back_is_protected_and_published():
+    # The rules withheld special's 3 of 120; 120 - 117 gives it back: protect withholds
+    # mainstream's 117 too, and the table is published.
+    out = disclosure_gate.protect(_mix(117, 120))
+    mix = out.tables["public.ehcp_placement_mix"].sort("placement_group")
+    assert mix["plans"].to_list() == [None, None]
+    assert mix["suppressed"].to_list() == ["plans", "plans"]
+    row = out.checks.filter(pl.col("table_name") == "public.ehcp_placement_mix").row(
+        0, named=True)
+    assert (row["cells"], row["withheld_by_rules"], row["withheld_by_audit"],
+            row["findings"], row["published"]) == (4, 1, 1, 0, True)
+    assert out.tables["public.ehcp_caseload"]["caseload"].to_list() == [120]
+    # Tables the model does not audit (money) pass through as they are.
+    assert out.tables["public.dsg_balance"].equals(_mix(117, 120)["public.dsg_balance"])
+    assert disclosure_gate.problem(out.checks) is None
+
+
+def test_a_table_the_audit_cannot_clear_is_held_back_and_the_run_told():
+    # Groups that cannot add up to the caseload (a withheld count is at least 1, the
+    # caseload shown 0, nothing else to withhold): no suppression proves it safe.
+    out = disclosure_gate.protect(_mix(0, 0))
+    assert "public.ehcp_placement_mix" not in out.tables
+    assert "public.ehcp_caseload" in out.tables
+    held = out.checks.filter(~pl.col("published"))
+    assert held["table_name"].to_list() == ["public.ehcp_placement_mix"]
+    assert "no value fits the published cells" in held["why"][0]
+    problem = disclosure_gate.problem(out.checks)
+    assert problem.startswith("not published, the disclosure audit found what it could not "
+                              "protect (docs/disclosure.md): public.ehcp_placement_mix (")
+
+
+def test_the_checks_are_recorded_per_run(tmp_path):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("CREATE SCHEMA audit")
+    out = disclosure_gate.protect(_mix(117, 120))
+    disclosure_gate.record(con, "run-1", out.checks)
+    disclosure_gate.record(con, "run-1", out.checks)  # again: replaced, not doubled
+    disclosure_gate.record(con, "run-2", out.checks)
+    rows = con.execute("SELECT run_id, table_name, withheld_by_audit, published FROM "
+                       "audit.disclosure_checks ORDER BY 1, 2").fetchall()
+    assert rows == [("run-1", "public.ehcp_caseload", 0, True),
+                    ("run-1", "public.ehcp_placement_mix", 1, True),
+                    ("run-2", "public.ehcp_caseload", 0, True),
+                    ("run-2", "public.ehcp_placement_mix", 1, True)]
