@@ -133,19 +133,26 @@ def _run_flow(home: Home, verbose: bool, run: Callable[[], State]) -> int:
     summary of a run that published (0) or published what it could (1); one line for an
     expected failure (1; 2 for a setting to correct, such as a key that is not the
     warehouse's); for anything else the exception and its last frame (1); and where the
-    full log is."""
+    full log is. On a terminal a live display shows the progress meanwhile
+    (sendboard/progress_display.py), counted by the run's steps (warehouse/progress.py)."""
     from flows.temporary_server import start_temporary_server
+    from sendboard.progress_display import ProgressDisplay
+    from warehouse.progress import RunProgress, watching
 
     started = time.perf_counter()
-    with run_log.capture(home.logs, verbose) as log:
-        try:
-            start_temporary_server()
-            state = run()
-        except Exception as e:  # no flow run started (say, Prefect's server did not)
-            outcome: object = e
-        else:
-            log.run_id = str(state.state_details.flow_run_id)
-            outcome = state.result(raise_on_failure=False)
+    tracker = RunProgress()
+    display = ProgressDisplay(tracker)
+    with (run_log.capture(home.logs, verbose, live=display.console if display.active else None)
+          as log, watching(tracker)):
+        with display:
+            try:
+                start_temporary_server()
+                state = run()
+            except Exception as e:  # no flow run started (say, Prefect's server did not)
+                outcome: object = e
+            else:
+                log.run_id = str(state.state_details.flow_run_id)
+                outcome = state.result(raise_on_failure=False)
         if isinstance(outcome, BaseException) and _hint(outcome, home) is None:
             logging.getLogger(__name__).error("the run stopped on an unexpected error",
                                               exc_info=outcome, extra={"console": False})
