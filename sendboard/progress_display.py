@@ -68,7 +68,10 @@ class ProgressDisplay:
 
     @property
     def active(self) -> bool:
-        return self.console.is_terminal
+        # Rich alone counts FORCE_COLOR (set by many CI services) as a terminal: a live
+        # display there would fill the CI log with redraws.
+        isatty = getattr(self.console.file, "isatty", None)
+        return self.console.is_terminal and bool(isatty and isatty())
 
     def render(self) -> Group:
         elapsed = time.monotonic() - self._started
