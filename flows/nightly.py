@@ -25,7 +25,7 @@ from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import settings as env
-from warehouse import loads, run
+from warehouse import loads, progress, run
 from warehouse.archive import Archive
 from warehouse.run import QualityGateFailed, RunInProgress, RunNotClean, RunSummary
 from warehouse.settings import Settings
@@ -48,17 +48,17 @@ def find_new_files(con, landing: Path):
 
 
 @task(name="prepare", **RETRIED)
-def prepare_file(f, key: bytes, archive: Archive):
+def prepare_file(f, key: bytes, archive: Archive, tracker: progress.RunProgress | None = None):
     """Archive, read, validate and stage one file: no database, so files prepare in parallel
     on the task runner (threads, or a Dask cluster) and commit one at a time, in order."""
-    return loads.prepare(f, key, archive)
+    return loads.prepare(f, key, archive, tracker)
 
 
 @task(name="read export file", **RETRIED)
-def read_export_file(f, archive: Archive):
+def read_export_file(f, archive: Archive, tracker: progress.RunProgress | None = None):
     """Archive, read and validate one file of an export (a SEN2 module, a Blade census
     table); the export's cross-file checks and its commit wait for all of them."""
-    return loads.read_module(f, archive)
+    return loads.read_module(f, archive, tracker)
 
 
 @task(name="load", **RETRIED)
@@ -91,18 +91,22 @@ def board_pack(settings: Settings) -> list[Path]:
 
 
 def _steps() -> run.Steps:
-    progress: list = []
+    artifact: list = []
+    # What `sendboard run` shows live, counted by the tasks themselves (warehouse/progress.py).
+    tracker = progress.current()
 
     def show_progress(done: int, total: int) -> None:
-        if not progress:
-            progress.append(create_progress_artifact(
+        if not artifact:
+            artifact.append(create_progress_artifact(
                 progress=0.0, key="sendboard-loading",
                 description=f"Loading {total} file(s) into the warehouse"))
-        update_progress_artifact(progress[0], progress=100.0 * done / total)
+        update_progress_artifact(artifact[0], progress=100.0 * done / total)
 
     return run.Steps(
-        find=find_new_files, prepare=prepare_file.submit, read=read_export_file.submit,
-        load=load_batch, build=build_tables, check=check, publish=publish_tables,
+        find=find_new_files,
+        prepare=lambda f, key, archive: prepare_file.submit(f, key, archive, tracker),
+        read=lambda f, archive: read_export_file.submit(f, archive, tracker),
+        tracker=tracker, load=load_batch, build=build_tables, check=check, publish=publish_tables,
         pack=board_pack, as_completed=as_completed, progress=show_progress,
         loaded=_files_artifact,
         published=lambda con, summary: create_markdown_artifact(

@@ -2,7 +2,10 @@
 Prefect's, Great Expectations', at INFO and above) goes to HOME/logs/<run id>.log. The console
 shows sendboard's own lines and the other libraries' warnings, or everything with
 `--verbose`. Prefect's lines about its runs (each task's state, a failed task's traceback)
-stay in its UI and the file: the command line says what failed in one line.
+stay in its UI and the file: the command line says what failed in one line. While a live
+progress display is on the terminal (sendboard/progress_display.py), the console's lines are
+printed through its rich Console, above the display, and the lines that only say how far
+loading has got (`extra={"progress": True}`) are left to the display, unless `--verbose`.
 
 Set up with Python's logging at the entry, over what Prefect configured when it was imported
 (its logging.yml, with PREFECT_LOGGING_* overrides, can neither name a file after a run not
@@ -20,6 +23,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # sendboard's packages sit side by side wherever they are installed. A line is sendboard's
 # when its code logged it, whichever logger carried it: a task's lines go through Prefect's
@@ -43,14 +50,18 @@ def is_own(record: logging.LogRecord) -> bool:
 class ConsoleFilter(logging.Filter):
     """sendboard's lines, and other libraries' warnings and errors except Prefect's
     bookkeeping; with `verbose`, everything. A record logged with `extra={"console": False}` goes
-    to the file only."""
+    to the file only; one with `extra={"progress": True}` too when a live display (`live`)
+    shows the same, unless `verbose`."""
 
-    def __init__(self, verbose: bool):
+    def __init__(self, verbose: bool, live: bool = False):
         super().__init__()
         self.verbose = verbose
+        self.live = live
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "console", True) is False:
+            return False
+        if self.live and not self.verbose and getattr(record, "progress", False):
             return False
         if self.verbose or is_own(record):
             return True
@@ -66,6 +77,23 @@ class ConsoleFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
         return text if is_own(record) else f"{record.name} {record.levelname}: {text}"
+
+
+class RichConsoleHandler(logging.Handler):
+    """The console's lines printed by a rich Console: while its Live display runs, they go
+    above it rather than through it. Plain text (no markup, highlighting or wrapping of
+    rich's own), as the console shows them without a display."""
+
+    def __init__(self, console: Console):
+        super().__init__()
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.console.print(self.format(record), markup=False, highlight=False, emoji=False,
+                               soft_wrap=True)
+        except Exception:
+            self.handleError(record)
 
 
 class FileFormatter(logging.Formatter):
@@ -87,10 +115,12 @@ class RunLog:
 
 
 @contextmanager
-def capture(folder: Path, verbose: bool = False) -> Iterator[RunLog]:
+def capture(folder: Path, verbose: bool = False, live: Console | None = None
+            ) -> Iterator[RunLog]:
     """The console and the log file in `folder` for the run inside the block; the root
     logger's handlers before it are put back after. Set `run_id` on what it yields to name
-    the file after the run; its `path` is the file's final name after the block."""
+    the file after the run; its `path` is the file's final name after the block. `live`: the
+    rich Console of a live display on the terminal, which prints the console's lines."""
     import prefect  # noqa: F401  (configures Prefect's logging on import: ours goes over it)
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -98,9 +128,9 @@ def capture(folder: Path, verbose: bool = False) -> Iterator[RunLog]:
     log = RunLog(folder / f"run-started-{started:%Y%m%dT%H%M%S}-{os.getpid()}.log")
     file = logging.FileHandler(log.path, encoding="utf-8")
     file.setFormatter(FileFormatter(FILE_FORMAT))
-    console = logging.StreamHandler(sys.stderr)
+    console = logging.StreamHandler(sys.stderr) if live is None else RichConsoleHandler(live)
     console.setLevel(logging.INFO)
-    console.addFilter(ConsoleFilter(verbose))
+    console.addFilter(ConsoleFilter(verbose, live=live is not None))
     console.setFormatter(ConsoleFormatter("%(message)s"))
     root = logging.getLogger()
     before = root.handlers[:], root.level

@@ -67,6 +67,23 @@ def _published_from(args: argparse.Namespace) -> Path | None:
     return None
 
 
+def _not_yet(home: Home, needs: Path) -> str | None:
+    """What a command that works on a run's output says when `needs` (the working warehouse,
+    the published database) is not there yet: one message for all of them; None when it is."""
+    if needs.exists():
+        return None
+    return f"no run has published to {home.root} yet: run `sendboard run` first"
+
+
+def _refused_before_a_run(home: Home, needs: Path) -> int | None:
+    """Exit status 2 and the message of _not_yet on stderr, or None to go on."""
+    message = _not_yet(home, needs)
+    if message is None:
+        return None
+    print(f"sendboard: {message}", file=sys.stderr)
+    return 2
+
+
 def _landing_is_empty(landing: Path) -> bool:
     return not landing.exists() or not any(p.is_file() for p in landing.rglob("*"))
 
@@ -133,19 +150,26 @@ def _run_flow(home: Home, verbose: bool, run: Callable[[], State]) -> int:
     summary of a run that published (0) or published what it could (1); one line for an
     expected failure (1; 2 for a setting to correct, such as a key that is not the
     warehouse's); for anything else the exception and its last frame (1); and where the
-    full log is."""
+    full log is. On a terminal a live display shows the progress meanwhile
+    (sendboard/progress_display.py), counted by the run's steps (warehouse/progress.py)."""
     from flows.temporary_server import start_temporary_server
+    from sendboard.progress_display import ProgressDisplay
+    from warehouse.progress import RunProgress, watching
 
     started = time.perf_counter()
-    with run_log.capture(home.logs, verbose) as log:
-        try:
-            start_temporary_server()
-            state = run()
-        except Exception as e:  # no flow run started (say, Prefect's server did not)
-            outcome: object = e
-        else:
-            log.run_id = str(state.state_details.flow_run_id)
-            outcome = state.result(raise_on_failure=False)
+    tracker = RunProgress()
+    display = ProgressDisplay(tracker)
+    with (run_log.capture(home.logs, verbose, live=display.console if display.active else None)
+          as log, watching(tracker)):
+        with display:
+            try:
+                start_temporary_server()
+                state = run()
+            except Exception as e:  # no flow run started (say, Prefect's server did not)
+                outcome: object = e
+            else:
+                log.run_id = str(state.state_details.flow_run_id)
+                outcome = state.result(raise_on_failure=False)
         if isinstance(outcome, BaseException) and _hint(outcome, home) is None:
             logging.getLogger(__name__).error("the run stopped on an unexpected error",
                                               exc_info=outcome, extra={"console": False})
@@ -240,6 +264,8 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
 
     env.library_defaults()
     home = env.home(args.home)
+    if (refused := _refused_before_a_run(home, home.warehouse)) is not None:
+        return refused
     old = pseudonym_key(home, allow_sample_key=args.sample, warn=False)
     new = env.new_pseudonym_key()
     _check_settings(args.home, args.sample)
@@ -301,10 +327,11 @@ def _refusals(command: Callable[[argparse.Namespace], int]
 def cmd_archive_encrypt(args: argparse.Namespace) -> int:
     from warehouse.archive_upkeep import seal_plain_files
 
+    home = env.home(args.home)
+    if (refused := _refused_before_a_run(home, home.warehouse)) is not None:
+        return refused
     settings = env.run_settings(args.home, sample=args.sample, warn=False)
     with _archive_work(settings.home) as con:
-        if con is None:
-            return 0
         done = seal_plain_files(con, settings.archive)
     for s in done:
         print(f"  sealed {s.plain.name} -> {s.sealed.name}" if s.sealed else
@@ -326,14 +353,14 @@ def cmd_archive_purge(args: argparse.Namespace) -> int:
         print("sendboard: SENDBOARD_ARCHIVE_RETENTION_DAYS is 0 (keep archived files for "
               "ever): nothing to purge; give --older-than DAYS to purge anyway")
         return 0
+    if (refused := _refused_before_a_run(settings.home, settings.home.warehouse)) is not None:
+        return refused
     reason = (f"first loaded more than {days} days before, --older-than {days}"
               if args.older_than is not None else
               f"first loaded more than {days} days before, the retention "
               "(SENDBOARD_ARCHIVE_RETENTION_DAYS)")
     now = dt.datetime.now(dt.UTC)
     with _archive_work(settings.home) as con:
-        if con is None:
-            return 0
         files = due(con, settings.home.archive, days, now)
         if not args.dry_run:
             purge(con, files, reason, now)
@@ -351,15 +378,11 @@ def cmd_archive_purge(args: argparse.Namespace) -> int:
 
 @contextmanager
 def _archive_work(home: Home):
-    """The warehouse, with the run lock held (no run reads the archive meanwhile); None,
-    said, when there is none."""
+    """The warehouse (which the command has checked is there), with the run lock held: no
+    run reads the archive meanwhile."""
     from warehouse import store
     from warehouse.run import run_lock
 
-    if not home.warehouse.exists():
-        print(f"nothing archived: no warehouse in {home.root}")
-        yield None
-        return
     with run_lock(home):
         con = store.connect(home.warehouse)
         try:
@@ -372,10 +395,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from warehouse.pack import build_pack, pack_name
 
     home = env.home(args.home)
-    if not home.published.exists():
-        print(f"sendboard: nothing published yet in {home.root}: run `sendboard run` first",
-              file=sys.stderr)
-        return 2
+    if (refused := _refused_before_a_run(home, home.published)) is not None:
+        return refused
     as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
     out = Path(args.out) if args.out else home.reports / pack_name(home.published, args.public)
     written = build_pack(home.published, out, env.settings(args.home).kpi_doc, args.public,
@@ -397,7 +418,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     from sendboard.report_text import status
 
     home = env.home(args.home)
-    info = status(home)
+    # A home with no run yet is a status to report, not a failure (exit 0).
+    info = status(home, nothing_yet=_not_yet(home, home.published))
     if args.json:
         print(json.dumps(info, indent=2, default=str))
     else:
@@ -416,10 +438,8 @@ def cmd_sen2_check(args: argparse.Namespace) -> int:
     from warehouse.run import RunInProgress, run_lock
 
     home = env.home(args.home)
-    if not home.warehouse.exists():
-        print(f"sendboard: no warehouse in {home.root} yet: run `sendboard run` first",
-              file=sys.stderr)
-        return 2
+    if (refused := _refused_before_a_run(home, home.warehouse)) is not None:
+        return refused
     export = dt.date.fromisoformat(args.export) if args.export else None
     try:
         with run_lock(home):

@@ -64,6 +64,7 @@ def headline(home: Home, summary, elapsed: float) -> str:
         lines.append(f"  warning: {w}")
     for p in getattr(summary, "problems", []):
         lines.append(f"  not clean: {p}")
+    lines += sen2_readiness_lines(home, summary)
     if home.published.exists() and _has(home.published, "kpi.ehcp_caseload"):
         caseload = _query(home.published, """
             SELECT year, caseload, growth_pct, rate_per_10k_0_25 FROM kpi.ehcp_caseload
@@ -123,6 +124,35 @@ def headline(home: Home, summary, elapsed: float) -> str:
     return "\n".join(lines)
 
 
+def sen2_readiness_lines(home: Home, summary) -> list[str]:
+    """What the run's SEN2 readiness checks found (their counts as audit.sen2_issue_counts
+    recorded them for this run) and where the caseworkers' workbook is, or why the run did
+    not write it; nothing when the run checked no export."""
+    from warehouse import sen2_readiness as readiness
+
+    if not home.published.exists() or not _has(home.published, "audit.sen2_issue_counts"):
+        return []
+    rows = _query(home.published, f"""
+        SELECT export_date, severity, sum(issues)::BIGINT FROM audit.sen2_issue_counts
+        WHERE run_id = '{summary.run_id.replace("'", "''")}' GROUP BY ALL""")
+    if not rows:
+        return []
+    export = max(r[0] for r in rows)
+    counts = {severity: n for d, severity, n in rows if d == export}
+    found = [counts.get(s, 0) for s in readiness.SEVERITY_ORDER]
+    book = home.reports / readiness.workbook_name(export)
+    if any(p.startswith("SEN2 readiness checks failed") for p in summary.problems):
+        where = "workbook not written: the checks failed (see 'not clean' above)"
+    elif sum(found) > readiness.RUN_WORKBOOK_MAX_ISSUES:
+        where = (f"workbook not written: {sum(found):,} issues, more than a run writes "
+                 f"({readiness.RUN_WORKBOOK_MAX_ISSUES:,}); `sendboard sen2-check` writes it")
+    else:
+        where = f"workbook for caseworkers: {book}"
+    return ["", f"SEN2 return readiness of the export of {export} (docs/sen2-readiness.md): "
+                f"{found[0]:,} error(s), {found[1]:,} query(ies), {found[2]:,} quality "
+                "issue(s)", f"  {where}"]
+
+
 _MEASURES = {"pct_within_20_weeks_ex": "new plans in 20 weeks (ex. exceptions)",
              "pct_mainstream": "plans in mainstream settings", "pct_special":
              "plans in special schools", "pct_fe": "plans in FE and post-16"}
@@ -138,12 +168,14 @@ def _has(path: Path, table: str) -> bool:
                              f"table_schema = '{schema}' AND table_name = '{name}'")[0][0])
 
 
-def status(home: Home) -> dict:
+def status(home: Home, nothing_yet: str | None = None) -> dict:
+    """The last runs, the files by source and what changed; `nothing_yet`: what to say
+    instead when nothing is published (the command line's one message for that)."""
     info: dict = {"home": str(home.root), "published": str(home.published),
                   "warehouse": str(home.warehouse), "archive": str(home.archive)}
     if not home.published.exists():
         info["runs"] = []
-        info["message"] = "nothing published yet: run `sendboard run`"
+        info["message"] = nothing_yet or f"no run has published to {home.root} yet"
         return info
     runs = _query(home.published, """SELECT run_id, flow, started_at, finished_at, status,
         error, files_new, as_of FROM audit.runs ORDER BY started_at DESC LIMIT 5""")

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from sendboard.cli import main
@@ -39,7 +40,20 @@ def test_a_short_key_is_refused(tmp_path, monkeypatch, capsys):
 def test_status_before_any_run(tmp_path, capsys):
     assert main(["status", "--home", str(tmp_path), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["runs"] == [] and info["message"] == "nothing published yet: run `sendboard run`"
+    assert info["runs"] == [] and info["message"] == (
+        f"no run has published to {tmp_path} yet: run `sendboard run` first")
+
+
+def test_commands_on_a_home_no_run_has_published_to_say_so_alike(tmp_path, capsys):
+    """sen2-check, archive encrypt / purge, report and rotate-key need a run's warehouse:
+    one message, exit status 2, and nothing made in the home."""
+    message = f"sendboard: no run has published to {tmp_path} yet: run `sendboard run` first"
+    for command in (["sen2-check"], ["archive", "encrypt"], ["archive", "purge"], ["report"],
+                    ["rotate-key"]):
+        assert main([*command, "--home", str(tmp_path)]) == 2, command
+        out, err = capsys.readouterr()
+        assert (out, err.splitlines()) == ("", [message]), command
+    assert list(tmp_path.iterdir()) == []
 
 
 # ------------------------------------------------------------------------------------------
@@ -91,6 +105,46 @@ def test_a_run_prints_sendboards_lines_and_no_library_noise(quiet_run):
     assert "EHC plans (as of" in done.stdout
     assert done.stdout.rstrip().splitlines()[-1] == \
         f"the full log: {home / 'logs' / f'{run_id}.log'}"
+
+
+def summary_rows_read(stdout: str) -> int:
+    from tests.test_progress_display import summary_rows_read
+
+    return summary_rows_read(stdout)
+
+
+def test_without_a_terminal_progress_is_a_plain_line_a_file(quiet_run, small_sample):
+    """A pipe (CI, cron): no control codes, and after each commit a line with the files done
+    of N, the rows read so far and the time loading has taken."""
+    _, done = quiet_run
+    assert "\x1b" not in done.stdout + done.stderr
+    shown = [(int(k), int(n), int(r.replace(",", ""))) for k, n, r in re.findall(
+        r"^loading: (\d+) of (\d+) file\(s\) done, ([\d,]+) rows read \(\d+ s\)$",
+        done.stderr, re.MULTILINE)]
+    n_files = sum(p.is_file() for p in small_sample.rglob("*"))
+    # A line a batch: the SEN2 export's nine modules commit as one.
+    assert len(shown) == n_files - 8 == 45
+    assert [k for k, _, _ in shown] == sorted({k for k, _, _ in shown})
+    assert {n for _, n, _ in shown} == {n_files}
+    assert shown[-1] == (n_files, n_files, summary_rows_read(done.stdout)) == (53, 53, 119_276)
+
+
+def test_the_summary_says_what_the_sen2_readiness_checks_found(quiet_run):
+    """The counts the run recorded in audit.sen2_issue_counts, and the workbook."""
+    home, done = quiet_run
+    run_id = RUN_LINE.search(done.stdout).group(1)
+    con = duckdb.connect(str(home / "sendboard.duckdb"), read_only=True)
+    try:
+        counts = dict(con.execute("SELECT severity, sum(issues) FROM audit.sen2_issue_counts "
+                                  "WHERE run_id = ? GROUP BY 1", [run_id]).fetchall())
+    finally:
+        con.close()
+    assert counts == {"error": 18, "query": 19, "quality": 5}
+    book = home / "reports" / "sen2-issues-2026-03-26.xlsx"
+    assert book.is_file()
+    assert (f"SEN2 return readiness of the export of 2026-03-26 (docs/sen2-readiness.md): "
+            f"{counts['error']} error(s), {counts['query']} query(ies), {counts['quality']} "
+            f"quality issue(s)\n  workbook for caseworkers: {book}\n") in done.stdout
 
 
 def test_the_run_log_holds_every_line_the_libraries_too(quiet_run):

@@ -28,6 +28,7 @@ from warehouse.files import (
     period_values,
     periods_text,
 )
+from warehouse.progress import RunProgress
 from warehouse.reading import archive_file, read_validated
 from warehouse.recorder import Recorder
 from warehouse.sources import FOLDERS, SOURCES, Source, described, source_for
@@ -121,9 +122,21 @@ def batches(files: list[LandedFile]) -> list[list[LandedFile]]:
             for item in out]
 
 
-def prepare(f: LandedFile, key: bytes, archive: Archive | None = None) -> Prepared:
+def prepare(f: LandedFile, key: bytes, archive: Archive | None = None,
+            progress: RunProgress | None = None) -> Prepared:
     """Read, validate and stage one file (not one of an export: it loads as a whole),
-    archiving it first when given the archive."""
+    archiving it first when given the archive; `progress` hears when it starts and how many
+    rows it read."""
+    if progress is not None:
+        progress.file_started(f)
+    prepared = _prepare(f, key, archive, progress)
+    if progress is not None and prepared.read is None:
+        progress.file_read(f, 0)
+    return prepared
+
+
+def _prepare(f: LandedFile, key: bytes, archive: Archive | None,
+             progress: RunProgress | None) -> Prepared:
     if archive is not None:
         archive_file(f, archive)
     source = source_for(f)
@@ -132,11 +145,16 @@ def prepare(f: LandedFile, key: bytes, archive: Archive | None = None) -> Prepar
         return Prepared(f, rejection=f"is not a file the {f.source} source takes ({names}, "
                                      "CSV or XLSX)")
     if source.prepare is not None:
-        return source.prepare(f)
+        prepared = source.prepare(f)
+        if progress is not None and prepared.read is not None:
+            progress.file_read(f, prepared.read.rows_read)
+        return prepared
     try:
         r = read_validated(f.path, source.contract, source.schema(), source.file_check)
     except FileRejected as e:
         return Prepared(f, rejection=str(e))
+    if progress is not None:
+        progress.file_read(f, r.rows_read)
     # Staging is the validated text's only holder, so that it can let it go once typed:
     # nationally about 2 GB, which would otherwise sit beside the pseudonymisation.
     with stage("transform"):
@@ -147,14 +165,21 @@ def prepare(f: LandedFile, key: bytes, archive: Archive | None = None) -> Prepar
                     replace_columns=source.replace_columns)
 
 
-def read_module(f: LandedFile, archive: Archive | None = None) -> Read | str | None:
+def read_module(f: LandedFile, archive: Archive | None = None,
+                progress: RunProgress | None = None) -> Read | str | None:
     """One file of an export read and validated alone (no database, so an export's files
     read in parallel): its Read, the reason it is rejected, or None when it is no part of
     an export (a SEN2 file not named as a module, a Blade table sendboard does not use);
-    archived first when given the archive."""
+    archived first when given the archive. `progress` hears when it starts and how many
+    rows it read."""
+    if progress is not None:
+        progress.file_started(f)
     if archive is not None:
         archive_file(f, archive)
-    return _export_of(described(f)).export.read(f)
+    read = _export_of(described(f)).export.read(f)
+    if progress is not None:
+        progress.file_read(f, read.rows_read if isinstance(read, Read) else 0)
+    return read
 
 
 def load_batch(con: duckdb.DuckDBPyConnection, batch: list[LandedFile], key: bytes,

@@ -38,10 +38,18 @@ from warehouse.archive import Archive, ArchiveError
 from warehouse.archive_upkeep import retention_notes
 from warehouse.files import Discovery, FileOutcome, LandedFile, Prepared
 from warehouse.permissions import private_file
+from warehouse.progress import RunProgress
 from warehouse.publish import publish
 from warehouse.settings import Home, Settings
 
 log = logging.getLogger(__name__)
+
+# A line that only says how far loading has got: the console leaves it out while a live
+# display shows the same (flows/run_log.py); the run's log file keeps it.
+PROGRESS_LINE = {"progress": True}
+# The steps after loading, as a live display names them.
+BUILD, GATE, PUBLISH, PACK = ("build core and KPI tables", "quality gate", "publish",
+                              "board pack and tables")
 
 
 @dataclass
@@ -119,9 +127,11 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: list[LandedFile], key: byt
     outcomes = loads.load_batch(con, batch, key, run_id, archive, prepared)
     for o in outcomes:
         if o.status == "loaded":
+            # A progress line: a live display says as much (the summary's table too).
             logger.info("loaded %s/%s: %d rows read, %d loaded, %d quarantined%s", o.source,
                         o.name, o.rows_read, o.rows_loaded, o.rows_quarantined,
-                        f" (top reasons: {'; '.join(o.top_reasons)})" if o.top_reasons else "")
+                        f" (top reasons: {'; '.join(o.top_reasons)})" if o.top_reasons else "",
+                        extra=PROGRESS_LINE)
         else:
             logger.warning("%s %s/%s: %s", o.status, o.source, o.name, o.message)
     return outcomes
@@ -167,7 +177,8 @@ class Steps:
     """What a run calls for each step. `prepare` and `read` start work that runs beside
     the rest and return futures (`as_completed` waits on them); the others run in turn.
     `loaded(files)` and `published(con, summary)` report to the run's viewer (Prefect's
-    artifacts), `progress(done, total)` as files load."""
+    artifacts), `progress(done, total)` as files load. `tracker` counts the run's progress
+    for a live display: `prepare` and `read` must hand it to loads.prepare / read_module."""
 
     find: Callable[..., Discovery]
     prepare: Callable[[LandedFile, bytes, Archive], concurrent.futures.Future]
@@ -181,16 +192,19 @@ class Steps:
     progress: Callable[[int, int], None] = lambda done, total: None
     loaded: Callable[[list[FileOutcome]], None] = lambda files: None
     published: Callable[[duckdb.DuckDBPyConnection, RunSummary], None] = lambda con, s: None
+    tracker: RunProgress = field(default_factory=RunProgress)
 
 
-def plain_steps(pack: Callable[[Settings], list[Path]],
-                pool: concurrent.futures.Executor) -> Steps:
+def plain_steps(pack: Callable[[Settings], list[Path]], pool: concurrent.futures.Executor,
+                tracker: RunProgress | None = None) -> Steps:
     """The steps as plain calls, files prepared on `pool`: a run without Prefect."""
+    tracker = tracker or RunProgress()
     return Steps(find=find_new_files,
-                 prepare=lambda f, key, archive: pool.submit(loads.prepare, f, key, archive),
-                 read=lambda f, archive: pool.submit(loads.read_module, f, archive),
+                 prepare=lambda f, key, archive: pool.submit(loads.prepare, f, key, archive,
+                                                             tracker),
+                 read=lambda f, archive: pool.submit(loads.read_module, f, archive, tracker),
                  load=load_batch, build=build_tables, check=check, publish=publish_tables,
-                 pack=pack, as_completed=concurrent.futures.as_completed)
+                 pack=pack, as_completed=concurrent.futures.as_completed, tracker=tracker)
 
 
 # ------------------------------------------------------------------------------------------
@@ -256,7 +270,9 @@ def run_pipeline(flow_name: str, settings: Settings, key: bytes, run_id: str,
                 store.finish_run(con, run_id, "nothing_to_publish",
                                  error="; ".join(summary.problems), files_new=n_files)
                 return summary
-            result = steps.build(con, settings, as_of)
+            tracker = steps.tracker
+            with tracker.stage(BUILD):
+                result = steps.build(con, settings, as_of)
             summary.as_of, summary.tables = result.as_of, result.tables
             summary.warnings += result.notes
             if result.sen2_missing:
@@ -267,20 +283,23 @@ def run_pipeline(flow_name: str, settings: Settings, key: bytes, run_id: str,
                     summary.problems.append(problem)
             readiness = sen2_readiness.start_check(con, run_id, summary.files, h.reports,
                                                    logger)
-            try:
-                steps.check(con, settings, run_id)
-            finally:
-                if problem := readiness.result():
-                    summary.problems.append(problem)
+            with tracker.stage(GATE):
+                try:
+                    steps.check(con, settings, run_id)
+                finally:
+                    if problem := readiness.result():
+                        summary.problems.append(problem)
             changes.record_headlines(con, run_id)  # what the next publish is compared with
             # The published copy carries this run's own record, as finished.
             store.finish_run(con, run_id, "published", files_new=n_files, as_of=result.as_of,
                              error=("not clean: " + "; ".join(summary.problems))
                              if summary.problems else None)
-            steps.publish(con, h.published, run_id)
+            with tracker.stage(PUBLISH):
+                steps.publish(con, h.published, run_id)
             summary.status = "published"
             steps.published(con, summary)
-            steps.pack(settings)
+            with tracker.stage(PACK):
+                steps.pack(settings)
             logger.info("stage timings: %s", timing.summary())
             return summary
         except BaseException as e:
@@ -321,6 +340,7 @@ def load_batches(con: duckdb.DuckDBPyConnection, batches: list[list[LandedFile]]
     """Every batch prepared in parallel (an export's files each on its own), committed one
     at a time as they are ready (commit_order)."""
     n_files = sum(len(b) for b in batches)
+    steps.tracker.begin_loading(n_files)
     futures = {i: [steps.read(f, archive) for f in b] if loads.is_export(b)
                else [steps.prepare(b[0], key, archive)] for i, b in enumerate(batches)}
     outcomes: dict[int, list[FileOutcome]] = {}
@@ -330,9 +350,12 @@ def load_batches(con: duckdb.DuckDBPyConnection, batches: list[list[LandedFile]]
         batch = batches[i]
         outcomes[i] = steps.load(con, batch, key, run_id, archive,
                                  results if loads.is_export(batch) else results[0])
+        steps.tracker.batch_committed(batch, outcomes[i])
         done = sum(len(batches[j]) for j in outcomes)
         steps.progress(done, n_files)
-        logger.info("loading: %d of %d file(s) done", done, n_files)
+        now = steps.tracker.snapshot()
+        logger.info("loading: %d of %d file(s) done, %s rows read (%.0f s)", done, n_files,
+                    f"{now.rows_read:,}", now.loading_seconds or 0.0, extra=PROGRESS_LINE)
     return [o for i in sorted(outcomes) for o in outcomes[i]]
 
 
