@@ -318,8 +318,9 @@ def placement_records(plans: pl.DataFrame, placements: pl.DataFrame, export_date
     `placement` columns."""
     active = caseload_records(plans, export_date)
     # Only the columns used: the join is a row per plan, January and placement.
+    used = ("plan_id", "entry_date", "leaving_date", "placement_group")
     first = placements.filter(pl.col("placement_rank") == 1).select(
-        "plan_id", "entry_date", "leaving_date", "placement_group", *placement,
+        *used, *(c for c in placement if c not in used),
         pl.col("plan_id").is_duplicated().alias("several"))
     kept = ("placement_group", *placement)
     current = (active.select("year", "census_date", "plan_id").join(first, on="plan_id",
