@@ -317,6 +317,14 @@ def placement_records(plans: pl.DataFrame, placements: pl.DataFrame, export_date
     (placement rank 1, the latest entry if two overlap; none: `unknown`) and the placement's
     `placement` columns."""
     active = caseload_records(plans, export_date)
+    return active.join(_placed(active, placements, placement), on=["year", "plan_id"],
+                       how="left").with_columns(pl.col("placement_group").fill_null("unknown"))
+
+
+def _placed(active: pl.DataFrame, placements: pl.DataFrame, placement: tuple[str, ...] = ()
+            ) -> pl.DataFrame:
+    """The plans of `active` (caseload_records) with a placement attended on the January:
+    a row a plan and January (year, plan_id, placement_group, `placement`)."""
     # Only the columns used: the join is a row per plan, January and placement.
     used = ("plan_id", "entry_date", "leaving_date", "placement_group")
     first = placements.filter(pl.col("placement_rank") == 1).select(
@@ -330,12 +338,10 @@ def placement_records(plans: pl.DataFrame, placements: pl.DataFrame, export_date
                           | (pl.col("leaving_date") > pl.col("census_date")))))
     # A plan counts once: its current placement, the latest entry if two overlap. Only a plan
     # with two rank-1 placements can have two, so only its rows need grouping.
-    placed = pl.concat([
+    return pl.concat([
         current.filter(~pl.col("several")).select("year", "plan_id", *kept),
         current.filter(pl.col("several")).sort("entry_date", maintain_order=True)
         .group_by("year", "plan_id").agg(pl.col(*kept).last())])
-    return active.join(placed, on=["year", "plan_id"], how="left").with_columns(
-        pl.col("placement_group").fill_null("unknown"))
 
 
 def ehcp_placement_mix(plans: pl.DataFrame, placements: pl.DataFrame, export_date: dt.date,
@@ -344,9 +350,21 @@ def ehcp_placement_mix(plans: pl.DataFrame, placements: pl.DataFrame, export_dat
     DfE's caseload groups, which sum to the caseload; no current placement is `unknown`."""
     from schemas.contracts import PLACEMENT_GROUPS
 
-    counts = placement_records(plans.select("plan_id", "start_date", "cease_date"),
-                               placements, export_date).group_by(
-        "year", "placement_group").agg(counted(PLACEMENT_MIX))
+    # placement_records aggregated, without joining the caseload (a row per plan and
+    # January) back to the placed plans: the plans with no current placement, `unknown`,
+    # are counted by difference (nationally, seconds of a run).
+    active = caseload_records(plans.select("plan_id", "start_date", "cease_date"),
+                              export_date)
+    placed = _placed(active, placements).with_columns(
+        pl.col("placement_group").fill_null("unknown"))
+    unplaced = (active.group_by("year").agg(counted(PLACEMENT_MIX))
+                .join(placed.group_by("year").agg(pl.len().alias("placed")), on="year",
+                      how="left")
+                .select("year", pl.lit("unknown").alias("placement_group"),
+                        (pl.col("plans") - pl.col("placed").fill_null(0)).alias("plans")))
+    counts = pl.concat([placed.group_by("year", "placement_group").agg(counted(PLACEMENT_MIX)),
+                        unplaced]).group_by("year", "placement_group").agg(
+        pl.col("plans").sum().cast(pl.Int64))
     grid = januaries(export_date).select("year").join(
         pl.DataFrame({"placement_group": list(PLACEMENT_GROUPS)}), how="cross")
     out = (grid.join(counts, on=["year", "placement_group"], how="left")

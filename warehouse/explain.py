@@ -59,8 +59,9 @@ class Explained:
     @property
     def agrees(self) -> bool:
         if self.value is None:  # an empty value (no count yet, no actual yet): none to find
-            return self.sums is None and self.records.height == 0 or self.sums is not None \
-                and self.records[self.sums].null_count() == self.records.height
+            if self.sums is None:
+                return self.records.height == 0
+            return self.records[self.sums].null_count() == self.records.height
         return self.found == self.value
 
     def summary(self) -> str:
@@ -70,8 +71,8 @@ class Explained:
         many = f"{self.records.height:,} {self.of}{'' if self.records.height == 1 else 's'}"
         if self.sums is None:
             return f"{head}\n{many} behind it, one a line"
-        return f"{head}\n{many} behind it, one a line; their {self.sums} adds up to " \
-               f"{_text(self.found)}"
+        return (f"{head}\n{many} behind it, one a line; their {self.sums} adds up to "
+                f"{_text(self.found)}")
 
     def verdict(self) -> str:
         if self.agrees:
