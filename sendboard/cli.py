@@ -429,6 +429,29 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    """The records behind one row of a kpi table (warehouse/explain.py): 0 when they agree
+    with it, 1 (said loudly) when they do not."""
+    from warehouse.explain import ExplainError, as_csv, as_table, explain, parse_where
+
+    try:
+        e = explain(env.settings(args.home), args.table, parse_where(args.where or []),
+                    args.count)
+    except ExplainError as err:
+        print(f"sendboard: {err}", file=sys.stderr)
+        return err.code
+    if args.format == "csv":
+        # The records alone on stdout, to open or parse; what they are on stderr.
+        sys.stdout.write(as_csv(e))
+        print(f"{e.summary()}\n{e.verdict()}", file=sys.stderr)
+    else:
+        print(as_table(e))
+    if not e.agrees:
+        print(f"sendboard: {e.verdict()}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_sen2_check(args: argparse.Namespace) -> int:
     """The SEN2 readiness checks alone, on the latest export (or --export's): recorded in
     the warehouse, the workbook written, the summary printed."""
@@ -559,6 +582,19 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")
     st.add_argument("--json", action="store_true", help="machine-readable output")
     st.set_defaults(func=cmd_status)
+    ex = sub.add_parser("explain", help="the records behind one row of a kpi table (inside "
+                        "the LA only): plans, requests, pupil rows or ledger lines, each with "
+                        "its source file and row")
+    ex.add_argument("table", help="a kpi table, e.g. kpi.ehcp_caseload (public.* is refused)")
+    ex.add_argument("--where", action="append", metavar="COLUMN=VALUE", help=(
+        "a grain column of the row and its value, e.g. year=2025; repeat for each grain "
+        "column (a missing one is named, with the values it takes)"))
+    ex.add_argument("--count", metavar="COLUMN", help=(
+        "the count column to explain (default: the table's main count, e.g. caseload)"))
+    ex.add_argument("--format", choices=["table", "csv"], default="table",
+                    help="table: aligned text (default); csv: the records alone on stdout")
+    ex.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")
+    ex.set_defaults(func=cmd_explain)
     sc = sub.add_parser("sen2-check", help="the SEN2 return readiness checks on the latest "
                         "export: summary printed, HOME/reports/sen2-issues-<export>.xlsx")
     sc.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")

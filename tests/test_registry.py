@@ -50,3 +50,22 @@ def test_counts_of_children_are_suppressed_in_public_and_only_they(kpi):
     """Only money, the recovery plan and the DfE's own figures are published as they are."""
     as_is = {"hnb_outturn", "dsg_balance", "recovery_plan", "benchmarks"}
     assert (kpi.public is None) == (kpi.name in as_is)
+
+
+@pytest.mark.parametrize("kpi", REGISTRY, ids=lambda k: k.name)
+def test_an_entry_says_how_explain_lists_its_records_or_why_it_cannot(kpi):
+    """`sendboard explain` (warehouse/explain.py): the frame of records its function
+    aggregates and the counts it aggregates them with, its main count among them, what is
+    shown of a record; or, for a table that counts no records of its own, why."""
+    from warehouse.registry import Explanation
+
+    if isinstance(kpi.explained, str):
+        assert kpi.name in {"dsg_balance", "forecast", "benchmarks", "reconciliation"}
+        assert len(kpi.explained) > 20
+        return
+    how = kpi.explained
+    assert isinstance(how, Explanation)
+    assert how.count in how.counts and how.source in ("plan", "request", "row")
+    assert how.shows and not [c for c in how.shows if "birth" in c or c in ("upn", "dob")]
+    id_column = {"plan": "plan_id", "request": "request_id", "row": None}[how.source]
+    assert id_column is None or id_column in how.shows

@@ -10,6 +10,7 @@ import datetime as dt
 import polars as pl
 
 from transforms.kpis import _stamp
+from transforms.records import ALL, Count, counted
 
 S251_LINES = {
     "1.0.2": "Place funding (special, AP, post-16, resourced provision)",
@@ -34,6 +35,12 @@ def _fy_start(col: str = "financial_year") -> pl.Expr:
     return pl.col(col).str.slice(0, 4).cast(pl.Int32)
 
 
+# kpi.hnb_outturn's records are the ledger's lines: its budget and actual columns are their
+# amounts added up per financial year and S251 line.
+OUTTURN = {"actual_gbp": Count(pl.col("entry_type") == "actual", sums="amount_gbp"),
+           "budget_gbp": Count(pl.col("entry_type") == "budget", sums="amount_gbp")}
+
+
 def hnb_outturn(ledger: pl.DataFrame, source: str, as_of: dt.date) -> pl.DataFrame:
     """Budget and actual per S251 line and financial year, variance (actual - budget:
     positive is an overspend), and for a year whose actuals stop before period 12 a forecast
@@ -43,10 +50,7 @@ def hnb_outturn(ledger: pl.DataFrame, source: str, as_of: dt.date) -> pl.DataFra
     last_period = actual.group_by("financial_year").agg(
         pl.col("period").max().cast(pl.Int32).alias("periods_with_actuals"))
     sums = ledger.group_by("financial_year", "s251_line").agg(
-        pl.col("amount_gbp").filter(pl.col("entry_type") == "budget").sum().cast(MONEY)
-        .alias("budget_gbp"),
-        pl.col("amount_gbp").filter(pl.col("entry_type") == "actual").sum().cast(MONEY)
-        .alias("actual_gbp"))
+        *(e.cast(MONEY) for e in counted(OUTTURN)))
     out = sums.join(last_period, on="financial_year", how="left").with_columns(
         pl.col("periods_with_actuals").fill_null(0),
         (pl.col("actual_gbp") - pl.col("budget_gbp")).alias("variance_gbp"))
@@ -122,6 +126,11 @@ def rag(planned: pl.Expr, actual: pl.Expr) -> pl.Expr:
             .when(ratio >= 0.75).then(pl.lit("amber")).otherwise(pl.lit("red")))
 
 
+# kpi.recovery_plan's records are the register's rows, a row a project and year.
+RECOVERY = {"planned_saving_gbp": Count(sums="planned_saving_gbp"),
+            "actual_saving_gbp": Count(sums="actual_saving_gbp")}
+
+
 def recovery_plan(register: pl.DataFrame, source: str, as_of: dt.date) -> pl.DataFrame:
     """Planned and actual savings per project and financial year, cumulative over the plan's
     years, and a RAG rating per year and (cumulative_rag) to date."""
@@ -154,20 +163,55 @@ def cost_group(type_of_establishment: pl.Expr) -> pl.Expr:
             .when(t.is_not_null()).then(pl.lit("mainstream")))
 
 
-def unit_costs(ledger: pl.DataFrame, outturn: pl.DataFrame, plans: pl.DataFrame,
-               placements: pl.DataFrame, establishments: pl.DataFrame | None,
-               export_date: dt.date, source: str, as_of: dt.date) -> pl.DataFrame:
-    """Spend per EHC plan (High Needs outturn, or forecast, over the January caseload inside
-    the financial year) and average top-up per placement (top-up lines 1.2.1-1.2.3 paid to
-    providers of a cost group over the plans placed in that group on the January day)."""
+# kpi.hnb_unit_costs's `plans`: the distinct plans among its records (unit_cost_records).
+UNIT_COSTS = {"plans": ALL}
+
+
+def _cost_groups(establishments: pl.DataFrame) -> pl.DataFrame:
+    return establishments.select("urn", cost_group(pl.col("type_of_establishment"))
+                                 .alias("cost_group"))
+
+
+def unit_cost_records(outturn: pl.DataFrame, plans: pl.DataFrame, placements: pl.DataFrame,
+                      establishments: pl.DataFrame | None, export_date: dt.date
+                      ) -> pl.DataFrame:
+    """kpi.hnb_unit_costs's plan records (financial_year, measure, cost_group): for
+    spend_per_ehcp each plan active on the January inside a financial year of the outturn
+    (up to the export), for top_up_per_placement each plan placed (rank 1) that day at a
+    provider of the cost group, with the placement's URN and entry date."""
     from transforms.calendar import january_census_day
     from transforms.kpis import open_on
 
     years = outturn.select("financial_year").unique().with_columns(
         (_fy_start() + 1).map_elements(january_census_day, return_dtype=pl.Date)
         .alias("census_date")).filter(pl.col("census_date") <= export_date)
-    active = open_on(plans.select("plan_id", "start_date", "cease_date"), years)
-    caseload = active.group_by("financial_year").agg(pl.len().alias("plans"))
+    active = open_on(plans, years)
+    parts = [active.with_columns(pl.lit("spend_per_ehcp").alias("measure"),
+                                 pl.lit(None, pl.Utf8).alias("cost_group"))]
+    if establishments is not None:
+        parts.append(
+            active.join(placements.filter(pl.col("placement_rank") == 1).select(
+                "plan_id", "entry_date", "leaving_date", "urn"), on="plan_id")
+            .filter((pl.col("entry_date") <= pl.col("census_date"))
+                    & (pl.col("leaving_date").is_null()
+                       | (pl.col("leaving_date") > pl.col("census_date"))))
+            .join(_cost_groups(establishments), on="urn")
+            .with_columns(pl.lit("top_up_per_placement").alias("measure")))
+    return pl.concat(parts, how="diagonal_relaxed")
+
+
+def unit_costs(ledger: pl.DataFrame, outturn: pl.DataFrame, plans: pl.DataFrame,
+               placements: pl.DataFrame, establishments: pl.DataFrame | None,
+               export_date: dt.date, source: str, as_of: dt.date) -> pl.DataFrame:
+    """Spend per EHC plan (High Needs outturn, or forecast, over the January caseload inside
+    the financial year) and average top-up per placement (top-up lines 1.2.1-1.2.3 paid to
+    providers of a cost group over the plans placed in that group on the January day)."""
+    counts = unit_cost_records(outturn, plans.select("plan_id", "start_date", "cease_date"),
+                               placements, establishments, export_date).group_by(
+        "financial_year", "measure", "cost_group").agg(
+        *(c.distinct(name, "plan_id") for name, c in UNIT_COSTS.items()))
+    caseload = counts.filter(pl.col("measure") == "spend_per_ehcp").select(
+        "financial_year", "plans")
     spend = outturn.group_by("financial_year").agg(
         pl.col("forecast_outturn_gbp").sum().alias("spend_gbp"))
     per_plan = spend.join(caseload, on="financial_year").select(
@@ -175,20 +219,15 @@ def unit_costs(ledger: pl.DataFrame, outturn: pl.DataFrame, plans: pl.DataFrame,
         pl.lit(None, pl.Utf8).alias("cost_group"), "spend_gbp", "plans")
     parts = [per_plan]
     if establishments is not None:
-        groups = establishments.select("urn", cost_group(pl.col("type_of_establishment"))
-                                       .alias("cost_group"))
+        groups = _cost_groups(establishments)
         top_ups = (ledger.filter((pl.col("entry_type") == "actual")
                                  & pl.col("s251_line").is_in(TOP_UP_LINES)
                                  & pl.col("provider_urn").is_not_null())
                    .join(groups, left_on="provider_urn", right_on="urn")
                    .group_by("financial_year", "cost_group")
                    .agg(pl.col("amount_gbp").sum().alias("spend_gbp")))
-        placed = (active.join(placements.filter(pl.col("placement_rank") == 1), on="plan_id")
-                  .filter((pl.col("entry_date") <= pl.col("census_date"))
-                          & (pl.col("leaving_date").is_null()
-                             | (pl.col("leaving_date") > pl.col("census_date"))))
-                  .join(groups, on="urn").group_by("financial_year", "cost_group")
-                  .agg(pl.col("plan_id").n_unique().alias("plans")))
+        placed = counts.filter(pl.col("measure") == "top_up_per_placement").select(
+            "financial_year", "cost_group", "plans")
         parts.append(top_ups.join(placed, on=["financial_year", "cost_group"]).select(
             "financial_year", pl.lit("top_up_per_placement").alias("measure"), "cost_group",
             "spend_gbp", "plans"))

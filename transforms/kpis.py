@@ -11,6 +11,7 @@ import datetime as dt
 import polars as pl
 
 from transforms.calendar import january_census_day
+from transforms.records import ALL, Count, counted
 
 # The SEND reforms took effect in September 2014: the first January of EHC plans is 2015.
 FIRST_YEAR = 2015
@@ -63,13 +64,22 @@ def open_on(plans: pl.DataFrame, days: pl.DataFrame, day: str = "census_date"
         .explode("__k").drop_nulls("__k").join(days, on="__k").drop("__k"))
 
 
+CASELOAD = {"caseload": ALL}
+
+
+def caseload_records(plans: pl.DataFrame, export_date: dt.date) -> pl.DataFrame:
+    """A row for every plan and January census day it is active on (year, census_date and
+    the plans' columns): kpi.ehcp_caseload's records."""
+    return open_on(plans, januaries(export_date))
+
+
 def ehcp_caseload(plans: pl.DataFrame, export_date: dt.date, population: pl.DataFrame | None,
                   source: str, as_of: dt.date) -> pl.DataFrame:
     """Plans active on each January census day; growth on the year before; rate per 10,000
     residents aged 0-25 (ONS mid-year estimate of the previous June)."""
     days = januaries(export_date)
-    counts = (open_on(plans.select("start_date", "cease_date"), days)
-              .group_by("year").agg(pl.len().cast(pl.Int64).alias("caseload")))
+    counts = (caseload_records(plans.select("start_date", "cease_date"), export_date)
+              .group_by("year").agg(counted(CASELOAD)))
     out = (days.join(counts, on="year", how="left")
            .with_columns(pl.col("caseload").fill_null(0)).sort("year")
            .with_columns(pl.when(pl.col("caseload").shift(1) > 0)
@@ -98,20 +108,25 @@ def complete_years(export_date: dt.date, first_year: int = FIRST_YEAR) -> pl.Dat
                         schema={"year": pl.Int32})
 
 
+NEW_PLANS = {"new_plans": ALL, "within_20_weeks": Count(pl.col("within")),
+             "new_plans_ex": Count(~pl.col("exception_applies")),
+             "within_20_weeks_ex": Count(pl.col("within") & ~pl.col("exception_applies"))}
+
+
+def new_plans_records(plans: pl.DataFrame) -> pl.DataFrame:
+    """Plans first issued by the LA (transfers in excluded), with the calendar year of issue
+    and whether it was within 20 weeks of the request: kpi.ehcp_new_plans's records."""
+    return plans.filter(pl.col("transfer_la").is_null()).with_columns(
+        pl.col("start_date").dt.year().cast(pl.Int32).alias("year"),
+        ((pl.col("start_date") - pl.col("request_received")).dt.total_days()
+         <= TIMELINESS_DAYS).fill_null(False).alias("within"))
+
+
 def ehcp_new_plans(plans: pl.DataFrame, export_date: dt.date, source: str,
                    as_of: dt.date) -> pl.DataFrame:
     """Plans first issued in each calendar year (transfers in excluded), and the share issued
     within 20 weeks of the request, including and excluding exception cases."""
-    new = plans.filter(pl.col("transfer_la").is_null()).with_columns(
-        pl.col("start_date").dt.year().cast(pl.Int32).alias("year"),
-        ((pl.col("start_date") - pl.col("request_received")).dt.total_days()
-         <= TIMELINESS_DAYS).fill_null(False).alias("within"))
-    agg = new.group_by("year").agg(
-        pl.len().cast(pl.Int64).alias("new_plans"),
-        pl.col("within").sum().cast(pl.Int64).alias("within_20_weeks"),
-        (~pl.col("exception_applies")).sum().cast(pl.Int64).alias("new_plans_ex"),
-        (pl.col("within") & ~pl.col("exception_applies")).sum().cast(pl.Int64)
-        .alias("within_20_weeks_ex"))
+    agg = new_plans_records(plans).group_by("year").agg(counted(NEW_PLANS))
     counts = ["new_plans", "within_20_weeks", "new_plans_ex", "within_20_weeks_ex"]
     out = (complete_years(export_date).join(agg, on="year", how="left")
            .with_columns(pl.col(counts).fill_null(0)).sort("year")
@@ -156,7 +171,7 @@ def sen_prevalence(census: pl.DataFrame, establishments: pl.DataFrame | None, so
     """Pupils on roll (sole and main registrations, enrol status C and M) with an EHC plan (E)
     and on SEN support (K), per census: for the LA, per phase and per school. A dual-registered
     pupil's subsidiary row (S) is never counted, at the school or for the LA."""
-    on_roll = census.filter(pl.col("enrol_status").is_in(["C", "M"]))
+    on_roll = on_roll_rows(census)
     phases = school_phases(census, establishments)
     out = (_prevalence_counted(on_roll, phases) if _one_row_per_pupil(on_roll)
            else _prevalence_distinct(on_roll, phases))
@@ -168,6 +183,26 @@ def sen_prevalence(census: pl.DataFrame, establishments: pl.DataFrame | None, so
     return _stamp(out.select("census_date", "scope", "scope_id", "pupils", "ehcp", "ehcp_pct",
                              "sen_support", "sen_support_pct", "phase"),
                   "sen-prevalence", source, as_of)
+
+
+PREVALENCE = {"pupils": ALL, "ehcp": Count(pl.col("sen_provision") == "E"),
+              "sen_support": Count(pl.col("sen_provision") == "K")}
+# The column of each scope's id in prevalence_records.
+PREVALENCE_SCOPES = {"la": "la_number", "phase": "phase", "school": "urn"}
+
+
+def on_roll_rows(census: pl.DataFrame) -> pl.DataFrame:
+    """The census rows counted: sole and main registrations (C, M), not subsidiary (S)."""
+    return census.filter(pl.col("enrol_status").is_in(["C", "M"]))
+
+
+def prevalence_records(census: pl.DataFrame, establishments: pl.DataFrame | None
+                       ) -> pl.DataFrame:
+    """kpi.sen_prevalence's records: the census rows counted, with their school's phase;
+    a row of the table counts the distinct pupils among those of its census day whose
+    PREVALENCE_SCOPES column is its scope_id."""
+    return on_roll_rows(census).join(school_phases(census, establishments), on="urn",
+                                     how="left")
 
 
 def _one_row_per_pupil(on_roll: pl.DataFrame) -> bool:
@@ -185,10 +220,7 @@ def _prevalence_counted(on_roll: pl.DataFrame, phases: pl.DataFrame) -> pl.DataF
     # Lazily: polars' default engine for a query groups the nine million rows in about half
     # the time of the eager group_by (counts, so the order rows are met in cannot matter).
     schools = on_roll.lazy().group_by("census_date", "la_number", "urn").agg(
-        pl.len().alias("pupils"),
-        (pl.col("sen_provision") == "E").sum().alias("ehcp"),
-        (pl.col("sen_provision") == "K").sum().alias("sen_support"),
-    ).collect().join(phases, on="urn", how="left")
+        counted(PREVALENCE)).collect().join(phases, on="urn", how="left")
 
     def count(scope: str, scope_id: str, phase: pl.Expr) -> pl.DataFrame:
         return schools.group_by("census_date", scope_id).agg(
@@ -212,15 +244,11 @@ def _prevalence_distinct(on_roll: pl.DataFrame, phases: pl.DataFrame) -> pl.Data
         return on_roll.with_columns(scope_id.cast(pl.Utf8).alias("scope_id")).group_by(
             "census_date", "scope_id").agg(
             pl.col("phase").first() if scope != "la" else pl.lit(None, pl.Utf8).alias("phase"),
-            pl.col("pupil_id").n_unique().cast(pl.Int64).alias("pupils"),
-            pl.col("pupil_id").filter(pl.col("sen_provision") == "E").n_unique()
-            .cast(pl.Int64).alias("ehcp"),
-            pl.col("pupil_id").filter(pl.col("sen_provision") == "K").n_unique()
-            .cast(pl.Int64).alias("sen_support"),
+            *(c.distinct(name, "pupil_id") for name, c in PREVALENCE.items()),
         ).with_columns(pl.lit(scope).alias("scope"))
 
-    return pl.concat([count("la", pl.col("la_number")), count("phase", pl.col("phase")),
-                      count("school", pl.col("urn"))])
+    return pl.concat([count(scope, pl.col(column)) for scope, column in
+                      PREVALENCE_SCOPES.items()])
 
 
 def population_0_25(population: pl.DataFrame, new_la_code: str | None) -> pl.DataFrame:
@@ -237,6 +265,25 @@ def population_0_25(population: pl.DataFrame, new_la_code: str | None) -> pl.Dat
 
 
 DECISION_DAYS = 42  # six weeks from request to the decision whether to assess
+REQUESTS = {"requests_received": ALL,
+            "decided_to_assess": Count(pl.col("outcome") == "A"),
+            "decided_not_to_assess": Count(pl.col("outcome") == "N"),
+            "withdrawn": Count(pl.col("outcome") == "W"),
+            "awaiting_decision": Count(pl.col("outcome").is_null()),
+            "decisions": Count(pl.col("decided_either_way")),
+            "decided_within_6_weeks": Count(pl.col("decided_either_way")
+                                            & pl.col("in_time").fill_null(False))}
+
+
+def requests_records(requests: pl.DataFrame) -> pl.DataFrame:
+    """Requests received (those that came with a plan transferred in excluded), with the
+    calendar year received, whether the LA decided (to assess or not) and whether within six
+    weeks: kpi.ehcp_requests's records."""
+    return requests.filter(~pl.col("transfer_in")).with_columns(
+        pl.col("received").dt.year().cast(pl.Int32).alias("year"),
+        pl.col("outcome").is_in(["A", "N"]).alias("decided_either_way"),
+        ((pl.col("decided") - pl.col("received")).dt.total_days() <= DECISION_DAYS)
+        .alias("in_time"))
 
 
 def ehcp_requests(requests: pl.DataFrame, export_date: dt.date, source: str,
@@ -244,20 +291,7 @@ def ehcp_requests(requests: pl.DataFrame, export_date: dt.date, source: str,
     """Requests for an EHC needs assessment received in each calendar year (requests that came
     with a plan transferred in excluded), how many the LA decided to assess, and how many
     decisions (to assess or not) were made within six weeks."""
-    req = requests.filter(~pl.col("transfer_in")).with_columns(
-        pl.col("received").dt.year().cast(pl.Int32).alias("year"),
-        pl.col("outcome").is_in(["A", "N"]).alias("decided"),
-        ((pl.col("decided") - pl.col("received")).dt.total_days() <= DECISION_DAYS)
-        .alias("in_time"))
-    agg = req.group_by("year").agg(
-        pl.len().cast(pl.Int64).alias("requests_received"),
-        (pl.col("outcome") == "A").sum().cast(pl.Int64).alias("decided_to_assess"),
-        (pl.col("outcome") == "N").sum().cast(pl.Int64).alias("decided_not_to_assess"),
-        (pl.col("outcome") == "W").sum().cast(pl.Int64).alias("withdrawn"),
-        pl.col("outcome").is_null().sum().cast(pl.Int64).alias("awaiting_decision"),
-        pl.col("decided").sum().cast(pl.Int64).alias("decisions"),
-        (pl.col("decided") & pl.col("in_time").fill_null(False)).sum().cast(pl.Int64)
-        .alias("decided_within_6_weeks"))
+    agg = requests_records(requests).group_by("year").agg(counted(REQUESTS))
     counts = ["requests_received", "decided_to_assess", "decided_not_to_assess", "withdrawn",
               "awaiting_decision", "decisions", "decided_within_6_weeks"]
     out = (complete_years(export_date).join(agg, on="year", how="left")
@@ -273,8 +307,41 @@ def ehcp_requests(requests: pl.DataFrame, export_date: dt.date, source: str,
                   "ehcp-requests", source, as_of)
 
 
-def _caseload_on_januaries(plans: pl.DataFrame, export_date: dt.date) -> pl.DataFrame:
-    return open_on(plans, januaries(export_date))
+PLACEMENT_MIX = {"plans": ALL}
+
+
+def placement_records(plans: pl.DataFrame, placements: pl.DataFrame, export_date: dt.date,
+                      placement: tuple[str, ...] = ()) -> pl.DataFrame:
+    """kpi.ehcp_placement_mix's records: a row for every plan and January it is active on
+    (caseload_records), with the placement group of the setting attended that day
+    (placement rank 1, the latest entry if two overlap; none: `unknown`) and the placement's
+    `placement` columns."""
+    active = caseload_records(plans, export_date)
+    return active.join(_placed(active, placements, placement), on=["year", "plan_id"],
+                       how="left").with_columns(pl.col("placement_group").fill_null("unknown"))
+
+
+def _placed(active: pl.DataFrame, placements: pl.DataFrame, placement: tuple[str, ...] = ()
+            ) -> pl.DataFrame:
+    """The plans of `active` (caseload_records) with a placement attended on the January:
+    a row a plan and January (year, plan_id, placement_group, `placement`)."""
+    # Only the columns used: the join is a row per plan, January and placement.
+    used = ("plan_id", "entry_date", "leaving_date", "placement_group")
+    first = placements.filter(pl.col("placement_rank") == 1).select(
+        *used, *(c for c in placement if c not in used),
+        pl.col("plan_id").is_duplicated().alias("several"))
+    kept = ("placement_group", *placement)
+    current = (active.select("year", "census_date", "plan_id").join(first, on="plan_id",
+                                                                    how="left")
+               .filter((pl.col("entry_date") <= pl.col("census_date"))
+                       & (pl.col("leaving_date").is_null()
+                          | (pl.col("leaving_date") > pl.col("census_date")))))
+    # A plan counts once: its current placement, the latest entry if two overlap. Only a plan
+    # with two rank-1 placements can have two, so only its rows need grouping.
+    return pl.concat([
+        current.filter(~pl.col("several")).select("year", "plan_id", *kept),
+        current.filter(pl.col("several")).sort("entry_date", maintain_order=True)
+        .group_by("year", "plan_id").agg(pl.col(*kept).last())])
 
 
 def ehcp_placement_mix(plans: pl.DataFrame, placements: pl.DataFrame, export_date: dt.date,
@@ -283,36 +350,23 @@ def ehcp_placement_mix(plans: pl.DataFrame, placements: pl.DataFrame, export_dat
     DfE's caseload groups, which sum to the caseload; no current placement is `unknown`."""
     from schemas.contracts import PLACEMENT_GROUPS
 
-    active = _caseload_on_januaries(plans.select("plan_id", "start_date", "cease_date"),
-                                    export_date)
-    # Only the columns used: the join is a row per plan, January and placement.
-    first = placements.filter(pl.col("placement_rank") == 1).select(
-        "plan_id", "entry_date", "leaving_date", "placement_group",
-        pl.col("plan_id").is_duplicated().alias("several"))
-    current = (active.select("year", "census_date", "plan_id").join(first, on="plan_id",
-                                                                    how="left")
-               .filter((pl.col("entry_date") <= pl.col("census_date"))
-                       & (pl.col("leaving_date").is_null()
-                          | (pl.col("leaving_date") > pl.col("census_date")))))
-    # A plan counts once: its current placement, the latest entry if two overlap. Only a plan
-    # with two rank-1 placements can have two, so only its rows need grouping.
-    placed = pl.concat([
-        current.filter(~pl.col("several")).select("year", "plan_id", "placement_group"),
-        current.filter(pl.col("several")).sort("entry_date", maintain_order=True)
-        .group_by("year", "plan_id").agg(pl.col("placement_group").last())])
-    # Plans with no current placement are `unknown`: counted by difference, so the caseload
-    # (a row per plan and January) need not be joined back to the placed plans.
-    unplaced = (active.group_by("year").agg(pl.len().alias("plans"))
+    # placement_records aggregated, without joining the caseload (a row per plan and
+    # January) back to the placed plans: the plans with no current placement, `unknown`,
+    # are counted by difference (nationally, seconds of a run).
+    active = caseload_records(plans.select("plan_id", "start_date", "cease_date"),
+                              export_date)
+    placed = _placed(active, placements).with_columns(
+        pl.col("placement_group").fill_null("unknown"))
+    unplaced = (active.group_by("year").agg(counted(PLACEMENT_MIX))
                 .join(placed.group_by("year").agg(pl.len().alias("placed")), on="year",
                       how="left")
                 .select("year", pl.lit("unknown").alias("placement_group"),
                         (pl.col("plans") - pl.col("placed").fill_null(0)).alias("plans")))
+    counts = pl.concat([placed.group_by("year", "placement_group").agg(counted(PLACEMENT_MIX)),
+                        unplaced]).group_by("year", "placement_group").agg(
+        pl.col("plans").sum().cast(pl.Int64))
     grid = januaries(export_date).select("year").join(
         pl.DataFrame({"placement_group": list(PLACEMENT_GROUPS)}), how="cross")
-    counts = pl.concat([
-        placed.group_by("year", pl.col("placement_group").fill_null("unknown"))
-        .agg(pl.len().alias("plans")), unplaced]).group_by("year", "placement_group").agg(
-        pl.col("plans").sum().cast(pl.Int64))
     out = (grid.join(counts, on=["year", "placement_group"], how="left")
            .with_columns(pl.col("plans").fill_null(0))
            .with_columns(pl.col("plans").sum().over("year").alias("caseload"))
@@ -323,14 +377,24 @@ def ehcp_placement_mix(plans: pl.DataFrame, placements: pl.DataFrame, export_dat
                   "ehcp-placement-mix", source, as_of)
 
 
+NEED_MIX = {"plans": ALL}
+
+
+def need_records(plans: pl.DataFrame, needs: pl.DataFrame, export_date: dt.date
+                 ) -> pl.DataFrame:
+    """kpi.ehcp_need_mix's records: a row for every plan and January it is active on, with
+    its primary need (SEN type ranked 1, the first if two; none recorded: `unknown`)."""
+    primary = needs.filter(pl.col("rank") == 1).unique("plan_id", keep="first")
+    return caseload_records(plans, export_date).join(primary, on="plan_id", how="left"
+                                                     ).with_columns(
+        pl.col("need").fill_null("unknown"))
+
+
 def ehcp_need_mix(plans: pl.DataFrame, needs: pl.DataFrame, export_date: dt.date, source: str,
                   as_of: dt.date) -> pl.DataFrame:
     """The January caseload by primary need (SEN type ranked 1); none recorded: `unknown`."""
-    primary = needs.filter(pl.col("rank") == 1).unique("plan_id", keep="first")
-    active = _caseload_on_januaries(plans.select("plan_id", "start_date", "cease_date"),
-                                    export_date).join(primary, on="plan_id", how="left")
-    counts = active.with_columns(pl.col("need").fill_null("unknown")).group_by(
-        "year", "need").agg(pl.len().cast(pl.Int64).alias("plans"))
+    counts = need_records(plans.select("plan_id", "start_date", "cease_date"), needs,
+                          export_date).group_by("year", "need").agg(counted(NEED_MIX))
     out = (counts.with_columns(pl.col("plans").sum().over("year").alias("caseload"))
            .with_columns(_pct("plans", "caseload").alias("pct"))
            .sort(["year", "plans", "need"], descending=[False, True, False]))
@@ -344,16 +408,24 @@ CEASE_REASONS = {1: "reached maximum age", 2: "needs met without a plan",
                  7: "moved outside England", 8: "deceased", 9: "other"}
 
 
+CEASED = {"plans": ALL}
+
+
+def ceased_records(plans: pl.DataFrame) -> pl.DataFrame:
+    """kpi.ehcp_ceased's records: plans with a cease date, with its calendar year and the
+    reason (1-9) as a number."""
+    return plans.filter(pl.col("cease_date").is_not_null()).with_columns(
+        pl.col("cease_date").dt.year().cast(pl.Int32).alias("year"),
+        pl.col("cease_reason").cast(pl.Int32))
+
+
 def ehcp_ceased(plans: pl.DataFrame, export_date: dt.date, source: str,
                 as_of: dt.date) -> pl.DataFrame:
     """Plans whose cease date falls in each complete calendar year, by reason (1-9)."""
-    ceased = plans.filter(pl.col("cease_date").is_not_null()).with_columns(
-        pl.col("cease_date").dt.year().cast(pl.Int32).alias("year"),
-        pl.col("cease_reason").cast(pl.Int32))
     grid = complete_years(export_date).join(
         pl.DataFrame({"cease_reason": list(CEASE_REASONS)}, schema={"cease_reason": pl.Int32}),
         how="cross")
-    counts = ceased.group_by("year", "cease_reason").agg(pl.len().cast(pl.Int64).alias("plans"))
+    counts = ceased_records(plans).group_by("year", "cease_reason").agg(counted(CEASED))
     out = (grid.join(counts, on=["year", "cease_reason"], how="left")
            .with_columns(pl.col("plans").fill_null(0),
                          pl.col("cease_reason").replace_strict(CEASE_REASONS)

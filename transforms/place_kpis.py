@@ -8,6 +8,38 @@ import polars as pl
 
 from transforms.calendar import january_census_day
 from transforms.kpis import _pct, _stamp, open_on
+from transforms.records import ALL, counted
+
+PLACES = {"ehcp_pupils": ALL}
+# The placements a provision's places count: every plan placed at the URN, or those placed
+# in its resourced provision or SEN unit.
+_PROVISION_FLAGS = {"special": None, "ap": None, "resourced_provision": "resourced_provision",
+                    "sen_unit": "sen_unit"}
+
+
+def _years(places: pl.DataFrame) -> pl.DataFrame:
+    """Each financial year of the places with its January census day (2024-25: January
+    2025)."""
+    years = places.select("financial_year").unique().with_columns(
+        (pl.col("financial_year").str.slice(0, 4).cast(pl.Int32) + 1).alias("jan_year"))
+    return years.with_columns(pl.col("jan_year").map_elements(
+        january_census_day, return_dtype=pl.Date).alias("census_date"))
+
+
+def place_records(places: pl.DataFrame, plans: pl.DataFrame, placements: pl.DataFrame,
+                  export_date: dt.date) -> pl.DataFrame:
+    """kpi.place_sufficiency's records: each plan active on the January of a financial year
+    of the places (up to the export) with its rank-1 placement attended that day, once for
+    each provision whose places it counts (financial_year, urn, provision)."""
+    years = _years(places).filter(pl.col("census_date") <= export_date)
+    current = (open_on(plans, years)
+               .join(placements.filter(pl.col("placement_rank") == 1), on="plan_id")
+               .filter((pl.col("entry_date") <= pl.col("census_date"))
+                       & (pl.col("leaving_date").is_null()
+                          | (pl.col("leaving_date") > pl.col("census_date")))))
+    return pl.concat([(current if flag is None else current.filter(pl.col(flag)))
+                      .with_columns(pl.lit(provision).alias("provision"))
+                      for provision, flag in _PROVISION_FLAGS.items()])
 
 
 def place_sufficiency(places: pl.DataFrame, plans: pl.DataFrame, placements: pl.DataFrame,
@@ -19,22 +51,11 @@ def place_sufficiency(places: pl.DataFrame, plans: pl.DataFrame, placements: pl.
     unit places count the placements flagged as such. Years whose January is after the SEN2
     export have no pupil count yet.
     """
-    years = places.select("financial_year").unique().with_columns(
-        (pl.col("financial_year").str.slice(0, 4).cast(pl.Int32) + 1).alias("jan_year"))
-    years = years.with_columns(pl.col("jan_year").map_elements(
-        january_census_day, return_dtype=pl.Date).alias("census_date"))
-    current = (open_on(plans.select("plan_id", "start_date", "cease_date"), years)
-               .join(placements.filter(pl.col("placement_rank") == 1), on="plan_id")
-               .filter((pl.col("entry_date") <= pl.col("census_date"))
-                       & (pl.col("leaving_date").is_null()
-                          | (pl.col("leaving_date") > pl.col("census_date")))))
-    pupils = pl.concat([
-        current.group_by("financial_year", "urn").agg(pl.len().alias("n")).with_columns(
-            pl.lit(p).alias("provision")) for p in ("special", "ap")] + [
-        current.filter(pl.col(flag)).group_by("financial_year", "urn").agg(
-            pl.len().alias("n")).with_columns(pl.lit(p).alias("provision"))
-        for p, flag in (("resourced_provision", "resourced_provision"),
-                        ("sen_unit", "sen_unit"))])
+    years = _years(places)
+    pupils = place_records(places, plans.select("plan_id", "start_date", "cease_date"),
+                           placements, export_date).group_by(
+        "financial_year", "urn", "provision").agg(counted(PLACES)).rename(
+        {"ehcp_pupils": "n"})
     out = (places.join(years, on="financial_year")
            .join(pupils, on=["financial_year", "urn", "provision"], how="left")
            .with_columns(pl.when(pl.col("census_date") <= export_date)

@@ -64,9 +64,10 @@ def nothing_to_build(con: duckdb.DuckDBPyConnection) -> str | None:
     return None
 
 
-def _inputs(con: duckdb.DuckDBPyConnection, settings: Settings,
-            as_of: dt.date | None) -> tuple[Inputs, str | None]:
-    """Everything the KPI functions read, and why there are no EHC plan tables (or None)."""
+def read_inputs(con: duckdb.DuckDBPyConnection, settings: Settings,
+                as_of: dt.date | None) -> tuple[Inputs, str | None]:
+    """Everything the KPI functions read, and why there are no EHC plan tables (or None)
+    (`sendboard explain` reads them too: warehouse/explain.py)."""
     sen2_missing = missing_sources(con)
     establishments = optional(con, "stage.establishments")
     # The columns the KPIs use, not the whole table: nationally that is gigabytes.
@@ -125,7 +126,7 @@ def rebuild(con: duckdb.DuckDBPyConnection, settings: Settings,
     statistical neighbours, the forecast's scenarios file."""
     if nothing := nothing_to_build(con):
         raise NothingToBuild(nothing)
-    inputs, sen2_missing = _inputs(con, settings, as_of)
+    inputs, sen2_missing = read_inputs(con, settings, as_of)
     out = inputs.out
     forecast_job: Future | None = None
     forecast_at = 0

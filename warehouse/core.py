@@ -94,17 +94,20 @@ def read_core(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame) -> Core:
                  core_requests(stage), new_la_code(lea[0]) if lea else None)
 
 
-def census_rows(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+def census_rows(con: duckdb.DuckDBPyConnection, trace: bool = False) -> pl.DataFrame:
     """The census columns the KPIs use (not the whole table: nationally, gigabytes). A Blade
     return made before autumn 2017 has no URN: it is GIAS's for the LAEstab, the
     establishment open on the census day, else the last opened with that LAEstab (GIAS's
-    dates are not always right for long-open schools)."""
+    dates are not always right for long-open schools). `trace`: each row's file (sha256)
+    and row number too, for `sendboard explain`."""
+    traced = ", c.sha256, c.row_number" if trace else ""
     unknown = con.execute("SELECT count(*) FROM stage.census WHERE urn IS NULL").fetchall()[0][0]
     if not unknown or not store.table_exists(con, "stage.establishments"):
         return store.read(con, "SELECT census_date, la_number, laestab, urn, pupil_id, "
                                "enrol_status::VARCHAR AS enrol_status, "
-                               "sen_provision::VARCHAR AS sen_provision FROM stage.census")
-    return store.read(con, """
+                               f"sen_provision::VARCHAR AS sen_provision{traced} "
+                               "FROM stage.census c")
+    return store.read(con, f"""
         WITH days AS (SELECT DISTINCT census_date, laestab FROM stage.census
                       WHERE urn IS NULL),
         gias AS (
@@ -117,7 +120,7 @@ def census_rows(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
             GROUP BY d.census_date, d.laestab)
         SELECT c.census_date, c.la_number, c.laestab, coalesce(c.urn, g.urn) AS urn,
                c.pupil_id, c.enrol_status::VARCHAR AS enrol_status,
-               c.sen_provision::VARCHAR AS sen_provision
+               c.sen_provision::VARCHAR AS sen_provision{traced}
         FROM stage.census c LEFT JOIN gias g USING (census_date, laestab)""")
 
 

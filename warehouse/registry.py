@@ -3,24 +3,27 @@ each, where it is defined (docs/kpis.md), its grain, what it is computed from an
 pure function, how its public copy is suppressed, which quality suite guards it, how
 reconciliation reads it and which section of the board pack shows it.
 
-The rebuild (warehouse/build.py), the public copies, the quality gate and the board pack all
-loop over REGISTRY; a new measure is one entry here, its function, its doc section, its
-suite and its test (tests/test_registry.py checks each entry has them).
+The rebuild (warehouse/build.py), the public copies, the quality gate, the board pack and
+`sendboard explain` (warehouse/explain.py: the records behind a row) all loop over REGISTRY;
+a new measure is one entry here, its function, its doc section, its suite, its test and how
+it is explained (tests/test_registry.py checks each entry has them).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 import polars as pl
 
 from schemas import quality
-from transforms import duty_kpis, forecast, kpis, suppression
+from transforms import duty_kpis, finance_kpis, forecast, kpis, place_kpis, suppression
 from transforms.benchmarks import benchmarks, reconciliation
 from transforms.finance_kpis import dsg_balance, hnb_outturn, recovery_plan, unit_costs
 from transforms.place_kpis import place_sufficiency
+from transforms.records import Count
 from warehouse.core import Core
 from warehouse.reference import region_code, statistical_neighbours
 from warehouse.settings import Settings
@@ -57,6 +60,37 @@ Compute = Callable[[Inputs], pl.DataFrame | None]
 Public = suppression.Policy | Callable[[pl.DataFrame, int], pl.DataFrame] | None
 
 
+Row = dict[str, object]  # a KPI row's grain columns and their values
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """How `sendboard explain` lists the records behind a row of the table: the frame of
+    records its function aggregates (transforms/records.py), and the Counts it aggregates
+    them with, one a column explain can trace."""
+
+    records: Callable[[Inputs], pl.DataFrame | None]  # None: an input is missing
+    counts: Mapping[str, Count]
+    count: str  # the table's main count, explained unless --count names another
+    of: str  # what one record is ("plan", "request", "pupil row", "ledger line", ...)
+    shows: tuple[str, ...]  # the records' columns printed: ids, dates and codes
+    # Where a record's source row is: the SEN2 named plan or request of its plan_id or
+    # request_id, or (`row`) its own sha256 and row_number (census, ledger, register).
+    source: Literal["plan", "request", "row"]
+    # The records of a row; None: those whose grain columns equal the row's.
+    select: Callable[[Row], pl.Expr] | None = None
+    distinct: str | None = None  # the table counts distinct values of this column
+
+    def selects(self, row: Row) -> pl.Expr:
+        if self.select is not None:
+            return self.select(row)
+        return pl.all_horizontal([pl.col(c).eq_missing(pl.lit(v)) for c, v in row.items()])
+
+
+# A KPI with no records to list says why (warehouse/explain.py prints it).
+Explained = Explanation | str
+
+
 @dataclass(frozen=True)
 class KPI:
     name: str  # kpi.<name>, public.<name>
@@ -68,6 +102,7 @@ class KPI:
     public: Public
     quality: quality.Suites
     tested_by: str  # its unit tests: `tests/<file>.py::<test name prefix>`
+    explained: Explained  # the records behind a row, for `sendboard explain`
     pack: str | None = None  # the board pack section that shows it (warehouse/pack)
     # Its figures in the measure names of kpi.benchmarks: year, measure, local_value.
     reconciled: Callable[[pl.DataFrame], pl.DataFrame] | None = None
@@ -157,19 +192,69 @@ def _forecast(i: Inputs) -> tuple[pl.DataFrame | None, list[str]]:
                           i.settings.scenarios, population=i.population)
 
 
+def _core(records: Callable[[Core], pl.DataFrame]) -> Callable[[Inputs], pl.DataFrame | None]:
+    """Records of the SEN2 export's core tables: none without a whole export."""
+    return lambda i: records(i.core) if i.core is not None else None
+
+
+_PLAN = ("person_id", "plan_id")
+_REQUEST = ("person_id", "request_id")
+_PLACEMENT = ("urn", "ukprn", "sensetting", "entry_date")
+
+
+def _prevalence_row(row: Row) -> pl.Expr:
+    """A sen_prevalence row's records: its census day's rows whose scope column (LA number,
+    phase or URN) is its scope_id."""
+    column = kpis.PREVALENCE_SCOPES[str(row["scope"])]
+    return (pl.col("census_date") == pl.lit(row["census_date"])) & (
+        pl.col(column).cast(pl.Utf8) == pl.lit(str(row["scope_id"])))
+
+
+def _timeliness_row(row: Row) -> pl.Expr:
+    return ((pl.col("year") == pl.lit(row["year"])) & (pl.col("band") == pl.lit(row["band"]))
+            & duty_kpis.TIMELINESS_KINDS[bool(row["with_exceptions"])])
+
+
+def _disputes_row(row: Row) -> pl.Expr:
+    """`all` holds every stage's records."""
+    year = pl.col("year") == pl.lit(row["year"])
+    return year if row["stage"] == "all" else year & (pl.col("stage") == pl.lit(row["stage"]))
+
+
+def _unit_cost_records(i: Inputs) -> pl.DataFrame | None:
+    if i.core is None or i.kpi("hnb_outturn") is None:
+        return None
+    return finance_kpis.unit_cost_records(i.kpi("hnb_outturn"), i.core.plans,
+                                          i.core.placements, i.establishments, i.core.export)
+
+
+def _place_records(i: Inputs) -> pl.DataFrame | None:
+    if i.core is None or i.places is None:
+        return None
+    return place_kpis.place_records(i.places, i.core.plans, i.core.placements, i.core.export)
+
+
 REGISTRY: tuple[KPI, ...] = (
     KPI("ehcp_caseload", "ehcp-caseload", ("year",), ("core.ehc_plans", "stage.population"),
         kpis.ehcp_caseload,
         _sen2(lambda i, c: kpis.ehcp_caseload(c.plans, c.export, i.population_0_25, c.source,
                                               i.as_of)),
         suppression.POLICIES["ehcp_caseload"], quality.ehcp_caseload,
-        "tests/test_kpis.py::test_ehcp_caseload", pack="caseload",
+        "tests/test_kpis.py::test_ehcp_caseload",
+        explained=Explanation(
+            _core(lambda c: kpis.caseload_records(c.plans, c.export)), kpis.CASELOAD,
+            "caseload", "plan", (*_PLAN, "census_date", "start_date", "cease_date"), "plan"),
+        pack="caseload",
         reconciled=_picked(("caseload", "ehcp_caseload"))),
     KPI("ehcp_new_plans", "ehcp-new-plans", ("year",), ("core.ehc_plans",),
         kpis.ehcp_new_plans,
         _sen2(lambda i, c: kpis.ehcp_new_plans(c.plans, c.export, c.source, i.as_of)),
         suppression.POLICIES["ehcp_new_plans"], quality.ehcp_new_plans,
-        "tests/test_kpis.py::test_ehcp_new_plans", pack="timeliness",
+        "tests/test_kpis.py::test_ehcp_new_plans",
+        explained=Explanation(
+            _core(lambda c: kpis.new_plans_records(c.plans)), kpis.NEW_PLANS, "new_plans",
+            "plan", (*_PLAN, "year", "request_received", "start_date", "within",
+                     "exception_applies", "transfer_la"), "plan"), pack="timeliness",
         reconciled=_picked(("new_plans", "new_plans"),
                            ("pct_within_20_weeks", "pct_within_20_weeks"),
                            ("pct_within_20_weeks_ex", "pct_within_20_weeks_ex"))),
@@ -178,35 +263,63 @@ REGISTRY: tuple[KPI, ...] = (
         _sen2(lambda i, c: kpis.ehcp_requests(c.requests, c.export, c.source, i.as_of)),
         suppression.POLICIES["ehcp_requests"], quality.ehcp_requests,
         "tests/test_kpis.py::test_ehcp_requests",
+        explained=Explanation(
+            _core(lambda c: kpis.requests_records(c.requests)), kpis.REQUESTS,
+            "requests_received", "request", (*_REQUEST, "year", "received", "outcome",
+                                             "decided", "in_time"), "request"),
         reconciled=_picked(("requests_received", "requests_received"))),
     KPI("ehcp_placement_mix", "ehcp-placement-mix", ("year", "placement_group"),
         ("core.ehc_plans", "core.ehc_placements"), kpis.ehcp_placement_mix,
         _sen2(lambda i, c: kpis.ehcp_placement_mix(c.plans, c.placements, c.export, c.source,
                                                    i.as_of)),
         suppression.POLICIES["ehcp_placement_mix"], quality.ehcp_placement_mix,
-        "tests/test_kpis.py::test_ehcp_placement_mix", pack="placement",
+        "tests/test_kpis.py::test_ehcp_placement_mix",
+        explained=Explanation(
+            _core(lambda c: kpis.placement_records(c.plans, c.placements, c.export,
+                                                   _PLACEMENT)),
+            kpis.PLACEMENT_MIX, "plans", "plan",
+            (*_PLAN, "census_date", "start_date", "cease_date", "placement_group",
+             *_PLACEMENT), "plan"), pack="placement",
         reconciled=_placement_shares),
     KPI("ehcp_need_mix", "ehcp-need-mix", ("year", "need"),
         ("core.ehc_plans", "core.ehc_needs"), kpis.ehcp_need_mix,
         _sen2(lambda i, c: kpis.ehcp_need_mix(c.plans, c.needs, c.export, c.source, i.as_of)),
         suppression.POLICIES["ehcp_need_mix"], quality.ehcp_need_mix,
-        "tests/test_kpis.py::test_ehcp_need_mix", pack="need", reconciled=_need_shares),
+        "tests/test_kpis.py::test_ehcp_need_mix",
+        explained=Explanation(
+            _core(lambda c: kpis.need_records(c.plans, c.needs, c.export)), kpis.NEED_MIX,
+            "plans", "plan", (*_PLAN, "census_date", "start_date", "cease_date", "need"),
+            "plan"), pack="need", reconciled=_need_shares),
     KPI("ehcp_ceased", "ehcp-ceased", ("year", "cease_reason"), ("core.ehc_plans",),
         kpis.ehcp_ceased,
         _sen2(lambda i, c: kpis.ehcp_ceased(c.plans, c.export, c.source, i.as_of)),
         suppression.POLICIES["ehcp_ceased"], quality.ehcp_ceased,
-        "tests/test_kpis.py::test_ehcp_ceased", reconciled=_ceased_total),
+        "tests/test_kpis.py::test_ehcp_ceased",
+        explained=Explanation(
+            _core(lambda c: kpis.ceased_records(c.plans)), kpis.CEASED, "plans", "plan",
+            (*_PLAN, "start_date", "cease_date", "cease_reason"), "plan"),
+        reconciled=_ceased_total),
     KPI("sen_prevalence", "sen-prevalence", ("census_date", "scope", "scope_id"),
         ("stage.census", "stage.establishments"), kpis.sen_prevalence,
         lambda i: None if i.census is None else kpis.sen_prevalence(
             i.census, i.establishments, i.sources["census"], i.as_of),
         suppression.POLICIES["sen_prevalence"], quality.sen_prevalence,
-        "tests/test_kpis.py::test_sen_prevalence", pack="prevalence"),
+        "tests/test_kpis.py::test_sen_prevalence",
+        explained=Explanation(
+            lambda i: None if i.census is None else kpis.prevalence_records(
+                i.census, i.establishments), kpis.PREVALENCE, "pupils", "pupil row",
+            ("pupil_id", "census_date", "la_number", "laestab", "urn", "phase",
+             "enrol_status", "sen_provision"), "row", select=_prevalence_row,
+            distinct="pupil_id"), pack="prevalence"),
     KPI("hnb_outturn", "hnb-outturn", ("financial_year", "s251_line"),
         ("stage.finance_ledger",), hnb_outturn,
         lambda i: None if i.ledger is None else hnb_outturn(i.ledger, i.sources["ledger"],
                                                             i.as_of),
         None, quality.hnb_outturn, "tests/test_finance_kpis.py::test_hnb_outturn",
+        explained=Explanation(
+            lambda i: i.ledger, finance_kpis.OUTTURN, "actual_gbp", "ledger line",
+            ("financial_year", "period", "s251_line", "cost_centre", "description",
+             "provider_urn", "entry_type", "amount_gbp"), "row"),
         pack="finance"),
     KPI("hnb_unit_costs", "hnb-unit-costs", ("financial_year", "measure", "cost_group"),
         ("stage.finance_ledger", "kpi.hnb_outturn", "core.ehc_plans", "core.ehc_placements",
@@ -215,18 +328,28 @@ REGISTRY: tuple[KPI, ...] = (
             i.ledger, i.kpi("hnb_outturn"), c.plans, c.placements, i.establishments, c.export,
             f"{i.sources['ledger']}, {c.source} and GIAS", i.as_of)),
         suppression.POLICIES["hnb_unit_costs"], quality.hnb_unit_costs,
-        "tests/test_finance_kpis.py::test_hnb_unit_costs", pack="finance"),
+        "tests/test_finance_kpis.py::test_hnb_unit_costs",
+        explained=Explanation(
+            _unit_cost_records, finance_kpis.UNIT_COSTS, "plans", "plan",
+            (*_PLAN, "financial_year", "census_date", "start_date", "cease_date", "urn",
+             "entry_date"), "plan", distinct="plan_id"), pack="finance"),
     KPI("dsg_balance", "dsg-balance", ("financial_year",),
         ("stage.finance_dsg", "kpi.hnb_outturn"), dsg_balance,
         lambda i: None if i.dsg is None or i.kpi("hnb_outturn") is None else dsg_balance(
             i.dsg, i.kpi("hnb_outturn"), f"{i.sources['dsg']} and the HNB ledger", i.as_of),
         None, quality.dsg_balance, "tests/test_finance_kpis.py::test_dsg_balance",
+        explained=("one row of the DSG extract a financial year with kpi.hnb_outturn's "
+         "spend: `sendboard explain hnb_outturn` lists the ledger lines"),
         pack="finance"),
     KPI("recovery_plan", "recovery-plan", ("project_id", "financial_year"),
         ("stage.recovery_plan",), recovery_plan,
         lambda i: None if i.register is None else recovery_plan(
             i.register, i.sources["register"], i.as_of),
         None, quality.recovery_plan, "tests/test_finance_kpis.py::test_recovery_plan",
+        explained=Explanation(
+            lambda i: i.register, finance_kpis.RECOVERY, "planned_saving_gbp",
+            "register row", ("project_id", "project_name", "financial_year",
+                             "planned_saving_gbp", "actual_saving_gbp"), "row"),
         pack="recovery"),
     KPI("place_sufficiency", "place-sufficiency", ("financial_year", "urn", "provision"),
         ("stage.places", "core.ehc_plans", "core.ehc_placements"), place_sufficiency,
@@ -234,13 +357,19 @@ REGISTRY: tuple[KPI, ...] = (
             i.places, c.plans, c.placements, c.export, f"{i.sources['places']} and {c.source}",
             i.as_of)),
         suppression.POLICIES["place_sufficiency"], quality.place_sufficiency,
-        "tests/test_place_kpis.py::test_place_sufficiency", pack="places"),
+        "tests/test_place_kpis.py::test_place_sufficiency",
+        explained=Explanation(
+            _place_records, place_kpis.PLACES, "ehcp_pupils", "plan",
+            (*_PLAN, "financial_year", "census_date", "urn", "provision", "entry_date",
+             "resourced_provision", "sen_unit"), "plan"), pack="places"),
     KPI("forecast", "forecast", ("scenario", "year", "measure", "breakdown"),
         ("kpi.ehcp_caseload", "kpi.ehcp_requests", "core.ehc_plans", "stage.population",
          "stage.finance_ledger", "kpi.dsg_balance", "kpi.recovery_plan",
          "kpi.place_sufficiency"), forecast.simulate,
         _sen2(lambda i, c: _forecast(i)), suppression.POLICIES["forecast"], quality.forecast,
-        "tests/test_forecast.py::test_", pack="forecast", background=True),
+        "tests/test_forecast.py::test_",
+        explained="a projection of the scenarios' model, not a count of records",
+        pack="forecast", background=True),
     # The statutory duties after the forecast: nothing it reads, so they are computed while
     # it simulates in its own thread.
     KPI("ehcp_timeliness_bands", "ehcp-timeliness-bands", ("year", "with_exceptions", "band"),
@@ -248,27 +377,45 @@ REGISTRY: tuple[KPI, ...] = (
         _sen2(lambda i, c: duty_kpis.ehcp_timeliness_bands(c.plans, c.export, c.source,
                                                            i.as_of)),
         suppression.POLICIES["ehcp_timeliness_bands"], quality.ehcp_timeliness_bands,
-        "tests/test_duty_kpis.py::test_ehcp_timeliness_bands", pack="duties",
+        "tests/test_duty_kpis.py::test_ehcp_timeliness_bands",
+        explained=Explanation(
+            _core(lambda c: duty_kpis.timeliness_records(c.plans)), duty_kpis.TIMELINESS,
+            "plans", "plan", (*_PLAN, "year", "request_received", "start_date", "days",
+                              "band", "exception_applies"), "plan",
+            select=_timeliness_row), pack="duties",
         reconciled=_bands),
     KPI("ehcp_assessment_decisions", "ehcp-assessment-decisions", ("year",),
         ("core.ehc_requests",), duty_kpis.ehcp_assessment_decisions,
         _sen2(lambda i, c: duty_kpis.ehcp_assessment_decisions(c.requests, c.export, c.source,
                                                                i.as_of)),
         suppression.POLICIES["ehcp_assessment_decisions"], quality.ehcp_assessment_decisions,
-        "tests/test_duty_kpis.py::test_ehcp_assessment_decisions", pack="duties",
+        "tests/test_duty_kpis.py::test_ehcp_assessment_decisions",
+        explained=Explanation(
+            _core(lambda c: duty_kpis.decision_records(c.requests, c.export)),
+            duty_kpis.DECISIONS, "decided_not_to_issue", "request",
+            (*_REQUEST, "record", "year", "received", "decided", "assessment_outcome",
+             "assessment_decided", "snapshot_date", "in_time"), "request"), pack="duties",
         reconciled=_picked(("decided_not_to_issue", "decided_not_to_issue"))),
     KPI("ehcp_disputes", "ehcp-disputes", ("year", "stage"),
         ("core.ehc_requests", "core.ehc_plans", "kpi.ehcp_caseload"), duty_kpis.ehcp_disputes,
         _sen2(lambda i, c: duty_kpis.ehcp_disputes(c.requests, c.plans, i.kpi("ehcp_caseload"),
                                                    c.export, c.source, i.as_of)),
         suppression.POLICIES["ehcp_disputes"], quality.ehcp_disputes,
-        "tests/test_duty_kpis.py::test_ehcp_disputes", pack="duties"),
+        "tests/test_duty_kpis.py::test_ehcp_disputes",
+        explained=Explanation(
+            _core(lambda c: duty_kpis.dispute_records(c.requests)), duty_kpis.DISPUTES,
+            "tribunals", "request", (*_REQUEST, "year", "stage", "received", "mediation",
+                                     "tribunal"), "request", select=_disputes_row), pack="duties"),
     KPI("ehcp_annual_reviews", "ehcp-annual-reviews", ("year",), ("core.ehc_plans",),
         duty_kpis.ehcp_annual_reviews,
         _sen2(lambda i, c: duty_kpis.ehcp_annual_reviews(c.plans, c.export, c.source,
                                                          i.as_of)),
         suppression.POLICIES["ehcp_annual_reviews"], quality.ehcp_annual_reviews,
-        "tests/test_duty_kpis.py::test_ehcp_annual_reviews", pack="duties",
+        "tests/test_duty_kpis.py::test_ehcp_annual_reviews",
+        explained=Explanation(
+            _core(lambda c: duty_kpis.review_records(c.plans, c.export)), duty_kpis.REVIEWS,
+            "reviews_due", "plan", (*_PLAN, "year", "start_date", "held", "review_meeting",
+                                    "review_decided", "review_outcome"), "plan"), pack="duties",
         reconciled=_picked(("reviews_due", "reviews_due"), ("reviews_held", "reviews_held"),
                            ("decided_within_4_weeks", "reviews_decided_within_4_weeks"))),
     KPI("ehcp_phase_transfers", "ehcp-phase-transfers", ("year",), ("core.ehc_plans",),
@@ -276,7 +423,11 @@ REGISTRY: tuple[KPI, ...] = (
         _sen2(lambda i, c: duty_kpis.ehcp_phase_transfers(c.plans, c.export, c.source,
                                                           i.as_of)),
         suppression.POLICIES["ehcp_phase_transfers"], quality.ehcp_phase_transfers,
-        "tests/test_duty_kpis.py::test_ehcp_phase_transfers", pack="duties",
+        "tests/test_duty_kpis.py::test_ehcp_phase_transfers",
+        explained=Explanation(
+            _core(lambda c: duty_kpis.transfer_records(c.plans, c.export)),
+            duty_kpis.TRANSFERS, "transfers_due", "plan",
+            (*_PLAN, "year", "transfer_due", "transfer_final", "passed"), "plan"), pack="duties",
         reconciled=_picked(("transfers_due", "transfers_due"))),
     KPI("ehcp_not_in_school", "ehcp-not-in-school", ("year", "setting"),
         ("core.ehc_plans", "core.ehc_placements", "kpi.ehcp_placement_mix"),
@@ -284,32 +435,54 @@ REGISTRY: tuple[KPI, ...] = (
         _sen2(lambda i, c: duty_kpis.ehcp_not_in_school(
             c.plans, c.placements, i.kpi("ehcp_placement_mix"), c.export, c.source, i.as_of)),
         suppression.POLICIES["ehcp_not_in_school"], quality.ehcp_not_in_school,
-        "tests/test_duty_kpis.py::test_ehcp_not_in_school", pack="duties"),
+        "tests/test_duty_kpis.py::test_ehcp_not_in_school",
+        explained=Explanation(
+            _core(lambda c: duty_kpis.not_in_school_records(c.plans, c.placements,
+                                                            c.export)),
+            duty_kpis.NOT_IN_SCHOOL_COUNTS, "plans", "plan",
+            (*_PLAN, "census_date", "start_date", "cease_date", "setting", "sensetting",
+             "entry_date"), "plan"), pack="duties"),
     KPI("ehcp_personal_budgets", "ehcp-personal-budgets", ("year",), ("core.ehc_plans",),
         duty_kpis.ehcp_personal_budgets,
         _sen2(lambda i, c: duty_kpis.ehcp_personal_budgets(c.plans, c.export, c.source,
                                                            i.as_of)),
         suppression.POLICIES["ehcp_personal_budgets"], quality.ehcp_personal_budgets,
-        "tests/test_duty_kpis.py::test_ehcp_personal_budgets"),
+        "tests/test_duty_kpis.py::test_ehcp_personal_budgets",
+        explained=Explanation(
+            _core(lambda c: duty_kpis.personal_budget_records(c.plans)),
+            duty_kpis.PERSONAL_BUDGETS, "plans_with_pb", "plan",
+            (*_PLAN, "year", "start_date", "personal_budget", "organised_arrangements",
+             "direct_payments"), "plan")),
     KPI("ehcp_requests_by_source", "ehcp-requests-by-source", ("year", "request_source"),
         ("core.ehc_requests",), duty_kpis.ehcp_requests_by_source,
         _sen2(lambda i, c: duty_kpis.ehcp_requests_by_source(c.requests, c.export, c.source,
                                                              i.as_of)),
         suppression.POLICIES["ehcp_requests_by_source"], quality.ehcp_requests_by_source,
-        "tests/test_duty_kpis.py::test_ehcp_requests_by_source"),
+        "tests/test_duty_kpis.py::test_ehcp_requests_by_source",
+        explained=Explanation(
+            _core(lambda c: duty_kpis.source_records(c.requests)), duty_kpis.BY_SOURCE,
+            "requests", "request", (*_REQUEST, "year", "received", "request_source"),
+            "request")),
     KPI("ehcp_ceased_by_duration", "ehcp-ceased-by-duration",
         ("year", "years_held_band", "cease_reason"), ("core.ehc_plans",),
         duty_kpis.ehcp_ceased_by_duration,
         _sen2(lambda i, c: duty_kpis.ehcp_ceased_by_duration(c.plans, c.export, c.source,
                                                              i.as_of)),
         suppression.POLICIES["ehcp_ceased_by_duration"], quality.ehcp_ceased_by_duration,
-        "tests/test_duty_kpis.py::test_ehcp_ceased_by_duration"),
+        "tests/test_duty_kpis.py::test_ehcp_ceased_by_duration",
+        explained=Explanation(
+            _core(lambda c: duty_kpis.duration_records(c.plans)), duty_kpis.BY_DURATION,
+            "plans", "plan", (*_PLAN, "year", "start_date", "cease_date", "years_held_band",
+                              "cease_reason"), "plan")),
     KPI("benchmarks", "benchmarks", ("year", "measure", "comparison", "geography_code"),
         ("stage.dfe_statistics",), benchmarks, _benchmarks, None, quality.benchmarks,
-        "tests/test_benchmarks.py::test_benchmarks"),
+        "tests/test_benchmarks.py::test_benchmarks",
+        explained="the DfE's published figures for England, the region and neighbours"),
     KPI("reconciliation", "reconciliation", ("year", "measure"),
         ("kpi.*", "stage.dfe_statistics"), reconciliation, _reconciliation,
         suppression.reconciliation_public, quality.reconciliation,
-        "tests/test_benchmarks.py::test_reconciliation"),
+        "tests/test_benchmarks.py::test_reconciliation",
+        explained=("the LA's figures beside the DfE's: explain the kpi table each measure "
+         "comes from")),
 )
 BY_NAME = {k.name: k for k in REGISTRY}
