@@ -103,5 +103,5 @@ def stage_exclusions(staged: pl.DataFrame, links: pl.DataFrame, exclusions: pl.D
         .alias("category"), _whole("sessions").alias("sessions"), own.alias("_own"))
     return rows.join(pupils, on="pupilonrolltableid").with_columns(
         pl.coalesce("_own", pl.col("sen_provision").cast(pl.Utf8)).alias("sen_provision")
-    ).select("row_number", *[c for c in PUPIL_COLUMNS], "start_date", "category",
-             "sessions").sort("row_number")
+    ).select("row_number", *PUPIL_COLUMNS, "start_date", "category", "sessions"
+             ).sort("row_number")

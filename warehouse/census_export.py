@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from schemas.census import blade_table_schema, census_schema
@@ -204,8 +205,8 @@ def _kept(reads: dict[str, tuple[LandedFile, Read]], lost: dict[str, pl.DataFram
                                                on="row_number", how="anti")
 
 
-def _replace_schools(con, table: str, frame: pl.DataFrame, staged: pl.DataFrame,
-                     sha256: str) -> None:
+def _replace_schools(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame,
+                     staged: pl.DataFrame, sha256: str) -> None:
     """`frame` in place of `table`'s rows of every (census day, school) the export's pupils
     are staged for, as stage.census's are replaced: a school whose re-issued export has no
     attendance row keeps none from the earlier one."""
