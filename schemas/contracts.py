@@ -96,7 +96,10 @@ CENSUS_BLADE: dict[str, Contract] = {
     "pupilonroll": Contract("census", "stage.census", (
         C("pupilonrolltableid"), C("schoolcensustableid"), C("upn", personal=True),
         C("dob", personal=True, date=True), C("sex", ("gender",)), C("ncyearactual"),
-        C("enrolstatus"), C("senprovision"))),  # `gender` until summer 2023
+        C("enrolstatus"), C("senprovision"),
+        # The term before the census's possible sessions; its sessions missed are in
+        # termlysessiondetails (the totals beside it here are gone from 2025: never read).
+        C("termlysessionspossible", required=False))),  # `gender` until summer 2023
     "senneeds": Contract("census", "stage.census", (  # spring censuses only
         C("senneedstableid"), C("pupilonrolltableid"), C("sentype"), C("sentyperank"))),
     # `fsmperiodsonroll` in autumn, `fsmperiod` in spring and summer: the same columns.
@@ -104,11 +107,36 @@ CENSUS_BLADE: dict[str, Contract] = {
         C("fsmperiodtableid", ("fsmperiodsonrolltableid",)), C("pupilonrolltableid"),
         C("fsmstartdate", date=True, required=False), C("fsmenddate", date=True,
                                                          required=False))),
+    # Pupils on roll's sessions missed in the term before the census, a row a reason
+    # (`absencesessions` until the 2020-21 schemas); docs/census-blade.md.
+    "termlysessiondetails": Contract("census", "stage.census_attendance", (
+        C("termlysessiondetailstableid", ("termlysessiondetailsonrolltableid",)),
+        C("pupilonrolltableid"), C("sessions", ("absencesessions",)),
+        C("attendancereason"))),
+    # Their suspensions and permanent exclusions, a row each (FIXD became SUSP in 2020-21).
+    "termlyexclusions": Contract("census", "stage.census_exclusions", (
+        C("termlyexclusionstableid", ("termlyexclusionsonrolltableid",)),
+        C("pupilonrolltableid"), C("startdate", date=True), C("category"),
+        C("sessions", required=False), C("senprovision", required=False))),
 }
 # The Blade table names a header's own id may carry, for each table read.
 BLADE_TABLE_NAMES = {"schoolcensus": "schoolcensus", "pupilonroll": "pupilonroll",
                      "senneeds": "senneeds", "fsmperiod": "fsmperiod",
-                     "fsmperiodsonroll": "fsmperiod"}
+                     "fsmperiodsonroll": "fsmperiod",
+                     "termlysessiondetailsonroll": "termlysessiondetails",
+                     "termlyexclusionsonroll": "termlyexclusions"}
+# Attendance codes (the 2024-25 schema's list, with the older H and J it still accepts):
+# which count as sessions missed. The rest are present, approved educational activity or
+# not counted as possible sessions (X, Y, Z, #, Q, D ...), and are kept out of both sides.
+AUTHORISED_ABSENCE = ("C", "C1", "C2", "E", "H", "I", "M", "R", "S", "T", "J1")
+UNAUTHORISED_ABSENCE = ("G", "N", "O", "U")
+ATTENDANCE_CODES = (
+    "/", "\\", "B", "C", "C1", "C2", "D", "E", "G", "H", "I", "J", "J1", "K", "L", "M", "N",
+    "O", "P", "Q", "R", "S", "T", "U", "V", "W", "X", "Y", "Y1", "Y2", "Y3", "Y4", "Y5", "Y6",
+    "Y7", "Z", "#")
+# Exclusion categories: permanent, suspension (fixed period until 2020-21), lunchtime.
+EXCLUSION_CATEGORIES = {"PERM": "permanent", "SUSP": "suspension", "FIXD": "suspension",
+                        "LNCH": "lunchtime"}
 
 
 def _blade(module: str, *columns: Column, unread: tuple[str, ...] = ()) -> Contract:

@@ -415,3 +415,23 @@ def ehcp_not_in_school(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Ch
     s.in_set("setting", ["EOTAS", "EHE", "parent_arrangements", "NEET", "not_in_education",
                          "awaiting_provision", "unknown"], "settings are the seven published")
     return [s]
+
+
+def sen_attendance(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
+                   ) -> list[Suite]:
+    s = Suite("sen_attendance", t.with_columns(
+        (pl.col("pupils") - pl.col("pupils_suspended")).alias("pupils_not_suspended"),
+        (pl.col("suspensions") - pl.col("pupils_suspended")).alias("repeat_suspensions"),
+        (pl.col("enrolments") - pl.col("persistent_absentees")).alias("not_persistent"),
+        (pl.col("sessions_possible") - pl.col("sessions_missed")).alias("sessions_attended")))
+    _counts(s, "pupils", "enrolments", "sessions_possible", "sessions_missed",
+            "persistent_absentees", "suspensions", "pupils_suspended", "permanent_exclusions")
+    s.between("pupils_not_suspended", 0, None, "no more pupils suspended than pupils")
+    s.between("repeat_suspensions", 0, None, "a pupil suspended has one suspension or more")
+    s.between("not_persistent", 0, None, "no more persistent absentees than enrolments")
+    s.between("sessions_attended", 0, None, "no more sessions missed than possible")
+    _percents(s, "absence_rate_pct", "persistent_absence_pct", "pupils_suspended_pct")
+    s.in_set("sen_status", ["ehcp", "sen_support", "no_sen", "all"],
+             "SEN statuses are ehcp, sen_support, no_sen and all")
+    s.in_set("term", ["autumn", "spring", "summer"], "terms are autumn, spring and summer")
+    return [s]

@@ -6,6 +6,7 @@ import re
 import shutil
 
 import duckdb
+import polars as pl
 import pytest
 
 from flows.nightly import nightly
@@ -370,3 +371,86 @@ def test_the_place_plan_splits_special_schools_and_mainstream_resourced_provisio
                 f"<td>{unit:,}</td><td>{rp + unit:,}</td><td>+{added}</td>"
                 f"<td>{special + rp + unit:,}</td></tr>") in section
         assert (special, rp, unit) == (990, 368, 94)
+
+
+@pytest.fixture(scope="module")
+def attendance_home(home, tmp_path_factory):
+    """The sample's published database with kpi.sen_attendance and its public copy as the
+    Blade layout of the same sample fills them (its 2024 and 2025 censuses, loaded as a run
+    loads them), both packs built from it."""
+    import datetime as dt
+
+    from sendboard.sample import write_sample
+    from tests.conftest import SMALL_COHORT, archive_at
+    from transforms.attendance_kpis import sen_attendance
+    from warehouse import loads, store
+    from warehouse.build import public_tables
+    from warehouse.core import optional
+
+    root = tmp_path_factory.mktemp("attendance")
+    write_sample(root / "sample", seed=7, cohort_size=SMALL_COHORT, census_format="blade")
+    landing = root / "landing" / "census"
+    landing.mkdir(parents=True)
+    for p in (root / "sample" / "census").iterdir():
+        if "-2024_" in p.name or "-2025_" in p.name:
+            shutil.copy(p, landing / p.name)
+    con = store.connect(root / "warehouse.duckdb")
+    for batch in loads.batches(loads.discover(root / "landing", {}).new):
+        loads.load_batch(con, batch, b"k" * 32, "run-1", archive_at(root))
+    kpi = sen_attendance(optional(con, "stage.census_attendance"),
+                         optional(con, "stage.census_exclusions"), "sample", dt.date(2026, 3, 26))
+    con.close()
+    published = root / "home" / "sendboard.duckdb"
+    published.parent.mkdir()
+    shutil.copy(home / "sendboard.duckdb", published)
+    tables = {"kpi.sen_attendance": kpi, **public_tables({"kpi.sen_attendance": kpi}, 5)}
+    db = duckdb.connect(str(published))
+    for table, frame in tables.items():
+        db.register("_frame", frame.to_arrow())
+        db.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _frame")
+        db.unregister("_frame")
+    db.close()
+    for public in (False, True):
+        build_pack(published, root / "home" / f"pack{'-public' if public else ''}.html",
+                   KPI_DOC, public=public)
+    return root / "home", kpi
+
+
+def test_the_inclusion_page_says_when_no_blade_attendance_is_loaded(home):
+    html = next((home / "reports").glob("board-pack-2026-03-26.html")).read_text()
+    text = _section(html, "Inclusion: attendance and suspensions")
+    assert "No Blade census with attendance is loaded" in text and "<svg" not in text
+
+
+def test_the_inclusion_page_compares_sen_with_no_sen_and_its_charts_pass_the_checks(
+        attendance_home):
+    from tests import pack_checks
+    from tests.browser import Page
+    from warehouse.pack.charts import MIN_LIGHTNESS_GAP
+
+    folder, kpi = attendance_home
+    latest = kpi.filter((pl.col("academic_year") == "2024/25") & (pl.col("term") == "summer"))
+    rate = dict(zip(latest["sen_status"], latest["absence_rate_pct"], strict=True))
+    text = _section((folder / "pack.html").read_text(), "Inclusion: attendance and suspensions")
+    assert (f"In the summer term of 2024/25, pupils with an EHC plan missed {rate['ehcp']:.1f}% "
+            "of their possible sessions") in text
+    assert f"against {rate['no_sen']:.1f}%" in text
+    assert "No published England figure for absence or exclusions is loaded" in text
+    assert text.count("<svg") == 2
+    public = _section((folder / "pack-public.html").read_text(),
+                      "Inclusion: attendance and suspensions")
+    assert "<svg" in public
+    for pack in ("pack.html", "pack-public.html"):
+        page = Page()
+        try:
+            page.open((folder / pack).as_uri())
+            charts = {c.title: c for c in pack_checks.measure(page)}
+        finally:
+            page.close()
+        for title in ("Absence rate by SEN status", "Suspensions per 100 pupils by SEN status"):
+            c = charts[title]
+            assert (pack_checks.overlapping_text(c), pack_checks.legend_without_series(c),
+                    pack_checks.legend_mismatches(c),
+                    pack_checks.greyscale_pairs(c, MIN_LIGHTNESS_GAP)) == ([], [], [], []), (
+                pack, title)
+            assert [e[1] for e in c.legend] == ["EHC plan", "SEN support", "No SEN"]

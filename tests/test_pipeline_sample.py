@@ -317,14 +317,15 @@ def test_a_corrupt_kpi_stops_the_publish_and_readers_keep_the_previous_version(
 
 def test_the_blade_census_layout_gives_the_same_published_tables(run_home, small_sample,
                                                                  tmp_path):
-    """The same sample LA written with its census as COLLECT Blade exports (117 files, one
-    a table a census) publishes exactly the KPI and public tables of the flat layout."""
+    """The same sample LA written with its census as COLLECT Blade exports (187 files, one
+    a table a census) publishes exactly the KPI and public tables of the flat layout, and
+    kpi.sen_attendance too, which only the Blade layout can fill (it has attendance)."""
     from sendboard.sample import write_sample
 
     landing = tmp_path / "landing"
     write_sample(landing, seed=7, cohort_size=SMALL_COHORT, census_format="blade",
                  published_from=small_sample.parent / "release")
-    assert len(list((landing / "census").iterdir())) == 117
+    assert len(list((landing / "census").iterdir())) == 187
     home = tmp_path / "home"
     assert nightly(home=str(home), landing=str(landing)).status == "published"
 
@@ -333,7 +334,26 @@ def test_the_blade_census_layout_gives_the_same_published_tables(run_home, small
 
     flat, blade = published(FIRST_PUBLISH), published(snapshot(home / "sendboard.duckdb"))
     assert {"kpi.sen_prevalence", "public.sen_prevalence", "kpi.reconciliation"} <= set(flat)
-    assert blade == flat
+    attendance = ("kpi.sen_attendance", "public.sen_attendance")
+    assert [flat[t][0] for t in attendance] == [0, 0]
+    # 35 censuses report 35 terms' attendance (autumn 2013-14 to autumn 2025-26), four rows
+    # a term (three SEN statuses and all).
+    assert [blade[t][0] for t in attendance] == [140, 140]
+    assert {t: v for t, v in blade.items() if t not in attendance} == {
+        t: v for t, v in flat.items() if t not in attendance}
+    # The disclosure model's attendance relations hold on the true table, and what was
+    # published of it leaves nothing to work out.
+    from transforms import disclosure
+    from transforms.disclosure_model import MODEL
+
+    con = duckdb.connect(str(home / "sendboard.duckdb"), read_only=True)
+    try:
+        true, shown = (con.execute(f"SELECT * FROM {s}.sen_attendance").pl()
+                       for s in ("kpi", "public"))
+    finally:
+        con.close()
+    assert disclosure.residuals({"sen_attendance": true}, MODEL) == []
+    assert disclosure.audit({"sen_attendance": shown}, MODEL).passed
 
 
 def test_published_tables_are_those_recorded_for_the_sample(run_home):

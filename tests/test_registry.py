@@ -24,7 +24,7 @@ def test_the_registry_has_every_published_kpi_once_in_its_build_order():
         "ehcp_timeliness_bands", "ehcp_assessment_decisions", "ehcp_disputes",
         "ehcp_annual_reviews", "ehcp_phase_transfers", "ehcp_not_in_school",
         "ehcp_personal_budgets", "ehcp_requests_by_source", "ehcp_ceased_by_duration",
-        "benchmarks", "reconciliation"]
+        "sen_attendance", "benchmarks", "reconciliation"]
     assert len(BY_NAME) == len(REGISTRY)
     # What an entry is computed from is built before it (the forecast is the one that
     # reads every KPI before it; reconciliation reads them all).
@@ -60,7 +60,9 @@ def test_an_entry_says_how_explain_lists_its_records_or_why_it_cannot(kpi):
     from warehouse.registry import Explanation
 
     if isinstance(kpi.explained, str):
-        assert kpi.name in {"dsg_balance", "forecast", "benchmarks", "reconciliation"}
+        # sen_attendance: not yet explained (its staged rows keep no source row).
+        assert kpi.name in {"dsg_balance", "forecast", "benchmarks", "reconciliation",
+                            "sen_attendance"}
         assert len(kpi.explained) > 20
         return
     how = kpi.explained

@@ -24,7 +24,10 @@ from sendboard.sample.census import census_terms
 from sendboard.sample.census_blade import blade_file_name, census_tables, fsm_table
 from sendboard.sample.establishments import LA_CODE
 from sendboard.sample.world import build_world
-from tests.conftest import SMALL_COHORT
+from tests.conftest import SMALL_COHORT, archive_at
+from transforms.attendance_kpis import sen_attendance
+from warehouse import loads, store
+from warehouse.core import optional
 
 SEED = 7
 BLADE_DATE = "%Y-%b-%d %H:%M:%S"
@@ -144,11 +147,13 @@ def test_one_school_return_per_school_and_files_per_census(census_dirs):
     names = sorted(p.name for p in census.iterdir())
     assert all(re.fullmatch(r"Blade-Export_\d\d-\d\d-\d{4}_[a-z]+\.csv", n) for n in names)
     assert len({n.split("_")[1] for n in names}) == 35
-    assert len(names) == sum(len(census_tables(t)) for _, t in census_terms()) == 117
+    assert len(names) == sum(len(census_tables(t)) for _, t in census_terms()) == 187
     day = census_day(2025, "spring")
     assert {n for n in names if day.strftime("%d-%m-%Y") in n} == {
         "Blade-Export_16-01-2025_schoolcensus.csv", "Blade-Export_16-01-2025_pupilonroll.csv",
-        "Blade-Export_16-01-2025_senneeds.csv", "Blade-Export_16-01-2025_fsmperiod.csv"}
+        "Blade-Export_16-01-2025_senneeds.csv", "Blade-Export_16-01-2025_fsmperiod.csv",
+        "Blade-Export_16-01-2025_termlysessiondetailsonroll.csv",
+        "Blade-Export_16-01-2025_termlyexclusionsonroll.csv"}
     assert "Blade-Export_03-10-2024_fsmperiodsonroll.csv" in names
     sc = _read(census / blade_file_name(day, "schoolcensus"))
     flat = _flat(census_dirs["flat"], 2025, "spring")
@@ -185,6 +190,14 @@ SPRING_2019 = {
                  "pupilonrolltableid", "sentyperank", "sentype"],
     "fsmperiod": ["fsmperiodtableid", "NativeId", "fsmperiodorderseqcolumn", "sourceid",
                   "pupilonrolltableid", "fsmstartdate", "fsmenddate", "ukcountry"],
+    "termlysessiondetailsonroll": [
+        "termlysessiondetailsonrolltableid", "NativeId",
+        "termlysessiondetailsonrollorderseqcolumn", "sourceid", "pupilonrolltableid",
+        "absencesessions", "attendancereason"],
+    "termlyexclusionsonroll": [  # the 2017 diff removes incare
+        "termlyexclusionsonrolltableid", "NativeId", "termlyexclusionsonrollorderseqcolumn",
+        "sourceid", "pupilonrolltableid", "startdate", "sessions", "category", "reason",
+        "senprovision"],
 }
 AUTUMN_2024 = {
     "schoolcensus": [
@@ -212,6 +225,14 @@ AUTUMN_2024 = {
     "fsmperiodsonroll": ["fsmperiodsonrolltableid", "NativeId", "fsmperiodsonrollorderseqcolumn",
                          "sourceid", "pupilonrolltableid", "fsmstartdate", "fsmenddate",
                          "ukcountry"],
+    "termlysessiondetailsonroll": [  # the 2020 diff renames absencesessions
+        "termlysessiondetailsonrolltableid", "NativeId",
+        "termlysessiondetailsonrollorderseqcolumn", "sourceid", "pupilonrolltableid",
+        "attendancereason", "sessions"],
+    "termlyexclusionsonroll": [  # 2016 removes incare; 2021 replaces reason by reason1-3
+        "termlyexclusionsonrolltableid", "NativeId", "termlyexclusionsonrollorderseqcolumn",
+        "sourceid", "pupilonrolltableid", "startdate", "sessions", "category", "senprovision",
+        "reason1", "reason2", "reason3"],
 }
 
 
@@ -306,3 +327,42 @@ def test_ids_do_not_parse_as_numbers(census_dirs):
         with pytest.raises(ValueError):
             float(value)
     assert np.unique(pupils["sourceid"].str.len_chars().to_numpy()).tolist() == [8]
+
+
+def test_attendance_and_exclusions_are_realistic_by_sen_status(census_dirs, tmp_path):
+    """The Blade sample's censuses of 2023-24 and 2024-25 (six terms) loaded as an LA's
+    would be, then kpi.sen_attendance: absence about 6-7% overall, about 9% on SEN support
+    and 10-12% with a plan; persistent absence about 20% overall and 35% with a plan;
+    suspensions several times as frequent for pupils with SEN; a few permanent exclusions."""
+    landing = tmp_path / "landing" / "census"
+    landing.mkdir(parents=True)
+    for p in census_dirs["blade"].iterdir():
+        day = dt.datetime.strptime(p.name.split("_")[1], "%d-%m-%Y").date()
+        if dt.date(2024, 1, 1) <= day <= dt.date(2025, 12, 31):
+            (landing / p.name).write_bytes(p.read_bytes())
+    con = store.connect(tmp_path / "warehouse.duckdb")
+    found = loads.discover(tmp_path / "landing", {})
+    outcomes = [o for b in loads.batches(found.new)
+                for o in loads.load_batch(con, b, b"k" * 32, "run-1", archive_at(tmp_path))]
+    assert {o.status for o in outcomes} == {"loaded"}
+    assert sum(o.rows_quarantined for o in outcomes) == 0
+    t = sen_attendance(optional(con, "stage.census_attendance"),
+                       optional(con, "stage.census_exclusions"), "sample", dt.date(2025, 10, 2))
+    con.close()
+    assert t.select("academic_year", "term").unique().height == 6
+    by = t.group_by("sen_status").agg(
+        (100 * pl.col("sessions_missed").sum() / pl.col("sessions_possible").sum())
+        .alias("absence"),
+        (100 * pl.col("persistent_absentees").sum() / pl.col("enrolments").sum()).alias("pa"),
+        (100 * pl.col("suspensions").sum() / pl.col("pupils").sum()).alias("suspensions"),
+        pl.col("permanent_exclusions").sum().alias("permanent"))
+    got = {r["sen_status"]: r for r in by.iter_rows(named=True)}
+    assert 6.0 <= got["all"]["absence"] <= 7.0
+    assert 10.0 <= got["ehcp"]["absence"] <= 12.0
+    assert 8.0 <= got["sen_support"]["absence"] <= 10.0
+    assert 4.5 <= got["no_sen"]["absence"] <= 6.5
+    assert 18.0 <= got["all"]["pa"] <= 24.0
+    assert 30.0 <= got["ehcp"]["pa"] <= 40.0
+    for status in ("ehcp", "sen_support"):
+        assert got[status]["suspensions"] > 3 * got["no_sen"]["suspensions"]
+    assert 1 <= got["all"]["permanent"] <= 10

@@ -40,6 +40,7 @@ def _reconciled(measure: str, ref: Ref) -> Relation:
 
 _PREVALENCE = ("pupils", "ehcp", "sen_support")
 _JANUARY = {"year": pl.col("census_date").dt.year()}
+_TERM = {"year": "academic_year", "term": "term"}
 
 RELATIONS: tuple[Relation, ...] = (
     # The requests funnel: every request received is decided either way, withdrawn, or
@@ -154,6 +155,25 @@ RELATIONS: tuple[Relation, ...] = (
       for c in _PREVALENCE),
     _row_sum("sen_prevalence", "SEN of pupils", ("ehcp", "sen_support"), "pupils", "<=",
              {"date": "census_date", "scope": "scope", "id": "scope_id"}),
+    # Attendance and exclusions: an enrolment or exclusion record has one SEN status, so
+    # the statuses add up to `all`; a pupil can hold two (an enrolment and an exclusion of
+    # different statuses), so their pupils add up to at least `all`'s, each at most it.
+    *(Relation(f"attendance statuses {c}",
+               Ref("sen_attendance", (c,), _TERM, pl.col("sen_status") != "all"),
+               Ref("sen_attendance", (c,), _TERM, pl.col("sen_status") == "all"))
+      for c in ("enrolments", "persistent_absentees", "suspensions", "permanent_exclusions")),
+    *(Relation(f"attendance pupils {c}",
+               Ref("sen_attendance", (c,), _TERM, pl.col("sen_status") == "all"),
+               Ref("sen_attendance", (c,), _TERM, pl.col("sen_status") != "all"), "<=",
+               summed=True) for c in ("pupils", "pupils_suspended")),
+    *(Relation(f"attendance pupils {c} {status} of all",
+               Ref("sen_attendance", (c,), _TERM, pl.col("sen_status") == status),
+               Ref("sen_attendance", (c,), _TERM, pl.col("sen_status") == "all"), "<=")
+      for c in ("pupils", "pupils_suspended") for status in ("ehcp", "sen_support", "no_sen")),
+    *(_row_sum("sen_attendance", f"attendance {part} of {whole}", (part,), whole, "<=",
+               {**_TERM, "status": "sen_status"})
+      for part, whole in (("persistent_absentees", "enrolments"),
+                          ("pupils_suspended", "pupils"), ("pupils_suspended", "suspensions"))),
     # The public pack's printed totals of place sufficiency (pack_totals).
     Relation("pack: place sufficiency totals",
              Ref("place_sufficiency", ("ehcp_pupils",),

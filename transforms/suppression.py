@@ -203,6 +203,22 @@ POLICIES: dict[str, Policy] = {
     "forecast": Policy(("p10", "p50", "p90")),
     "place_sufficiency": Policy(("ehcp_pupils",),
                                 {"occupancy_pct": ("ehcp_pupils", "funded_places")}),
+    # A term's SEN statuses add up to (about: a pupil of two statuses is one) its `all` row.
+    # Sessions and the absence rate go with the enrolments they are of.
+    "sen_attendance": Policy(
+        ("pupils", "enrolments", "persistent_absentees", "suspensions", "pupils_suspended",
+         "permanent_exclusions"),
+        {"absence_rate_pct": ("enrolments", "enrolments"),
+         "sessions_possible": ("enrolments", "enrolments"),
+         "sessions_missed": ("enrolments", "enrolments"),
+         "persistent_absence_pct": ("persistent_absentees", "enrolments"),
+         "pupils_suspended_pct": ("pupils_suspended", "pupils"),
+         "suspension_rate": ("suspensions", "pupils"),
+         "permanent_exclusion_rate": ("permanent_exclusions", "pupils")},
+        groups=tuple((("academic_year", "term"), c, pl.col("sen_status") != "all",
+                      ("row", pl.col("sen_status") == "all"))
+                     for c in ("pupils", "enrolments", "persistent_absentees", "suspensions",
+                               "pupils_suspended", "permanent_exclusions"))),
 }
 
 

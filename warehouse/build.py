@@ -87,9 +87,15 @@ def read_inputs(con: duckdb.DuckDBPyConnection, settings: Settings,
     la_code = core.la_code if core and core.la_code else census_la_code(census)
     # The DfE release shipped with sendboard is always there; landed releases join it.
     dfe = dfe_figures(con) if la_code else None
+    attendance = (optional(con, "stage.census_attendance"),
+                  optional(con, "stage.census_exclusions"))
     sources = {
         "census": "" if census is None else
         f"school census ({census['census_date'].n_unique()} censuses)",
+        "attendance": ", ".join(files_in(con, t, what) for t, what, frame in (
+            ("stage.census_attendance", "Blade census sessions", attendance[0]),
+            ("stage.census_exclusions", "Blade census exclusions", attendance[1]))
+            if frame is not None) or "school census (no Blade attendance tables loaded)",
         **{name: files_in(con, table, what) for name, table, what, frame in (
             ("ledger", "stage.finance_ledger", "HNB ledger", ledger),
             ("dsg", "stage.finance_dsg", "DSG", dsg),
@@ -114,6 +120,7 @@ def read_inputs(con: duckdb.DuckDBPyConnection, settings: Settings,
         dfe=dfe,
         census_sides=(census_against_sen2(census, core.plans, core.placements)
                       if dfe is not None and census is not None and core else None),
+        attendance=attendance if census is not None else None,
         sources=sources, out=out), sen2_missing
 
 

@@ -1,22 +1,26 @@
 """A school census as COLLECT's Blade export (a CSV a table: docs/census-blade.md) into
 stage.census: each table read on its own, then joined into the flat census rows, judged by
 the census rules and written in one transaction, replacing the (census date, school) pairs
-the export holds."""
+the export holds. Where the export has them, its pupils' attendance and exclusions go to
+stage.census_attendance and stage.census_exclusions in the same transaction (the flat
+layout has neither: nothing here runs for it)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from schemas.census import blade_table_schema, census_schema
 from schemas.contracts import BLADE_TABLE_NAMES, CENSUS, CENSUS_BLADE
 from transforms.census import one_census, stage_census
+from transforms.census_attendance import sessions_missed, stage_attendance, stage_exclusions
 from transforms.census_blade import BLADE_COLUMN, blade_table, join_tables, set_key, used_table
 from transforms.readers import FileRejected, header_of
 from transforms.timing import stage
-from transforms.validate import quarantine_rows, validate
+from transforms.validate import QUARANTINE_SCHEMA, quarantine_rows, validate
 from values.parse import date_of
 from warehouse import store
 from warehouse.exports import read_parts
@@ -51,8 +55,10 @@ def read_table(f: LandedFile) -> Read | str | None:
     if table is None:
         return None
     try:
+        # A pupil's sessions row that fails holds back their other rows: its pupil is kept.
+        ids = ("pupilonrolltableid",) if table == "termlysessiondetails" else ()
         return read_validated(f.path, CENSUS_BLADE[table], blade_table_schema(table),
-                              known_only=True)
+                              known_only=True, ids=ids)
     except FileRejected as e:
         return str(e)
 
@@ -118,8 +124,9 @@ def _join(rec: Recorder, reads: dict[str, tuple[LandedFile, Read]],
                                                                "pupilonrolltableid")
         staged_ids = pupils.join(v.good.select("row_number"), on="row_number",
                                  how="semi")["pupilonrolltableid"]
-        for t in ("senneeds", "fsmperiod"):
+        for t in ("senneeds", "fsmperiod", *ATTENDANCE_TABLES):
             if t in reads:
+                lost.setdefault(t, pl.DataFrame(schema=QUARANTINE_SCHEMA))
                 kept = reads[t][1].validated.good.join(
                     lost[t].select("row_number").unique(), on="row_number", how="anti")
                 _, cascade = quarantine_rows(
@@ -129,6 +136,7 @@ def _join(rec: Recorder, reads: dict[str, tuple[LandedFile, Read]],
                 lost[t] = pl.concat([lost[t], cascade])
     with stage("transform"):
         staged = stage_census(v.good, rec.key)
+        attendance = _attendance(reads, lost, staged)
     outcomes = []
     pupil_file = reads["pupilonroll"][0]
     period = periods_text(staged, ("census_date",))
@@ -136,20 +144,78 @@ def _join(rec: Recorder, reads: dict[str, tuple[LandedFile, Read]],
     with stage("load"), store.transaction(rec.con):
         replaced = staged.height and store.replace_periods(
             rec.con, "stage.census", staged, ("census_date", "laestab"), pupil_file.sha256)
+        for t, frame in attendance.items():
+            _replace_schools(rec.con, ATTENDANCE_TABLES[t], frame, staged, reads[t][0].sha256)
         for t, (f, r) in reads.items():
             if t in lost:
                 r.quarantine = pl.concat([r.quarantine, lost[t]]).sort(
                     "row_number", "column_name")
             loaded = staged.height if t == "pupilonroll" else \
                 r.rows_read - r.quarantine["row_number"].n_unique()
-            # Only the pupils' file holds the staged rows; the others name their table,
-            # so that replacing its rows never marks them superseded.
-            table = "stage.census" if t == "pupilonroll" else f"stage.census ({t})"
+            # Only the pupils' file holds the staged rows (and the attendance tables their
+            # own); the others name their table, so that replacing its rows never marks
+            # them superseded.
+            table = "stage.census" if t == "pupilonroll" else ATTENDANCE_TABLES.get(
+                t, f"stage.census ({t})")
             rec.record(f, r, loaded, period, table, periods)
             outcomes.append(rec.outcome(f, r, loaded, period))
         if replaced:
             store.supersede(rec.con, "stage.census", pupil_file.name)
+        for t in attendance:
+            store.supersede(rec.con, ATTENDANCE_TABLES[t], reads[t][0].name)
     return outcomes
+
+
+# The attendance tables read, and where their rows are staged.
+ATTENDANCE_TABLES = {"termlysessiondetails": "stage.census_attendance",
+                     "termlyexclusions": "stage.census_exclusions"}
+
+def _attendance(reads: dict[str, tuple[LandedFile, Read]], lost: dict[str, pl.DataFrame],
+                staged: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The staging rows of the export's attendance tables (by table), their held-back rows
+    added to `lost`. A pupil with any sessions row held back has no attendance staged: a
+    total missing a reason would understate their absence."""
+    links = reads["pupilonroll"][1].validated.good.select("row_number", "pupilonrolltableid")
+    out = {}
+    if "termlysessiondetails" in reads:
+        rows = _kept(reads, lost, "termlysessiondetails")
+        read = reads["termlysessiondetails"][1].validated
+        failed = read.failed_ids if read.failed_ids is not None else rows.clear()
+        held = pl.concat([failed.select("pupilonrolltableid"), read.good.join(
+            lost["termlysessiondetails"].select("row_number"), on="row_number", how="semi"
+        ).select("pupilonrolltableid")])
+        rows, cascade = quarantine_rows(
+            rows, rows["pupilonrolltableid"].is_in(held["pupilonrolltableid"].implode()),
+            "pupilonrolltableid", "belongs to a pupil another of whose sessions rows is "
+            "quarantined", set())
+        sessions, too_many = sessions_missed(reads["pupilonroll"][1].validated.good, rows)
+        lost["termlysessiondetails"] = pl.concat([lost["termlysessiondetails"], cascade,
+                                                  too_many])
+        out["termlysessiondetails"] = stage_attendance(staged, links, sessions.filter(
+            ~pl.col("pupilonrolltableid").is_in(held["pupilonrolltableid"].implode())))
+    if "termlyexclusions" in reads:
+        out["termlyexclusions"] = stage_exclusions(staged, links,
+                                                   _kept(reads, lost, "termlyexclusions"))
+    return out
+
+
+def _kept(reads: dict[str, tuple[LandedFile, Read]], lost: dict[str, pl.DataFrame],
+          table: str) -> pl.DataFrame:
+    return reads[table][1].validated.good.join(lost[table].select("row_number").unique(),
+                                               on="row_number", how="anti")
+
+
+def _replace_schools(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame,
+                     staged: pl.DataFrame, sha256: str) -> None:
+    """`frame` in place of `table`'s rows of every (census day, school) the export's pupils
+    are staged for, as stage.census's are replaced: a school whose re-issued export has no
+    attendance row keeps none from the earlier one."""
+    if store.table_exists(con, table):
+        with store.registered(con, "_schools", staged.select(
+                "census_date", pl.col("laestab").cast(pl.Utf8)).unique()):
+            con.execute(f"DELETE FROM {table} t USING _schools s WHERE "
+                        "t.census_date = s.census_date AND t.laestab::VARCHAR = s.laestab")
+    store.replace_periods(con, table, frame, ("census_date", "laestab"), sha256)
 
 
 def _companions(rec: Recorder, batch: list[LandedFile],

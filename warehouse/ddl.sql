@@ -107,6 +107,11 @@ CREATE TABLE IF NOT EXISTS audit.archive_purges (
 -- Staging tables (stage.*) are created from the typed frames of warehouse/sources.py on the
 -- first load; each row keeps the file's sha256 and its row_number, so any staged row can be
 -- traced back to the archived file and the row a spreadsheet shows for it.
+-- stage.census_attendance (a row a pupil with possible sessions: the term before the census's
+-- sessions possible, authorised and unauthorised absence) and stage.census_exclusions (a row a
+-- suspension or permanent exclusion) come from a Blade census's attendance tables, keyed like
+-- stage.census (census_date, laestab, pupil_id) and replaced with it per (census date, school):
+-- warehouse/census_export.py.
 
 -- The pseudonymisation key the warehouse's pseudonyms were made with, as its fingerprint:
 -- HMAC-SHA256 of a fixed label under the key (warehouse/pseudonym_key.py), which tells two

@@ -3,9 +3,12 @@
 The same pupils, schools and codes as the flat files of `census.py` (the same seed gives the
 same rows), laid out as an LA receives the COLLECT export: `schoolcensus` (one row per school
 return), `pupilonroll` (one row per flat row), `senneeds` (spring only) and the term's FSM
-periods table, linked by opaque `*tableid` strings. Columns per (year, term) follow the public
-spec in SocialFinanceDigitalLabs/liia-tools-pipeline (liiatools/school_census_pipeline/spec/);
-what was found there, and how a loader should read these files, is in docs/census-blade.md.
+periods table, linked by opaque `*tableid` strings; and the term before the census's attendance
+(`termlysessionspossible`, `termlysessiondetailsonroll`) and exclusions
+(`termlyexclusionsonroll`), from a random stream of their own (sample/attendance.py).
+Columns per (year, term) follow the public spec in
+SocialFinanceDigitalLabs/liia-tools-pipeline (liiatools/school_census_pipeline/spec/); what
+was found there, and how a loader should read these files, is in docs/census-blade.md.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from sendboard.sample.attendance import census_attendance
 from sendboard.sample.calendar import census_day, to_days
 from sendboard.sample.census import pupils_on_census
 from sendboard.sample.establishments import LA_CODE
@@ -86,6 +90,18 @@ _BASE: dict[tuple[str, str], tuple[str, ...]] = {
     ("fsmperiod", "summer"): (
         "fsmperiodtableid", "NativeId", "fsmperiodorderseqcolumn", "sourceid",
         "pupilonrolltableid", "fsmstartdate", "fsmenddate", "ukcountry"),
+    # Attendance and exclusions: the same columns every term (autumn from the 2015 schema,
+    # spring and summer from the 2016 diff's base tables).
+    **{(table, term): columns for term in ("autumn", "spring", "summer")
+       for table, columns in (
+           ("termlysessiondetailsonroll", (
+               "termlysessiondetailsonrolltableid", "NativeId",
+               "termlysessiondetailsonrollorderseqcolumn", "sourceid", "pupilonrolltableid",
+               "absencesessions", "attendancereason")),
+           ("termlyexclusionsonroll", (
+               "termlyexclusionsonrolltableid", "NativeId",
+               "termlyexclusionsonrollorderseqcolumn", "sourceid", "pupilonrolltableid",
+               "startdate", "sessions", "incare", "category", "reason", "senprovision")))},
 }
 
 # The yearly diffs that touch these tables' columns, in the order the diff files list them
@@ -153,6 +169,25 @@ _CHANGES: tuple[tuple[int, str, str, str, tuple[str, ...]], ...] = (
         "termlysessionsexceptional")),
 )
 
+# The attendance tables' diffs (schema files 2016, 2017, 2020, 2021).
+_CHANGES += (
+    (2016, "autumn", "termlyexclusionsonroll", "remove", ("incare",)),
+    (2017, "spring", "termlyexclusionsonroll", "remove", ("incare",)),
+    (2017, "summer", "termlyexclusionsonroll", "remove", ("incare",)),
+    (2020, "spring", "termlyexclusionsonroll", "add", (
+        "reinstatementdate", "reviewdate", "reviewresult", "senexpert")),
+    (2020, "summer", "termlyexclusionsonroll", "add", (
+        "reinstatementdate", "reviewdate", "reviewresult", "senexpert")),
+    (2020, "autumn", "termlysessiondetailsonroll", "rename", ("absencesessions", "sessions")),
+    (2021, "autumn", "termlyexclusionsonroll", "remove", ("reason",)),
+    (2021, "autumn", "termlyexclusionsonroll", "add", ("reason1", "reason2", "reason3")),
+    *((2021, t, table, op, names) for t in ("spring", "summer") for table, op, names in (
+        ("termlyexclusionsonroll", "remove", (
+            "reason", "reinstatementdate", "reviewdate", "reviewresult", "senexpert")),
+        ("termlyexclusionsonroll", "add", ("reason1", "reason2", "reason3")),
+        ("termlysessiondetailsonroll", "rename", ("absencesessions", "sessions")))),
+)
+
 _TERM_CODE = {"autumn": "AUT", "spring": "SPR", "summer": "SUM"}
 
 
@@ -170,7 +205,11 @@ def fsm_table(term: str) -> str:
 def census_tables(term: str) -> tuple[str, ...]:
     """The tables written for a census of this term (the spec has `senneeds` in spring only)."""
     needs = ("senneeds",) if term == "spring" else ()
-    return ("schoolcensus", "pupilonroll", *needs, fsm_table(term))
+    return ("schoolcensus", "pupilonroll", *needs, fsm_table(term),
+            *ATTENDANCE_TABLES)
+
+
+ATTENDANCE_TABLES = ("termlysessiondetailsonroll", "termlyexclusionsonroll")
 
 
 def blade_columns(table: str, year: int, term: str) -> list[str]:
@@ -202,7 +241,7 @@ _MASK = np.uint64((1 << 44) - 1)
 _ROW_BITS = 22
 _FIELDS = {"tableid": 0, "NativeId": 1, "sourceid": 2}
 _TABLES = {"schoolcensus": 0, "pupilonroll": 1, "senneeds": 2, "fsmperiod": 3,
-           "fsmperiodsonroll": 4}
+           "fsmperiodsonroll": 4, "termlysessiondetailsonroll": 5, "termlyexclusionsonroll": 6}
 _TERM_INDEX = {"spring": 0, "summer": 1, "autumn": 2}
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
@@ -328,6 +367,9 @@ def write_census_blade(world: World, out_dir: Path, year: int, term: str) -> lis
         pl.col("sex").alias("sex" if "sex" in pupil_cols else "gender"),
         pl.col("enrol").alias("enrolstatus"), pl.col("provision").alias("senprovision"),
         pl.col("nc").alias("ncyearactual"))
+    possible, details, exclusions = census_attendance(pupils, world.seed, census, year, term)
+    por = por.with_columns(pl.Series("termlysessionspossible", possible).cast(pl.Float64)
+                           .cast(pl.String))
 
     paths = [_write(sc, blade_columns("schoolcensus", year, term),
                     out_dir / blade_file_name(day_date, "schoolcensus")),
@@ -353,6 +395,26 @@ def write_census_blade(world: World, out_dir: Path, year: int, term: str) -> lis
     table = fsm_table(term)
     paths.append(_write(_with_ids(fsm, keys, table, census), blade_columns(table, year, term),
                         out_dir / blade_file_name(day_date, table)))
+
+    # Blade writes counts as floats (`133.0`); the sessions column is `absencesessions`
+    # until the 2020-21 schemas.
+    sessions = pl.col("sessions").cast(pl.Float64).cast(pl.String)
+    detail_cols = blade_columns("termlysessiondetailsonroll", year, term)
+    counted = "sessions" if "sessions" in detail_cols else "absencesessions"
+    detail = links[details["row"].to_numpy()].with_columns(
+        details["attendancereason"], details.select(sessions).to_series().alias(counted))
+    paths.append(_write(_with_ids(detail, keys, "termlysessiondetailsonroll", census),
+                        detail_cols, out_dir / blade_file_name(day_date,
+                                                               "termlysessiondetailsonroll")))
+    excluded = links[exclusions["row"].to_numpy()].with_columns(
+        _blade_dates(exclusions["startdate"].to_numpy()).alias("startdate"),
+        exclusions.select(sessions).to_series(), exclusions["category"],
+        exclusions["senprovision"].replace("", None),
+        pl.lit("PA").alias("reason1" if "reason1" in blade_columns(
+            "termlyexclusionsonroll", year, term) else "reason"))
+    paths.append(_write(_with_ids(excluded, keys, "termlyexclusionsonroll", census),
+                        blade_columns("termlyexclusionsonroll", year, term),
+                        out_dir / blade_file_name(day_date, "termlyexclusionsonroll")))
     return paths
 
 

@@ -16,6 +16,7 @@ import duckdb
 
 from warehouse.changes import since_previous
 from warehouse.pack.appendix import definitions_appendix
+from warehouse.pack.inclusion import inclusion_section
 from warehouse.pack.pdf import print_pdf
 from warehouse.pack.readiness import readiness_section
 from warehouse.pack.sections import (
@@ -66,7 +67,8 @@ def _published_as_of(con: duckdb.DuckDBPyConnection) -> dt.date | None:
 # the order the pack shows them (the registry's is the order tables are built in).
 SECTIONS = {"caseload": caseload_section, "timeliness": timeliness_section,
             "duties": duties_section, "placement": placement_section, "need": need_section,
-            "prevalence": prevalence_section, "finance": finance_section,
+            "prevalence": prevalence_section, "inclusion": inclusion_section,
+            "finance": finance_section,
             "recovery": recovery_section, "places": places_section,
             "forecast": forecast_section}
 

@@ -1,0 +1,286 @@
+"""kpi.sen_attendance (transforms/attendance_kpis.py) and the Blade census's attendance and
+exclusions tables through the real loader (warehouse/census_export.py).
+
+tests/handmade.py's spring 2024 census as a Blade export (its 18 January 2024 census reports
+the autumn term 2023/24's attendance), with hand-made `termlysessiondetailsonroll` and
+`termlyexclusionsonroll` tables and `termlysessionspossible` on the pupils:
+
+| row | pupil | school | provision | possible | missed (authorised + unauthorised) | PA |
+| --- | --- | --- | --- | --- | --- | --- |
+| 2 | Ann | 100001 | E | 140 | I 10 + M 4 + O 2 = 16 (11.4%) | yes |
+| 3 | Bob | 100001 | K | 140 | I 6 + G 4 = 10 (7.1%); X 6 and # 2 not counted | no |
+| 4 | Cat | 100001 | N | 140 | none | no |
+| 5 | Dan | 100001 (main) | N | 100 | N 10 (10%: on the line) | yes |
+| 6 | Dan | 100002 PRU (subsidiary) | K | 40 | U 2 (5%) | no |
+| 7 | Eve | 100002 PRU | K | 140 | E 20 + O 3 = 23 (16.4%) | yes |
+
+So autumn 2023/24: EHCP 1 enrolment, 16/140 = 11.4%, PA 100%; SEN support 3 enrolments
+(Bob, Dan at the PRU, Eve), 35/320 = 10.9%, PA 1 of 3 = 33.3%; no SEN 2 (Cat, Dan at the
+school), 10/240 = 4.2%, PA 50%; all 6 enrolments of 5 pupils, 61/700 = 8.7%, PA 3 of 6 = 50%.
+
+Exclusions: Eve SUSP 10 Oct 2023 and FIXD 20 Nov 2023 (autumn, SEN support); Dan LNCH 1 Dec
+2023 at the school (autumn; no provision on the record: his N there); Ann SUSP 5 April 2023,
+record provision P (spring 2022/23: Easter 2023 was 9 April; P is SEN support); Bob PERM 5
+June 2023, record provision S (summer 2022/23; S is EHCP).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from tests import handmade
+from tests.conftest import archive_at
+from transforms.attendance_kpis import easter_sunday, exclusion_terms, sen_attendance
+from warehouse import loads, store
+from warehouse.core import optional
+
+KEY = b"k" * 32
+STAMP = "18-01-2024"
+POSSIBLE = ["140.0", "140.0", "140.0", "100.0", "40.0", "140.0"]
+SESSIONS = [(0, "I", 10), (0, "M", 4), (0, "O", 2), (1, "I", 6), (1, "G", 4), (1, "X", 6),
+            (1, "#", 2), (3, "N", 10), (4, "U", 2), (5, "E", 20), (5, "O", 3)]
+EXCLUSIONS = [(5, "2023-10-10", "SUSP", "K"), (5, "2023-11-20", "FIXD", "K"),
+              (3, "2023-12-01", "LNCH", ""), (0, "2023-04-05", "SUSP", "P"),
+              (1, "2023-06-05", "PERM", "S")]
+
+
+@pytest.fixture
+def con(tmp_path):
+    c = store.connect(tmp_path / "warehouse.duckdb")
+    yield c
+    c.close()
+
+
+def load_landing(con, tmp_path, run="run-1") -> dict[str, loads.FileOutcome]:
+    found = loads.discover(tmp_path / "landing", store.known_files(con))
+    return {o.name.rsplit("_", 1)[1].removesuffix(".csv"): o
+            for b in loads.batches(found.new)
+            for o in loads.load_batch(con, b, KEY, run, archive_at(tmp_path))}
+
+
+def write_export(folder, sessions=SESSIONS, exclusions=EXCLUSIONS, possible=POSSIBLE,
+                 ) -> dict[str, object]:
+    """The hand-made Blade census with its attendance tables (written as Blade does: the
+    pupil's id first, floats for sessions, Blade dates)."""
+    paths = handmade.write_census_blade(folder)
+    pupils = pl.read_csv(paths["pupilonroll"], infer_schema=False)
+    pupils.with_columns(pl.Series("termlysessionspossible", possible)).write_csv(
+        paths["pupilonroll"])
+    ids = pupils["pupilonrolltableid"].to_list()
+    detail = folder / f"Blade-Export_{STAMP}_termlysessiondetailsonroll.csv"
+    pl.DataFrame({
+        "pupilonrolltableid": [ids[p] for p, _, _ in sessions],
+        "NativeId": [f"P{p}" for p, _, _ in sessions],
+        "termlysessiondetailsonrolltableid": [f"d{i:07x}" for i in range(len(sessions))],
+        "termlysessiondetailsonrollorderseqcolumn": [str(i + 1) for i in range(len(sessions))],
+        "sourceid": ["src"] * len(sessions),
+        "sessions": [f"{n}.0" if isinstance(n, int) else n for _, _, n in sessions],
+        "attendancereason": [c for _, c, _ in sessions]}).write_csv(detail)
+    excl = folder / f"Blade-Export_{STAMP}_termlyexclusionsonroll.csv"
+    pl.DataFrame({
+        "pupilonrolltableid": [ids[p] for p, *_ in exclusions],
+        "NativeId": [f"P{p}" for p, *_ in exclusions],
+        "termlyexclusionsonrolltableid": [f"e{i:07x}" for i in range(len(exclusions))],
+        "termlyexclusionsonrollorderseqcolumn": [str(i + 1) for i in range(len(exclusions))],
+        "sourceid": ["src"] * len(exclusions),
+        "startdate": [handmade.blade(d) for _, d, _, _ in exclusions],
+        "sessions": ["2.0"] * len(exclusions), "reason1": ["PA"] * len(exclusions),
+        "reason2": [""] * len(exclusions), "reason3": [""] * len(exclusions),
+        "category": [c for _, _, c, _ in exclusions],
+        "senprovision": [s for *_, s in exclusions]}).write_csv(excl)
+    return {**paths, "termlysessiondetails": detail, "termlyexclusions": excl,
+            "pupilonroll_ids": ids}
+
+
+def quarantine(con, outcome) -> list[tuple]:
+    return con.execute("SELECT row_number, column_name, rule, value_masked FROM "
+                       "audit.quarantine WHERE sha256 = ? ORDER BY 1, 2", [outcome.sha256]
+                       ).fetchall()
+
+
+def built(con) -> pl.DataFrame:
+    return sen_attendance(optional(con, "stage.census_attendance"),
+                          optional(con, "stage.census_exclusions"), "test", dt.date(2024, 1, 18))
+
+
+def row(table: pl.DataFrame, year: str, term: str, status: str, *columns: str) -> tuple:
+    return table.filter((pl.col("academic_year") == year) & (pl.col("term") == term)
+                        & (pl.col("sen_status") == status)).select(columns).row(0)
+
+
+ABSENCE = ("enrolments", "pupils", "sessions_possible", "sessions_missed", "absence_rate_pct",
+           "persistent_absentees", "persistent_absence_pct")
+EXCLUDED = ("suspensions", "pupils_suspended", "permanent_exclusions", "suspension_rate")
+
+
+def test_sen_attendance_of_a_hand_made_blade_export(con, tmp_path):
+    write_export(tmp_path / "landing" / "census")
+    outcomes = load_landing(con, tmp_path)
+    assert {t: (o.status, o.rows_read, o.rows_loaded, o.rows_quarantined)
+            for t, o in outcomes.items()} == {
+        "schoolcensus": ("loaded", 2, 2, 0), "pupilonroll": ("loaded", 6, 6, 0),
+        "senneeds": ("loaded", 4, 4, 0), "fsmperiod": ("loaded", 2, 2, 0),
+        "termlysessiondetailsonroll": ("loaded", 11, 11, 0),
+        "termlyexclusionsonroll": ("loaded", 5, 5, 0)}
+    staged = con.execute("SELECT laestab, enrol_status, sen_provision, sessions_possible, "
+                         "sessions_authorised, sessions_unauthorised FROM "
+                         "stage.census_attendance ORDER BY row_number").fetchall()
+    assert staged == [("8652001", "C", "E", 140, 14, 2), ("8652001", "C", "K", 140, 6, 4),
+                      ("8652001", "C", "N", 140, 0, 0), ("8652001", "M", "N", 100, 0, 10),
+                      ("8651100", "S", "K", 40, 0, 2), ("8651100", "C", "K", 140, 20, 3)]
+    columns = {n for (n,) in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name IN "
+        "('census_attendance', 'census_exclusions')").fetchall()}
+    assert not {"upn", "dob", "surname", "forename", "pupilonrolltableid"} & columns
+    assert "pupil_id" in columns
+    t = built(con)
+    autumn = {s: row(t, "2023/24", "autumn", s, *ABSENCE)
+              for s in ("ehcp", "sen_support", "no_sen", "all")}
+    assert autumn == {"ehcp": (1, 1, 140, 16, 11.4, 1, 100.0),
+                      "sen_support": (3, 3, 320, 35, 10.9, 1, 33.3),
+                      "no_sen": (2, 2, 240, 10, 4.2, 1, 50.0),
+                      "all": (6, 5, 700, 61, 8.7, 3, 50.0)}
+    assert row(t, "2023/24", "autumn", "sen_support", *EXCLUDED) == (2, 1, 0, 66.67)
+    assert row(t, "2023/24", "autumn", "no_sen", *EXCLUDED) == (1, 1, 0, 50.0)
+    assert row(t, "2023/24", "autumn", "ehcp", *EXCLUDED) == (0, 0, 0, 0.0)
+    assert row(t, "2023/24", "autumn", "all", *EXCLUDED, "pupils_suspended_pct") == (
+        3, 2, 0, 60.0, 40.0)
+    # Exclusions of earlier terms: their own records' provision (legacy P and S) decides.
+    assert row(t, "2022/23", "spring", "sen_support", "pupils", *EXCLUDED) == (1, 1, 1, 0, 100.0)
+    assert row(t, "2022/23", "summer", "ehcp", "pupils", *EXCLUDED) == (1, 0, 0, 1, 0.0)
+    # Nothing says what those terms' absence was: not known, not zero.
+    assert row(t, "2022/23", "spring", "all", "enrolments", "absence_rate_pct") == (None, None)
+    assert t.height == 12 and set(t["definition"]) == {"docs/kpis.md#sen-attendance"}
+
+
+def test_sen_attendance_bad_rows_quarantine_with_their_reasons(con, tmp_path):
+    """A negative session count and an unknown code fail the table's own rules; Bob's other
+    rows go with his bad one; Eve's sessions missed exceed her possible; Cat has sessions
+    but no possible sessions; an unknown exclusion category."""
+    sessions = [*SESSIONS[:3], (1, "I", "-6.0"), *SESSIONS[4:7], (3, "QQ", 10), (4, "U", 2),
+                (5, "E", 120), (5, "O", 30), (2, "I", 4)]
+    exclusions = [*EXCLUSIONS[:4], (1, "2023-06-05", "EXPELLED", "S")]
+    possible = ["140.0", "140.0", "", "100.0", "40.0", "140.0"]
+    paths = write_export(tmp_path / "landing" / "census", sessions, exclusions, possible)
+    outcomes = load_landing(con, tmp_path)
+    codes = "attendance code (/, \\, B, C, C1"
+    got = quarantine(con, outcomes["termlysessiondetailsonroll"])
+    bob = paths["pupilonroll_ids"][1]
+    assert [(r[0], r[1], r[3]) for r in got] == [
+        (5, "sessions", "-6.0"), (6, "pupilonrolltableid", bob),
+        (7, "pupilonrolltableid", bob), (8, "pupilonrolltableid", bob),
+        (9, "attendancereason", "QQ"), (11, "sessions", "120.0"), (12, "sessions", "30.0"),
+        (13, "termlysessionspossible", "<blank>")]
+    assert got[0][2] == "is a whole number of sessions, 0 or more"
+    assert got[1][2] == "belongs to a pupil another of whose sessions rows is quarantined"
+    assert got[4][2].startswith(f"is an {codes}")
+    assert got[5][2] == ("with the pupil's other sessions missed (authorised + unauthorised) "
+                         "exceeds their possible sessions (termlysessionspossible)")
+    assert got[7][2] == ("is a whole number of possible sessions on the pupil's pupilonroll "
+                         "row (it has sessions missed)")
+    assert quarantine(con, outcomes["termlyexclusionsonroll"]) == [
+        (6, "category", "is an exclusion category (PERM, SUSP, FIXD, LNCH)", "EXPELLED")]
+    # The pupils' census rows all load: only their attendance is held back.
+    assert outcomes["pupilonroll"].rows_loaded == 6
+    staged = con.execute("SELECT sen_provision, enrol_status, sessions_possible, "
+                         "sessions_authorised + sessions_unauthorised FROM "
+                         "stage.census_attendance ORDER BY row_number").fetchall()
+    assert staged == [("E", "C", 140, 16), ("K", "S", 40, 2)]  # Ann, Dan at the PRU
+
+
+def test_sen_attendance_table_in_the_wrong_format_is_rejected_whole(con, tmp_path):
+    """Every exclusion's category is written out in words: one message, the file rejected,
+    the rest of the export loaded."""
+    exclusions = [(p, d, "Suspension", s) for p, d, _, s in EXCLUSIONS]
+    write_export(tmp_path / "landing" / "census", exclusions=exclusions)
+    outcomes = load_landing(con, tmp_path)
+    assert outcomes["termlyexclusionsonroll"].status == "rejected"
+    assert outcomes["termlyexclusionsonroll"].message.endswith(
+        "is not in the census format: all 5 rows fail the rule 'category is an exclusion "
+        "category (PERM, SUSP, FIXD, LNCH)' (expected columns: termlyexclusionstableid, "
+        "pupilonrolltableid, startdate, category)")
+    assert outcomes["pupilonroll"].status == "loaded"
+    assert outcomes["termlysessiondetailsonroll"].status == "loaded"
+    assert not store.table_exists(con, "stage.census_exclusions")
+
+
+def test_sen_attendance_a_reissued_export_replaces_its_schools_attendance(con, tmp_path):
+    write_export(tmp_path / "landing" / "census")
+    load_landing(con, tmp_path)
+    reissue = tmp_path / "landing" / "census" / "v2"
+    paths = write_export(reissue, sessions=[(0, "I", 20)])
+    for t in ("termlyexclusions",):
+        paths[t].unlink()
+    load_landing(con, tmp_path, "run-2")
+    assert con.execute("SELECT sessions_possible, sessions_authorised FROM "
+                       "stage.census_attendance WHERE sen_provision = 'E'").fetchall() == [
+        (140, 20)]
+    assert con.execute("SELECT count(*), sum(sessions_authorised + sessions_unauthorised) "
+                       "FROM stage.census_attendance").fetchall() == [(6, 20)]
+
+
+def _attendance(rows: list[tuple]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema={
+        "census_date": pl.Date, "laestab": pl.Utf8, "pupil_id": pl.Utf8,
+        "sen_provision": pl.Utf8, "birth_year": pl.Int32, "birth_month": pl.Int32,
+        "sessions_possible": pl.Int32, "sessions_authorised": pl.Int32,
+        "sessions_unauthorised": pl.Int32}, orient="row")
+
+
+def _exclusions(rows: list[tuple]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema={
+        "census_date": pl.Date, "laestab": pl.Utf8, "pupil_id": pl.Utf8,
+        "sen_provision": pl.Utf8, "start_date": pl.Date, "category": pl.Utf8}, orient="row")
+
+
+def test_sen_attendance_cohort_terms_and_exclusions_counted_once():
+    """Summer census 2025 (spring term 2024/25) and autumn census 2025 (summer 2024/25).
+    A four-year-old (born September 2019: 4 on 31 August 2024) and a pupil with no possible
+    sessions are outside the cohort; a 15-year-old (born September 2008) is in it. One
+    suspension is reported by two censuses and counts once."""
+    may, october = dt.date(2025, 5, 15), dt.date(2025, 10, 2)
+    attendance = _attendance([
+        (may, "8652001", "a", "K", 2015, 3, 120, 10, 2),    # 10%: persistent
+        (may, "8652001", "b", "N", 2019, 9, 120, 60, 0),    # aged 4: not in the cohort
+        (may, "8652001", "c", "N", 2008, 9, 120, 0, 11),    # aged 15: 9.2%, not persistent
+        (may, "8652001", "d", "E", 2012, 1, 0, 0, 0),       # no possible sessions
+        (october, "8652001", "a", "K", 2015, 3, 70, 0, 0),  # summer 2024/25
+    ])
+    exclusions = _exclusions([
+        (may, "8652001", "a", "K", dt.date(2025, 1, 20), "suspension"),
+        (october, "8652001", "a", "K", dt.date(2025, 1, 20), "suspension"),  # the same one
+        (october, "8652001", "a", "K", dt.date(2025, 4, 20), "suspension"),  # Easter Sunday
+        (october, "8652001", "c", "N", dt.date(2025, 4, 21), "permanent"),   # Easter Monday
+    ])
+    t = sen_attendance(attendance, exclusions, "test", dt.date(2025, 10, 2))
+    assert set(zip(t["academic_year"], t["term"], strict=True)) == {("2024/25", "spring"),
+                                                                     ("2024/25", "summer")}
+    assert row(t, "2024/25", "spring", "all", *ABSENCE) == (2, 2, 240, 23, 9.6, 1, 50.0)
+    assert row(t, "2024/25", "spring", "sen_support", *EXCLUDED) == (2, 1, 0, 200.0)
+    assert row(t, "2024/25", "summer", "no_sen", "pupils", *EXCLUDED) == (1, 0, 0, 1, 0.0)
+    assert row(t, "2024/25", "summer", "sen_support", "enrolments", "absence_rate_pct",
+               "persistent_absence_pct") == (1, 0.0, 0.0)
+    assert row(t, "2024/25", "spring", "ehcp", "pupils", "enrolments", "absence_rate_pct",
+               "suspension_rate") == (0, 0, None, None)
+
+
+def test_sen_attendance_is_empty_without_blade_attendance():
+    t = sen_attendance(None, None, "school census", dt.date(2026, 1, 15))
+    assert t.height == 0
+    assert {"academic_year", "term", "sen_status", "pupils", "absence_rate_pct",
+            "persistent_absence_pct", "suspensions", "pupils_suspended",
+            "permanent_exclusions", "as_of", "definition", "source"} <= set(t.columns)
+
+
+def test_sen_attendance_terms_by_the_dfes_dates():
+    assert [easter_sunday(y) for y in (2023, 2024, 2025, 2026)] == [
+        dt.date(2023, 4, 9), dt.date(2024, 3, 31), dt.date(2025, 4, 20), dt.date(2026, 4, 5)]
+    starts, terms = exclusion_terms(pl.Series([
+        dt.date(2024, 7, 31), dt.date(2024, 8, 1), dt.date(2024, 12, 31), dt.date(2025, 1, 1),
+        dt.date(2024, 3, 31), dt.date(2024, 4, 1)]))
+    assert list(zip(starts, terms, strict=True)) == [
+        (2023, "summer"), (2024, "autumn"), (2024, "autumn"), (2024, "spring"),
+        (2023, "spring"), (2023, "summer")]

@@ -1,0 +1,195 @@
+"""kpi.sen_attendance: absence, persistent absence, suspensions and permanent exclusions by
+term and SEN status, from a Blade census's attendance and exclusions (stage.census_attendance,
+stage.census_exclusions; docs/kpis.md#sen-attendance defines each measure).
+
+Pure functions, stamped like transforms/kpis.py's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from transforms.kpis import _pct, _stamp
+
+SEN_STATUSES = ("ehcp", "sen_support", "no_sen")
+STATUS_OF_PROVISION = {"E": "ehcp", "K": "sen_support", "N": "no_sen"}
+TERMS = ("autumn", "spring", "summer")
+# The DfE's absence cohort: pupils of compulsory school age, 5 to 15 on 31 August at the
+# start of the academic year.
+COMPULSORY_AGES = (5, 15)
+# Persistent absence: 10% or more of possible sessions missed (compared in whole numbers,
+# missed x 10 >= possible, so that 38 of 380 is exactly on the line).
+PERSISTENT_TENTHS = 1
+
+COLUMNS = {"academic_year": pl.Utf8, "term": pl.Utf8, "sen_status": pl.Utf8,
+           "pupils": pl.Int64, "enrolments": pl.Int64, "sessions_possible": pl.Int64,
+           "sessions_missed": pl.Int64, "absence_rate_pct": pl.Float64,
+           "persistent_absentees": pl.Int64, "persistent_absence_pct": pl.Float64,
+           "suspensions": pl.Int64, "pupils_suspended": pl.Int64,
+           "pupils_suspended_pct": pl.Float64, "suspension_rate": pl.Float64,
+           "permanent_exclusions": pl.Int64, "permanent_exclusion_rate": pl.Float64}
+
+
+def easter_sunday(year: int) -> dt.date:
+    """Easter Day in the Gregorian calendar (the anonymous Gregorian algorithm): the DfE's
+    spring term ends on Easter Sunday and the summer term starts the day after."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = divmod(b, 4)
+    g = (8 * b + 13) // 25
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    m = (32 + 2 * e + 2 * i - h - k) % 7
+    n = (a + 11 * h + 22 * m) // 451
+    month, day = divmod(h + m - 7 * n + 114, 31)
+    return dt.date(year, month, day + 1)
+
+
+def _academic_year(start: pl.Expr) -> pl.Expr:
+    """`2024/25` from the calendar year the academic year starts in."""
+    return pl.format("{}/{}", start, (start + 1).mod(100).cast(pl.Utf8).str.zfill(2))
+
+
+def attendance_terms(census_date: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """The (academic year's first calendar year, term) whose attendance a census reports:
+    the term before it (the DfE's absence collection is one term in arrears). The spring
+    census reports the autumn term, the summer census the spring term, the autumn census the
+    summer term of the academic year before."""
+    month, year = census_date.dt.month(), census_date.dt.year().cast(pl.Int32)
+    term = (pl.when(month <= 3).then(pl.lit("autumn")).when(month <= 8).then(pl.lit("spring"))
+            .otherwise(pl.lit("summer")))
+    return year - 1, term
+
+
+def exclusion_terms(start_date: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """The (academic year's first calendar year, term) an exclusion starting on each date
+    falls in, as the DfE counts them: autumn 1 August to 31 December, spring 1 January to
+    Easter Sunday, summer Easter Monday to 31 July."""
+    years = start_date.dt.year().cast(pl.Int32)
+    easter = {y: easter_sunday(y) for y in years.drop_nulls().unique().to_list()}
+    frame = pl.DataFrame({"d": start_date, "y": years}).with_columns(
+        pl.col("y").replace_strict(easter, default=None, return_dtype=pl.Date).alias("easter"))
+    out = frame.select(
+        pl.when(pl.col("d").dt.month() >= 8).then(pl.col("y")).otherwise(pl.col("y") - 1)
+        .alias("start"),
+        pl.when(pl.col("d").dt.month() >= 8).then(pl.lit("autumn"))
+        .when(pl.col("d") <= pl.col("easter")).then(pl.lit("spring"))
+        .otherwise(pl.lit("summer")).alias("term"))
+    return out["start"], out["term"]
+
+
+def _status(provision: str = "sen_provision") -> pl.Expr:
+    return pl.col(provision).cast(pl.Utf8).replace_strict(STATUS_OF_PROVISION, default=None)
+
+
+def _with_all(frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows again as sen_status `all`."""
+    return pl.concat([frame, frame.with_columns(pl.lit("all").alias("sen_status"))])
+
+
+def sen_attendance(attendance: pl.DataFrame | None, exclusions: pl.DataFrame | None,
+                   source: str, as_of: dt.date) -> pl.DataFrame:
+    """A row per academic year, term and SEN status (`ehcp`, `sen_support`, `no_sen`, and
+    `all`), for every term a loaded census reports attendance or exclusions for.
+
+    Absence is the DfE's, per enrolment: of compulsory-school-age enrolments with possible
+    sessions in the term (`enrolments`; a pupil at two schools is two), `absence_rate_pct`
+    is sessions missed (authorised and unauthorised) over possible sessions, and
+    `persistent_absence_pct` the share of enrolments that missed 10% or more of their own.
+    Exclusions count records starting in the term, each once however many censuses report
+    it: `suspensions` (lunchtime ones included), `pupils_suspended` (one or more),
+    `permanent_exclusions`, with rates per 100 `pupils` (the distinct pupils the row
+    describes: the absence cohort's, and any pupil suspended or excluded). SEN status is the
+    enrolment's at the census that reports the term; an exclusion's, the record's own.
+    A term without any attendance row has null absence measures; without any exclusion
+    record, null exclusion counts (none reported is not none)."""
+    att = _attendance_rows(attendance)
+    exc = _exclusion_rows(exclusions)
+    keys = ["academic_year", "term", "sen_status"]
+    absence = _with_all(att).group_by(keys).agg(
+        pl.len().alias("enrolments"), pl.col("pupil_id").n_unique().alias("_absent_pupils"),
+        pl.col("possible").sum().alias("sessions_possible"),
+        pl.col("missed").sum().alias("sessions_missed"),
+        (pl.col("missed") * 10 >= PERSISTENT_TENTHS * pl.col("possible")).sum()
+        .alias("persistent_absentees"))
+    excluded = _with_all(exc).group_by(keys).agg(
+        pl.col("category").is_in(["suspension", "lunchtime"]).sum().alias("suspensions"),
+        pl.col("pupil_id").filter(pl.col("category").is_in(["suspension", "lunchtime"]))
+        .n_unique().alias("pupils_suspended"),
+        (pl.col("category") == "permanent").sum().alias("permanent_exclusions"))
+    pupils = _with_all(pl.concat([att.select(*keys, "pupil_id"), exc.select(*keys, "pupil_id")])
+                       ).group_by(keys).agg(pl.col("pupil_id").n_unique().alias("pupils"))
+    terms = pl.concat([att.select("academic_year", "term"), exc.select("academic_year", "term")]
+                      ).unique()
+    with_absence = att.select("academic_year", "term").unique().with_columns(
+        pl.lit(True).alias("_absence"))
+    with_exclusions = exc.select("academic_year", "term").unique().with_columns(
+        pl.lit(True).alias("_exclusions"))
+    grid = terms.join(pl.DataFrame({"sen_status": [*SEN_STATUSES, "all"]}), how="cross")
+    out = (grid.join(pupils, on=keys, how="left").join(absence, on=keys, how="left")
+           .join(excluded, on=keys, how="left")
+           .join(with_absence, on=["academic_year", "term"], how="left")
+           .join(with_exclusions, on=["academic_year", "term"], how="left"))
+    known = {"_absence": ("enrolments", "sessions_possible", "sessions_missed",
+                          "persistent_absentees"),
+             "_exclusions": ("suspensions", "pupils_suspended", "permanent_exclusions")}
+    out = out.with_columns(
+        pl.col("pupils").fill_null(0),
+        *[pl.when(pl.col(flag)).then(pl.col(c).fill_null(0)) for flag, cs in known.items()
+          for c in cs])
+    out = out.with_columns(
+        _pct("sessions_missed", "sessions_possible").alias("absence_rate_pct"),
+        _pct("persistent_absentees", "enrolments").alias("persistent_absence_pct"),
+        _pct("pupils_suspended", "pupils").alias("pupils_suspended_pct"),
+        _rate("suspensions", "pupils").alias("suspension_rate"),
+        _rate("permanent_exclusions", "pupils").alias("permanent_exclusion_rate"))
+    order = {t: i for i, t in enumerate(TERMS)}
+    status_order = {s: i for i, s in enumerate((*SEN_STATUSES, "all"))}
+    out = out.sort("academic_year", pl.col("term").replace_strict(order, return_dtype=pl.Int8),
+                   pl.col("sen_status").replace_strict(status_order, return_dtype=pl.Int8))
+    return _stamp(out.select([pl.col(c).cast(t) for c, t in COLUMNS.items()]),
+                  "sen-attendance", source, as_of)
+
+
+def _rate(num: str, den: str) -> pl.Expr:
+    """Per 100 pupils, to two places as the DfE publishes suspension rates."""
+    return pl.when(pl.col(den) > 0).then((100 * pl.col(num) / pl.col(den)).round(2))
+
+
+def _attendance_rows(attendance: pl.DataFrame | None) -> pl.DataFrame:
+    """The DfE's absence cohort: enrolments with possible sessions, of compulsory school age
+    at the start of the academic year."""
+    empty = pl.DataFrame(schema={"academic_year": pl.Utf8, "term": pl.Utf8,
+                                 "sen_status": pl.Utf8, "pupil_id": pl.Utf8,
+                                 "possible": pl.Int64, "missed": pl.Int64})
+    if attendance is None or attendance.height == 0:
+        return empty
+    start, term = attendance_terms(pl.col("census_date"))
+    # Age on 31 August of the year the academic year starts: born September or later, a
+    # year younger.
+    age = start - pl.col("birth_year") - (pl.col("birth_month") >= 9).cast(pl.Int32)
+    return attendance.with_columns(start.alias("_start"), term.alias("term")).filter(
+        (pl.col("sessions_possible") > 0) & age.is_between(*COMPULSORY_AGES)).select(
+        _academic_year(pl.col("_start")).alias("academic_year"), "term",
+        _status().alias("sen_status"), pl.col("pupil_id").cast(pl.Utf8),
+        pl.col("sessions_possible").cast(pl.Int64).alias("possible"),
+        (pl.col("sessions_authorised") + pl.col("sessions_unauthorised")).cast(pl.Int64)
+        .alias("missed"))
+
+
+def _exclusion_rows(exclusions: pl.DataFrame | None) -> pl.DataFrame:
+    """Each exclusion once: the same record (pupil, school, start, category) reported by
+    two censuses (one and two terms in arrears) counts once, as the latest census says it."""
+    empty = pl.DataFrame(schema={"academic_year": pl.Utf8, "term": pl.Utf8,
+                                 "sen_status": pl.Utf8, "pupil_id": pl.Utf8,
+                                 "category": pl.Utf8})
+    if exclusions is None or exclusions.height == 0:
+        return empty
+    once = exclusions.with_columns(pl.col("laestab", "pupil_id", "category").cast(pl.Utf8)
+                                   ).sort("census_date", descending=True).unique(
+        ["pupil_id", "laestab", "start_date", "category"], keep="first", maintain_order=True)
+    start, term = exclusion_terms(once["start_date"])
+    return once.with_columns(start.alias("_start"), term.alias("term")).select(
+        _academic_year(pl.col("_start")).alias("academic_year"), "term",
+        _status().alias("sen_status"), "pupil_id", "category")
