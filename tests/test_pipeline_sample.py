@@ -345,10 +345,11 @@ def test_the_blade_census_layout_gives_the_same_published_tables(run_home, small
     # published of it leaves nothing to work out.
     from transforms import disclosure
     from transforms.disclosure_model import MODEL
+    from warehouse import store
 
     con = duckdb.connect(str(home / "sendboard.duckdb"), read_only=True)
     try:
-        true, shown = (con.execute(f"SELECT * FROM {s}.sen_attendance").pl()
+        true, shown = (store.read(con, f"SELECT * FROM {s}.sen_attendance")
                        for s in ("kpi", "public"))
     finally:
         con.close()
