@@ -7,6 +7,7 @@ docs/kpis.md), `source` (which extracts it was computed from) and `as_of`.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -277,17 +278,29 @@ def _caseload_on_januaries(plans: pl.DataFrame, export_date: dt.date) -> pl.Data
     return open_on(plans, januaries(export_date))
 
 
-def ehcp_placement_mix(plans: pl.DataFrame, placements: pl.DataFrame, export_date: dt.date,
-                       source: str, as_of: dt.date) -> pl.DataFrame:
-    """The January caseload by the setting attended that day (placement rank 1), in the
-    DfE's caseload groups, which sum to the caseload; no current placement is `unknown`."""
-    from schemas.contracts import PLACEMENT_GROUPS
+@dataclass(frozen=True)
+class JanuaryPlacements:
+    """Where the January caseload was on each census day, built once for the placement mix
+    and its 2026 split (nationally a row per plan and January: built twice, it would cost
+    the run its time twice)."""
+
+    placed: pl.DataFrame  # year, plan_id, placement_group, setting_2026: a plan placed that day
+    caseload: pl.DataFrame  # year, plans: every plan active that January
+
+
+def january_placements(plans: pl.DataFrame, placements: pl.DataFrame, export_date: dt.date,
+                       settings: bool = True) -> JanuaryPlacements:
+    """The setting attended on each January census day (placement rank 1: entry on or before
+    the day, no leaving date or one after it) of each plan active that day, with today's
+    group and (`settings`) the 2026 release's setting (transforms/placement_groups.py)."""
+    from transforms.placement_groups import setting_2026
 
     active = _caseload_on_januaries(plans.select("plan_id", "start_date", "cease_date"),
                                     export_date)
     # Only the columns used: the join is a row per plan, January and placement.
     first = placements.filter(pl.col("placement_rank") == 1).select(
         "plan_id", "entry_date", "leaving_date", "placement_group",
+        (setting_2026() if settings else pl.lit(None, pl.Utf8)).alias("setting_2026"),
         pl.col("plan_id").is_duplicated().alias("several"))
     current = (active.select("year", "census_date", "plan_id").join(first, on="plan_id",
                                                                     how="left")
@@ -296,17 +309,28 @@ def ehcp_placement_mix(plans: pl.DataFrame, placements: pl.DataFrame, export_dat
                           | (pl.col("leaving_date") > pl.col("census_date")))))
     # A plan counts once: its current placement, the latest entry if two overlap. Only a plan
     # with two rank-1 placements can have two, so only its rows need grouping.
+    columns = ("placement_group", "setting_2026")
     placed = pl.concat([
-        current.filter(~pl.col("several")).select("year", "plan_id", "placement_group"),
+        current.filter(~pl.col("several")).select("year", "plan_id", *columns),
         current.filter(pl.col("several")).sort("entry_date", maintain_order=True)
-        .group_by("year", "plan_id").agg(pl.col("placement_group").last())])
+        .group_by("year", "plan_id").agg(pl.col(columns).last())])
+    return JanuaryPlacements(placed, active.group_by("year").agg(pl.len().alias("plans")))
+
+
+def ehcp_placement_mix(plans: pl.DataFrame, placements: pl.DataFrame, export_date: dt.date,
+                       source: str, as_of: dt.date,
+                       january: JanuaryPlacements | None = None) -> pl.DataFrame:
+    """The January caseload by the setting attended that day (placement rank 1), in the
+    DfE's caseload groups, which sum to the caseload; no current placement is `unknown`.
+    `january`: january_placements of the same arguments, when already built."""
+    from schemas.contracts import PLACEMENT_GROUPS
+
+    january = january or january_placements(plans, placements, export_date, settings=False)
+    placed = january.placed
     # Plans with no current placement are `unknown`: counted by difference, so the caseload
     # (a row per plan and January) need not be joined back to the placed plans.
-    unplaced = (active.group_by("year").agg(pl.len().alias("plans"))
-                .join(placed.group_by("year").agg(pl.len().alias("placed")), on="year",
-                      how="left")
-                .select("year", pl.lit("unknown").alias("placement_group"),
-                        (pl.col("plans") - pl.col("placed").fill_null(0)).alias("plans")))
+    unplaced = _unplaced(january).select("year", pl.lit("unknown").alias("placement_group"),
+                                         "plans")
     grid = januaries(export_date).select("year").join(
         pl.DataFrame({"placement_group": list(PLACEMENT_GROUPS)}), how="cross")
     counts = pl.concat([
@@ -321,6 +345,70 @@ def ehcp_placement_mix(plans: pl.DataFrame, placements: pl.DataFrame, export_dat
                {g: i for i, g in enumerate(PLACEMENT_GROUPS)}, return_dtype=pl.Int8)))
     return _stamp(out.select("year", "placement_group", "plans", "pct", "caseload"),
                   "ehcp-placement-mix", source, as_of)
+
+
+def _unplaced(january: JanuaryPlacements) -> pl.DataFrame:
+    """year, plans: the plans active that January with no placement that day."""
+    return (january.caseload.join(january.placed.group_by("year").agg(
+        pl.len().alias("placed")), on="year", how="left")
+        .select("year", (pl.col("plans") - pl.col("placed").fill_null(0)).alias("plans")))
+
+
+def ehcp_placement_detail(plans: pl.DataFrame, placements: pl.DataFrame,
+                          export_date: dt.date, source: str, as_of: dt.date,
+                          january: JanuaryPlacements | None = None) -> pl.DataFrame:
+    """The January caseload by the DfE 2026 release's placement settings (its caseload.csv
+    columns: special academies apart from special free schools, online providers, NEET by
+    kind...), each row inside today's group (kpi.ehcp_placement_mix), so that a group's
+    settings add up to it and all of them to the caseload. No current placement, or one
+    today's groups cannot place, is `placement_unknown`. Not in education or training for a
+    reason other than a notice to cease (SEN2 NIEO) is `neet_other_csa` when the child is of
+    compulsory school age on the day, else `neet_other`. `pct` is of the caseload,
+    `pct_of_group` of the group's plans."""
+    from schemas.contracts import SETTINGS_2026
+    from transforms.placement_groups import compulsory_school_age
+
+    january = january or january_placements(plans, placements, export_date)
+    placed = january.placed.with_columns(pl.col("placement_group").fill_null("unknown"),
+                                         pl.col("setting_2026").fill_null("placement_unknown"))
+    other = placed.filter(pl.col("setting_2026") == "neet_other")
+    if other.height:
+        # Only NIEO rows need an age: joined to the plans' birth month for those rows alone.
+        aged = other.join(plans.select("plan_id", "birth_year", "birth_month"), on="plan_id",
+                          how="left").with_columns(
+            pl.when(compulsory_school_age(pl.col("year"), pl.col("birth_year"),
+                                          pl.col("birth_month")).fill_null(False))
+            .then(pl.lit("neet_other_csa")).otherwise(pl.lit("neet_other"))
+            .alias("setting_2026")).select(placed.columns)
+        placed = pl.concat([placed.filter(pl.col("setting_2026") != "neet_other"), aged])
+    keys = ["year", "placement_group", "setting_2026"]
+    counts = pl.concat([
+        placed.group_by(keys).agg(pl.len().alias("plans")),
+        _unplaced(january).select("year", pl.lit("unknown").alias("placement_group"),
+                                  pl.lit("placement_unknown").alias("setting_2026"), "plans")
+    ]).group_by(keys).agg(pl.col("plans").sum().cast(pl.Int64))
+    order = {s: i for i, s in enumerate(SETTINGS_2026)}
+    groups = {g: i for i, g in enumerate(dict.fromkeys(SETTINGS_2026.values()))}
+    # Every setting of the release in its own group, shown at zero; a setting counted in
+    # another of today's groups (service children's education: mainstream today, other
+    # school types for the DfE) is a row of its own.
+    grid = januaries(export_date).select("year").join(pl.DataFrame(
+        {"placement_group": list(SETTINGS_2026.values()),
+         "setting_2026": list(SETTINGS_2026)}), how="cross")
+    out = (grid.join(counts, on=keys, how="full", coalesce=True)
+           .with_columns(pl.col("plans").fill_null(0))
+           .with_columns(pl.col("plans").sum().over("year", "placement_group")
+                         .alias("group_plans"),
+                         pl.col("plans").sum().over("year").alias("caseload"))
+           .with_columns(_pct("plans", "caseload").alias("pct"),
+                         _pct("plans", "group_plans").alias("pct_of_group"))
+           .sort("year", pl.col("placement_group").replace_strict(groups, default=99,
+                                                                  return_dtype=pl.Int8),
+                 pl.col("setting_2026").replace_strict(order, default=99,
+                                                       return_dtype=pl.Int8)))
+    return _stamp(out.select("year", "placement_group", "setting_2026", "plans", "pct",
+                             "pct_of_group", "group_plans", "caseload"),
+                  "ehcp-placement-detail", source, as_of)
 
 
 def ehcp_need_mix(plans: pl.DataFrame, needs: pl.DataFrame, export_date: dt.date, source: str,

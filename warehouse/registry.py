@@ -46,6 +46,8 @@ class Inputs:
     census_sides: tuple[pl.DataFrame, pl.DataFrame] | None  # census EHCP pupils vs SEN2
     sources: dict[str, str]  # extract -> how a KPI's source column names it
     out: dict[str, pl.DataFrame] = field(default_factory=dict)  # tables built so far
+    # Frames two entries are computed from, built by the first and dropped by the last.
+    shared: dict[str, object] = field(default_factory=dict)
 
     def kpi(self, name: str) -> pl.DataFrame | None:
         return self.out.get(f"kpi.{name}")
@@ -118,6 +120,18 @@ def _sen2(compute: Callable[[Inputs, Core], pl.DataFrame | None]) -> Compute:
     return lambda i: compute(i, i.core) if i.core is not None else None
 
 
+def _january(i: Inputs, c: Core, last: bool = False) -> kpis.JanuaryPlacements:
+    """Where the January caseload was placed: built once for the placement mix and its 2026
+    split (nationally a row per plan and January), dropped after the split (`last`)."""
+    january = i.shared.get("january_placements")
+    if january is None:
+        january = kpis.january_placements(c.plans, c.placements, c.export)
+        i.shared["january_placements"] = january
+    if last:
+        del i.shared["january_placements"]
+    return january
+
+
 def _reconciliation(i: Inputs) -> pl.DataFrame | None:
     if i.dfe is None or i.core is None:
         return None
@@ -182,10 +196,18 @@ REGISTRY: tuple[KPI, ...] = (
     KPI("ehcp_placement_mix", "ehcp-placement-mix", ("year", "placement_group"),
         ("core.ehc_plans", "core.ehc_placements"), kpis.ehcp_placement_mix,
         _sen2(lambda i, c: kpis.ehcp_placement_mix(c.plans, c.placements, c.export, c.source,
-                                                   i.as_of)),
+                                                   i.as_of, _january(i, c))),
         suppression.POLICIES["ehcp_placement_mix"], quality.ehcp_placement_mix,
         "tests/test_kpis.py::test_ehcp_placement_mix", pack="placement",
         reconciled=_placement_shares),
+    # Right after the mix: the January placements it built are dropped once this has them.
+    KPI("ehcp_placement_detail", "ehcp-placement-detail",
+        ("year", "placement_group", "setting_2026"), ("core.ehc_plans", "core.ehc_placements"),
+        kpis.ehcp_placement_detail,
+        _sen2(lambda i, c: kpis.ehcp_placement_detail(
+            c.plans, c.placements, c.export, c.source, i.as_of, _january(i, c, last=True))),
+        suppression.placement_detail_public, quality.ehcp_placement_detail,
+        "tests/test_kpis.py::test_ehcp_placement_detail", pack="placement"),
     KPI("ehcp_need_mix", "ehcp-need-mix", ("year", "need"),
         ("core.ehc_plans", "core.ehc_needs"), kpis.ehcp_need_mix,
         _sen2(lambda i, c: kpis.ehcp_need_mix(c.plans, c.needs, c.export, c.source, i.as_of)),
