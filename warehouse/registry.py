@@ -73,6 +73,9 @@ class KPI:
     pack: str | None = None  # the board pack section that shows it (warehouse/pack)
     # Its figures in the measure names of kpi.benchmarks: year, measure, local_value.
     reconciled: Callable[[pl.DataFrame], pl.DataFrame] | None = None
+    # Its reconciliation rows only where the DfE publishes the measure (a release that not
+    # every install has: no row a year saying it is not published).
+    reconciled_where_published: bool = False
     background: bool = False  # computed in a thread of its own while the rest is written
 
     @property
@@ -95,6 +98,18 @@ def _placement_shares(t: pl.DataFrame) -> pl.DataFrame:
         pl.col("pct").cast(pl.Float64).alias("local_value"))
         for group, measure in (("mainstream", "pct_mainstream"), ("special", "pct_special"),
                                ("fe", "pct_fe"))])
+
+
+def _setting_shares(t: pl.DataFrame) -> pl.DataFrame:
+    """Each 2026 setting's share of the caseload, as the 2026 release's benchmarks name it
+    (a setting counted in two of today's groups is added up)."""
+    from transforms.benchmarks import SETTING_SHARE
+
+    return t.group_by("year", "setting_2026").agg(
+        pl.col("plans").sum(), pl.col("caseload").first()).select(
+        "year", (pl.lit(SETTING_SHARE) + pl.col("setting_2026")).alias("measure"),
+        pl.when(pl.col("caseload") > 0).then((100 * pl.col("plans") / pl.col("caseload"))
+                                             .round(1)).cast(pl.Float64).alias("local_value"))
 
 
 def _need_shares(t: pl.DataFrame) -> pl.DataFrame:
@@ -138,8 +153,11 @@ def _reconciliation(i: Inputs) -> pl.DataFrame | None:
     figures, _ = i.dfe
     own = figures.filter(pl.col("new_la_code") == i.la_code).select(
         "year", pl.col("measure_name").alias("measure"), "value", "source")
-    local = pl.concat([k.reconciled(i.out[k.table]) for k in REGISTRY
-                       if k.reconciled is not None and k.table in i.out]).with_columns(
+    published = own.select("year", "measure").unique()
+    local = pl.concat([
+        k.reconciled(i.out[k.table]).join(published, on=["year", "measure"], how="semi")
+        if k.reconciled_where_published else k.reconciled(i.out[k.table]) for k in REGISTRY
+        if k.reconciled is not None and k.table in i.out]).with_columns(
         pl.lit(None, pl.Utf8).alias("note"))
     if i.census_sides is not None:
         census_side, sen2_side = i.census_sides
@@ -207,7 +225,8 @@ REGISTRY: tuple[KPI, ...] = (
         _sen2(lambda i, c: kpis.ehcp_placement_detail(
             c.plans, c.placements, c.export, c.source, i.as_of, _january(i, c, last=True))),
         suppression.placement_detail_public, quality.ehcp_placement_detail,
-        "tests/test_kpis.py::test_ehcp_placement_detail", pack="placement"),
+        "tests/test_kpis.py::test_ehcp_placement_detail", pack="placement",
+        reconciled=_setting_shares, reconciled_where_published=True),
     KPI("ehcp_need_mix", "ehcp-need-mix", ("year", "need"),
         ("core.ehc_plans", "core.ehc_needs"), kpis.ehcp_need_mix,
         _sen2(lambda i, c: kpis.ehcp_need_mix(c.plans, c.needs, c.export, c.source, i.as_of)),
