@@ -261,11 +261,20 @@ def test_ehcp_placement_detail_covers_every_gias_type_of_todays_groups():
     """Every GIAS type today's groups know has a 2026 setting in the same group, but service
     children's education (mainstream today, other school types for the DfE)."""
     from schemas.contracts import SETTINGS_2026
-    from transforms.placement_groups import TYPE_GROUP, TYPE_SETTING_2026
+    from transforms.placement_groups import (
+        _WITH_UNITS,
+        SETTING_NAME,
+        TYPE_GROUP,
+        TYPE_SETTING_2026,
+    )
 
     moved = {t: (g, SETTINGS_2026[TYPE_SETTING_2026[t]]) for t, g in TYPE_GROUP.items()
              if SETTINGS_2026[TYPE_SETTING_2026[t]] != g}
     assert moved == {"Service children's education": ("mainstream", "educated_elsewhere")}
+    # A unit's setting is its school's code + 1 (resourced provision) or + 2 (SEN unit).
+    assert [SETTING_NAME[c + step] for c in _WITH_UNITS for step in (1, 2)] == [
+        f"mainstream_{kind}_{unit}" for kind in ("la_maintained", "academy", "free_school")
+        for unit in ("resourced_provision", "senunit")]
 
 
 def test_ehcp_need_mix_uses_the_rank_one_need():

@@ -284,7 +284,9 @@ class JanuaryPlacements:
     and its 2026 split (nationally a row per plan and January: built twice, it would cost
     the run its time twice)."""
 
-    placed: pl.DataFrame  # year, plan_id, placement_group, setting_2026: a plan placed that day
+    # year, plan_id, placement_group, setting_2026 (a placement_groups.SETTING_CODE): a row
+    # per plan placed that day.
+    placed: pl.DataFrame
     caseload: pl.DataFrame  # year, plans: every plan active that January
 
 
@@ -300,7 +302,7 @@ def january_placements(plans: pl.DataFrame, placements: pl.DataFrame, export_dat
     # Only the columns used: the join is a row per plan, January and placement.
     first = placements.filter(pl.col("placement_rank") == 1).select(
         "plan_id", "entry_date", "leaving_date", "placement_group",
-        (setting_2026() if settings else pl.lit(None, pl.Utf8)).alias("setting_2026"),
+        (setting_2026() if settings else pl.lit(None, pl.Int8)).alias("setting_2026"),
         pl.col("plan_id").is_duplicated().alias("several"))
     current = (active.select("year", "census_date", "plan_id").join(first, on="plan_id",
                                                                     how="left")
@@ -366,24 +368,30 @@ def ehcp_placement_detail(plans: pl.DataFrame, placements: pl.DataFrame,
     compulsory school age on the day, else `neet_other`. `pct` is of the caseload,
     `pct_of_group` of the group's plans."""
     from schemas.contracts import SETTINGS_2026
-    from transforms.placement_groups import compulsory_school_age
+    from transforms.placement_groups import SETTING_CODE, SETTING_NAME, compulsory_school_age
 
     january = january or january_placements(plans, placements, export_date)
-    placed = january.placed.with_columns(pl.col("placement_group").fill_null("unknown"),
-                                         pl.col("setting_2026").fill_null("placement_unknown"))
-    other = placed.filter(pl.col("setting_2026") == "neet_other")
+    keys = ["year", "placement_group", "setting_2026"]
+    # Lazily, by the setting's code: nationally 2.6 million rows group in a tenth of the
+    # time of an eager group_by on text.
+    counts = january.placed.lazy().group_by(keys).agg(pl.len().alias("plans")).collect()
+    other_code = SETTING_CODE["neet_other"]
+    other = january.placed.filter(pl.col("setting_2026") == other_code)
     if other.height:
         # Only NIEO rows need an age: joined to the plans' birth month for those rows alone.
         aged = other.join(plans.select("plan_id", "birth_year", "birth_month"), on="plan_id",
                           how="left").with_columns(
             pl.when(compulsory_school_age(pl.col("year"), pl.col("birth_year"),
                                           pl.col("birth_month")).fill_null(False))
-            .then(pl.lit("neet_other_csa")).otherwise(pl.lit("neet_other"))
-            .alias("setting_2026")).select(placed.columns)
-        placed = pl.concat([placed.filter(pl.col("setting_2026") != "neet_other"), aged])
-    keys = ["year", "placement_group", "setting_2026"]
+            .then(SETTING_CODE["neet_other_csa"]).otherwise(other_code)
+            .cast(counts.schema["setting_2026"]).alias("setting_2026"))
+        counts = pl.concat([counts.filter(pl.col("setting_2026") != other_code),
+                            aged.group_by(keys).agg(pl.len().alias("plans"))])
     counts = pl.concat([
-        placed.group_by(keys).agg(pl.len().alias("plans")),
+        counts.select("year", pl.col("placement_group").fill_null("unknown"),
+                      pl.col("setting_2026").replace_strict(SETTING_NAME, default=None,
+                                                            return_dtype=pl.Utf8)
+                      .fill_null("placement_unknown"), "plans"),
         _unplaced(january).select("year", pl.lit("unknown").alias("placement_group"),
                                   pl.lit("placement_unknown").alias("setting_2026"), "plans")
     ]).group_by(keys).agg(pl.col("plans").sum().cast(pl.Int64))

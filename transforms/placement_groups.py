@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from schemas.contracts import SETTINGS_2026
+
 # GIAS TypeOfEstablishment (name) -> group. Names as GIAS spells them.
 TYPE_GROUP = {
     **dict.fromkeys([
@@ -41,11 +43,16 @@ SETTING_GROUP = {"EYP": "early_years", **dict.fromkeys(
 
 
 def establishment_groups(establishments: pl.DataFrame) -> pl.DataFrame:
-    """URN -> type and placement group, for every establishment in the GIAS extract."""
+    """URN -> type, placement group and the 2026 setting of a place there with no unit
+    (`school_setting`, a SETTING_CODE), for every establishment in the GIAS extract: the
+    names are mapped here, once a school, rather than once a placement."""
     return establishments.select(
         "urn", "type_of_establishment",
         pl.col("type_of_establishment").replace_strict(TYPE_GROUP, default="unknown")
-        .alias("placement_group"))
+        .alias("placement_group"),
+        pl.col("type_of_establishment").replace_strict(
+            {t: SETTING_CODE[s] for t, s in TYPE_SETTING_2026.items()}, default=None,
+            return_dtype=pl.Int8).alias("school_setting"))
 
 
 def group_placements(placements: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
@@ -104,11 +111,18 @@ TYPE_SETTING_2026: dict[str, str] = {
     "Welsh establishment": "w_settings",
     "Online provider": "online_provider",
 }
-# Mainstream settings that have resourced provision and SEN unit columns of their own.
-_WITH_UNITS = ("mainstream_la_maintained", "mainstream_academy", "mainstream_free_school")
+# A setting as a small integer through the January frame (its place in SETTINGS_2026): a
+# row per plan and January nationally, grouped in a fraction of the time text would take.
+SETTING_CODE = {s: i for i, s in enumerate(SETTINGS_2026)}
+SETTING_NAME = dict(enumerate(SETTINGS_2026))
+# Mainstream settings with resourced provision and SEN unit columns of their own: in
+# SETTINGS_2026 each is followed by its `_resourced_provision` (+1) and `_senunit` (+2).
+_WITH_UNITS = [SETTING_CODE[s] for s in ("mainstream_la_maintained", "mainstream_academy",
+                                         "mainstream_free_school")]
 
 # SEN2 `sensetting` (no URN, no UKPRN) -> the 2026 setting. NIEO (not in education or
-# training, other) is `neet_other` here; setting_2026_of_age splits off compulsory school age.
+# training, other) is `neet_other` here; the placement detail splits off compulsory school
+# age (compulsory_school_age).
 SENSETTING_2026 = {"EHE": "elective_home_education", "OLA": "other_arrangements_la",
                    "OPA": "other_arrangements_parents", "OTH": "other_placement_settings",
                    "NEET": "neet", "NIEC": "neet_ntci", "NIEO": "neet_other",
@@ -116,20 +130,21 @@ SENSETTING_2026 = {"EHE": "elective_home_education", "OLA": "other_arrangements_
 
 
 def setting_2026() -> pl.Expr:
-    """The 2026 setting of a placement row grouped by group_placements (its
-    `placement_group`, `type_of_establishment`, `ukprn`, `sensetting`, `sen_unit`,
+    """The 2026 setting (a SETTING_CODE) of a placement row grouped by group_placements (its
+    `placement_group`, `school_setting`, `urn`, `ukprn`, `sensetting`, `sen_unit`,
     `resourced_provision`). A placement today's groups call `unknown` is
     `placement_unknown`; a SEN unit wins over resourced provision when both are flagged."""
-    school = pl.col("type_of_establishment").replace_strict(TYPE_SETTING_2026, default=None)
-    units = school.is_in(list(_WITH_UNITS))
-    with_units = (pl.when(units & pl.col("sen_unit")).then(school + "_senunit")
-                  .when(units & pl.col("resourced_provision"))
-                  .then(school + "_resourced_provision").otherwise(school))
-    return (pl.when(pl.col("placement_group") == "unknown").then(pl.lit("placement_unknown"))
-            .when(pl.col("urn").is_not_null()).then(with_units.fill_null("placement_unknown"))
-            .when(pl.col("ukprn").is_not_null()).then(pl.lit("ukrlp_provider"))
-            .otherwise(pl.col("sensetting").replace_strict(SENSETTING_2026, default=None)
-                       .fill_null("placement_unknown")))
+    school = pl.col("school_setting")
+    units = school.is_in(_WITH_UNITS)
+    step = (pl.when(units & pl.col("sen_unit")).then(2)
+            .when(units & pl.col("resourced_provision")).then(1).otherwise(0))
+    unknown = SETTING_CODE["placement_unknown"]
+    return (pl.when(pl.col("placement_group") == "unknown").then(unknown)
+            .when(pl.col("urn").is_not_null()).then((school + step).fill_null(unknown))
+            .when(pl.col("ukprn").is_not_null()).then(SETTING_CODE["ukrlp_provider"])
+            .otherwise(pl.col("sensetting").replace_strict(
+                {c: SETTING_CODE[s] for c, s in SENSETTING_2026.items()}, default=unknown,
+                return_dtype=pl.Int8))).cast(pl.Int8)
 
 
 def compulsory_school_age(year: pl.Expr, birth_year: pl.Expr, birth_month: pl.Expr) -> pl.Expr:
