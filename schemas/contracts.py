@@ -264,6 +264,30 @@ S251_HIGH_NEEDS_LINES = ("1.0.2", "1.2.1", "1.2.2", "1.2.3", "1.2.4", "1.2.5", "
 # The DfE's placement groups of the caseload file, which sum to the total (domain.md).
 PLACEMENT_GROUPS = ("mainstream", "special", "ap_pru", "fe", "educated_elsewhere",
                     "early_years", "unknown")
+# The DfE 2026 release's caseload.csv placement columns (dfe-ehcp-2026-headers.txt), in the
+# file's order, each in today's group whose `*_total` it adds up to (checked on the 2025
+# release, which has all but the special academy / free school split: England, January 2025,
+# the educated-elsewhere columns add up to `ed_elsewhere` 49,750 and the groups to 638,745).
+SETTINGS_2026: dict[str, str] = {
+    **dict.fromkeys([
+        "mainstream_la_maintained", "mainstream_la_maintained_resourced_provision",
+        "mainstream_la_maintained_senunit", "mainstream_academy",
+        "mainstream_academy_resourced_provision", "mainstream_academy_senunit",
+        "mainstream_free_school", "mainstream_free_school_resourced_provision",
+        "mainstream_free_school_senunit", "mainstream_independent"], "mainstream"),
+    **dict.fromkeys(["special_la_maintained", "special_academy", "special_free_school",
+                     "special_independent", "special_non_maintained"], "special"),
+    **dict.fromkeys(["ap_pru_academy", "ap_pru_free_school", "ap_pru_la_maintained"],
+                    "ap_pru"),
+    **dict.fromkeys(["general_fe_tertiary_colleges", "specialist_post_16_institutions",
+                     "ukrlp_provider"], "fe"),
+    **dict.fromkeys([
+        "elective_home_education", "other_arrangements_la", "other_arrangements_parents",
+        "online_provider", "w_settings", "other_schools", "other_placement_settings", "neet",
+        "neet_ntci", "neet_other", "neet_other_csa"], "educated_elsewhere"),
+    "nm_early_years": "early_years",
+    "placement_unknown": "unknown",
+}
 PLACE_PROVISIONS = ("special", "resourced_provision", "sen_unit", "ap")
 
 NEED_CODES = ("ASD", "HI", "MLD", "MSI", "OTH", "PD", "PMLD", "SEMH", "SLCN", "SLD", "SPLD",

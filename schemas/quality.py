@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from schemas.contracts import NEED_CODES, PLACEMENT_GROUPS, S251_HIGH_NEEDS_LINES
+from schemas.contracts import (
+    NEED_CODES,
+    PLACEMENT_GROUPS,
+    S251_HIGH_NEEDS_LINES,
+    SETTINGS_2026,
+)
 
 # Year-on-year caseload change outside these bounds is implausible for an LA (checked once the
 # caseload is big enough for a percentage to mean something).
@@ -435,3 +440,24 @@ def sen_attendance(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checki
              "SEN statuses are ehcp, sen_support, no_sen and all")
     s.in_set("term", ["autumn", "spring", "summer"], "terms are autumn, spring and summer")
     return [s]
+
+
+def ehcp_placement_detail(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
+                          ) -> list[Suite]:
+    s = Suite("ehcp_placement_detail", t)
+    _counts(s, "plans", "group_plans", "caseload")
+    _percents(s, "pct", "pct_of_group")
+    s.in_set("setting_2026", list(SETTINGS_2026),
+             "settings are the 2026 release's caseload columns")
+    s.in_set("placement_group", list(PLACEMENT_GROUPS), "groups are kpi.ehcp_placement_mix's")
+    if "ehcp_placement_mix" in tables:
+        keys = ["year", "placement_group"]
+        _agrees(s, t.group_by(keys).agg(pl.col("plans").sum().alias("value")),
+                tables["ehcp_placement_mix"].select(*keys, pl.col("plans").alias("value")),
+                keys, "group_difference",
+                "the settings of each group add up to kpi.ehcp_placement_mix's plans")
+    out = [s]
+    if "ehcp_caseload" in tables:
+        out.append(_sums_to("ehcp_placement_detail_sums_to_caseload", t,
+                            tables["ehcp_caseload"], "setting counts"))
+    return out

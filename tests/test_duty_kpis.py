@@ -170,6 +170,23 @@ def test_ehcp_requests_by_source_counts_each_code_and_none_recorded():
         (2024, "1", 2, 50.0), (2024, "3", 1, 25.0), (2024, "unknown", 1, 25.0)]
 
 
+def test_ehcp_requests_by_source_labels_the_codes_of_the_list_and_no_other():
+    requests = _requests([
+        {"received": D("2024-01-10"), "request_source": "1"},
+        {"received": D("2024-01-11"), "request_source": "2"},
+        {"received": D("2024-01-12"), "request_source": "3"},
+        {"received": D("2024-01-13"), "request_source": "4"},
+        {"received": D("2024-01-14"), "request_source": "5"},
+        {"received": D("2024-01-15"), "request_source": "6"},  # not on the list
+        {"received": D("2024-01-16")},
+    ])
+    out = duty_kpis.ehcp_requests_by_source(requests, EXPORT, "test", AS_OF)
+    assert out.select("request_source", "request_source_label").rows() == [
+        ("1", "Young person or parent"), ("2", "School or other education setting"),
+        ("3", "Health care professionals"), ("4", "Social care professionals"),
+        ("5", "Other"), ("6", None), ("unknown", "Not recorded")]
+
+
 def test_ehcp_ceased_by_duration_bands_whole_years_held():
     plans = _plans([
         {"start_date": D("2024-01-01"), "cease_date": D("2024-12-30"), "cease_reason": 2},

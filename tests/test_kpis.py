@@ -132,6 +132,151 @@ def test_ehcp_placement_mix_with_no_placement_is_unknown():
         (2025, "unknown")]
 
 
+# A plan in each kind of setting on the January 2025 census day, and what the DfE's 2026
+# caseload file calls it: (GIAS type or None, URN known to GIAS, UKPRN, sensetting, SEN
+# unit, resourced provision, birth year and month) -> (today's group, 2026 setting).
+SETTINGS = [
+    (("Community school", 0, 0), ("mainstream", "mainstream_la_maintained")),
+    (("Community school", 0, 1), ("mainstream", "mainstream_la_maintained_resourced_provision")),
+    (("Academy converter", 1, 0), ("mainstream", "mainstream_academy_senunit")),
+    # Both flags: the SEN unit wins.
+    (("Academy converter", 1, 1), ("mainstream", "mainstream_academy_senunit")),
+    (("Free schools", 0, 1), ("mainstream", "mainstream_free_school_resourced_provision")),
+    (("University technical college", 0, 0), ("mainstream", "mainstream_free_school")),
+    # Independent mainstream schools have no unit columns.
+    (("Other independent school", 1, 0), ("mainstream", "mainstream_independent")),
+    # Mainstream today, other school types for the DfE (its footnote).
+    (("Service children's education", 0, 0), ("mainstream", "other_schools")),
+    (("Foundation special school", 0, 0), ("special", "special_la_maintained")),
+    (("Academy special sponsor led", 0, 0), ("special", "special_academy")),
+    (("Free schools special", 0, 0), ("special", "special_free_school")),
+    (("Other independent special school", 0, 0), ("special", "special_independent")),
+    (("Non-maintained special school", 0, 0), ("special", "special_non_maintained")),
+    (("Pupil referral unit", 0, 0), ("ap_pru", "ap_pru_la_maintained")),
+    (("Academy alternative provision converter", 0, 0), ("ap_pru", "ap_pru_academy")),
+    (("Free schools alternative provision", 0, 0), ("ap_pru", "ap_pru_free_school")),
+    (("Further education", 0, 0), ("fe", "general_fe_tertiary_colleges")),
+    (("Special post 16 institution", 0, 0), ("fe", "specialist_post_16_institutions")),
+    (("Online provider", 0, 0), ("educated_elsewhere", "online_provider")),
+    (("Welsh establishment", 0, 0), ("educated_elsewhere", "w_settings")),
+    (("Secure units", 0, 0), ("educated_elsewhere", "other_schools")),
+]
+# No URN: a UKPRN, or the SEN2 setting code (with the child's birth year and month).
+ELSEWHERE = [
+    (("UKPRN", None), ("fe", "ukrlp_provider")),
+    (("EHE", None), ("educated_elsewhere", "elective_home_education")),
+    (("OLA", None), ("educated_elsewhere", "other_arrangements_la")),
+    (("OPA", None), ("educated_elsewhere", "other_arrangements_parents")),
+    (("OTH", None), ("educated_elsewhere", "other_placement_settings")),
+    (("NEET", (2006, 3)), ("educated_elsewhere", "neet")),
+    (("NIEC", (2007, 3)), ("educated_elsewhere", "neet_ntci")),
+    # Not in education, other: compulsory school age on 16 January 2025 is born from
+    # September 2008 (sixteen in the 2024/25 school year) to December 2019 (five by 31
+    # December 2024).
+    (("NIEO", (2014, 5)), ("educated_elsewhere", "neet_other_csa")),
+    (("NIEO", (2008, 9)), ("educated_elsewhere", "neet_other_csa")),
+    (("NIEO", (2019, 12)), ("educated_elsewhere", "neet_other_csa")),
+    (("NIEO", (2008, 8)), ("educated_elsewhere", "neet_other")),  # sixteen in 2023/24
+    (("NIEO", (2020, 1)), ("educated_elsewhere", "neet_other")),  # five after December
+    (("EYP", None), ("early_years", "nm_early_years")),
+]
+
+
+def _placement_detail_inputs() -> tuple[pl.DataFrame, pl.DataFrame, list[tuple[str, str]]]:
+    """Plans, grouped placements (through GIAS, as core_placements groups them) and each
+    plan's expected (group, setting): one plan per row of SETTINGS and ELSEWHERE, one at a
+    URN GIAS does not know and one with no placement."""
+    from transforms.placement_groups import establishment_groups, group_placements
+
+    gias = pl.DataFrame({"urn": list(range(100001, 100001 + len(SETTINGS))),
+                         "type_of_establishment": [t for (t, _, _), _ in SETTINGS]},
+                        schema_overrides={"urn": pl.Int64})
+    rows, expected = [], []
+    for k, ((_, unit, rp), want) in enumerate(SETTINGS):
+        rows.append((k, 100001 + k, None, None, bool(unit), bool(rp), None, None))
+        expected.append(want)
+    for k, ((code, born), want) in enumerate(ELSEWHERE, start=len(SETTINGS)):
+        ukprn = "10001234" if code == "UKPRN" else None
+        rows.append((k, None, ukprn, None if ukprn else code, False, False,
+                     *(born or (2012, 1))))
+        expected.append(want)
+    unknown_urn = len(rows)
+    rows.append((unknown_urn, 999999, None, None, False, False, None, None))
+    expected += [("unknown", "placement_unknown"), ("unknown", "placement_unknown")]
+    schema = {"plan_id": pl.Int64, "urn": pl.Int64, "ukprn": pl.Utf8, "sensetting": pl.Utf8,
+              "sen_unit": pl.Boolean, "resourced_provision": pl.Boolean,
+              "birth_year": pl.Int32, "birth_month": pl.Int32}
+    frame = pl.DataFrame(rows, schema=schema, orient="row")
+    n = len(expected)  # the last plan has no placement at all
+    plans = pl.DataFrame({"plan_id": list(range(n)), "start_date": [D("2024-09-01")] * n,
+                          "cease_date": [None] * n}, schema_overrides={
+        "plan_id": pl.Int64, "cease_date": pl.Date}).join(
+        frame.select("plan_id", "birth_year", "birth_month"), on="plan_id", how="left")
+    placements = group_placements(frame.drop("birth_year", "birth_month"),
+                                  establishment_groups(gias)).with_columns(
+        pl.lit(D("2024-09-01")).alias("entry_date"), pl.lit(None, pl.Date).alias("leaving_date"),
+        pl.lit(1).alias("placement_rank"))
+    return plans, placements, expected
+
+
+def test_ehcp_placement_detail_puts_a_plan_in_each_kind_of_setting():
+    from collections import Counter
+
+    plans, placements, expected = _placement_detail_inputs()
+    out = kpis.ehcp_placement_detail(plans, placements, EXPORT, "test", AS_OF)
+    y25 = out.filter(pl.col("year") == 2025)
+    got = {(r["placement_group"], r["setting_2026"]): r["plans"]
+           for r in y25.iter_rows(named=True) if r["plans"]}
+    assert got == dict(Counter(expected))
+    # 36 plans: 8 mainstream (one of them, service children's education, in other school
+    # types), 5 special, 3 AP, 3 FE, 14 elsewhere, 1 early years, 2 unknown.
+    assert set(y25["caseload"]) == {36}
+    groups = dict(y25.group_by("placement_group").agg(pl.col("group_plans").first()).rows())
+    assert groups == {"mainstream": 8, "special": 5, "ap_pru": 3, "fe": 3,
+                      "educated_elsewhere": 14, "early_years": 1, "unknown": 2}
+    csa = y25.filter(pl.col("setting_2026") == "neet_other_csa").row(0, named=True)
+    assert (csa["plans"], csa["pct"], csa["pct_of_group"]) == (3, 8.3, 21.4)  # 3/36, 3/14
+    # Every one of the release's 34 settings in its own group is a row, zero or not; service
+    # children's education adds one more (mainstream, other_schools).
+    assert y25.height == 34 + 1
+    assert out.filter(pl.col("year") == 2024)["plans"].sum() == 0
+    assert set(out["definition"]) == {"docs/kpis.md#ehcp-placement-detail"}
+
+
+def test_ehcp_placement_detail_adds_up_to_the_mix_and_the_caseload_from_one_frame():
+    plans, placements, _ = _placement_detail_inputs()
+    january = kpis.january_placements(plans, placements, EXPORT)
+    detail = kpis.ehcp_placement_detail(plans, placements, EXPORT, "test", AS_OF, january)
+    mix = kpis.ehcp_placement_mix(plans, placements, EXPORT, "test", AS_OF, january)
+    # The mix from the shared frame is the mix built alone.
+    assert mix.equals(kpis.ehcp_placement_mix(plans, placements, EXPORT, "test", AS_OF))
+    summed = detail.group_by("year", "placement_group").agg(pl.col("plans").sum())
+    assert sorted(summed.rows()) == sorted(mix.select("year", "placement_group", "plans").rows())
+    caseload = kpis.ehcp_caseload(plans, EXPORT, None, "test", AS_OF)
+    assert (detail.group_by("year").agg(pl.col("plans").sum()).sort("year").rows()
+            == caseload.select("year", "caseload").rows())
+
+
+def test_ehcp_placement_detail_covers_every_gias_type_of_todays_groups():
+    """Every GIAS type today's groups know has a 2026 setting in the same group, but service
+    children's education (mainstream today, other school types for the DfE)."""
+    from schemas.contracts import SETTINGS_2026
+    from transforms.placement_groups import (
+        _WITH_UNITS,
+        SETTING_NAME,
+        TYPE_GROUP,
+        TYPE_SETTING_2026,
+    )
+
+    moved = {t: (g, SETTINGS_2026[TYPE_SETTING_2026[t]]) for t, g in TYPE_GROUP.items()
+             if SETTINGS_2026[TYPE_SETTING_2026[t]] != g}
+    assert moved == {"Service children's education": ("mainstream", "educated_elsewhere")}
+    # A unit's setting is its school's code + 1 (resourced provision) or + 2 (SEN unit).
+    assert [SETTING_NAME[c + step] for c in _WITH_UNITS for step in (1, 2)] == [
+        f"mainstream_{kind}_{unit}" for kind in ("la_maintained", "academy", "free_school")
+        for unit in ("resourced_provision", "senunit")]
+
+
 def test_ehcp_need_mix_uses_the_rank_one_need():
     needs = pl.DataFrame({"plan_id": [1, 1, 3], "need": ["SLCN", "ASD", "SEMH"],
                           "rank": [2, 1, 1]})

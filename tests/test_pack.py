@@ -187,7 +187,7 @@ def test_no_chart_of_either_pack_has_colliding_text_an_empty_legend_entry_or_gre
             page.close()
     assert len(found) == 4
     for charts in found.values():
-        assert len(charts) == 14
+        assert len(charts) == 15
         assert {c.title: (pack_checks.overlapping_text(c), pack_checks.legend_without_series(c),
                           pack_checks.legend_mismatches(c),
                           pack_checks.greyscale_pairs(c, MIN_LIGHTNESS_GAP)) for c in charts} == {
@@ -454,3 +454,33 @@ def test_the_inclusion_page_compares_sen_with_no_sen_and_its_charts_pass_the_che
                     pack_checks.greyscale_pairs(c, MIN_LIGHTNESS_GAP)) == ([], [], [], []), (
                 pack, title)
             assert [e[1] for e in c.legend] == ["EHC plan", "SEN support", "No SEN"]
+
+
+def test_the_placement_section_shows_the_latest_january_in_the_2026_settings(home, tmp_path):
+    """The finer split of the latest January (kpi.ehcp_placement_detail): a bar per setting
+    with plans, at its share of the caseload, the data behind it, and special schools by who
+    runs them in the commentary."""
+    from warehouse.pack.charts import _fmt
+    from warehouse.pack.sections import SETTING_LABELS
+
+    html = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html", KPI_DOC).read_text()
+    section = _section(html, "Placements")
+    con = duckdb.connect(str(home / "sendboard.duckdb"), read_only=True)
+    year = con.execute("SELECT max(year) FROM kpi.ehcp_placement_detail").fetchall()[0][0]
+    rows = con.execute("SELECT setting_2026, sum(plans), sum(pct) FROM kpi.ehcp_placement_detail "
+                       "WHERE year = ? GROUP BY 1 HAVING sum(plans) > 0", [year]).fetchall()
+    special = dict(con.execute(
+        "SELECT setting_2026, pct_of_group FROM kpi.ehcp_placement_detail WHERE year = ? AND "
+        "placement_group = 'special'", [year]).fetchall())
+    con.close()
+    title = f"The January {year} caseload in the DfE's 2026 settings"
+    svg = section.split("<title id=")[-1]
+    assert title.replace("'", "&#x27;") in svg and len(rows) >= 10
+    tooltips = set(_bars(svg, 0))
+    for setting, plans, pct in rows:
+        label = SETTING_LABELS[setting].replace("'", "&#x27;")
+        assert f"This LA, January {year} {label}: {_fmt(pct)}%" in tooltips
+        assert f"<tr><td>{label}</td><td>{plans:,}</td>" in section
+    assert len(tooltips) == len(rows)  # no bar for a setting with no plans
+    assert (f"Of the plans in special schools, {special['special_la_maintained']:.1f}% were in "
+            f"LA maintained schools, {special['special_academy']:.1f}% in academies") in section

@@ -19,7 +19,8 @@ SECTIONS = {m.group(1): m.group(2) for m in re.finditer(
 def test_the_registry_has_every_published_kpi_once_in_its_build_order():
     assert [k.name for k in REGISTRY] == [
         "ehcp_caseload", "ehcp_new_plans", "ehcp_requests", "ehcp_placement_mix",
-        "ehcp_need_mix", "ehcp_ceased", "sen_prevalence", "hnb_outturn", "hnb_unit_costs",
+        "ehcp_placement_detail", "ehcp_need_mix", "ehcp_ceased", "sen_prevalence",
+        "hnb_outturn", "hnb_unit_costs",
         "dsg_balance", "recovery_plan", "place_sufficiency", "forecast",
         "ehcp_timeliness_bands", "ehcp_assessment_decisions", "ehcp_disputes",
         "ehcp_annual_reviews", "ehcp_phase_transfers", "ehcp_not_in_school",

@@ -10,6 +10,7 @@ the other tests/test_release_*.py files too.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 from pathlib import Path
@@ -410,3 +411,43 @@ def test_2026_annual_reviews_and_phase_transfers_named_for_their_year_are_benchm
     assert figure(figures, "reviews_decided_within_4_weeks", 2025, WILTSHIRE) == 3300
     assert figure(figures, "transfers_due", 2025, WILTSHIRE) == 980
     assert figure(figures, "transfers_due", 2026, WILTSHIRE) is None
+
+
+def test_2026_caseload_settings_are_benchmarked_as_shares_of_the_same_release(tmp_path):
+    """A hand-made 2026-layout caseload.csv: each setting column becomes its share of the
+    release's caseload (`pct_setting_<column>`), for the LA and England; the 2025 layout's
+    same columns do not (its special academies and free schools are together)."""
+    from transforms.benchmarks import benchmarks
+
+    header, _ = headers_2026()["data/caseload.csv"]
+    all_plans = {"time_period": "202526", "time_identifier": "Academic year",
+                 "breakdown_topic": "All EHC plans", "breakdown": "All EHC plans"}
+    path = write_rows(tmp_path / "caseload.csv", header, [
+        {**all_plans, **WILTSHIRE, "ehcplans": "7200", "special_academy": "650",
+         "special_free_school": "72", "online_provider": "0", "neet_other_csa": "9",
+         "mainstream_academy_senunit": "400"},
+        {**all_plans, **ENGLAND, "ehcplans": "700000", "special_academy": "70000",
+         "special_free_school": "14000", "online_provider": "140"},
+        # An age breakdown row: not the headline, never a benchmark.
+        {**all_plans, **WILTSHIRE, "breakdown_topic": "Age", "breakdown": "Aged 10",
+         "ehcplans": "600", "special_academy": "60"}], default="x")
+    rows = tidy_file(path)
+    assert set(rows["release"]) == {2026}
+    figures = headline_figures(rows)
+    # Wiltshire: 650 / 7,200 = 9.03%, 72 / 7,200 = 1.0%, 9 / 7,200 = 0.125%, 400 / 7,200.
+    assert figure(figures, "pct_setting_special_academy", 2026, WILTSHIRE) == 9.0
+    assert figure(figures, "pct_setting_special_free_school", 2026, WILTSHIRE) == 1.0
+    assert figure(figures, "pct_setting_neet_other_csa", 2026, WILTSHIRE) == 0.1
+    assert figure(figures, "pct_setting_mainstream_academy_senunit", 2026, WILTSHIRE) == 5.6
+    assert figure(figures, "pct_setting_online_provider", 2026, WILTSHIRE) == 0.0
+    assert figure(figures, "pct_setting_special_academy", 2026, ENGLAND) == 10.0
+    # A symbol (x) is no share; no count is a benchmark of its own.
+    assert figure(figures, "pct_setting_w_settings", 2026, WILTSHIRE) is None
+    assert not figures.filter(pl.col("measure_name").str.starts_with("plans_setting_")).height
+    table = benchmarks(figures, "E06000054", "E12000009", [], "test", dt.date(2026, 3, 1))
+    own = table.filter(pl.col("measure") == "pct_setting_special_academy")
+    assert own.select("comparison", "value").rows() == [("la", 9.0), ("england", 10.0)]
+    # The 2025 layout (the shipped release) has `mainstream_academy_senunit` too: not read.
+    shipped = rows.with_columns(pl.lit(2025, pl.Int32).alias("release"))
+    assert not headline_figures(shipped).filter(
+        pl.col("measure_name").str.starts_with("pct_setting_")).height

@@ -139,3 +139,84 @@ def test_parts_in_columns_of_one_row_are_protected_like_parts_in_rows():
     assert (first["amended"], first["ceased"], first["maintained"], first["no_outcome"],
             first["suppressed"]) == (None, None, 380, 20, "amended,ceased")
     assert second["suppressed"] is None and second["ceased"] == 0
+
+
+def _detail_and_mix(counts: dict[tuple[int, str, str], int]
+                    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """kpi.ehcp_placement_detail-like rows from (year, group, setting) counts, and the
+    kpi.ehcp_placement_mix rows they add up to, in the mix's order."""
+    detail = pl.DataFrame([(y, g, s, n) for (y, g, s), n in counts.items()],
+                          schema={"year": pl.Int32, "placement_group": pl.Utf8,
+                                  "setting_2026": pl.Utf8, "plans": pl.Int64}, orient="row")
+    detail = detail.with_columns(
+        pl.col("plans").sum().over("year", "placement_group").alias("group_plans"),
+        pl.col("plans").sum().over("year").alias("caseload")).with_columns(
+        pl.when(pl.col("caseload") > 0).then((100 * pl.col("plans") / pl.col("caseload"))
+                                             .round(1)).alias("pct"),
+        pl.when(pl.col("group_plans") > 0).then((100 * pl.col("plans") / pl.col("group_plans"))
+                                                .round(1)).alias("pct_of_group"))
+    order = {g: i for i, g in enumerate(PLACEMENT_GROUPS)}
+    mix = (detail.group_by("year", "placement_group").agg(
+        pl.col("group_plans").first().alias("plans"), pl.col("caseload").first())
+        .with_columns((100 * pl.col("plans") / pl.col("caseload")).round(1).alias("pct"))
+        .sort("year", pl.col("placement_group").replace_strict(order, return_dtype=pl.Int8)))
+    return detail, mix
+
+
+def _published(detail: pl.DataFrame, mix: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    from transforms.suppression import across_tables, placement_detail_public
+
+    public = across_tables({
+        "public.ehcp_placement_mix": suppress(mix, POLICIES["ehcp_placement_mix"], LIMIT),
+        "public.ehcp_placement_detail": placement_detail_public(detail, LIMIT)})
+    return public["public.ehcp_placement_detail"], public["public.ehcp_placement_mix"]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_placement_detail_with_its_mix_keeps_withheld_cells_hidden(seed):
+    """The 2026 settings add up to the mix's groups and to the caseload: what either table
+    publishes gives back no cell the other withholds."""
+    from schemas.contracts import SETTINGS_2026
+
+    rng = np.random.default_rng(seed)
+    counts = {(2025, g, s): small_count(rng) for s, g in SETTINGS_2026.items()}
+    detail, mix = _published(*_detail_and_mix(counts))
+    year_total = mix["caseload"].drop_nulls().to_list()
+    caseload = year_total[0] if year_total else None
+    assert_not_recoverable(detail["plans"].to_list(), caseload)
+    assert_not_recoverable(mix["plans"].to_list(), caseload)
+    shown = dict(mix.select("placement_group", "plans").rows())
+    for group in PLACEMENT_GROUPS:
+        rows = detail.filter(pl.col("placement_group") == group)
+        parts = rows["plans"].to_list()
+        assert_not_recoverable(parts, shown[group])
+        assert_not_recoverable(parts, rows["group_plans"][0])
+        if shown[group] is None and any(p for p in counts.values()):
+            # A group the mix withholds is not given back by its settings.
+            real = [n for (_, g, _), n in counts.items() if g == group]
+            if sum(real):
+                assert None in parts, f"{group}'s settings add up to its withheld total"
+
+
+def test_a_group_of_single_plans_is_withheld_in_the_mix_too():
+    """Five settings of one plan each and nothing else in the group: the mix would show 5,
+    and five withheld parts adding up to 5 are all ones, so the mix withholds it too, and
+    one more group with it."""
+    from schemas.contracts import SETTINGS_2026
+
+    ones = ("elective_home_education", "other_arrangements_la", "other_arrangements_parents",
+            "neet", "neet_ntci")
+    counts = {(2025, g, s): (1 if s in ones else 40 if s == "special_la_maintained"
+                             else 30 if s == "mainstream_academy"
+                             else 20 if s == "general_fe_tertiary_colleges" else 0)
+              for s, g in SETTINGS_2026.items()}
+    detail, mix = _published(*_detail_and_mix(counts))
+    elsewhere = detail.filter(pl.col("placement_group") == "educated_elsewhere")
+    assert elsewhere.filter(pl.col("setting_2026").is_in(list(ones)))["plans"].null_count() == 5
+    assert set(elsewhere["group_plans"]) == {None}
+    shown = dict(mix.select("placement_group", "plans").rows())
+    # Alone it would show 5 in the mix; withheld, so is the next smallest group (FE, 20).
+    assert shown == {"mainstream": 30, "special": 40, "ap_pru": 0, "fe": None,
+                     "educated_elsewhere": None, "early_years": 0, "unknown": 0}
+    assert mix.filter(pl.col("placement_group") == "educated_elsewhere")["suppressed"][0] \
+        == "plans,pct"

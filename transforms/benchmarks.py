@@ -7,6 +7,7 @@ import datetime as dt
 
 import polars as pl
 
+from schemas.contracts import SETTINGS_2026
 from transforms.kpis import _stamp
 
 # Where each layout of the DfE's release publishes each measure of kpi.benchmarks, newest layout
@@ -71,6 +72,15 @@ PUBLISHED_MEASURES: dict[str, tuple[Part, ...]] = {
     "ceased_plans": (("ehcp_ceased", "total_ceased", None),
                      ("ehcp_sen2_mi", "discontinued_total", None)),
 }
+# The 2026 release's placement settings (schemas.contracts.SETTINGS_2026, its caseload.csv
+# columns), read as counts (`plans_setting_<column>`) and published in kpi.benchmarks as
+# shares of the same release's caseload (`pct_setting_<column>`: setting_shares). Only from
+# the 2026 release on: the 2025 release has the columns but special academies and free
+# schools together, and kpi.benchmarks compares like with like.
+SETTING_COUNT, SETTING_SHARE = "plans_setting_", "pct_setting_"
+PUBLISHED_MEASURES |= {f"{SETTING_COUNT}{s}": (("ehcp_caseload", s, None),)
+                       for s in SETTINGS_2026}
+FIRST_RELEASE = dict.fromkeys((f"{SETTING_COUNT}{s}" for s in SETTINGS_2026), 2026)
 # SEN2 primary need codes; the DfE publishes each need's share of all plans as <code>_pc.
 NEEDS = ("ASD", "HI", "MLD", "MSI", "OTH", "PD", "PMLD", "SEMH", "SLCN", "SLD", "SPLD", "VI")
 PUBLISHED_MEASURES |= {f"pct_need_{n.lower()}": (("ehcp_needs_all_plans", f"{n.lower()}_pc",
@@ -103,13 +113,14 @@ def year_named_stems() -> list[str]:
 
 def measure_parts() -> pl.DataFrame:
     """PUBLISHED_MEASURES as rows: measure_name, kind, measure, part (the breakdown), rank
-    (the layout's place in the list), parts (how many of that kind make the measure)."""
-    rows = [(name, kind, column, part, rank)
+    (the layout's place in the list), first_release (the first release it is read from, or
+    null: any), parts (how many of that kind make the measure)."""
+    rows = [(name, kind, column, part, rank, FIRST_RELEASE.get(name))
             for name, parts in PUBLISHED_MEASURES.items()
             for rank, (kind, column, part) in enumerate(parts)]
     out = pl.DataFrame(rows, schema={"measure_name": pl.Utf8, "kind": pl.Utf8,
-                                     "measure": pl.Utf8, "part": pl.Utf8, "rank": pl.Int32},
-                       orient="row")
+                                     "measure": pl.Utf8, "part": pl.Utf8, "rank": pl.Int32,
+                                     "first_release": pl.Int32}, orient="row")
     return out.with_columns(pl.len().over("measure_name", "kind").alias("parts"))
 
 
@@ -139,7 +150,9 @@ def headline_figures(published: pl.DataFrame) -> pl.DataFrame:
     ).join(measure_parts(), on=["kind", "measure"], how="inner")
     headline = pl.col("breakdown").is_null() | (pl.col("breakdown") == pl.col("breakdown_topic"))
     rows = rows.filter(pl.when(pl.col("part").is_null()).then(headline)
-                       .otherwise(pl.col("breakdown") == pl.col("part")))
+                       .otherwise(pl.col("breakdown") == pl.col("part")),
+                       pl.col("first_release").is_null()
+                       | (pl.col("release") >= pl.col("first_release")).fill_null(False))
     single, several = rows.filter(pl.col("parts") == 1), rows.filter(pl.col("parts") > 1)
     if several.height:
         keys = ["measure_name", "kind", "release", "shipped", "year", "geographic_level",
@@ -154,9 +167,33 @@ def headline_figures(published: pl.DataFrame) -> pl.DataFrame:
                                pl.col("value").is_not_null().alias("_has_value")).sort(
         ["_has_value", "release", "shipped", "rank", "kind"],
         descending=[True, True, False, False, False], nulls_last=True, maintain_order=True)
-    return ranked.unique(["measure_name", "year", "geographic_level", "_geography"],
-                         keep="first", maintain_order=True).drop(
-        "_geography", "_has_value", "part", "rank", "parts")
+    figures = ranked.unique(["measure_name", "year", "geographic_level", "_geography"],
+                            keep="first", maintain_order=True)
+    return setting_shares(figures).drop("_geography", "_has_value", "part", "rank", "parts",
+                                        "first_release")
+
+
+def setting_shares(figures: pl.DataFrame) -> pl.DataFrame:
+    """The 2026 settings' counts (`plans_setting_*`) as shares of the caseload the same
+    release publishes for that year and geography (`ehcplans`), rounded as the DfE rounds
+    its `_pc` columns; the counts themselves are not benchmarks (a county's count against
+    England's says nothing)."""
+    counts = pl.col("measure_name").str.starts_with(SETTING_COUNT)
+    settings = figures.filter(counts)
+    if settings.height == 0:
+        return figures
+    keys = ["release", "year", "geographic_level", "_geography"]
+    # The caseload figure of the same release (the newest release wins both, so it is there
+    # unless a release withheld one and not the other: then no share).
+    caseload = figures.filter(pl.col("measure_name") == "ehcp_caseload",
+                              pl.col("measure") == "ehcplans")
+    denominators = settings.select(keys).unique().join(
+        caseload.select(*keys, pl.col("value").alias("_caseload")), on=keys, how="left")
+    shares = settings.join(denominators, on=keys, how="left").with_columns(
+        pl.col("measure_name").str.replace(SETTING_COUNT, SETTING_SHARE, literal=True),
+        pl.when(pl.col("_caseload") > 0).then((100 * pl.col("value") / pl.col("_caseload"))
+                                              .round(1)).alias("value")).drop("_caseload")
+    return pl.concat([figures.filter(~counts), shares.select(figures.columns)])
 
 
 def benchmarks(published: pl.DataFrame, la_code: str, region_code: str | None,

@@ -16,6 +16,7 @@ from transforms import suppression
 from transforms.disclosure import Attribute, Derived, Model, Ref, Relation
 
 YEAR = {"year": "year"}
+_GROUP = {"year": "year", "group": "placement_group"}
 SCHOOL, PHASE, LA = (pl.col("scope") == s for s in ("school", "phase", "la"))
 
 
@@ -63,7 +64,14 @@ RELATIONS: tuple[Relation, ...] = (
              Ref("ehcp_caseload", ("caseload",), YEAR)),
     *(_same(f"{t} caseload", Ref(t, ("caseload",), YEAR),
             Ref("ehcp_caseload", ("caseload",), YEAR))
-      for t in ("ehcp_placement_mix", "ehcp_need_mix", "ehcp_not_in_school")),
+      for t in ("ehcp_placement_mix", "ehcp_need_mix", "ehcp_not_in_school",
+                "ehcp_placement_detail")),
+    # The 2026 settings add up to today's groups, whose plans they repeat as group_plans.
+    Relation("placement settings", Ref("ehcp_placement_detail", ("plans",), _GROUP),
+             Ref("ehcp_placement_mix", ("plans",), _GROUP)),
+    _same("placement settings group plans",
+          Ref("ehcp_placement_detail", ("group_plans",), _GROUP),
+          Ref("ehcp_placement_mix", ("plans",), _GROUP)),
     _same("not in school: unknown",
           Ref("ehcp_not_in_school", ("plans",), YEAR, pl.col("setting") == "unknown"),
           Ref("ehcp_placement_mix", ("plans",), YEAR,
@@ -186,6 +194,7 @@ COUNTS: dict[str, tuple[str, ...]] = {
     **{name: policy.counts for name, policy in suppression.POLICIES.items()
        if name != "forecast"},
     "ehcp_timeliness_bands": ("plans", "issued"),
+    "ehcp_placement_detail": suppression.PLACEMENT_DETAIL.counts,
     "reconciliation": ("local_value",),
     "pack.place_sufficiency": ("ehcp_pupils",),
 }
@@ -193,6 +202,8 @@ COUNTS: dict[str, tuple[str, ...]] = {
 DERIVED: tuple[Derived, ...] = (
     *(Derived(name, pct, (num, den)) for name, policy in suppression.POLICIES.items()
       if name != "forecast" for pct, (num, den) in policy.percents.items()),
+    *(Derived("ehcp_placement_detail", pct, (num, den))
+      for pct, (num, den) in suppression.PLACEMENT_DETAIL.percents.items()),
     Derived("ehcp_caseload", "rate_per_10k_0_25", ("caseload",)),
     Derived("reconciliation", "difference", ("local_value", "published_value")),
 )

@@ -251,6 +251,16 @@ def ehcp_personal_budgets(plans: pl.DataFrame, export_date: dt.date, source: str
                   "ehcp-personal-budgets", source, as_of)
 
 
+# SEN2 `requestsource` ("Source of request for an EHC needs assessment", v1.3; mandatory in
+# the 2026 collection): who made the request. The list as a case management supplier
+# publishes it for the 2026 return, and a public SEN2 reader maps it alike
+# (docs/kpis.md#ehcp-requests-by-source names both); the DfE's own specification text was not
+# found, so a code outside it keeps no label rather than a guessed one.
+REQUEST_SOURCES = {"1": "Young person or parent", "2": "School or other education setting",
+                   "3": "Health care professionals", "4": "Social care professionals",
+                   "5": "Other"}
+
+
 BY_SOURCE = {"requests": ALL}
 
 
@@ -266,14 +276,20 @@ def source_records(requests: pl.DataFrame) -> pl.DataFrame:
 def ehcp_requests_by_source(requests: pl.DataFrame, export_date: dt.date, source: str,
                             as_of: dt.date) -> pl.DataFrame:
     """Requests received in each complete calendar year by who made them (SEN2's
-    `requestsource` code as recorded; none recorded is `unknown`), and their share."""
+    `requestsource` code as recorded; none recorded is `unknown`), their share, and the
+    code's label (REQUEST_SOURCES; `Not recorded` for `unknown`, none for a code outside
+    the list)."""
     counts = source_records(requests).group_by("year", "request_source").agg(
         counted(BY_SOURCE))
     out = (complete_years(export_date).join(counts, on="year", how="inner")
-           .with_columns(pl.col("requests").sum().over("year").alias("requests_received"))
+           .with_columns(pl.col("requests").sum().over("year").alias("requests_received"),
+                         pl.col("request_source").replace_strict(
+                             {**REQUEST_SOURCES, "unknown": "Not recorded"}, default=None,
+                             return_dtype=pl.Utf8).alias("request_source_label"))
            .with_columns(_pct("requests", "requests_received").alias("pct"))
            .sort("year", "request_source"))
-    return _stamp(out.select("year", "request_source", "requests", "pct", "requests_received"),
+    return _stamp(out.select("year", "request_source", "requests", "pct", "requests_received",
+                             "request_source_label"),
                   "ehcp-requests-by-source", source, as_of)
 
 

@@ -7,6 +7,7 @@ docs/kpis.md), `source` (which extracts it was computed from) and `as_of`.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -344,26 +345,51 @@ def _placed(active: pl.DataFrame, placements: pl.DataFrame, placement: tuple[str
         .group_by("year", "plan_id").agg(pl.col(*kept).last())])
 
 
+@dataclass(frozen=True)
+class JanuaryPlacements:
+    """Where the January caseload was on each census day, built once for the placement mix
+    and its 2026 split (nationally a row per plan and January: built twice, it would cost
+    the run its time twice)."""
+
+    # year, plan_id, placement_group, setting_2026 (a placement_groups.SETTING_CODE): a row
+    # per plan placed that day.
+    placed: pl.DataFrame
+    caseload: pl.DataFrame  # year, plans: every plan active that January
+
+
+def january_placements(plans: pl.DataFrame, placements: pl.DataFrame, export_date: dt.date,
+                       settings: bool = True) -> JanuaryPlacements:
+    """The setting attended on each January census day (placement rank 1: entry on or before
+    the day, no leaving date or one after it) of each plan active that day (_placed, the
+    step placement_records shares), with today's group and (`settings`) the 2026 release's
+    setting (transforms/placement_groups.py)."""
+    from transforms.placement_groups import setting_2026
+
+    active = caseload_records(plans.select("plan_id", "start_date", "cease_date"),
+                              export_date)
+    with_setting = placements.filter(pl.col("placement_rank") == 1).with_columns(
+        (setting_2026() if settings else pl.lit(None, pl.Int8)).alias("setting_2026"))
+    placed = _placed(active, with_setting, ("setting_2026",))
+    return JanuaryPlacements(placed, active.group_by("year").agg(counted(PLACEMENT_MIX)))
+
+
 def ehcp_placement_mix(plans: pl.DataFrame, placements: pl.DataFrame, export_date: dt.date,
-                       source: str, as_of: dt.date) -> pl.DataFrame:
+                       source: str, as_of: dt.date,
+                       january: JanuaryPlacements | None = None) -> pl.DataFrame:
     """The January caseload by the setting attended that day (placement rank 1), in the
-    DfE's caseload groups, which sum to the caseload; no current placement is `unknown`."""
+    DfE's caseload groups, which sum to the caseload; no current placement is `unknown`.
+    `january`: january_placements of the same arguments, when already built."""
     from schemas.contracts import PLACEMENT_GROUPS
 
+    january = january or january_placements(plans, placements, export_date, settings=False)
     # placement_records aggregated, without joining the caseload (a row per plan and
     # January) back to the placed plans: the plans with no current placement, `unknown`,
     # are counted by difference (nationally, seconds of a run).
-    active = caseload_records(plans.select("plan_id", "start_date", "cease_date"),
-                              export_date)
-    placed = _placed(active, placements).with_columns(
-        pl.col("placement_group").fill_null("unknown"))
-    unplaced = (active.group_by("year").agg(counted(PLACEMENT_MIX))
-                .join(placed.group_by("year").agg(pl.len().alias("placed")), on="year",
-                      how="left")
-                .select("year", pl.lit("unknown").alias("placement_group"),
-                        (pl.col("plans") - pl.col("placed").fill_null(0)).alias("plans")))
-    counts = pl.concat([placed.group_by("year", "placement_group").agg(counted(PLACEMENT_MIX)),
-                        unplaced]).group_by("year", "placement_group").agg(
+    unplaced = _unplaced(january).select("year", pl.lit("unknown").alias("placement_group"),
+                                         "plans")
+    counts = pl.concat([
+        january.placed.group_by("year", pl.col("placement_group").fill_null("unknown"))
+        .agg(counted(PLACEMENT_MIX)), unplaced]).group_by("year", "placement_group").agg(
         pl.col("plans").sum().cast(pl.Int64))
     grid = januaries(export_date).select("year").join(
         pl.DataFrame({"placement_group": list(PLACEMENT_GROUPS)}), how="cross")
@@ -388,6 +414,101 @@ def need_records(plans: pl.DataFrame, needs: pl.DataFrame, export_date: dt.date
     return caseload_records(plans, export_date).join(primary, on="plan_id", how="left"
                                                      ).with_columns(
         pl.col("need").fill_null("unknown"))
+
+
+def _unplaced(january: JanuaryPlacements) -> pl.DataFrame:
+    """year, plans: the plans active that January with no placement that day."""
+    return (january.caseload.join(january.placed.group_by("year").agg(
+        pl.len().alias("placed")), on="year", how="left")
+        .select("year", (pl.col("plans") - pl.col("placed").fill_null(0)).alias("plans")))
+
+
+def detail_records(plans: pl.DataFrame, placements: pl.DataFrame, export_date: dt.date,
+                   placement: tuple[str, ...] = ()) -> pl.DataFrame:
+    """kpi.ehcp_placement_detail's records: placement_records with each plan's 2026 setting
+    that January, named as ehcp_placement_detail names it (none: `placement_unknown`; NIEO
+    split by compulsory school age). tests/test_explain.py checks that they add up to the
+    table, row for row."""
+    from transforms.placement_groups import (
+        SETTING_CODE,
+        SETTING_NAME,
+        compulsory_school_age,
+        setting_2026,
+    )
+
+    with_setting = placements.with_columns(setting_2026().alias("setting_2026"))
+    records = placement_records(plans, with_setting, export_date, ("setting_2026", *placement))
+    named = pl.col("setting_2026").replace_strict(SETTING_NAME, default=None,
+                                                  return_dtype=pl.Utf8)
+    young = compulsory_school_age(pl.col("year"), pl.col("birth_year"),
+                                  pl.col("birth_month")).fill_null(False)
+    return records.with_columns(
+        pl.when((pl.col("setting_2026") == SETTING_CODE["neet_other"]) & young)
+        .then(pl.lit("neet_other_csa")).otherwise(named).fill_null("placement_unknown")
+        .alias("setting_2026"))
+
+
+def ehcp_placement_detail(plans: pl.DataFrame, placements: pl.DataFrame,
+                          export_date: dt.date, source: str, as_of: dt.date,
+                          january: JanuaryPlacements | None = None) -> pl.DataFrame:
+    """The January caseload by the DfE 2026 release's placement settings (its caseload.csv
+    columns: special academies apart from special free schools, online providers, NEET by
+    kind...), each row inside today's group (kpi.ehcp_placement_mix), so that a group's
+    settings add up to it and all of them to the caseload. No current placement, or one
+    today's groups cannot place, is `placement_unknown`. Not in education or training for a
+    reason other than a notice to cease (SEN2 NIEO) is `neet_other_csa` when the child is of
+    compulsory school age on the day, else `neet_other`. `pct` is of the caseload,
+    `pct_of_group` of the group's plans."""
+    from schemas.contracts import SETTINGS_2026
+    from transforms.placement_groups import SETTING_CODE, SETTING_NAME, compulsory_school_age
+
+    january = january or january_placements(plans, placements, export_date)
+    keys = ["year", "placement_group", "setting_2026"]
+    # Lazily, by the setting's code (a row per plan and January: millions nationally): in a
+    # tenth of the time of an eager group_by on text.
+    counts = january.placed.lazy().group_by(keys).agg(pl.len().alias("plans")).collect()
+    other_code = SETTING_CODE["neet_other"]
+    other = january.placed.filter(pl.col("setting_2026") == other_code)
+    if other.height:
+        # Only NIEO rows need an age: joined to the plans' birth month for those rows alone.
+        aged = other.join(plans.select("plan_id", "birth_year", "birth_month"), on="plan_id",
+                          how="left").with_columns(
+            pl.when(compulsory_school_age(pl.col("year"), pl.col("birth_year"),
+                                          pl.col("birth_month")).fill_null(False))
+            .then(SETTING_CODE["neet_other_csa"]).otherwise(other_code)
+            .cast(counts.schema["setting_2026"]).alias("setting_2026"))
+        counts = pl.concat([counts.filter(pl.col("setting_2026") != other_code),
+                            aged.group_by(keys).agg(pl.len().alias("plans"))])
+    counts = pl.concat([
+        counts.select("year", pl.col("placement_group").fill_null("unknown"),
+                      pl.col("setting_2026").replace_strict(SETTING_NAME, default=None,
+                                                            return_dtype=pl.Utf8)
+                      .fill_null("placement_unknown"), "plans"),
+        _unplaced(january).select("year", pl.lit("unknown").alias("placement_group"),
+                                  pl.lit("placement_unknown").alias("setting_2026"), "plans")
+    ]).group_by(keys).agg(pl.col("plans").sum().cast(pl.Int64))
+    order = {s: i for i, s in enumerate(SETTINGS_2026)}
+    groups = {g: i for i, g in enumerate(dict.fromkeys(SETTINGS_2026.values()))}
+    # Every setting of the release in its own group, shown at zero; a setting counted in
+    # another of today's groups (service children's education: mainstream today, other
+    # school types for the DfE) is a row of its own.
+    grid = januaries(export_date).select("year").join(pl.DataFrame(
+        {"placement_group": list(SETTINGS_2026.values()),
+         "setting_2026": list(SETTINGS_2026)}), how="cross")
+    out = (grid.join(counts, on=keys, how="full", coalesce=True)
+           .with_columns(pl.col("plans").fill_null(0))
+           .with_columns(pl.col("plans").sum().over("year", "placement_group")
+                         .alias("group_plans"),
+                         pl.col("plans").sum().over("year").alias("caseload"))
+           .with_columns(_pct("plans", "caseload").alias("pct"),
+                         _pct("plans", "group_plans").alias("pct_of_group"))
+           .sort("year", pl.col("placement_group").replace_strict(groups, default=99,
+                                                                  return_dtype=pl.Int8),
+                 pl.col("setting_2026").replace_strict(order, default=99,
+                                                       return_dtype=pl.Int8)))
+    return _stamp(out.select("year", "placement_group", "setting_2026", "plans", "pct",
+                             "pct_of_group", "group_plans", "caseload"),
+                  "ehcp-placement-detail", source, as_of)
 
 
 def ehcp_need_mix(plans: pl.DataFrame, needs: pl.DataFrame, export_date: dt.date, source: str,

@@ -305,7 +305,7 @@ def core_placements(stage: dict[str, pl.DataFrame], plans: pl.DataFrame,
         pl.col("placementrank").fill_null(1).alias("placement_rank"),
         pl.col("senunitindicator").fill_null(False).alias("sen_unit"),
         pl.col("resourcedprovisionindicator").fill_null(False).alias("resourced_provision"),
-        "type_of_establishment", "placement_group",
+        "type_of_establishment", "placement_group", "school_setting",
     ), "plan_id", "entry_date")
 
 

@@ -25,16 +25,25 @@ class Policy:
     groups: tuple[tuple[tuple[str, ...], str, pl.Expr, tuple[str, object] | None], ...] = ()
     # (part columns, total column): columns of one row that add up to another of it.
     row_sums: tuple[tuple[tuple[str, ...], str], ...] = ()
+    # A withheld total ("column" groups) is not to be given back by its parts either: a
+    # group whose total is withheld keeps at least one of its non-zero parts withheld.
+    protect_totals: bool = False
 
 
 def _flag(col: str) -> str:
     return f"__s_{col}"
 
 
-def suppress(frame: pl.DataFrame, policy: Policy, limit: int) -> pl.DataFrame:
-    """`frame` with counts from 1 to `limit` - 1 withheld, and what would give them back."""
-    out = frame.with_columns([((pl.col(c) > 0) & (pl.col(c) < limit)).fill_null(False)
-                              .alias(_flag(c)) for c in policy.counts])
+def suppress(frame: pl.DataFrame, policy: Policy, limit: int,
+             forced: dict[str, str] | None = None) -> pl.DataFrame:
+    """`frame` with counts from 1 to `limit` - 1 withheld, and what would give them back.
+    `forced`: count column -> a boolean column of `frame` saying where that count is
+    withheld whatever its value (another table withholds it); those columns are dropped."""
+    forced = forced or {}
+    out = frame.with_columns([(((pl.col(c) > 0) & (pl.col(c) < limit)).fill_null(False)
+                               | (pl.col(forced[c]).fill_null(False) if c in forced
+                                  else pl.lit(False))).alias(_flag(c))
+                              for c in policy.counts]).drop(list(forced.values()))
     out = _across_columns(_secondary(out, policy), policy)
     pct_flags = []
     for pct, (num, den) in policy.percents.items():
@@ -84,6 +93,13 @@ def _secondary(frame: pl.DataFrame, policy: Policy) -> pl.DataFrame:
                     (pl.col(flag) | pl.col("__row").is_in(candidates["__row"].implode()))
                     .alias(flag))
                 changed = True
+            if policy.protect_totals and total is not None and total[0] == "column":
+                bare = _bare(frame, parts, stats, keys, col, is_part, total[1])
+                if bare.height:
+                    frame = frame.with_columns(
+                        (pl.col(flag) | pl.col("__row").is_in(bare["__row"].implode()))
+                        .alias(flag))
+                    changed = True
             exhausted = unsafe.join(candidates.select(keys), on=list(keys), how="anti")
             if exhausted.height and total is not None:
                 kind, where = total
@@ -100,6 +116,16 @@ def _secondary(frame: pl.DataFrame, policy: Policy) -> pl.DataFrame:
         if not changed:
             break
     return frame.drop("__row")
+
+
+def _bare(frame: pl.DataFrame, parts: pl.DataFrame, stats: pl.DataFrame, keys: tuple[str, ...],
+          col: str, is_part: pl.Expr, total: str) -> pl.DataFrame:
+    """The smallest non-zero part (`__row`) of each group whose total is withheld but none
+    of whose parts is: the parts would add up to the total."""
+    hidden = frame.filter(is_part & pl.col(_flag(total))).select(keys).unique()
+    none_withheld = stats.filter(pl.col("n") == 0).join(hidden, on=list(keys), how="semi")
+    return (parts.join(none_withheld.select(keys), on=list(keys), how="semi").sort(col, "__row")
+            .group_by(keys, maintain_order=True).agg(pl.col("__row").first()))
 
 
 def _across_columns(frame: pl.DataFrame, policy: Policy) -> pl.DataFrame:
@@ -222,6 +248,52 @@ POLICIES: dict[str, Policy] = {
 }
 
 
+# kpi.ehcp_placement_detail: settings add up to their group's plans (kpi.ehcp_placement_mix's,
+# repeated as `group_plans`) and all of them to the caseload.
+PLACEMENT_DETAIL = Policy(
+    ("plans", "group_plans", "caseload"),
+    {"pct": ("plans", "caseload"), "pct_of_group": ("plans", "group_plans")},
+    groups=((("year", "placement_group"), "plans", ALL, ("column", "group_plans")),
+            (("year",), "plans", ALL, ("column", "caseload"))),
+    protect_totals=True)
+
+
+def placement_detail_public(frame: pl.DataFrame, limit: int) -> pl.DataFrame:
+    """kpi.ehcp_placement_detail's public copy. Its settings add up to the groups that
+    public.ehcp_placement_mix publishes, so the two are suppressed together: a group (or a
+    year's caseload) the mix withholds is withheld here too, with a part of it; and a group
+    total only this table must withhold (its parts all ones) is withheld in the mix by
+    across_tables. The mix's suppression is worked out again from `group_plans`, as
+    public_tables makes it, until the two agree."""
+    from schemas.contracts import PLACEMENT_GROUPS
+
+    keys = ["year", "placement_group"]
+    mix = frame.group_by(keys).agg(pl.col("group_plans").first().alias("plans"),
+                                   pl.col("caseload").first()).with_columns(
+        _pct("plans", "caseload").alias("pct")).sort("year", pl.col("placement_group")
+                                                     .replace_strict({g: i for i, g in enumerate(
+                                                         PLACEMENT_GROUPS)}, default=99,
+                                                         return_dtype=pl.Int8))
+    hidden = mix.select(keys).clear()
+    for _ in range(10):
+        in_hidden = pl.struct(keys).is_in(hidden.select(pl.struct(keys)).to_series().implode())
+        mixed = suppress(mix.with_columns(in_hidden.alias("__hidden")),
+                         POLICIES["ehcp_placement_mix"], limit, forced={"plans": "__hidden"})
+        withheld = mixed.select(*keys, pl.col("plans").is_null().alias("__group"),
+                                pl.col("caseload").is_null().alias("__caseload"))
+        detail = suppress(frame.join(withheld, on=keys, how="left"), PLACEMENT_DETAIL, limit,
+                          forced={"group_plans": "__group", "caseload": "__caseload"})
+        now = detail.filter(pl.col("group_plans").is_null()).select(keys).unique()
+        if now.join(hidden, on=keys, how="anti").height == 0:
+            return detail
+        hidden = pl.concat([hidden, now]).unique()
+    return detail
+
+
+def _pct(num: str, den: str) -> pl.Expr:
+    return pl.when(pl.col(den) > 0).then((100 * pl.col(num) / pl.col(den)).round(1))
+
+
 def reconciliation_public(frame: pl.DataFrame, limit: int) -> pl.DataFrame:
     """kpi.reconciliation's public copy: its counts (the LA's and the DfE's for it) withheld
     like any count, with their difference; percentages as they are."""
@@ -238,10 +310,14 @@ def across_tables(public: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     """The public copies with what one table's published cells would give back of
     another's withheld ones also withheld."""
     public = dict(public)
+    if "public.ehcp_placement_detail" in public and "public.ehcp_placement_mix" in public:
+        public["public.ehcp_placement_mix"] = _as_the_detail_withholds(
+            public["public.ehcp_placement_mix"], public["public.ehcp_placement_detail"])
     # A year whose mix parts could only be protected by hiding the total hides it in the
     # caseload table too, with what would give it back (growth, rate).
     hidden = set()
-    for name in ("public.ehcp_placement_mix", "public.ehcp_need_mix"):
+    for name in ("public.ehcp_placement_mix", "public.ehcp_need_mix",
+                 "public.ehcp_placement_detail"):
         if name in public:
             hidden |= set(public[name].filter(pl.col("caseload").is_null()
                                               & (pl.col("plans").is_null()))["year"].to_list())
@@ -267,3 +343,26 @@ def across_tables(public: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
             pl.when(hide).then(pl.lit("local_value")).otherwise(pl.col("suppressed"))
             .alias("suppressed"))
     return public
+
+
+def _as_the_detail_withholds(mix: pl.DataFrame, detail: pl.DataFrame) -> pl.DataFrame:
+    """public.ehcp_placement_mix with what public.ehcp_placement_detail withholds of the
+    same numbers (a group's plans, a year's caseload) withheld too: nothing, unless a group's
+    settings are all ones (placement_detail_public)."""
+    keys = ["year", "placement_group"]
+    hidden = detail.group_by(keys).agg(pl.col("group_plans").is_null().any().alias("__g"),
+                                       pl.col("caseload").is_null().any().alias("__c"))
+    out = mix.join(hidden, on=keys, how="left").with_columns(
+        (pl.col("__g").fill_null(False) & pl.col("plans").is_not_null()).alias("__g"),
+        (pl.col("__c").fill_null(False) & pl.col("caseload").is_not_null()).alias("__c"))
+    if not out.select(pl.col("__g").any() | pl.col("__c").any()).item():
+        return mix
+    note = pl.concat_str([pl.col("suppressed"), pl.when(pl.col("__g")).then(pl.lit("plans,pct")),
+                          pl.when(pl.col("__c")).then(pl.lit("caseload"))],
+                         separator=",", ignore_nulls=True)
+    return out.with_columns(
+        pl.when(pl.col("__g")).then(None).otherwise(pl.col("plans")).alias("plans"),
+        pl.when(pl.col("__g")).then(None).otherwise(pl.col("pct")).alias("pct"),
+        pl.when(pl.col("__c")).then(None).otherwise(pl.col("caseload")).alias("caseload"),
+        pl.when(pl.col("__g") | pl.col("__c")).then(note).otherwise(pl.col("suppressed"))
+        .alias("suppressed")).drop("__g", "__c")

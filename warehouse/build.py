@@ -79,7 +79,7 @@ def read_inputs(con: duckdb.DuckDBPyConnection, settings: Settings,
     population = optional(con, "stage.population")
     groups = (establishment_groups(establishments) if establishments is not None else
               pl.DataFrame(schema={"urn": pl.Int32, "type_of_establishment": pl.Utf8,
-                                   "placement_group": pl.Utf8}))
+                                   "placement_group": pl.Utf8, "school_setting": pl.Int8}))
     core = None if sen2_missing else read_core(con, groups)
     as_of = as_of or max([*([core.export] if core else []),
                           *([census["census_date"].max()] if census is not None else [])],

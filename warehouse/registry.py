@@ -60,6 +60,8 @@ class Inputs:
     attendance: tuple[pl.DataFrame | None, pl.DataFrame | None] | None
     sources: dict[str, str]  # extract -> how a KPI's source column names it
     out: dict[str, pl.DataFrame] = field(default_factory=dict)  # tables built so far
+    # Frames two entries are computed from, built by the first and dropped by the last.
+    shared: dict[str, object] = field(default_factory=dict)
 
     def kpi(self, name: str) -> pl.DataFrame | None:
         return self.out.get(f"kpi.{name}")
@@ -121,6 +123,9 @@ class KPI:
     pack: str | None = None  # the board pack section that shows it (warehouse/pack)
     # Its figures in the measure names of kpi.benchmarks: year, measure, local_value.
     reconciled: Callable[[pl.DataFrame], pl.DataFrame] | None = None
+    # Its reconciliation rows only where the DfE publishes the measure (a release that not
+    # every install has: no row a year saying it is not published).
+    reconciled_where_published: bool = False
     background: bool = False  # computed in a thread of its own while the rest is written
 
     @property
@@ -143,6 +148,18 @@ def _placement_shares(t: pl.DataFrame) -> pl.DataFrame:
         pl.col("pct").cast(pl.Float64).alias("local_value"))
         for group, measure in (("mainstream", "pct_mainstream"), ("special", "pct_special"),
                                ("fe", "pct_fe"))])
+
+
+def _setting_shares(t: pl.DataFrame) -> pl.DataFrame:
+    """Each 2026 setting's share of the caseload, as the 2026 release's benchmarks name it
+    (a setting counted in two of today's groups is added up)."""
+    from transforms.benchmarks import SETTING_SHARE
+
+    return t.group_by("year", "setting_2026").agg(
+        pl.col("plans").sum(), pl.col("caseload").first()).select(
+        "year", (pl.lit(SETTING_SHARE) + pl.col("setting_2026")).alias("measure"),
+        pl.when(pl.col("caseload") > 0).then((100 * pl.col("plans") / pl.col("caseload"))
+                                             .round(1)).cast(pl.Float64).alias("local_value"))
 
 
 def _need_shares(t: pl.DataFrame) -> pl.DataFrame:
@@ -168,14 +185,29 @@ def _sen2(compute: Callable[[Inputs, Core], pl.DataFrame | None]) -> Compute:
     return lambda i: compute(i, i.core) if i.core is not None else None
 
 
+def _january(i: Inputs, c: Core, last: bool = False) -> kpis.JanuaryPlacements:
+    """Where the January caseload was placed: built once for the placement mix and its 2026
+    split (nationally a row per plan and January), dropped after the split (`last`)."""
+    january = i.shared.get("january_placements")
+    if january is None:
+        january = kpis.january_placements(c.plans, c.placements, c.export)
+        i.shared["january_placements"] = january
+    if last:
+        del i.shared["january_placements"]
+    return january
+
+
 def _reconciliation(i: Inputs) -> pl.DataFrame | None:
     if i.dfe is None or i.core is None:
         return None
     figures, _ = i.dfe
     own = figures.filter(pl.col("new_la_code") == i.la_code).select(
         "year", pl.col("measure_name").alias("measure"), "value", "source")
-    local = pl.concat([k.reconciled(i.out[k.table]) for k in REGISTRY
-                       if k.reconciled is not None and k.table in i.out]).with_columns(
+    published = own.select("year", "measure").unique()
+    local = pl.concat([
+        k.reconciled(i.out[k.table]).join(published, on=["year", "measure"], how="semi")
+        if k.reconciled_where_published else k.reconciled(i.out[k.table]) for k in REGISTRY
+        if k.reconciled is not None and k.table in i.out]).with_columns(
         pl.lit(None, pl.Utf8).alias("note"))
     if i.census_sides is not None:
         census_side, sen2_side = i.census_sides
@@ -286,7 +318,7 @@ REGISTRY: tuple[KPI, ...] = (
     KPI("ehcp_placement_mix", "ehcp-placement-mix", ("year", "placement_group"),
         ("core.ehc_plans", "core.ehc_placements"), kpis.ehcp_placement_mix,
         _sen2(lambda i, c: kpis.ehcp_placement_mix(c.plans, c.placements, c.export, c.source,
-                                                   i.as_of)),
+                                                   i.as_of, _january(i, c))),
         suppression.POLICIES["ehcp_placement_mix"], quality.ehcp_placement_mix,
         "tests/test_kpis.py::test_ehcp_placement_mix",
         explained=Explanation(
@@ -296,6 +328,19 @@ REGISTRY: tuple[KPI, ...] = (
             (*_PLAN, "census_date", "start_date", "cease_date", "placement_group",
              *_PLACEMENT), "plan"), pack="placement",
         reconciled=_placement_shares),
+    # Right after the mix: the January placements it built are dropped once this has them.
+    KPI("ehcp_placement_detail", "ehcp-placement-detail",
+        ("year", "placement_group", "setting_2026"), ("core.ehc_plans", "core.ehc_placements"),
+        kpis.ehcp_placement_detail,
+        _sen2(lambda i, c: kpis.ehcp_placement_detail(
+            c.plans, c.placements, c.export, c.source, i.as_of, _january(i, c, last=True))),
+        suppression.placement_detail_public, quality.ehcp_placement_detail,
+        "tests/test_kpis.py::test_ehcp_placement_detail",
+        explained=Explanation(
+            _core(lambda c: kpis.detail_records(c.plans, c.placements, c.export, _PLACEMENT)),
+            kpis.PLACEMENT_MIX, "plans", "plan",
+            (*_PLAN, "census_date", "placement_group", "setting_2026", *_PLACEMENT), "plan"),
+        pack="placement", reconciled=_setting_shares, reconciled_where_published=True),
     KPI("ehcp_need_mix", "ehcp-need-mix", ("year", "need"),
         ("core.ehc_plans", "core.ehc_needs"), kpis.ehcp_need_mix,
         _sen2(lambda i, c: kpis.ehcp_need_mix(c.plans, c.needs, c.export, c.source, i.as_of)),

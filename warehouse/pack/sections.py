@@ -282,8 +282,85 @@ def placement_section(db: PackData) -> Section:
             unit="%"))
     table = [(v, *[pct.get((v, g)) for g in groups], england.get((v, "pct_mainstream")),
               england.get((v, "pct_special"))) for v in span]
+    if db.has("ehcp_placement_detail"):
+        detail_text, detail = _placement_detail(db)
+        text += detail_text
+        extra += detail
     return Section("Placements", text, chart,
                    (["January", *groups, "England mainstream", "England special"], table), extra)
+
+
+# The 2026 release's names of its caseload.csv settings (dfe-ehcp-2026-headers.txt).
+SETTING_LABELS = {
+    "mainstream_la_maintained": "Mainstream LA maintained",
+    "mainstream_la_maintained_resourced_provision": "Mainstream LA maintained, resourced "
+                                                    "provision",
+    "mainstream_la_maintained_senunit": "Mainstream LA maintained, SEN unit",
+    "mainstream_academy": "Mainstream academy",
+    "mainstream_academy_resourced_provision": "Mainstream academy, resourced provision",
+    "mainstream_academy_senunit": "Mainstream academy, SEN unit",
+    "mainstream_free_school": "Mainstream free school",
+    "mainstream_free_school_resourced_provision": "Mainstream free school, resourced provision",
+    "mainstream_free_school_senunit": "Mainstream free school, SEN unit",
+    "mainstream_independent": "Mainstream independent",
+    "special_la_maintained": "LA maintained special", "special_academy": "Special academy",
+    "special_free_school": "Special free school", "special_independent": "Independent special",
+    "special_non_maintained": "Non-maintained special",
+    "ap_pru_academy": "AP academy", "ap_pru_free_school": "AP free school",
+    "ap_pru_la_maintained": "Pupil referral unit",
+    "general_fe_tertiary_colleges": "FE college or sixth form",
+    "specialist_post_16_institutions": "Specialist post-16 institution",
+    "ukrlp_provider": "UKRLP provider", "elective_home_education": "Elective home education",
+    "other_arrangements_la": "Other arrangements by the LA (EOTAS)",
+    "other_arrangements_parents": "Other arrangements by parents",
+    "online_provider": "Online provider", "w_settings": "Welsh setting",
+    "other_schools": "Other school type", "other_placement_settings": "Other placement",
+    "neet": "NEET (16-25)", "neet_ntci": "Not in education, notice to cease",
+    "neet_other": "Not in education, other ages",
+    "neet_other_csa": "Not in education, compulsory school age",
+    "nm_early_years": "Non-maintained early years", "placement_unknown": "Not recorded",
+}
+
+
+def _placement_detail(db: PackData) -> tuple[str, list[str]]:
+    """The latest January in the 2026 release's settings: a sentence on special schools by
+    who runs them, a chart of every setting with plans (against England when the 2026
+    release is loaded) and its data."""
+    year = db.rows("SELECT max(year) FROM S.ehcp_placement_detail")[0][0]
+    rows = db.rows("SELECT setting_2026, sum(plans), sum(pct), count(*) - count(plans) FROM "
+                   "S.ehcp_placement_detail WHERE year = ? GROUP BY setting_2026", [year])
+    # A withheld part makes a setting's sum wrong: shown withheld (None) instead.
+    by_setting = {s: (n if not w else None, p if not w else None) for s, n, p, w in rows}
+    england = {m.removeprefix("pct_setting_"): v for (y, m), v in _england(
+        db, [f"pct_setting_{s}" for s in SETTING_LABELS]).items() if y == year}
+    shown = [s for s in SETTING_LABELS if by_setting.get(s, (0, 0))[0] != 0
+             or england.get(s)]
+    special = {s: p for s, p in db.rows(
+        "SELECT setting_2026, pct_of_group FROM S.ehcp_placement_detail WHERE year = ? AND "
+        "placement_group = 'special'", [year])} if shown else {}
+    text = ""
+    if special.get("special_academy") is not None:
+        text = (f" Of the plans in special schools, {_cell(special.get('special_la_maintained'))}"
+                f"% were in LA maintained schools, {_cell(special['special_academy'])}% in "
+                f"academies, {_cell(special.get('special_free_school'))}% in free schools and "
+                f"{_cell(special.get('special_independent'))}% in independent and "
+                f"{_cell(special.get('special_non_maintained'))}% in non-maintained special "
+                "schools (the DfE's 2026 settings).")
+    if not shown:
+        return text, []
+    series = [Series(f"This LA, January {year}", [by_setting.get(s, (None, None))[1]
+                                                  for s in shown])]
+    if england:
+        series.append(Series(f"England, January {year}", [england.get(s) for s in shown]))
+    chart = bars(f"The January {year} caseload in the DfE's 2026 settings",
+                 "Bars: percentage of the January caseload in each placement setting of the "
+                 "DfE's 2026 release (settings with no plans left out)"
+                 + (", this LA against England." if england else "."),
+                 [SETTING_LABELS[s] for s in shown], series, unit="%")
+    table = data_table(["setting", "plans", "% of caseload", "England %"],
+                       [(SETTING_LABELS[s], *by_setting.get(s, (None, None)), england.get(s))
+                        for s in shown])
+    return text, [chart, table]
 
 
 def need_section(db: PackData) -> Section:
