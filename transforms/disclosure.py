@@ -441,6 +441,26 @@ def _intervals(system: System, cells: list[int], equations: list[int],
             cost = np.zeros(n)
             cost[k] = 1.0
             out[c] = (solve(cost, False), out[c][1])
+    # Pairs pushed apart together: the sum of their gaps maximised with each capped at 1, so
+    # that the group's slack spreads over as many pairs as it can (one LP, not one a pair).
+    for _ in range(8):
+        together = np.flatnonzero(gap <= 1e-6)
+        if len(together) <= 2 or exact:
+            break
+        before = len(together)
+        first_row = h.getNumRow()
+        k = len(together)
+        h.addRows(k, np.full(k, -np.inf), np.ones(k), 2 * k,
+                  np.arange(0, 2 * k, 2, dtype=np.int32),
+                  np.column_stack([pair_group[together], pair_count[together]])
+                  .ravel().astype(np.int32), np.tile([1.0, -1.0], k))
+        cost = np.zeros(n)
+        np.add.at(cost, pair_group[together], 1.0)
+        np.add.at(cost, pair_count[together], -1.0)
+        solve(cost, True)
+        h.deleteRows(k, np.arange(first_row, first_row + k, dtype=np.int32))
+        if int(np.sum(gap <= 1e-6)) == before:
+            break
     gaps = {}
     for j, p in enumerate(pairs):
         if gap[j] <= 1e-6 or exact:
