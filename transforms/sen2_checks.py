@@ -299,7 +299,7 @@ _PARENT = {"requests": ("persontableid", "person"),
 
 # The staged columns the checks read, per module, with their types (a module of an older
 # version lacks some: they read as null). None: a link id, of the module's id type.
-_COLUMNS: dict[str, dict[str, pl.DataType | None]] = {
+COLUMNS_READ: dict[str, dict[str, pl.DataType | None]] = {
     "person": {"upn_id": pl.Utf8, "uln_id": pl.Utf8, "upnunknown": pl.Utf8,
                "birth_year": pl.Int32, "birth_month": pl.Int32, "identity_id": pl.Utf8},
     "requests": {"persontableid": None, "receiveddate": pl.Date,
@@ -337,12 +337,12 @@ class _Export:
 
     def __init__(self, export: dict[str, pl.DataFrame], census_day: dt.date,
                  establishments: pl.DataFrame | None = None):
-        typed = whole_number_ids({m: f for m, f in export.items() if m in _COLUMNS})
+        typed = whole_number_ids({m: f for m, f in export.items() if m in COLUMNS_READ})
         self.raw = typed
         self.census_day = census_day
         self.establishments = establishments
         self.period_start = dt.date(census_day.year - 1, 1, 1)
-        self.m = {m: _select(typed[m], m) for m in _COLUMNS}
+        self.m = {m: _select(typed[m], m) for m in COLUMNS_READ}
         self._in_scope = self._requests_in_scope()
         self.s = self._scoped()
 
@@ -477,7 +477,7 @@ def _select(frame: pl.DataFrame, module: str) -> pl.DataFrame:
     """The module's id, the columns the checks read (null when this version lacks them) and
     booleans as booleans (a warehouse staged before they were typed holds text)."""
     exprs = [pl.col(f"{module}tableid")]
-    for name, kind in _COLUMNS[module].items():
+    for name, kind in COLUMNS_READ[module].items():
         if name not in frame.columns:
             exprs.append(pl.lit(None, kind or frame.schema[f"{module}tableid"]).alias(name))
         elif kind is pl.Boolean and frame.schema[name] != pl.Boolean:
