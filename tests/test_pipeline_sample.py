@@ -348,7 +348,7 @@ def test_the_blade_census_layout_gives_the_same_published_tables(run_home, small
 
     con = duckdb.connect(str(home / "sendboard.duckdb"), read_only=True)
     try:
-        true, shown = (con.execute(f"SELECT * FROM {s}.sen_attendance").pl()
+        true, shown = (con.sql(f"SELECT * FROM {s}.sen_attendance").pl()
                        for s in ("kpi", "public"))
     finally:
         con.close()
