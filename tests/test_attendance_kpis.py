@@ -33,12 +33,16 @@ import pytest
 
 from tests import handmade
 from tests.conftest import archive_at
-from transforms.attendance_kpis import easter_sunday, exclusion_terms, sen_attendance
+from transforms.attendance_kpis import (
+    attendance_records,
+    easter_sunday,
+    exclusion_terms,
+    sen_attendance,
+)
 from warehouse import loads, store
 from warehouse.core import optional
 
 KEY = b"k" * 32
-STAMP = "18-01-2024"
 POSSIBLE = ["140.0", "140.0", "140.0", "100.0", "40.0", "140.0"]
 SESSIONS = [(0, "I", 10), (0, "M", 4), (0, "O", 2), (1, "I", 6), (1, "G", 4), (1, "X", 6),
             (1, "#", 2), (3, "N", 10), (4, "U", 2), (5, "E", 20), (5, "O", 3)]
@@ -62,15 +66,16 @@ def load_landing(con, tmp_path, run="run-1") -> dict[str, loads.FileOutcome]:
 
 
 def write_export(folder, sessions=SESSIONS, exclusions=EXCLUSIONS, possible=POSSIBLE,
-                 ) -> dict[str, object]:
+                 day: str = "2024-01-18") -> dict[str, object]:
     """The hand-made Blade census with its attendance tables (written as Blade does: the
-    pupil's id first, floats for sessions, Blade dates)."""
-    paths = handmade.write_census_blade(folder)
+    pupil's id first, floats for sessions, Blade dates); `day` its census day."""
+    paths = handmade.write_census_blade(folder, day=day)
+    stamp = dt.date.fromisoformat(day).strftime("%d-%m-%Y")
     pupils = pl.read_csv(paths["pupilonroll"], infer_schema=False)
     pupils.with_columns(pl.Series("termlysessionspossible", possible)).write_csv(
         paths["pupilonroll"])
     ids = pupils["pupilonrolltableid"].to_list()
-    detail = folder / f"Blade-Export_{STAMP}_termlysessiondetailsonroll.csv"
+    detail = folder / f"Blade-Export_{stamp}_termlysessiondetailsonroll.csv"
     pl.DataFrame({
         "pupilonrolltableid": [ids[p] for p, _, _ in sessions],
         "NativeId": [f"P{p}" for p, _, _ in sessions],
@@ -79,7 +84,7 @@ def write_export(folder, sessions=SESSIONS, exclusions=EXCLUSIONS, possible=POSS
         "sourceid": ["src"] * len(sessions),
         "sessions": [f"{n}.0" if isinstance(n, int) else n for _, _, n in sessions],
         "attendancereason": [c for _, c, _ in sessions]}).write_csv(detail)
-    excl = folder / f"Blade-Export_{STAMP}_termlyexclusionsonroll.csv"
+    excl = folder / f"Blade-Export_{stamp}_termlyexclusionsonroll.csv"
     pl.DataFrame({
         "pupilonrolltableid": [ids[p] for p, *_ in exclusions],
         "NativeId": [f"P{p}" for p, *_ in exclusions],
@@ -154,6 +159,47 @@ def test_sen_attendance_of_a_hand_made_blade_export(con, tmp_path):
     # Nothing says what those terms' absence was: not known, not zero.
     assert row(t, "2022/23", "spring", "all", "enrolments", "absence_rate_pct") == (None, None)
     assert t.height == 12 and set(t["definition"]) == {"docs/kpis.md#sen-attendance"}
+
+
+def test_sen_attendance_staged_rows_keep_the_files_they_came_from(con, tmp_path):
+    """An enrolment's row is its pupilonroll row, in the file pupilonroll_sha256 (its sha256
+    is the details file's, which replaces it); an exclusion's is its own row of its file. A
+    warehouse staged before pupilonroll_sha256 was kept loads the next export: the column is
+    added, empty for the rows already there, and the table still builds."""
+    write_export(tmp_path / "landing" / "census")
+    first = load_landing(con, tmp_path)
+    assert con.execute("SELECT DISTINCT pupilonroll_sha256, sha256 FROM "
+                       "stage.census_attendance").fetchall() == [
+        (first["pupilonroll"].sha256, first["termlysessiondetailsonroll"].sha256)]
+    assert con.execute("SELECT row_number, sessions_possible FROM stage.census_attendance "
+                       "ORDER BY 1").fetchall() == [(2, 140), (3, 140), (4, 140), (5, 100),
+                                                     (6, 40), (7, 140)]
+    assert con.execute("SELECT DISTINCT sha256 FROM stage.census_exclusions").fetchall() == [
+        (first["termlyexclusionsonroll"].sha256,)]
+    assert con.execute("SELECT row_number, category FROM stage.census_exclusions ORDER BY 1"
+                       ).fetchall() == [(2, "suspension"), (3, "suspension"), (4, "lunchtime"),
+                                        (5, "suspension"), (6, "permanent")]
+    records = attendance_records(optional(con, "stage.census_attendance"),
+                                 optional(con, "stage.census_exclusions")).filter(
+        pl.col("sen_status").ne_missing("all")).sort("row_number")
+    assert records.filter(pl.col("kind") == "enrolment").select("sha256", "row_number").rows(
+        ) == [(first["pupilonroll"].sha256, r) for r in range(2, 8)]
+    exclusions = first["termlyexclusionsonroll"].sha256
+    assert records.filter(pl.col("kind") != "enrolment").select(
+        "kind", "sha256", "row_number").rows() == [
+        ("suspension", exclusions, 2), ("suspension", exclusions, 3),
+        ("lunchtime", exclusions, 4), ("suspension", exclusions, 5),
+        ("permanent", exclusions, 6)]
+    con.execute("ALTER TABLE stage.census_attendance DROP COLUMN pupilonroll_sha256")
+    write_export(tmp_path / "landing" / "census" / "2025", day="2025-01-16")
+    second = load_landing(con, tmp_path, "run-2")
+    assert second["termlysessiondetailsonroll"].status == "loaded"
+    assert con.execute("SELECT census_date::VARCHAR, pupilonroll_sha256, count(*) FROM "
+                       "stage.census_attendance GROUP BY ALL ORDER BY 1").fetchall() == [
+        ("2024-01-18", None, 6), ("2025-01-16", second["pupilonroll"].sha256, 6)]
+    t = built(con)
+    assert row(t, "2023/24", "autumn", "all", "enrolments", "sessions_missed") == (6, 61)
+    assert row(t, "2024/25", "autumn", "all", "enrolments", "sessions_missed") == (6, 61)
 
 
 def test_sen_attendance_bad_rows_quarantine_with_their_reasons(con, tmp_path):

@@ -7,23 +7,31 @@ of birth."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import hashlib
 import io
 import random
 import re
 import shutil
 import subprocess
 import sys
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
 
+from schemas.contracts import AUTHORISED_ABSENCE, UNAUTHORISED_ABSENCE
 from sendboard.cli import main
-from tests.conftest import settings_for
+from tests import handmade
+from tests.conftest import TEST_KEY, settings_for
 from tests.plain_run import plain_run
 from warehouse import explain as ex
-from warehouse.registry import REGISTRY, Explanation
+from warehouse import run
+from warehouse.backfill import archived_files, replay_batches
+from warehouse.registry import ATTENDANCE_UNTRACED, BY_NAME, REGISTRY, Explanation
 
 REPO = Path(__file__).resolve().parents[1]
 EXPLAINED = [k for k in REGISTRY if isinstance(k.explained, Explanation)]
@@ -76,27 +84,23 @@ def test_every_count_table_of_the_registry_is_explained():
     """Every table that counts children (its public copy is suppressed) lists its records,
     but the forecast (a projection) and reconciliation (other tables' figures beside the
     DfE's); money tables too, but the DSG balance (its spend is hnb_outturn's)."""
-    # sen_attendance is the one count table not explained yet (registry.py says why).
     assert {k.name for k in REGISTRY if not isinstance(k.explained, Explanation)} == {
-        "dsg_balance", "forecast", "benchmarks", "reconciliation", "sen_attendance"}
+        "dsg_balance", "forecast", "benchmarks", "reconciliation"}
     for kpi in REGISTRY:
-        if kpi.public is not None and kpi.name not in ("forecast", "reconciliation",
-                                                       "sen_attendance"):
+        if kpi.public is not None and kpi.name not in ("forecast", "reconciliation"):
             assert isinstance(kpi.explained, Explanation), kpi.name
 
 
-@pytest.mark.parametrize("kpi", EXPLAINED, ids=lambda k: k.name)
-def test_the_records_of_a_row_are_its_value_for_every_count(home, kpi):
-    table = published(home, kpi.table)
+def check_every_count(home: Path, kpi, rows: list[dict]) -> int:
+    """Asserts that, for each of `rows` of the published table and each count explain
+    traces, the records picked are as many as its value (or add up to it); returns how many
+    of the values checked were neither empty nor 0."""
     how = kpi.explained
-    assert set(how.counts) <= set(table.columns) and how.count in how.counts
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
         frame, _ = ex.records_of(con, settings_for(home), kpi)
     finally:
         con.close()
-    rows = rows_to_check(kpi, table)
-    assert len(rows) >= min(table.height, 2)
     checked = 0
     for row in rows:
         grain = {c: row[c] for c in kpi.grain}
@@ -109,7 +113,19 @@ def test_the_records_of_a_row_are_its_value_for_every_count(home, kpi):
             else:
                 assert records[count.sums].sum() == row[column], (grain, column)
             checked += row[column] is not None and row[column] != 0
-    assert checked > 0  # not only empty rows
+    return checked
+
+
+# The flat sample has no attendance (kpi.sen_attendance is empty): the Blade home's below.
+@pytest.mark.parametrize("kpi", [k for k in EXPLAINED if k.name != "sen_attendance"],
+                         ids=lambda k: k.name)
+def test_the_records_of_a_row_are_its_value_for_every_count(home, kpi):
+    table = published(home, kpi.table)
+    how = kpi.explained
+    assert set(how.counts) <= set(table.columns) and how.count in how.counts
+    rows = rows_to_check(kpi, table)
+    assert len(rows) >= min(table.height, 2)
+    assert check_every_count(home, kpi, rows) > 0  # not only empty rows
 
 
 def test_explain_agrees_with_a_caseload_and_a_funnel_row(home):
@@ -171,6 +187,166 @@ def test_a_pupil_rows_file_and_row_are_its_census_row(home, small_sample):
                     strict=True))
     assert held["urn"] == str(pupil["urn"]) and held["laestab"] == pupil["laestab"]
     assert held["senprovision"] == "E"
+
+
+# ------------------------------------------------------------------------------------------
+# kpi.sen_attendance, on a hand-made Blade census with attendance (the flat sample has none)
+# ------------------------------------------------------------------------------------------
+
+ATTENDANCE = BY_NAME["sen_attendance"]
+AUTUMN = {"academic_year": "2023/24", "term": "autumn"}
+
+
+@pytest.fixture(scope="module")
+def blade_home(tmp_path_factory) -> tuple[Path, dict]:
+    """tests/test_attendance_kpis.py's hand-made Blade export of the spring 2024 census (six
+    enrolments of five pupils, five exclusion records: its docstring works out the table)
+    with handmade's SEN2 export, published once; and the export's files."""
+    from tests.test_attendance_kpis import write_export
+
+    root = tmp_path_factory.mktemp("explain-blade")
+    landing = root / "landing"
+    handmade.write_sen2(landing / "sen2")
+    paths = write_export(landing / "census")
+    home = root / "home"
+    assert plain_run(home, landing).status == "published"
+    return home, paths
+
+
+def landed(path: Path) -> list[dict]:
+    """A landed CSV's rows, by the row a spreadsheet shows (the header is row 1)."""
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        return [{}, {}, *csv.DictReader(f)]
+
+
+def test_the_records_of_every_attendance_row_are_its_value_for_every_count(blade_home):
+    home, _ = blade_home
+    table = published(home, "kpi.sen_attendance")
+    # Autumn 2023/24's attendance and exclusions; spring and summer 2022/23's exclusions.
+    assert sorted(set(zip(table["academic_year"], table["term"], strict=True))) == [
+        ("2022/23", "spring"), ("2022/23", "summer"), ("2023/24", "autumn")]
+    assert table.height == 12
+    assert list(ATTENDANCE.explained.counts) == [
+        "pupils", "enrolments", "sessions_possible", "sessions_missed",
+        "persistent_absentees", "suspensions", "pupils_suspended", "permanent_exclusions"]
+    # Autumn: 26 of its 32 values are not 0 (test_attendance_kpis.py's table); spring: Ann's
+    # suspension, as SEN support and all (pupils, suspensions, pupils_suspended); summer:
+    # Bob's permanent exclusion, as EHCP and all (pupils, permanent_exclusions).
+    assert check_every_count(home, ATTENDANCE, table.to_dicts()) == 26 + 6 + 4
+
+
+def test_an_enrolments_file_and_row_are_its_pupils_row_holding_the_sessions(blade_home):
+    home, paths = blade_home
+    e = ex.explain(settings_for(home), "kpi.sen_attendance",
+                   {**AUTUMN, "sen_status": "sen_support"})
+    assert e.column == "enrolments" and e.value == 3 and e.agrees
+    assert e.records.columns == ["pupil_id", "academic_year", "term", "sen_status", "kind",
+                                 "census_date", "laestab", "start_date", "possible", "missed",
+                                 "persistent", "file", "sha256", "row"]
+    pupils = paths["pupilonroll"]
+    assert set(e.records["file"]) == {f"census/{pupils.name}"}
+    assert set(e.records["sha256"]) == {hashlib.sha256(pupils.read_bytes()).hexdigest()[:12]}
+    # Bob, Dan at the PRU (subsidiary), Eve.
+    assert e.records.select("row", "laestab", "possible", "missed", "persistent").rows() == [
+        (3, "8652001", 140, 10, False), (6, "8651100", 40, 2, False),
+        (7, "8651100", 140, 23, True)]
+    rows, details = landed(pupils), landed(paths["termlysessiondetails"])[2:]
+    missed = {*AUTHORISED_ABSENCE, *UNAUTHORISED_ABSENCE}
+    for record in e.records.iter_rows(named=True):
+        held = rows[record["row"]]
+        assert float(held["termlysessionspossible"]) == record["possible"]
+        assert held["senprovision"] == "K"
+        # Its sessions missed are its details rows', linked by its pupilonrolltableid.
+        assert sum(float(d["sessions"]) for d in details
+                   if d["pupilonrolltableid"] == held["pupilonrolltableid"]
+                   and d["attendancereason"] in missed) == record["missed"]
+
+
+def test_an_exclusions_file_and_row_are_its_own_and_pupils_are_listed_once(blade_home):
+    home, paths = blade_home
+    settings, row = settings_for(home), {**AUTUMN, "sen_status": "all"}
+    e = ex.explain(settings, "kpi.sen_attendance", row, "suspensions")
+    exclusions = paths["termlyexclusions"]
+    assert e.value == 3 and e.agrees and set(e.records["file"]) == {f"census/{exclusions.name}"}
+    # Eve's suspension and fixed-period exclusion, Dan's lunchtime one.
+    assert e.records.select("row", "kind", "start_date").rows() == [
+        (2, "suspension", dt.date(2023, 10, 10)), (3, "suspension", dt.date(2023, 11, 20)),
+        (4, "lunchtime", dt.date(2023, 12, 1))]
+    held = landed(exclusions)
+    assert [(held[r]["category"], held[r]["startdate"][:11]) for r in e.records["row"]] == [
+        ("SUSP", "2023-Oct-10"), ("FIXD", "2023-Nov-20"), ("LNCH", "2023-Dec-01")]
+    suspended = ex.explain(settings, "kpi.sen_attendance", row, "pupils_suspended")
+    assert suspended.value == 2 and suspended.agrees
+    # Eve once (either of her records), Dan.
+    assert suspended.records.height == 2 and suspended.records["row"][1] == 4
+    pupils = ex.explain(settings, "kpi.sen_attendance", row, "pupils")
+    assert pupils.value == 5 and pupils.agrees and pupils.records["pupil_id"].is_unique().all()
+    # Each pupil's first record: Ann, Bob, Cat, Dan (at either school), Eve.
+    assert set(pupils.records["row"]) - {5, 6} == {2, 3, 4, 7}
+    assert set(pupils.records["file"]) == {f"census/{paths['pupilonroll'].name}"}
+    missed = ex.explain(settings, "kpi.sen_attendance", row, "sessions_missed")
+    assert missed.sums == "missed" and missed.found == missed.value == 61 and missed.agrees
+
+
+def test_attendance_records_print_no_name_upn_or_date_of_birth(cli, blade_home):
+    home, paths = blade_home
+    pupils = landed(paths["pupilonroll"])[2:]
+    assert len(pupils) == 6
+    for count in ATTENDANCE.explained.counts:
+        done = cli("explain", "kpi.sen_attendance", "--where", "academic_year=2023/24",
+                   "--where", "term=autumn", "--where", "sen_status=all", "--count", count,
+                   "--home", str(home))
+        assert done.returncode == 0, done.stderr
+        output = done.stdout + done.stderr
+        assert f"{count} " in done.stdout.splitlines()[-1]
+        assert UPN.findall(output) == []
+        tokens = {t.lower() for t in re.split(r"[^A-Za-z'-]+", output) if t}
+        for pupil in pupils:
+            assert pupil["upn"] not in output
+            assert {pupil["surname"].lower(), pupil["forename"].lower()} & tokens == set()
+            born = dt.datetime.strptime(pupil["dob"][:11], "%Y-%b-%d").date()
+            assert pupil["dob"][:11] not in output and born.isoformat() not in output
+        header = done.stdout.splitlines()[3].split()
+        assert not [c for c in header if "birth" in c or "dob" in c]
+
+
+def test_attendance_rows_staged_before_their_pupil_file_was_kept_say_so(blade_home, tmp_path):
+    """A warehouse staged before stage.census_attendance kept its pupilonroll file: the
+    enrolments still agree with the table, with their rows and no file."""
+    home, paths = blade_home
+    for name in ("warehouse.duckdb", "sendboard.duckdb"):
+        shutil.copy(home / name, tmp_path / name)
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    con.execute("ALTER TABLE stage.census_attendance DROP COLUMN pupilonroll_sha256")
+    con.close()
+    settings, row = settings_for(tmp_path), {**AUTUMN, "sen_status": "sen_support"}
+    e = ex.explain(settings, "kpi.sen_attendance", row)
+    assert e.agrees and e.records["row"].to_list() == [3, 6, 7]
+    assert set(e.records["file"]) == {ATTENDANCE_UNTRACED}
+    assert ATTENDANCE_UNTRACED.startswith("source not kept for rows staged before ")
+    assert e.records["sha256"].null_count() == 3
+    # Exclusions kept their own file and row all along.
+    e = ex.explain(settings, "kpi.sen_attendance", row, "suspensions")
+    assert set(e.records["file"]) == {f"census/{paths['termlyexclusions'].name}"}
+    # A census backfill (`sendboard backfill --source census`) stages them again with it.
+    assert backfill_census(tmp_path).status == "published"
+    e = ex.explain(settings, "kpi.sen_attendance", row)
+    assert e.agrees and e.records["row"].to_list() == [3, 6, 7]
+    assert set(e.records["file"]) == {f"census/{paths['pupilonroll'].name}"}
+
+
+def backfill_census(home: Path) -> run.RunSummary:
+    """`sendboard backfill --source census` as flows/backfill.py gathers it, on plain
+    threads."""
+    settings = settings_for(home)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        def gather(con):
+            return replay_batches(archived_files(con, ["census"], None, None),
+                                  settings.archive), []
+
+        return run.run_pipeline("plain-backfill", settings, TEST_KEY.encode(),
+                                str(uuid.uuid4()), gather,
+                                run.plain_steps(lambda s: [], pool), None, "nothing to replay")
 
 
 # ------------------------------------------------------------------------------------------
@@ -316,8 +492,6 @@ def test_no_name_upn_or_date_of_birth_is_printed(cli, home, small_sample, args):
 
 def _iso(text: str) -> str:
     """A landed date (Blade's `2012-Apr-16 00:00:00`, ISO, or the UK `16/04/2012`) as ISO."""
-    import datetime as dt
-
     text = text.split(" ")[0]
     for form in ("%Y-%b-%d", "%Y-%m-%d", "%d/%m/%Y"):
         try:

@@ -61,9 +61,7 @@ def test_an_entry_says_how_explain_lists_its_records_or_why_it_cannot(kpi):
     from warehouse.registry import Explanation
 
     if isinstance(kpi.explained, str):
-        # sen_attendance: not yet explained (its staged rows keep no source row).
-        assert kpi.name in {"dsg_balance", "forecast", "benchmarks", "reconciliation",
-                            "sen_attendance"}
+        assert kpi.name in {"dsg_balance", "forecast", "benchmarks", "reconciliation"}
         assert len(kpi.explained) > 20
         return
     how = kpi.explained

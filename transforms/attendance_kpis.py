@@ -11,7 +11,9 @@ import datetime as dt
 
 import polars as pl
 
+from transforms.census_attendance import PUPIL_FILE_SHA256
 from transforms.kpis import _pct, _stamp
+from transforms.records import Count, counted
 
 SEN_STATUSES = ("ehcp", "sen_support", "no_sen")
 STATUS_OF_PROVISION = {"E": "ehcp", "K": "sen_support", "N": "no_sen"}
@@ -88,6 +90,45 @@ def _with_all(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([frame, frame.with_columns(pl.lit("all").alias("sen_status"))])
 
 
+# kpi.sen_attendance's records (attendance_records): a row an enrolment of the absence cohort
+# or an exclusion record, each also under sen_status `all`.
+RECORD_COLUMNS = {"academic_year": pl.Utf8, "term": pl.Utf8, "sen_status": pl.Utf8,
+                  "pupil_id": pl.Utf8, "kind": pl.Utf8, "census_date": pl.Date,
+                  "laestab": pl.Utf8, "start_date": pl.Date, "possible": pl.Int64,
+                  "missed": pl.Int64, "persistent": pl.Boolean, "sha256": pl.Utf8,
+                  "row_number": pl.Int64}
+ENROLMENT = pl.col("kind") == "enrolment"
+SUSPENDED = pl.col("kind").is_in(["suspension", "lunchtime"])
+ATTENDANCE = {"pupils": Count(distinct_of="pupil_id"),
+              "enrolments": Count(ENROLMENT),
+              "sessions_possible": Count(ENROLMENT, sums="possible"),
+              "sessions_missed": Count(ENROLMENT, sums="missed"),
+              "persistent_absentees": Count(ENROLMENT & pl.col("persistent")),
+              "suspensions": Count(SUSPENDED),
+              "pupils_suspended": Count(SUSPENDED, distinct_of="pupil_id"),
+              "permanent_exclusions": Count(pl.col("kind") == "permanent")}
+# A term's absence counts are known when it has an enrolment record, its exclusion counts
+# when it has an exclusion record (none reported is not none); its pupils always are.
+KNOWN_WHEN = {"_absence": (ENROLMENT, ("enrolments", "sessions_possible", "sessions_missed",
+                                       "persistent_absentees")),
+              "_exclusions": (~ENROLMENT, ("suspensions", "pupils_suspended",
+                                           "permanent_exclusions"))}
+
+
+def attendance_records(attendance: pl.DataFrame | None, exclusions: pl.DataFrame | None
+                       ) -> pl.DataFrame:
+    """kpi.sen_attendance's records (RECORD_COLUMNS): each enrolment of the absence cohort
+    (kind `enrolment`, with its possible and missed sessions and whether it is a persistent
+    absence) and each exclusion record counted once (kind `suspension`, `lunchtime` or
+    `permanent`, with its start date), in its academic year, term and SEN status, and again
+    under `all`; a row of the table aggregates those of its year, term and status with the
+    ATTENDANCE counts. `sha256` and `row_number` say where each was read from: an
+    enrolment's pupilonroll row (its possible sessions), an exclusion's own row; null when
+    the staged row does not say (staged before sendboard kept it)."""
+    return _with_all(pl.concat([_records(_enrolments(attendance)),
+                                _records(_exclusion_records(exclusions))]))
+
+
 def sen_attendance(attendance: pl.DataFrame | None, exclusions: pl.DataFrame | None,
                    source: str, as_of: dt.date) -> pl.DataFrame:
     """A row per academic year, term and SEN status (`ehcp`, `sen_support`, `no_sen`, and
@@ -104,40 +145,19 @@ def sen_attendance(attendance: pl.DataFrame | None, exclusions: pl.DataFrame | N
     enrolment's at the census that reports the term; an exclusion's, the record's own.
     A term without any attendance row has null absence measures; without any exclusion
     record, null exclusion counts (none reported is not none)."""
-    att = _attendance_rows(attendance)
-    exc = _exclusion_rows(exclusions)
+    records = attendance_records(attendance, exclusions)
     keys = ["academic_year", "term", "sen_status"]
-    absence = _with_all(att).group_by(keys).agg(
-        pl.len().alias("enrolments"), pl.col("pupil_id").n_unique().alias("_absent_pupils"),
-        pl.col("possible").sum().alias("sessions_possible"),
-        pl.col("missed").sum().alias("sessions_missed"),
-        (pl.col("missed") * 10 >= PERSISTENT_TENTHS * pl.col("possible")).sum()
-        .alias("persistent_absentees"))
-    excluded = _with_all(exc).group_by(keys).agg(
-        pl.col("category").is_in(["suspension", "lunchtime"]).sum().alias("suspensions"),
-        pl.col("pupil_id").filter(pl.col("category").is_in(["suspension", "lunchtime"]))
-        .n_unique().alias("pupils_suspended"),
-        (pl.col("category") == "permanent").sum().alias("permanent_exclusions"))
-    pupils = _with_all(pl.concat([att.select(*keys, "pupil_id"), exc.select(*keys, "pupil_id")])
-                       ).group_by(keys).agg(pl.col("pupil_id").n_unique().alias("pupils"))
-    terms = pl.concat([att.select("academic_year", "term"), exc.select("academic_year", "term")]
-                      ).unique()
-    with_absence = att.select("academic_year", "term").unique().with_columns(
-        pl.lit(True).alias("_absence"))
-    with_exclusions = exc.select("academic_year", "term").unique().with_columns(
-        pl.lit(True).alias("_exclusions"))
-    grid = terms.join(pl.DataFrame({"sen_status": [*SEN_STATUSES, "all"]}), how="cross")
-    out = (grid.join(pupils, on=keys, how="left").join(absence, on=keys, how="left")
-           .join(excluded, on=keys, how="left")
-           .join(with_absence, on=["academic_year", "term"], how="left")
-           .join(with_exclusions, on=["academic_year", "term"], how="left"))
-    known = {"_absence": ("enrolments", "sessions_possible", "sessions_missed",
-                          "persistent_absentees"),
-             "_exclusions": ("suspensions", "pupils_suspended", "permanent_exclusions")}
+    term = ["academic_year", "term"]
+    counts = records.group_by(keys).agg(counted(ATTENDANCE))
+    known = records.group_by(term).agg(
+        *[has.any().alias(flag) for flag, (has, _) in KNOWN_WHEN.items()])
+    grid = records.select(term).unique().join(
+        pl.DataFrame({"sen_status": [*SEN_STATUSES, "all"]}), how="cross")
+    out = grid.join(counts, on=keys, how="left").join(known, on=term, how="left")
     out = out.with_columns(
         pl.col("pupils").fill_null(0),
-        *[pl.when(pl.col(flag)).then(pl.col(c).fill_null(0)) for flag, cs in known.items()
-          for c in cs])
+        *[pl.when(pl.col(flag)).then(pl.col(c).fill_null(0)).alias(c)
+          for flag, (_, columns) in KNOWN_WHEN.items() for c in columns])
     out = out.with_columns(
         _pct("sessions_missed", "sessions_possible").alias("absence_rate_pct"),
         _pct("persistent_absentees", "enrolments").alias("persistent_absence_pct"),
@@ -157,39 +177,52 @@ def _rate(num: str, den: str) -> pl.Expr:
     return pl.when(pl.col(den) > 0).then((100 * pl.col(num) / pl.col(den)).round(2))
 
 
-def _attendance_rows(attendance: pl.DataFrame | None) -> pl.DataFrame:
+def _records(frame: pl.DataFrame | None) -> pl.DataFrame:
+    """`frame` as RECORD_COLUMNS, a column it lacks empty."""
+    if frame is None:
+        return pl.DataFrame(schema=RECORD_COLUMNS)
+    return frame.select([(pl.col(c) if c in frame.columns else pl.lit(None)).cast(t).alias(c)
+                         for c, t in RECORD_COLUMNS.items()])
+
+
+def _source(frame: pl.DataFrame, sha256: str) -> list[pl.Expr]:
+    """The file (its SHA-256 in the column `sha256` names) and row each staged row was read
+    from, where the frame has them."""
+    file = [pl.col(sha256).alias("sha256")] if sha256 in frame.columns else []
+    return file + ([pl.col("row_number")] if "row_number" in frame.columns else [])
+
+
+def _enrolments(attendance: pl.DataFrame | None) -> pl.DataFrame | None:
     """The DfE's absence cohort: enrolments with possible sessions, of compulsory school age
     at the start of the academic year."""
-    empty = pl.DataFrame(schema={"academic_year": pl.Utf8, "term": pl.Utf8,
-                                 "sen_status": pl.Utf8, "pupil_id": pl.Utf8,
-                                 "possible": pl.Int64, "missed": pl.Int64})
     if attendance is None or attendance.height == 0:
-        return empty
+        return None
     start, term = attendance_terms(pl.col("census_date"))
     # Age on 31 August of the year the academic year starts: born September or later, a
     # year younger.
     age = start - pl.col("birth_year") - (pl.col("birth_month") >= 9).cast(pl.Int32)
+    possible = pl.col("sessions_possible").cast(pl.Int64)
+    missed = (pl.col("sessions_authorised") + pl.col("sessions_unauthorised")).cast(pl.Int64)
     return attendance.with_columns(start.alias("_start"), term.alias("term")).filter(
         (pl.col("sessions_possible") > 0) & age.is_between(*COMPULSORY_AGES)).select(
         _academic_year(pl.col("_start")).alias("academic_year"), "term",
         _status().alias("sen_status"), pl.col("pupil_id").cast(pl.Utf8),
-        pl.col("sessions_possible").cast(pl.Int64).alias("possible"),
-        (pl.col("sessions_authorised") + pl.col("sessions_unauthorised")).cast(pl.Int64)
-        .alias("missed"))
+        pl.lit("enrolment").alias("kind"), "census_date", "laestab",
+        possible.alias("possible"), missed.alias("missed"),
+        (missed * 10 >= PERSISTENT_TENTHS * possible).alias("persistent"),
+        *_source(attendance, PUPIL_FILE_SHA256))
 
 
-def _exclusion_rows(exclusions: pl.DataFrame | None) -> pl.DataFrame:
+def _exclusion_records(exclusions: pl.DataFrame | None) -> pl.DataFrame | None:
     """Each exclusion once: the same record (pupil, school, start, category) reported by
     two censuses (one and two terms in arrears) counts once, as the latest census says it."""
-    empty = pl.DataFrame(schema={"academic_year": pl.Utf8, "term": pl.Utf8,
-                                 "sen_status": pl.Utf8, "pupil_id": pl.Utf8,
-                                 "category": pl.Utf8})
     if exclusions is None or exclusions.height == 0:
-        return empty
+        return None
     once = exclusions.with_columns(pl.col("laestab", "pupil_id", "category").cast(pl.Utf8)
                                    ).sort("census_date", descending=True).unique(
         ["pupil_id", "laestab", "start_date", "category"], keep="first", maintain_order=True)
     start, term = exclusion_terms(once["start_date"])
     return once.with_columns(start.alias("_start"), term.alias("term")).select(
         _academic_year(pl.col("_start")).alias("academic_year"), "term",
-        _status().alias("sen_status"), "pupil_id", "category")
+        _status().alias("sen_status"), "pupil_id", pl.col("category").alias("kind"),
+        "census_date", "laestab", "start_date", *_source(once, "sha256"))

@@ -24,6 +24,12 @@ from values.parse import date_of
 # What stage.census_attendance and stage.census_exclusions keep of the pupil's census row.
 PUPIL_COLUMNS = ("census_date", "laestab", "urn", "pupil_id", "enrol_status", "sen_provision",
                  "nc_year", "birth_year", "birth_month")
+# Where a row of stage.census_attendance was read from: its `row_number` is its pupil's row
+# of the pupilonroll file (the enrolment and its possible sessions; the sessions missed add
+# up that pupil's termlysessiondetails rows), whose SHA-256 is this column; its `sha256` is
+# the details file's, as each staged row's is its file's (the load replaces and supersedes
+# by it). A stage.census_exclusions row's `sha256` and `row_number` are its own file and row.
+PUPIL_FILE_SHA256 = "pupilonroll_sha256"
 
 
 def _whole(column: str) -> pl.Expr:

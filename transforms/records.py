@@ -15,10 +15,13 @@ import polars as pl
 @dataclass(frozen=True)
 class Count:
     """A column of a KPI table as the records behind it: those `where` selects (every one
-    when None), counted, or with `sums` that column of theirs added up (money)."""
+    when None), counted, or with `sums` that column of theirs added up (money), or with
+    `distinct_of` the distinct values of that column among them counted (pupils, when a
+    pupil has several records)."""
 
     where: pl.Expr | None = None
     sums: str | None = None
+    distinct_of: str | None = None
 
     def selects(self) -> pl.Expr:
         """The filter of the records it counts (a null test counts as not selected, as a sum
@@ -26,9 +29,12 @@ class Count:
         return pl.lit(True) if self.where is None else self.where.fill_null(False)
 
     def agg(self, name: str) -> pl.Expr:
-        """The aggregation in a group_by: how many records it selects, or their sum."""
+        """The aggregation in a group_by: how many records it selects (or distinct values
+        of theirs), or their sum."""
         if self.sums is not None:
             return pl.col(self.sums).filter(self.selects()).sum().alias(name)
+        if self.distinct_of is not None:
+            return self.distinct(name, self.distinct_of)
         if self.where is None:
             return pl.len().cast(pl.Int64).alias(name)
         return self.where.sum().cast(pl.Int64).alias(name)

@@ -16,7 +16,12 @@ import polars as pl
 from schemas.census import blade_table_schema, census_schema
 from schemas.contracts import BLADE_TABLE_NAMES, CENSUS, CENSUS_BLADE
 from transforms.census import one_census, stage_census
-from transforms.census_attendance import sessions_missed, stage_attendance, stage_exclusions
+from transforms.census_attendance import (
+    PUPIL_FILE_SHA256,
+    sessions_missed,
+    stage_attendance,
+    stage_exclusions,
+)
 from transforms.census_blade import BLADE_COLUMN, blade_table, join_tables, set_key, used_table
 from transforms.readers import FileRejected, header_of
 from transforms.timing import stage
@@ -145,7 +150,12 @@ def _join(rec: Recorder, reads: dict[str, tuple[LandedFile, Read]],
         replaced = staged.height and store.replace_periods(
             rec.con, "stage.census", staged, ("census_date", "laestab"), pupil_file.sha256)
         for t, frame in attendance.items():
-            _replace_schools(rec.con, ATTENDANCE_TABLES[t], frame, staged, reads[t][0].sha256)
+            # An attendance row's row_number is its pupil's pupilonroll row: that file is
+            # kept beside the details file's own sha256 (by which its rows are replaced).
+            stamps = {PUPIL_FILE_SHA256: pupil_file.sha256} if t == "termlysessiondetails" \
+                else {}
+            _replace_schools(rec.con, ATTENDANCE_TABLES[t], frame, staged, reads[t][0].sha256,
+                             stamps)
         for t, (f, r) in reads.items():
             if t in lost:
                 r.quarantine = pl.concat([r.quarantine, lost[t]]).sort(
@@ -206,7 +216,7 @@ def _kept(reads: dict[str, tuple[LandedFile, Read]], lost: dict[str, pl.DataFram
 
 
 def _replace_schools(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame,
-                     staged: pl.DataFrame, sha256: str) -> None:
+                     staged: pl.DataFrame, sha256: str, stamps: dict[str, str]) -> None:
     """`frame` in place of `table`'s rows of every (census day, school) the export's pupils
     are staged for, as stage.census's are replaced: a school whose re-issued export has no
     attendance row keeps none from the earlier one."""
@@ -215,7 +225,7 @@ def _replace_schools(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataF
                 "census_date", pl.col("laestab").cast(pl.Utf8)).unique()):
             con.execute(f"DELETE FROM {table} t USING _schools s WHERE "
                         "t.census_date = s.census_date AND t.laestab::VARCHAR = s.laestab")
-    store.replace_periods(con, table, frame, ("census_date", "laestab"), sha256)
+    store.replace_periods(con, table, frame, ("census_date", "laestab"), sha256, stamps)
 
 
 def _companions(rec: Recorder, batch: list[LandedFile],

@@ -111,7 +111,9 @@ CREATE TABLE IF NOT EXISTS audit.archive_purges (
 -- sessions possible, authorised and unauthorised absence) and stage.census_exclusions (a row a
 -- suspension or permanent exclusion) come from a Blade census's attendance tables, keyed like
 -- stage.census (census_date, laestab, pupil_id) and replaced with it per (census date, school):
--- warehouse/census_export.py.
+-- warehouse/census_export.py. An attendance row's sha256 is its sessions details file's, but
+-- its row_number is its pupil's pupilonroll row, in the file pupilonroll_sha256 (NULL for
+-- rows staged before sendboard kept it); an exclusion's sha256 and row_number are its own.
 
 -- The pseudonymisation key the warehouse's pseudonyms were made with, as its fingerprint:
 -- HMAC-SHA256 of a fixed label under the key (warehouse/pseudonym_key.py), which tells two

@@ -238,9 +238,10 @@ def records_of(con: duckdb.DuckDBPyConnection, settings: Settings, kpi: KPI
 
 def pick(frame: pl.DataFrame, how: Explanation, grain: Row, column: str) -> pl.DataFrame:
     """The records of one row that its `column` counts (or sums)."""
-    chosen = frame.filter(how.selects(grain)).filter(how.counts[column].selects())
-    if how.distinct is not None:
-        chosen = chosen.unique(how.distinct, keep="first", maintain_order=True)
+    count = how.counts[column]
+    chosen = frame.filter(how.selects(grain)).filter(count.selects())
+    if (key := count.distinct_of or how.distinct) is not None:
+        chosen = chosen.unique(key, keep="first", maintain_order=True)
     return chosen
 
 
@@ -263,8 +264,11 @@ def _traced(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, how: Explanat
                             "FROM audit.files WHERE status = 'loaded'"
                             + (" AND table_name = ?" if table else "")
                             + " GROUP BY sha256, source", [table] if table else None)
+    file = pl.concat_str([pl.col("source"), pl.col("name")], separator="/")
+    if how.untraced is not None:
+        file = pl.when(pl.col("sha256").is_null()).then(pl.lit(how.untraced)).otherwise(file)
     return frame.join(names, on="sha256", how="left").with_columns(
-        pl.concat_str([pl.col("source"), pl.col("name")], separator="/").alias("file"),
+        file.alias("file"),
         pl.col("sha256").str.slice(0, 12),
         pl.col("row").cast(pl.Int64))
 

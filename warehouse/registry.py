@@ -92,7 +92,12 @@ class Explanation:
     source: Literal["plan", "request", "row"]
     # The records of a row; None: those whose grain columns equal the row's.
     select: Callable[[Row], pl.Expr] | None = None
-    distinct: str | None = None  # the table counts distinct values of this column
+    # Every count of the table counts distinct values of this column (a Count's own
+    # `distinct_of` says it of one count).
+    distinct: str | None = None
+    # What `file` says of a record whose staged row kept no source (staged before sendboard
+    # kept it); None: every record's is kept.
+    untraced: str | None = None
 
     def selects(self, row: Row) -> pl.Expr:
         if self.select is not None:
@@ -102,10 +107,10 @@ class Explanation:
 
 # A KPI with no records to list says why (warehouse/explain.py prints it).
 Explained = Explanation | str
-# Not yet: its staged rows keep no source file and row (so no line could say where it came
-# from), and its pupils count one cohort of enrolments and exclusion records together.
-ATTENDANCE_NOT_EXPLAINED = ("not yet: attendance is staged per pupil without its source "
-                            "file and row; see the census's Blade files for the term")
+# Attendance rows staged before stage.census_attendance kept its pupilonroll file (commit
+# 1ac3d04) have a row number but no file: a backfill of the census stages them again with it.
+ATTENDANCE_UNTRACED = ("source not kept for rows staged before 1ac3d04 (`sendboard backfill "
+                       "--source census` stages them again with it)")
 
 
 @dataclass(frozen=True)
@@ -543,7 +548,12 @@ REGISTRY: tuple[KPI, ...] = (
             *i.attendance, i.sources["attendance"], i.as_of),
         suppression.POLICIES["sen_attendance"], quality.sen_attendance,
         "tests/test_attendance_kpis.py::test_sen_attendance",
-        explained=ATTENDANCE_NOT_EXPLAINED, pack="inclusion"),
+        explained=Explanation(
+            lambda i: None if i.attendance is None else attendance_kpis.attendance_records(
+                *i.attendance), attendance_kpis.ATTENDANCE, "enrolments", "pupil record",
+            ("pupil_id", "academic_year", "term", "sen_status", "kind", "census_date",
+             "laestab", "start_date", "possible", "missed", "persistent"), "row",
+            untraced=ATTENDANCE_UNTRACED), pack="inclusion"),
     KPI("benchmarks", "benchmarks", ("year", "measure", "comparison", "geography_code"),
         ("stage.dfe_statistics",), benchmarks, _benchmarks, None, quality.benchmarks,
         "tests/test_benchmarks.py::test_benchmarks",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -69,22 +69,29 @@ def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 
 def replace_periods(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame,
-                    period_columns: tuple[str, ...], sha256: str) -> int:
+                    period_columns: tuple[str, ...], sha256: str,
+                    stamps: Mapping[str, str] | None = None) -> int:
     """Insert `frame`, first deleting the rows of every period it holds (the values of
     `period_columns`); with no period columns the frame replaces the whole table. Each row
-    is stamped with its file's `sha256`, here rather than as a column of the frame: DuckDB
-    writes one constant for a whole file, where a column repeats the 64 characters on every
-    row (nationally 150 MB and half a second of the census's write).
+    is stamped with its file's `sha256` (and `stamps`, other text constant over the file,
+    such as the SHA-256 of another file its rows point into), here rather than as a column
+    of the frame: DuckDB writes one constant for a whole file, where a column repeats the 64
+    characters on every row (nationally 150 MB and half a second of the census's write).
 
     The table is created from the frame's schema the first time. Returns the rows deleted.
     """
+    stamped = {"sha256": sha256, **(stamps or {})}
     with registered(con, "_incoming", frame):
-        rows = "SELECT *, ?::VARCHAR AS sha256 FROM _incoming"
+        rows = "SELECT *, {} FROM _incoming".format(
+            ", ".join(f'?::VARCHAR AS "{c}"' for c in stamped))
         if not table_exists(con, table):
-            _create(con, table, frame, "_incoming", "sha256 VARCHAR")
-            con.execute(f"INSERT INTO {table} {rows}", [sha256])
+            _create(con, table, frame, "_incoming", *(f'"{c}" VARCHAR' for c in stamped))
+            con.execute(f"INSERT INTO {table} {rows}", list(stamped.values()))
             return 0
         _evolve(con, table, "_incoming")
+        have = columns(con, table)
+        for name in (c for c in stamped if c not in have):  # empty for the rows already there
+            con.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" VARCHAR')
         if period_columns:
             same = " AND ".join(f"i.{c} IS NOT DISTINCT FROM t.{c}" for c in period_columns)
             deleted = con.execute(f"DELETE FROM {table} t WHERE EXISTS "
@@ -92,7 +99,7 @@ def replace_periods(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFr
                                   f"FROM _incoming) i WHERE {same})").fetchone()[0]
         else:
             deleted = con.execute(f"DELETE FROM {table}").fetchone()[0]
-        con.execute(f"INSERT INTO {table} BY NAME {rows}", [sha256])
+        con.execute(f"INSERT INTO {table} BY NAME {rows}", list(stamped.values()))
         return deleted
 
 
