@@ -67,3 +67,26 @@ def test_the_checks_are_recorded_per_run(tmp_path):
                     ("run-1", "public.ehcp_placement_mix", 1, True),
                     ("run-2", "public.ehcp_caseload", 0, True),
                     ("run-2", "public.ehcp_placement_mix", 1, True)]
+
+
+def test_a_zero_a_rule_withheld_is_shown_again_for_the_audit():
+    """A year with no ceased plans: the rule that hides a year's reconciliation total when
+    every ceased count is withheld took a total of nothing for one; the public copies show
+    it (zeros are always shown, which the audit takes the public to know)."""
+    from warehouse.build import public_tables
+
+    ceased = pl.DataFrame({"year": [2020, 2020, 2021, 2021],
+                           "cease_reason": ["needs met", "moved", "needs met", "moved"],
+                           "plans": [0, 0, 2, 9]})
+    reconciliation = pl.DataFrame({
+        "year": [2020, 2021], "measure": ["ceased_plans", "ceased_plans"],
+        "local_value": [0.0, 11.0], "published_value": [None, 11.0],
+        "difference": [None, 0.0]}, schema_overrides={"published_value": pl.Float64})
+    public = public_tables({"kpi.ehcp_ceased": ceased, "kpi.reconciliation": reconciliation},
+                           5)
+    shown = public["public.reconciliation"].sort("year")
+    # 2020's total of nothing shown; 2021's 11 (= 2 withheld + 9 withheld) stays withheld.
+    assert shown["local_value"].to_list() == [0.0, None]
+    assert shown["suppressed"].to_list() == [None, "local_value"]
+    assert public["public.ehcp_ceased"].sort("year", "cease_reason")["plans"].to_list() == [
+        0, 0, None, None]

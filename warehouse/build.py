@@ -227,4 +227,37 @@ def public_tables(out: dict[str, pl.DataFrame], limit: int) -> dict[str, pl.Data
             frame = frame.with_columns(pl.lit(None, pl.Utf8).alias("suppressed"))
         public[_public(kpi.table)] = frame.with_columns(
             pl.lit(limit).cast(pl.Int32).alias("suppression_threshold"))
-    return suppression.across_tables(public)
+    return _zeros_shown(suppression.across_tables(public), out)
+
+
+def _zeros_shown(public: dict[str, pl.DataFrame], out: dict[str, pl.DataFrame]
+                 ) -> dict[str, pl.DataFrame]:
+    """The public copies with every count of zero shown again where a rule withheld it (a
+    secondary cell, a year's total of nothing): the disclosure audit takes zeros as always
+    shown, as the public know them to be, and protects with cells of one or more."""
+    from transforms.disclosure_model import COUNTS
+
+    public = dict(public)
+    for kpi in REGISTRY:
+        name = _public(kpi.table)
+        counts = [c for c in COUNTS.get(kpi.name, ()) if name in public
+                  and c in public[name].columns]
+        if not counts or kpi.table not in out or "suppressed" not in public[name].columns:
+            continue
+        frame, grain = public[name], list(kpi.grain)
+        zero = out[kpi.table].select(*grain, *[(pl.col(c) == 0).alias(f"__zero_{c}")
+                                               for c in counts])
+        joined = frame.join(zero, on=grain, how="left", maintain_order="left")
+        again = {c: pl.col(c).is_null() & pl.col(f"__zero_{c}").fill_null(False)
+                 for c in counts}
+        if not joined.select(pl.any_horizontal(list(again.values())).any()).item():
+            continue
+        listed = pl.col("suppressed").fill_null("").str.split(",")
+        for c, shown in again.items():
+            listed = pl.when(shown).then(listed.list.set_difference([c])).otherwise(listed)
+        public[name] = joined.with_columns(
+            *[pl.when(shown).then(0).otherwise(pl.col(c)).cast(frame.schema[c]).alias(c)
+              for c, shown in again.items()],
+            pl.when(listed.list.join(",") != "").then(listed.list.join(","))
+            .alias("suppressed")).select(frame.columns)
+    return public
