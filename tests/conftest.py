@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Prefect's temporary server gets 20 s to start by default; on 2 busy cores (the suite's own
+# runs beside it) it has needed more.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 # Test extracts carry fixed dates (2025-2026): the freshness rule has its own test.
 os.environ["SENDBOARD_MAX_DATA_AGE_DAYS"] = "100000"
 TEST_KEY = "test-key-not-a-secret-0123456789abcdef"
