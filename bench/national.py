@@ -28,7 +28,7 @@ from pathlib import Path
 from sendboard.sample.national import NATIONAL_PUPILS
 
 STAGES = ("discover", "read", "validate", "pseudonymise", "transform", "load", "marts",
-          "sen2 readiness", "quality gate", "publish", "board pack")
+          "disclosure audit", "sen2 readiness", "quality gate", "publish", "board pack")
 BENCH_KEY = "bench-only-pseudonym-key-not-for-real-data"
 
 
