@@ -30,7 +30,8 @@ def tables(home) -> dict:
                 if t not in ("audit.runs", "audit.files", "audit.quarantine",
                              "audit.quality_checks", "audit.key_fingerprint",
                              "audit.sen2_issue_counts", "audit.sen2_issue_summary",
-                             "audit.sen2_issues", "audit.headlines")}
+                             "audit.sen2_issues", "audit.headlines",
+                             "audit.disclosure_checks")}
         con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
         try:  # the issues themselves, without the run that found them
             out[f"{db}:sen2_issues"] = con.execute(
@@ -38,6 +39,8 @@ def tables(home) -> dict:
             out[f"{db}:sen2_issue_counts"] = con.execute(
                 "SELECT export_date, check_id, issues FROM audit.sen2_issue_counts "
                 "ORDER BY ALL").fetchall()
+            out[f"{db}:disclosure_checks"] = con.execute(
+                "SELECT * EXCLUDE (run_id) FROM audit.disclosure_checks ORDER BY ALL").fetchall()
             # The published version's headline figures, as the next publish compares them.
             out[f"{db}:headlines"] = con.execute(
                 "SELECT measure, period, value FROM audit.headlines ORDER BY ALL").fetchall()

@@ -99,9 +99,11 @@ def test_the_internal_workbook_has_the_kpi_tables_and_says_so(home, db):
 
 
 def test_a_caseload_cell_is_the_databases_number_and_a_date_is_a_date(home, db):
+    # (The latest year the public copy shows: in the small sample LA the disclosure audit
+    # withholds the latest caseloads, which the placement detail would otherwise pin down.)
     year, census_date, caseload, growth = db.execute(
         "SELECT year, census_date, caseload, growth_pct FROM public.ehcp_caseload "
-        "ORDER BY year DESC LIMIT 1").fetchall()[0]
+        "WHERE caseload IS NOT NULL ORDER BY year DESC LIMIT 1").fetchall()[0]
     sheet = pl.read_excel(_public(home), sheet_name="ehcp_caseload")
     assert sheet.height == db.execute("SELECT count(*) FROM public.ehcp_caseload").fetchone()[0]
     row = sheet.filter(pl.col("year") == year).row(0, named=True)

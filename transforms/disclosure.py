@@ -541,6 +541,11 @@ class _Auditor:
         by_cell = np.argsort(self.entry_cell, kind="stable")
         self.cell_equations = equation[by_cell]
         self.cell_start = np.searchsorted(self.entry_cell[by_cell], np.arange(n + 1))
+        # Equations that say one figure is shown twice (a mix repeating the caseload): a
+        # pick there withholds another copy of a figure, which protects nothing.
+        same = {r.name for r in model.relations if r.sense == "same"}
+        self.copy = np.array([name in same or name.endswith(" (copies)")
+                              for _, _, name in system.equations], dtype=bool)
 
     def _pairs(self) -> dict[int, int]:
         """Withheld count cell -> its row's withheld group cell, for the attributes whose
@@ -709,12 +714,18 @@ class _Auditor:
             equations = self._equations_of(cell)
             if touched[cell] or not len(equations):
                 continue
-            entries = self._entries_of(equations)
-            cand, coef = self.entry_cell[entries], self.entry_coef[entries]
-            v = value[cand]
-            with np.errstate(invalid="ignore"):
-                ok = (cand != cell) & ~np.isnan(v) & (v > 0) & ~chosen[cand]
-            if not ok.any():
+            # Copies only when no other relation holding the cell has a part to withhold.
+            for group in (equations[~self.copy[equations]], equations):
+                if not len(group):
+                    continue
+                entries = self._entries_of(group)
+                cand, coef = self.entry_cell[entries], self.entry_coef[entries]
+                v = value[cand]
+                with np.errstate(invalid="ignore"):
+                    ok = (cand != cell) & ~np.isnan(v) & (v > 0) & ~chosen[cand]
+                if ok.any():
+                    break
+            else:
                 continue
             cand, coef, v = cand[ok], coef[ok], v[ok]
             big = v >= SAFE_PART

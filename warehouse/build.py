@@ -227,7 +227,39 @@ def public_tables(out: dict[str, pl.DataFrame], limit: int) -> dict[str, pl.Data
             frame = frame.with_columns(pl.lit(None, pl.Utf8).alias("suppressed"))
         public[_public(kpi.table)] = frame.with_columns(
             pl.lit(limit).cast(pl.Int32).alias("suppression_threshold"))
-    return _zeros_shown(suppression.across_tables(public), out)
+    return _copies_shown(_zeros_shown(suppression.across_tables(public), out))
+
+
+# Tables that repeat the January caseload of public.ehcp_caseload in every row.
+CASELOAD_COPIES = ("public.ehcp_placement_mix", "public.ehcp_need_mix",
+                   "public.ehcp_not_in_school", "public.ehcp_placement_detail")
+
+
+def _copies_shown(public: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """A mix's copy of the caseload shown wherever public.ehcp_caseload shows it: withheld,
+    the copy hides nothing (the figure is published), and the disclosure audit, finding it
+    pinned to the original, would withhold the caseload itself."""
+    if "public.ehcp_caseload" not in public:
+        return public
+    public = dict(public)
+    shown = public["public.ehcp_caseload"].select(
+        "year", pl.col("caseload").alias("__caseload")).filter(pl.col("__caseload").is_not_null())
+    for name in CASELOAD_COPIES:
+        frame = public.get(name)
+        if frame is None or "caseload" not in frame.columns or "suppressed" not in frame.columns:
+            continue
+        joined = frame.join(shown, on="year", how="left", maintain_order="left")
+        again = pl.col("caseload").is_null() & pl.col("__caseload").is_not_null()
+        if not joined.select(again.any()).item():
+            continue
+        listed = pl.col("suppressed").fill_null("").str.split(",").list.set_difference(
+            ["caseload"]).list.join(",")
+        public[name] = joined.with_columns(
+            pl.when(again).then(pl.col("__caseload")).otherwise(pl.col("caseload"))
+            .cast(frame.schema["caseload"]).alias("caseload"),
+            pl.when(again).then(pl.when(listed != "").then(listed))
+            .otherwise(pl.col("suppressed")).alias("suppressed")).select(frame.columns)
+    return public
 
 
 def _zeros_shown(public: dict[str, pl.DataFrame], out: dict[str, pl.DataFrame]

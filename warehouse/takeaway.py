@@ -100,7 +100,7 @@ def _workbook(path: Path, tables: dict[str, pl.DataFrame], sections: dict[str, s
     definitions = pl.DataFrame(
         [{"sheet": names[t] if fits[t] else None, "table": t, "rows": f.height,
           "definition": _first(f, "definition"),
-          "description": _description(f, sections, fits[t])} for t, f in tables.items()],
+          "description": _description(t, f, sections, fits[t])} for t, f in tables.items()],
         schema={"sheet": pl.String, "table": pl.String, "rows": pl.Int64,
                 "definition": pl.String, "description": pl.String})
     table_sources = pl.concat([_SOURCES_EMPTY, *(_sources(t, f) for t, f in tables.items())])
@@ -205,8 +205,15 @@ def _first(frame: pl.DataFrame, column: str) -> str | None:
     return str(value[0]) if len(value) else None
 
 
-def _description(frame: pl.DataFrame, sections: dict[str, str], fits: bool) -> str | None:
-    anchor = (_first(frame, "definition") or "").rpartition("#")[2]
+def _description(table: str, frame: pl.DataFrame, sections: dict[str, str], fits: bool
+                 ) -> str | None:
+    """The table's section of docs/kpis.md: named by its rows' definition, or, for a table
+    with no rows (attendance without a Blade census), by its registry entry."""
+    from warehouse.registry import REGISTRY
+
+    anchors = {k.name: k.anchor for k in REGISTRY}
+    anchor = (_first(frame, "definition") or "").rpartition("#")[2] \
+        or anchors.get(table.split(".", 1)[-1], "")
     text = sections.get(anchor)
     if fits:
         return text

@@ -77,7 +77,19 @@ def _sections(db: PackData) -> list:
     """Each section once, when a table it shows was published (a run without a whole SEN2
     export, or without a census, builds fewer)."""
     shown = {k.pack for k in REGISTRY if k.pack and db.has(k.name)}
-    return [section(db) for name, section in SECTIONS.items() if name in shown]
+    return [_built(name, section, db) for name, section in SECTIONS.items() if name in shown]
+
+
+def _built(name: str, section, db: PackData):
+    """The section, or, when a table it shows was not published (the disclosure audit held
+    it back: audit.disclosure_checks), a section saying so rather than a pack that fails."""
+    try:
+        return section(db)
+    except duckdb.CatalogException as e:
+        missing = str(e).split("Table with name ", 1)[-1].split(" does not exist", 1)[0]
+        return Section(name.replace("_", " ").capitalize(),
+                       f"Not shown: {db.schema}.{missing} was not published by the last run "
+                       "(the disclosure audit held it back; audit.disclosure_checks says why).")
 
 
 def build_pack(published: Path, out: Path, kpi_doc: Path, public: bool = False,
