@@ -21,6 +21,7 @@ from sendboard.sample.sen2_duties import (
     phase_transfer,
 )
 from sendboard.sample.world import build_world
+from transforms.duty_kpis import REQUEST_SOURCES
 
 # The export day `sendboard sample` uses: 70 days after the spring census of 2026.
 EXPORT = census_day(2026, "spring") + dt.timedelta(days=70)
@@ -58,14 +59,15 @@ def plans(export) -> pl.DataFrame:
                           _date("phasetransferfinaldate").alias("final")))
 
 
-def test_every_request_has_a_source_parents_most_then_schools(export):
+def test_every_request_has_a_labelled_source_parents_most_then_schools(export):
     source = export["requests"]["requestsource"]
     assert source.null_count() == 0
-    assert set(source.unique()) == set(REQUEST_SOURCE_MIX)
+    # Every code the sample writes is one kpi.ehcp_requests_by_source has a label for.
+    assert set(source.unique()) == set(REQUEST_SOURCE_MIX) == set(REQUEST_SOURCES)
     share = source.value_counts(normalize=True).sort("proportion", descending=True)
     assert share["requestsource"].to_list()[:2] == ["1", "2"]
-    assert 0.47 <= share["proportion"][0] <= 0.53
-    assert 0.28 <= share["proportion"][1] <= 0.34
+    assert 0.50 <= share["proportion"][0] <= 0.56
+    assert 0.30 <= share["proportion"][1] <= 0.36
 
 
 def test_disputes_are_a_few_per_cent_and_tribunals_rarer_than_mediations(export):

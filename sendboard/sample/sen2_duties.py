@@ -18,13 +18,11 @@ import numpy as np
 
 from sendboard.sample.calendar import EPOCH, academic_age, to_days
 
-# Who made the request. SEN2 v1.3 codes it as a number ("Source of request for an EHC needs
-# assessment"), but the list of what each number means was not found (the brief says so):
-# the sample's reading, parents most and schools next, is an assumption to check against the
-# specification before any label is published.
-REQUEST_SOURCE_MIX = {"1": 0.50, "2": 0.31, "3": 0.07, "4": 0.05, "5": 0.04, "6": 0.03}
-REQUEST_SOURCE_ASSUMED = {"1": "parent", "2": "school or other setting", "3": "young person",
-                          "4": "health", "5": "social care", "6": "other"}
+# Who made the request, in SEN2's `requestsource` codes (transforms.duty_kpis.REQUEST_SOURCES,
+# the five a supplier's 2026 guide lists): young people and parents make about half of
+# requests and schools most of the rest (the DfE does not publish the split; these shares are
+# the sample's assumption, so the pack has every label to show).
+REQUEST_SOURCE_MIX = {"1": 0.53, "2": 0.33, "3": 0.07, "4": 0.04, "5": 0.03}
 
 # Annual review decision codes (item 5.5 ReviewOutcome): amend, cease, maintain.
 REVIEW_OUTCOMES = ("A", "C", "M")
