@@ -249,10 +249,14 @@ def _england(db: PackData, measures: list[str]) -> dict[tuple[int, str], float]:
         f"measure IN ({marks})", measures)}
 
 
+# The placement chart's series, in the order that gives each its style.
+PLACEMENT_GROUPS = ("mainstream", "special", "fe", "educated_elsewhere", "ap_pru",
+                    "early_years", "unknown")
+
+
 def placement_section(db: PackData) -> Section:
     rows = db.rows("SELECT year, placement_group, pct FROM S.ehcp_placement_mix ORDER BY year")
-    groups = ["mainstream", "special", "fe", "educated_elsewhere", "ap_pru", "early_years",
-              "unknown"]
+    groups = PLACEMENT_GROUPS
     years = sorted({r[0] for r in rows})
     pct = {(y, g): p for y, g, p in rows}
     england = _england(db, ["pct_mainstream", "pct_special"])
