@@ -235,6 +235,10 @@ def test_the_public_packs_place_totals_are_marked_not_summed(sample):
         None, 34, "ehcp_pupils")
 
 
+# The small sample shows the caseload of 2015 and 2020-2023 (the audit withholds the rest).
+GROWTH_SHOWN = [2021, 2022, 2023]
+
+
 def test_the_published_tables_pass_the_audit(sample):
     """The run's gate: what it published, with the public pack's totals, leaves no cell
     to work out and no group whose every member has a plan; what it withheld beyond the
@@ -249,6 +253,14 @@ def test_the_published_tables_pass_the_audit(sample):
     shown_after = published["sen_prevalence"]["ehcp"].is_not_null().sum()
     assert prevalence["withheld_by_audit"] > 0 and shown_after < shown_before
     assert prevalence["findings"] == 0 and prevalence["why"] is None
+    # A growth rate is shown only where its year's and the year before's caseloads are
+    # (either, with the other, would give it back).
+    caseload = published["ehcp_caseload"].sort("year")
+    pairs = caseload.select("year", pl.col("caseload").is_not_null().alias("now"),
+                            pl.col("caseload").is_not_null().shift(1).alias("before"),
+                            pl.col("growth_pct").is_not_null().alias("growth"))
+    assert pairs.filter("growth")["year"].to_list() == pairs.filter(
+        pl.col("now") & pl.col("before"))["year"].to_list() == GROWTH_SHOWN
     grain = {k.name: list(k.grain) for k in REGISTRY}
     for name in ("ehcp_requests", "sen_prevalence", "ehcp_placement_mix"):
         counts = MODEL.counts[name]

@@ -90,3 +90,19 @@ def test_a_zero_a_rule_withheld_is_shown_again_for_the_audit():
     assert shown["suppressed"].to_list() == [None, "local_value"]
     assert public["public.ehcp_ceased"].sort("year", "cease_reason")["plans"].to_list() == [
         0, 0, None, None]
+
+
+def test_growth_on_a_withheld_years_caseload_is_withheld_too():
+    # 2021's caseload of 44 withheld: 2021's growth (10.0% on 40) would give it back, and so
+    # would 2022's (25.0% on it, with 2022's 55 shown). Both are withheld; 2020's growth
+    # (on 2019, not in the table) and 2023's (on 2022's shown 55) stay.
+    caseload = pl.DataFrame({
+        "year": [2020, 2021, 2022, 2023],
+        "caseload": pl.Series([40, None, 55, 60], dtype=pl.Int64),
+        "growth_pct": [5.3, 10.0, 25.0, 9.1],
+        "suppressed": pl.Series([None, "caseload", None, None], dtype=pl.Utf8)})
+    out = disclosure_gate.protect({"public.ehcp_caseload": caseload})
+    table = out.tables["public.ehcp_caseload"].sort("year")
+    assert table["growth_pct"].to_list() == [5.3, None, None, 9.1]
+    assert table["suppressed"].to_list() == [None, "caseload,growth_pct", "growth_pct", None]
+    assert disclosure_gate.problem(out.checks) is None

@@ -82,12 +82,29 @@ class Attribute:
 
 @dataclass(frozen=True)
 class Derived:
-    """A published column computed from counts of the same row (a percentage): shown only
-    when every one of them is, or it gives them back."""
+    """A published column computed from counts of the same row (a percentage) and, for a
+    change on the year before, of the row whose `order` is one less (`previous`): shown only
+    when every one of them is, or it gives them back (a growth rate and one year's count
+    give the other year's)."""
 
     table: str
     column: str
     inputs: tuple[str, ...]
+    previous: tuple[str, ...] = ()
+    order: str = "year"
+
+    def leaks(self, frame: pl.DataFrame) -> pl.Series:
+        """Per row: the column is shown though one of its inputs is withheld."""
+        hidden = frame.select(pl.any_horizontal([pl.col(c).is_null() for c in self.inputs])
+                              .alias("__h"))["__h"]
+        if self.previous:
+            before = frame.select(
+                (pl.col(self.order) + 1).alias(self.order),
+                pl.any_horizontal([pl.col(c).is_null() for c in self.previous]).alias("__h"))
+            hidden = hidden | frame.select(self.order).join(
+                before.unique(self.order, keep="any"), on=self.order, how="left",
+                maintain_order="left")["__h"].fill_null(False)
+        return frame[self.column].is_not_null() & hidden
 
 
 @dataclass(frozen=True)
@@ -781,12 +798,10 @@ def _derived(tables: dict[str, pl.DataFrame], model: Model) -> list[Finding]:
         frame = tables.get(d.table)
         if frame is None or d.column not in frame.columns:
             continue
-        leaks = frame.with_row_index("__row").filter(
-            pl.col(d.column).is_not_null()
-            & pl.any_horizontal([pl.col(c).is_null() for c in d.inputs]))
+        inputs = ", ".join([*d.inputs, *(f"the year before's {c}" for c in d.previous)])
         out += [Finding(d.table, d.column, r, "derived", None, None,
-                        f"shown though one of {', '.join(d.inputs)} is withheld")
-                for r in leaks["__row"].to_list()]
+                        f"shown though one of {inputs} is withheld")
+                for r in d.leaks(frame).arg_true().to_list()]
     return out
 
 
@@ -808,12 +823,15 @@ def withhold(tables: dict[str, pl.DataFrame], picks: dict[tuple[str, str], set[i
             added.append(f"__w_{column}")
         for d in model.derived:
             if d.table == name and d.column in frame.columns:
-                hit = pl.col(d.column).is_not_null() & pl.any_horizontal(
-                    [pl.col(c).is_null() for c in d.inputs])
+                hit = pl.lit(d.leaks(frame))
+                marked = f"__w_{d.column}"
+                # (The column may be a pick of its own already: keep that mark.)
+                earlier = pl.col(marked) if marked in frame.columns else pl.lit(None, pl.Utf8)
                 frame = frame.with_columns(
-                    pl.when(hit).then(pl.lit(d.column)).alias(f"__w_{d.column}"),
+                    pl.when(hit).then(pl.lit(d.column)).otherwise(earlier).alias(marked),
                     pl.when(hit).then(None).otherwise(pl.col(d.column)).alias(d.column))
-                added.append(f"__w_{d.column}")
+                if marked not in added:
+                    added.append(marked)
         listed = pl.concat_str([pl.col("suppressed"), *[pl.col(a) for a in added]],
                                separator=",", ignore_nulls=True)
         frame = frame.with_columns(pl.when(listed != "").then(listed).alias("suppressed")) \

@@ -205,6 +205,8 @@ DERIVED: tuple[Derived, ...] = (
     *(Derived("ehcp_placement_detail", pct, (num, den))
       for pct, (num, den) in suppression.PLACEMENT_DETAIL.percents.items()),
     Derived("ehcp_caseload", "rate_per_10k_0_25", ("caseload",)),
+    # Growth on the year before: with one year's caseload shown it gives back the other's.
+    Derived("ehcp_caseload", "growth_pct", ("caseload",), previous=("caseload",)),
     Derived("reconciliation", "difference", ("local_value", "published_value")),
 )
 
