@@ -32,7 +32,7 @@ from warehouse.core import (
     read_core,
 )
 from warehouse.dfe_statistics import dfe_figures
-from warehouse.registry import REGISTRY, Inputs
+from warehouse.registry import KPI, REGISTRY, Inputs
 from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -136,19 +136,23 @@ def rebuild(con: duckdb.DuckDBPyConnection, settings: Settings,
     inputs, sen2_missing = read_inputs(con, settings, as_of)
     out = inputs.out
     forecast_job: Future | None = None
-    forecast_at = 0
-    for position, kpi in enumerate(REGISTRY):
+    order = compute_order(REGISTRY)
+    for position, kpi in enumerate(order):
         if kpi.background:
             # The forecast simulates in its own thread (numpy, which lets go of the
             # interpreter lock) while this one builds and writes the rest: nationally the
-            # core tables take about as long to write as the forecast to run.
-            forecast_job = _background(kpi.compute, dataclasses.replace(inputs, out=dict(out)))
-            forecast_at = len(out)
+            # core tables take about as long to write as the forecast to run. (It reads
+            # no census: its copy of the inputs does not keep that frame alive.)
+            forecast_job = _background(kpi.compute, dataclasses.replace(
+                inputs, out=dict(out), census=None))
         elif (frame := kpi.compute(inputs)) is not None:
             out[kpi.table] = frame
         if inputs.census is not None and not any(
-                "stage.census" in k.inputs for k in REGISTRY[position + 1:]):
+                "stage.census" in k.inputs for k in order[position + 1:]):
             inputs.census = None  # the largest frame (9 million rows nationally) goes first
+    # Written and reported in the registry's order, whatever order they were computed in.
+    rank = {k.table: i for i, k in enumerate(REGISTRY)}
+    out = dict(sorted(out.items(), key=lambda item: rank.get(item[0], -1)))
 
     with store.transaction(con):
         con.execute("CREATE SCHEMA IF NOT EXISTS public")
@@ -169,9 +173,9 @@ def rebuild(con: duckdb.DuckDBPyConnection, settings: Settings,
             forecast_public = public_tables(forecast_table, settings.suppression_threshold)
             for table, frame in {**forecast_table, **forecast_public}.items():
                 store.write_table(con, table, frame)
-            # In the registry's order: the forecast after the places.
-            items = list(out.items())
-            out = dict(items[:forecast_at] + list(forecast_table.items()) + items[forecast_at:])
+            rank = {k.table: i for i, k in enumerate(REGISTRY)}
+            out = dict(sorted({**out, **forecast_table}.items(),
+                              key=lambda item: rank.get(item[0], -1)))
             public.update(forecast_public)
         # (A public copy the disclosure audit held back is not written, and the copy of an
         # earlier build is dropped below.)
@@ -192,6 +196,24 @@ def rebuild(con: duckdb.DuckDBPyConnection, settings: Settings,
     export = inputs.core.export if inputs.core else None
     return BuildResult(inputs.as_of, export, {t: f.height for t, f in out.items()},
                        tuple(notes), sen2_missing, protected.checks)
+
+
+def compute_order(registry: tuple[KPI, ...] | list[KPI]) -> list[KPI]:
+    """The order to compute the registry in: first what the background entries read (their
+    `kpi.*` inputs, and what those read), then the background entries, then the rest, each
+    part in the registry's order. The forecast then simulates while the mixes, prevalence
+    and duties are computed, not only after them."""
+    by_table = {k.table: k for k in registry}
+    needed: set[str] = set()
+    todo = [t for k in registry if k.background for t in k.inputs]
+    while todo:
+        table = todo.pop()
+        if table in by_table and table not in needed:
+            needed.add(table)
+            todo += by_table[table].inputs
+    first = [k for k in registry if k.table in needed and not k.background]
+    rest = [k for k in registry if k.table not in needed and not k.background]
+    return first + [k for k in registry if k.background] + rest
 
 
 def _public(table: str) -> str:

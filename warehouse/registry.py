@@ -429,14 +429,15 @@ REGISTRY: tuple[KPI, ...] = (
              "resourced_provision", "sen_unit"), "plan"), pack="places"),
     KPI("forecast", "forecast", ("scenario", "year", "measure", "breakdown"),
         ("kpi.ehcp_caseload", "kpi.ehcp_requests", "core.ehc_plans", "stage.population",
-         "stage.finance_ledger", "kpi.dsg_balance", "kpi.recovery_plan",
+         "stage.finance_ledger", "kpi.hnb_outturn", "kpi.dsg_balance", "kpi.recovery_plan",
          "kpi.place_sufficiency"), forecast.simulate,
         _sen2(lambda i, c: _forecast(i)), suppression.POLICIES["forecast"], quality.forecast,
         "tests/test_forecast.py::test_",
         explained="a projection of the scenarios' model, not a count of records",
         pack="forecast", background=True),
-    # The statutory duties after the forecast: nothing it reads, so they are computed while
-    # it simulates in its own thread.
+    # The statutory duties after the forecast: nothing it reads. (build.compute_order starts
+    # it once what it reads is computed, so the mixes, prevalence and these are computed
+    # while it simulates in its own thread.)
     KPI("ehcp_timeliness_bands", "ehcp-timeliness-bands", ("year", "with_exceptions", "band"),
         ("core.ehc_plans",), duty_kpis.ehcp_timeliness_bands,
         _sen2(lambda i, c: duty_kpis.ehcp_timeliness_bands(c.plans, c.export, c.source,
