@@ -443,23 +443,34 @@ def write_autumn_2023(folder) -> dict:
     return paths
 
 
+def write_export_with_leavers(folder) -> dict:
+    """The hand-made spring 2024 export with the module docstring's leavers, their
+    sessions and exclusions (`leaver_ids`: their pupilnolongeronrolltableid)."""
+    paths = write_export(folder)
+    paths["pupilnolongeronroll"] = write_leavers(
+        paths, [("8652001", handmade.PUPIL_UPNS[4], "2013-09-01", "2023-11-10"),
+                ("8652001", FAY, "2016-03-01", "2023-11-24"),
+                ("8651100", GUS, "2008-10-01", "2023-11-06"),
+                ("8651100", HAL, "2011-05-01", "2023-12-01"),
+                ("8652001", BAD_UPN, "2015-02-01", "2023-10-20")],
+        termlysessionspossible=["20.0", "80.0", "60.0", "30.0", "50.0"])
+    ids = [f"l{i:07x}-abc" for i in range(5)]
+    paths["termlysessiondetailsoffroll"] = write_details(
+        paths, "termlysessiondetailsoffroll", ids,
+        [(0, "G", 4), (1, "I", 6), (1, "U", 6), (2, "E", 10), (4, "I", 5)])
+    paths["termlyexclusionsoffroll"] = write_exclusions(
+        paths, "termlyexclusionsoffroll", ids,
+        [(2, "2023-06-05", "SUSP", ""), (2, "2023-11-06", "PERM", "")])
+    return {**paths, "leaver_ids": ids}
+
+
 def test_sen_attendance_counts_leavers_as_enrolments_of_their_status(con, tmp_path):
     """Leavers in the spring 2024 census, after the autumn 2023 census that gives their SEN
     status (the module docstring works out the table)."""
     write_autumn_2023(tmp_path / "landing" / "census" / "autumn")
     load_landing(con, tmp_path)
-    paths = write_export(tmp_path / "landing" / "census" / "spring")
-    write_leavers(paths, [("8652001", handmade.PUPIL_UPNS[4], "2013-09-01", "2023-11-10"),
-                          ("8652001", FAY, "2016-03-01", "2023-11-24"),
-                          ("8651100", GUS, "2008-10-01", "2023-11-06"),
-                          ("8651100", HAL, "2011-05-01", "2023-12-01"),
-                          ("8652001", BAD_UPN, "2015-02-01", "2023-10-20")],
-                  termlysessionspossible=["20.0", "80.0", "60.0", "30.0", "50.0"])
-    leaver_ids = [f"l{i:07x}-abc" for i in range(5)]
-    write_details(paths, "termlysessiondetailsoffroll", leaver_ids,
-                  [(0, "G", 4), (1, "I", 6), (1, "U", 6), (2, "E", 10), (4, "I", 5)])
-    write_exclusions(paths, "termlyexclusionsoffroll", leaver_ids,
-                     [(2, "2023-06-05", "SUSP", ""), (2, "2023-11-06", "PERM", "")])
+    paths = write_export_with_leavers(tmp_path / "landing" / "census" / "spring")
+    leaver_ids = paths["leaver_ids"]
     outcomes = load_landing(con, tmp_path, "run-2")
     assert {t: (o.status, o.rows_read, o.rows_loaded, o.rows_quarantined)
             for t, o in outcomes.items() if "offroll" in t or "nolonger" in t} == {

@@ -318,8 +318,9 @@ def test_a_corrupt_kpi_stops_the_publish_and_readers_keep_the_previous_version(
 def test_the_blade_census_layout_gives_the_same_published_tables(run_home, small_sample,
                                                                  tmp_path):
     """The same sample LA written with its census as COLLECT Blade exports (312 files, one
-    a table a census, with leavers' and summer half-term 2 tables) publishes exactly the KPI and public tables of the flat layout, and
-    kpi.sen_attendance too, which only the Blade layout can fill (it has attendance)."""
+    a table a census, with leavers' and summer half-term 2 tables) publishes exactly the
+    KPI and public tables of the flat layout, and kpi.sen_attendance too, which only the
+    Blade layout can fill (it has attendance)."""
     from sendboard.sample import write_sample
 
     landing = tmp_path / "landing"
