@@ -598,3 +598,29 @@ def test_sen_attendance_summer_term_has_its_second_half_but_for_pupils_aged_15(c
     assert records.select("possible", "missed", "row_number").sort("row_number",
                                                                    "possible").rows() == [
         (80, 16, 2), (110, 11, 2), (110, 10, 3), (60, 3, 4)]
+
+
+def test_sen_attendance_a_reissued_export_replaces_its_leavers_too(con, tmp_path):
+    """The spring 2024 export with leavers, loaded twice (the second time nothing is new),
+    then its leavers' sessions re-issued (Fay's I 6 + U 6 corrected to I 2): the export's
+    other tables come from the archive as a corrected table's do, and its schools' leaver
+    rows are replaced, not added to."""
+    paths = write_export_with_leavers(tmp_path / "landing" / "census" / "v1")
+    first = load_landing(con, tmp_path)
+    counts = ("SELECT on_roll, count(*), sum(sessions_authorised + sessions_unauthorised) "
+              "FROM stage.census_attendance GROUP BY 1 ORDER BY 1")
+    assert con.execute(counts).fetchall() == [(False, 4, 26), (True, 6, 61)]
+    assert load_landing(con, tmp_path, "run-2") == {}
+    fix = tmp_path / "landing" / "census" / "v2" / paths["termlysessiondetailsoffroll"].name
+    fix.parent.mkdir()
+    write_details({"schoolcensus": fix.parent / paths["schoolcensus"].name},
+                  "termlysessiondetailsoffroll", paths["leaver_ids"],
+                  [(0, "G", 4), (1, "I", 2), (2, "E", 10), (4, "I", 5)])
+    again = load_landing(con, tmp_path, "run-3")
+    assert again["termlysessiondetailsoffroll"].status == "loaded"
+    assert con.execute(counts).fetchall() == [(False, 4, 16), (True, 6, 61)]
+    assert con.execute("SELECT on_roll, count(*) FROM stage.census_exclusions GROUP BY 1 "
+                       "ORDER BY 1").fetchall() == [(False, 2), (True, 5)]
+    assert con.execute("SELECT status FROM audit.files WHERE sha256 = ?",
+                       [first["termlysessiondetailsoffroll"].sha256]).fetchall() == [
+        ("superseded",)]
