@@ -26,6 +26,7 @@ from schemas.contracts import (
     NC_YEARS,
     NEED_CODES,
     SEN_PROVISION,
+    pupil_link,
 )
 from values.ids import canonical_id
 from values.parse import in_any_case, parsed_date
@@ -114,13 +115,18 @@ _RANK = matches(r"^[1-9]\d*(\.0+)?$", "a rank from 1")  # Blade writes ranks as 
 _SESSIONS = matches(r"^\d+(\.0+)?$", "a whole number of sessions, 0 or more")
 
 
+# A pupil's or leaver's possible sessions: the term's, and in autumn the summer term's second
+# half's.
+_POSSIBLE = ("termlysessionspossible", "summerhalfterm2sessionspossible")
+
+
 def blade_table_schema(table: str) -> pa.DataFrameSchema:
     """The rules a Blade census table can check alone (CENSUS_BLADE). Pupils' own values are
     checked by census_schema once each pupil has its return's date and school."""
     def col(required: bool = True, checks: list | None = None) -> pa.Column:
         return pa.Column(pl.Utf8, nullable=not required, checks=checks or [])
 
-    columns = {
+    columns: dict = {
         "schoolcensus": {"schoolcensustableid": col(), "referencedate": col(checks=[is_date()]),
                          "lea": col(checks=[matches(r"^\d{3}$", "a 3-digit LA number")]),
                          "estab": col(checks=[matches(r"^\d{4}$", "4 digits")]),
@@ -145,10 +151,29 @@ def blade_table_schema(table: str) -> pa.DataFrameSchema:
                                            "exclusion category")]),
             "sessions": col(False, [_SESSIONS]),
             "senprovision": col(False, [one_of(tuple(SEN_PROVISION), "SEN provision code")])},
-    }[table]
+        "pupilnolongeronroll": {
+            "pupilnolongeronrolltableid": col(), "schoolcensustableid": col(),
+            # A leaver has no census row for census_schema to check: their UPN and birth
+            # date (for the absence cohort's age) are checked here, with the census's rules.
+            "upn": col(checks=[is_upn()]), "dob": col(checks=[is_date()]),
+            **{c: col(False) for c in _POSSIBLE}},
+    }
+    # Leavers' tables (`*offroll`) and the summer term's second half have the columns of
+    # the on-roll term's, linked to the leaver where they are a leaver's.
+    for name in ("termlysessiondetails", "termlyexclusions"):
+        for twin, roll in ((f"{name}offroll", "offroll"),
+                           ("summerhalfterm2sessiondetails", ""),
+                           ("summerhalfterm2sessiondetailsoffroll", "offroll")):
+            if name == "termlyexclusions" and twin.startswith("summer"):
+                continue
+            columns[twin] = {
+                f"{twin}tableid": col(), pupil_link(roll): col(),
+                **{c: v for c, v in columns[name].items()
+                   if c not in (f"{name}tableid", "pupilonrolltableid")}}
+    columns = columns[table]
     if table == "pupilonroll":
         # Checked with the pupil's sessions missed (transforms/census_attendance.py): a bad
         # count holds back the attendance, never the pupil's census row.
-        columns["termlysessionspossible"] = col(False)
+        columns.update({c: col(False) for c in _POSSIBLE})
     return pa.DataFrameSchema(columns, checks=id_rules(f"{table}tableid"),
                               name=f"census {table}", strict=True)

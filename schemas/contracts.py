@@ -84,6 +84,26 @@ CENSUS = Contract("census", "stage.census", (
 ))
 
 
+def pupil_link(roll: str) -> str:
+    """The column a pupil's child row links by: `pupilonrolltableid`, or a leaver's
+    (`roll` `offroll`) `pupilnolongeronrolltableid`."""
+    return "pupilnolongeronrolltableid" if roll else "pupilonrolltableid"
+
+
+def _sessions_or_exclusions(table: str, roll: str) -> Contract:
+    """A sessions-details or exclusions table of pupils on roll (`roll` "") or of leavers
+    (`offroll`): its own id (`<table>onrolltableid` on roll), the pupil's, then the columns
+    termlysessiondetails / termlyexclusions have."""
+    ids = (C(f"{table}{roll}tableid", () if roll else (f"{table}onrolltableid",)),
+           C(pupil_link(roll)))
+    if table == "termlyexclusions":
+        return Contract("census", "stage.census_exclusions", (
+            *ids, C("startdate", date=True), C("category"), C("sessions", required=False),
+            C("senprovision", required=False)))
+    return Contract("census", "stage.census_attendance", (
+        *ids, C("sessions", ("absencesessions",)), C("attendancereason")))
+
+
 # The school census as COLLECT's Blade export: a CSV a table, linked by `*tableid`
 # (docs/census-blade.md, from liia-tools-pipeline's schemas 2015-2026). Only the columns
 # sendboard uses are read: a Blade table has dozens (names, addresses, funding hours) and
@@ -99,7 +119,15 @@ CENSUS_BLADE: dict[str, Contract] = {
         C("enrolstatus"), C("senprovision"),
         # The term before the census's possible sessions; its sessions missed are in
         # termlysessiondetails (the totals beside it here are gone from 2025: never read).
-        C("termlysessionspossible", required=False))),  # `gender` until summer 2023
+        C("termlysessionspossible", required=False),  # `gender` until summer 2023
+        # Autumn: the summer term's second half, apart (summerhalfterm2sessiondetails).
+        C("summerhalfterm2sessionspossible", required=False))),
+    # Pupils who left during the term before the census (on roll for a session of it, gone
+    # by census day): the same session columns, no SEN provision or enrolment status.
+    "pupilnolongeronroll": Contract("census", "stage.census_attendance", (
+        C("pupilnolongeronrolltableid"), C("schoolcensustableid"), C("upn", personal=True),
+        C("dob", personal=True, date=True), C("termlysessionspossible", required=False),
+        C("summerhalfterm2sessionspossible", required=False))),
     "senneeds": Contract("census", "stage.census", (  # spring censuses only
         C("senneedstableid"), C("pupilonrolltableid"), C("sentype"), C("sentyperank"))),
     # `fsmperiodsonroll` in autumn, `fsmperiod` in spring and summer: the same columns.
@@ -118,13 +146,25 @@ CENSUS_BLADE: dict[str, Contract] = {
         C("termlyexclusionstableid", ("termlyexclusionsonrolltableid",)),
         C("pupilonrolltableid"), C("startdate", date=True), C("category"),
         C("sessions", required=False), C("senprovision", required=False))),
+    # The same of leavers (`*offroll`, linked to pupilnolongeronroll) and, in autumn, of the
+    # summer term's second half (`summerhalfterm2sessiondetails*`).
+    **{f"{table}{roll}": _sessions_or_exclusions(table, roll)
+       for table in ("termlysessiondetails", "summerhalfterm2sessiondetails",
+                     "termlyexclusions") for roll in ("", "offroll")
+       if (table, roll) not in (("termlysessiondetails", ""), ("termlyexclusions", ""))},
 }
 # The Blade table names a header's own id may carry, for each table read.
 BLADE_TABLE_NAMES = {"schoolcensus": "schoolcensus", "pupilonroll": "pupilonroll",
                      "senneeds": "senneeds", "fsmperiod": "fsmperiod",
                      "fsmperiodsonroll": "fsmperiod",
                      "termlysessiondetailsonroll": "termlysessiondetails",
-                     "termlyexclusionsonroll": "termlyexclusions"}
+                     "termlyexclusionsonroll": "termlyexclusions",
+                     "pupilnolongeronroll": "pupilnolongeronroll",
+                     "termlysessiondetailsoffroll": "termlysessiondetailsoffroll",
+                     "termlyexclusionsoffroll": "termlyexclusionsoffroll",
+                     "summerhalfterm2sessiondetailsonroll": "summerhalfterm2sessiondetails",
+                     "summerhalfterm2sessiondetailsoffroll":
+                         "summerhalfterm2sessiondetailsoffroll"}
 # Attendance codes (the 2024-25 schema's list, with the older H and J it still accepts):
 # which count as sessions missed. The rest are present, approved educational activity or
 # not counted as possible sessions (X, Y, Z, #, Q, D ...), and are kept out of both sides.

@@ -436,8 +436,8 @@ def sen_attendance(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checki
     s.between("not_persistent", 0, None, "no more persistent absentees than enrolments")
     s.between("sessions_attended", 0, None, "no more sessions missed than possible")
     _percents(s, "absence_rate_pct", "persistent_absence_pct", "pupils_suspended_pct")
-    s.in_set("sen_status", ["ehcp", "sen_support", "no_sen", "all"],
-             "SEN statuses are ehcp, sen_support, no_sen and all")
+    s.in_set("sen_status", ["ehcp", "sen_support", "no_sen", "unknown", "all"],
+             "SEN statuses are ehcp, sen_support, no_sen, unknown (leavers) and all")
     s.in_set("term", ["autumn", "spring", "summer"], "terms are autumn, spring and summer")
     return [s]
 

@@ -335,6 +335,48 @@ def test_attendance_rows_staged_before_their_pupil_file_was_kept_say_so(blade_ho
     assert set(e.records["file"]) == {f"census/{paths['pupilonroll'].name}"}
 
 
+@pytest.fixture(scope="module")
+def leavers_home(tmp_path_factory) -> tuple[Path, dict]:
+    """tests/test_attendance_kpis.py's leavers: its autumn 2023 census and its spring 2024
+    export with pupilnolongeronroll and the *offroll tables, with handmade's SEN2 export,
+    published once; and the spring export's files."""
+    from tests.test_attendance_kpis import write_autumn_2023, write_export_with_leavers
+
+    root = tmp_path_factory.mktemp("explain-leavers")
+    landing = root / "landing"
+    handmade.write_sen2(landing / "sen2")
+    write_autumn_2023(landing / "census" / "autumn")
+    paths = write_export_with_leavers(landing / "census" / "spring")
+    home = root / "home"
+    assert plain_run(home, landing).status == "published"
+    return home, paths
+
+
+def test_a_leavers_enrolment_and_exclusion_are_traced_to_their_leaver_rows(leavers_home):
+    """EHCP in autumn 2023/24: Ann on roll and Gus, who left the PRU (his SEN status his
+    autumn 2023 census row's), permanently excluded; every count agrees with its records."""
+    home, paths = leavers_home
+    settings, row = settings_for(home), {**AUTUMN, "sen_status": "ehcp"}
+    e = ex.explain(settings, "kpi.sen_attendance", row)
+    assert e.value == 2 and e.agrees
+    assert sorted(e.records.select("file", "row", "laestab", "possible", "missed").rows()) == [
+        (f"census/{paths['pupilnolongeronroll'].name}", 4, "8651100", 60, 10),
+        (f"census/{paths['pupilonroll'].name}", 2, "8652001", 140, 16)]
+    e = ex.explain(settings, "kpi.sen_attendance", row, "permanent_exclusions")
+    assert e.value == 1 and e.agrees
+    assert e.records.select("file", "row", "kind", "start_date").rows() == [
+        (f"census/{paths['termlyexclusionsoffroll'].name}", 3, "permanent",
+         dt.date(2023, 11, 6))]
+    table = published(home, "kpi.sen_attendance")
+    # Of its values not 0: autumn 31 (EHCP 6, SEN support 7, no SEN 7, unknown 3, all 8:
+    # test_attendance_kpis.py's table), spring 2022/23 6 (Ann's suspension, as before),
+    # summer 2022/23 8 (Bob's exclusion and Gus's suspension, counted once, as EHCP and all).
+    assert check_every_count(home, ATTENDANCE, table.to_dicts()) == 31 + 6 + 8
+    unknown = ex.explain(settings, "kpi.sen_attendance", {**AUTUMN, "sen_status": "unknown"})
+    assert unknown.value == 1 and unknown.agrees
+    assert unknown.records["row"].to_list() == [5]  # Hal: no census row before
+
+
 def backfill_census(home: Path) -> run.RunSummary:
     """`sendboard backfill --source census` as flows/backfill.py gathers it, on plain
     threads."""

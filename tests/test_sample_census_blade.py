@@ -27,7 +27,7 @@ from sendboard.sample.world import build_world
 from tests.conftest import SMALL_COHORT, archive_at
 from transforms.attendance_kpis import sen_attendance
 from warehouse import loads, store
-from warehouse.core import optional
+from warehouse.core import census_rows, optional
 
 SEED = 7
 BLADE_DATE = "%Y-%b-%d %H:%M:%S"
@@ -145,15 +145,28 @@ def test_codes_carry_over_the_legacy_census_and_dual_registration(census_dirs):
 def test_one_school_return_per_school_and_files_per_census(census_dirs):
     census = census_dirs["blade"]
     names = sorted(p.name for p in census.iterdir())
-    assert all(re.fullmatch(r"Blade-Export_\d\d-\d\d-\d{4}_[a-z]+\.csv", n) for n in names)
+    assert all(re.fullmatch(r"Blade-Export_\d\d-\d\d-\d{4}_[a-z0-9]+\.csv", n) for n in names)
     assert len({n.split("_")[1] for n in names}) == 35
-    assert len(names) == sum(len(census_tables(t)) for _, t in census_terms()) == 187
+    # Every census's tables (autumn's summer half-term 2 pair too), but a leavers'
+    # exclusions table with no rows, which is left out: for seed 7, four spring and summer
+    # censuses' whose leavers nobody excluded.
+    assert sum(len(census_tables(t)) for _, t in census_terms()) == 316
+    assert len(names) == 312
+    assert sorted({blade_file_name(census_day(y, t), table) for y, t in census_terms()
+                   for table in census_tables(t)} - set(names)) == [
+        f"Blade-Export_{d}_termlyexclusionsoffroll.csv"
+        for d in ("16-01-2020", "18-01-2024", "19-01-2023", "20-05-2021")]
     day = census_day(2025, "spring")
     assert {n for n in names if day.strftime("%d-%m-%Y") in n} == {
         "Blade-Export_16-01-2025_schoolcensus.csv", "Blade-Export_16-01-2025_pupilonroll.csv",
         "Blade-Export_16-01-2025_senneeds.csv", "Blade-Export_16-01-2025_fsmperiod.csv",
         "Blade-Export_16-01-2025_termlysessiondetailsonroll.csv",
-        "Blade-Export_16-01-2025_termlyexclusionsonroll.csv"}
+        "Blade-Export_16-01-2025_termlyexclusionsonroll.csv",
+        "Blade-Export_16-01-2025_pupilnolongeronroll.csv",
+        "Blade-Export_16-01-2025_termlysessiondetailsoffroll.csv",
+        "Blade-Export_16-01-2025_termlyexclusionsoffroll.csv"}
+    assert "Blade-Export_03-10-2024_summerhalfterm2sessiondetailsonroll.csv" in names
+    assert "Blade-Export_03-10-2024_summerhalfterm2sessiondetailsoffroll.csv" in names
     assert "Blade-Export_03-10-2024_fsmperiodsonroll.csv" in names
     sc = _read(census / blade_file_name(day, "schoolcensus"))
     flat = _flat(census_dirs["flat"], 2025, "spring")
@@ -170,7 +183,9 @@ def test_one_school_return_per_school_and_files_per_census(census_dirs):
 
 # Written by hand from liia-tools-pipeline's spec: school_census_schema_2016.diff.yml (the
 # spring base tables) with the 2017-2019 diffs; school_census_schema_2015.yml (autumn) with
-# the 2016-2024 diffs. A renamed column moves to the end, as the spec's loader does.
+# the 2016-2024 diffs. A renamed column moves to the end, as the spec's loader does. (The
+# leavers' and summer half-term 2 tables: the spec's own load_schema rules applied to its
+# yml files at commit 4aff918, spring 2019 and autumn 2024.)
 SPRING_2019 = {
     "schoolcensus": [
         "schoolcensustableid", "NativeId", "schoolcensusorderseqcolumn", "sourceid", "term",
@@ -198,6 +213,21 @@ SPRING_2019 = {
         "termlyexclusionsonrolltableid", "NativeId", "termlyexclusionsonrollorderseqcolumn",
         "sourceid", "pupilonrolltableid", "startdate", "sessions", "category", "reason",
         "senprovision"],
+    "pupilnolongeronroll": [
+        "pupilnolongeronrolltableid", "NativeId", "pupilnolongeronrollorderseqcolumn",
+        "sourceid", "schoolcensustableid", "upn", "formerupn", "surname", "forename",
+        "middlenames", "formersurname", "dob", "entrydate", "leavingdate", "parttime",
+        "termlysessionspossible", "moveonrollflag", "termlysessionsauthorised",
+        "termlysessionsunauthorised", "uniquelearnernumber", "gender", "ethnicity", "language",
+        "boarder",],
+    "termlysessiondetailsoffroll": [
+        "termlysessiondetailsoffrolltableid", "NativeId",
+        "termlysessiondetailsoffrollorderseqcolumn", "sourceid", "pupilnolongeronrolltableid",
+        "absencesessions", "attendancereason",],
+    "termlyexclusionsoffroll": [
+        "termlyexclusionsoffrolltableid", "NativeId", "termlyexclusionsoffrollorderseqcolumn",
+        "sourceid", "pupilnolongeronrolltableid", "startdate", "sessions", "category",
+        "reason", "senprovision",],
 }
 AUTUMN_2024 = {
     "schoolcensus": [
@@ -233,6 +263,36 @@ AUTUMN_2024 = {
         "termlyexclusionsonrolltableid", "NativeId", "termlyexclusionsonrollorderseqcolumn",
         "sourceid", "pupilonrolltableid", "startdate", "sessions", "category", "senprovision",
         "reason1", "reason2", "reason3"],
+    "pupilnolongeronroll": [
+        "pupilnolongeronrolltableid", "NativeId", "pupilnolongeronrollorderseqcolumn",
+        "sourceid", "schoolcensustableid", "upn", "formerupn", "surname", "forename",
+        "middlenames", "uniquelearnernumber", "formersurname", "dob", "entrydate",
+        "leavingdate", "parttime", "termlysessionspossible", "termlysessionsauthorised",
+        "termlysessionsunauthorised", "moveonrollflag", "missingaddress",
+        "summerhalfterm2sessionsauthorised", "summerhalfterm2sessionspossible",
+        "summerhalfterm2sessionsunauthorised", "qualhrs", "nonqualhrs", "boarder", "language",
+        "ncyearleaving", "mathsgcsehighestpriorattainment",
+        "englishgcsehighestpriorattainment", "mathsgcsefundingexemption",
+        "englishgcsefundingexemption", "englishgcsehighestpriorattainmentpreviousyear",
+        "mathsgcsehighestpriorattainmentpreviousyear", "nonqualhrspreviousyear",
+        "qualhrspreviousyear", "tlevelnonqualhrs", "tlevelqualhrs",
+        "englishgcsepriorattainmentyear11", "mathsgcsepriorattainmentyear11", "sex",],
+    "termlysessiondetailsoffroll": [
+        "termlysessiondetailsoffrolltableid", "NativeId",
+        "termlysessiondetailsoffrollorderseqcolumn", "sourceid", "pupilnolongeronrolltableid",
+        "attendancereason", "sessions",],
+    "termlyexclusionsoffroll": [
+        "termlyexclusionsoffrolltableid", "NativeId", "termlyexclusionsoffrollorderseqcolumn",
+        "sourceid", "pupilnolongeronrolltableid", "startdate", "sessions", "category",
+        "senprovision", "reason1", "reason2", "reason3",],
+    "summerhalfterm2sessiondetailsonroll": [
+        "summerhalfterm2sessiondetailsonrolltableid", "NativeId",
+        "summerhalfterm2sessiondetailsonrollorderseqcolumn", "sourceid", "pupilonrolltableid",
+        "attendancereason", "sessions",],
+    "summerhalfterm2sessiondetailsoffroll": [
+        "summerhalfterm2sessiondetailsoffrolltableid", "NativeId",
+        "summerhalfterm2sessiondetailsoffrollorderseqcolumn", "sourceid",
+        "pupilnolongeronrolltableid", "attendancereason", "sessions",],
 }
 
 
@@ -263,18 +323,23 @@ def test_ids_are_unique_opaque_strings_and_every_link_resolves(census_dirs):
     hex_id = re.compile(r"[0-9a-f]{8}-[0-9a-f]{3}")
     for year, term in census_terms():
         day = census_day(year, term)
-        tables = {t: _read(census / blade_file_name(day, t)) for t in census_tables(term)}
+        tables = {t: _read(census / blade_file_name(day, t)) for t in census_tables(term)
+                  if (census / blade_file_name(day, t)).exists()}
         for table, df in tables.items():
             for col in (f"{table}tableid", "NativeId"):
                 ids = df[col].to_list()
                 assert len(set(ids)) == len(ids), (year, term, table, col)
                 assert all(hex_id.fullmatch(i) for i in ids), (year, term, table, col)
-        pupils = tables["pupilonroll"]
-        assert pupils["schoolcensustableid"].is_in(
-            tables["schoolcensus"]["schoolcensustableid"].implode()).all()
+        pupils, leavers = tables["pupilonroll"], tables["pupilnolongeronroll"]
+        for parent in (pupils, leavers):
+            assert parent["schoolcensustableid"].is_in(
+                tables["schoolcensus"]["schoolcensustableid"].implode()).all()
         for child in census_tables(term)[2:]:
-            assert tables[child]["pupilonrolltableid"].is_in(
-                pupils["pupilonrolltableid"].implode()).all(), (year, term, child)
+            if child == "pupilnolongeronroll" or child not in tables:
+                continue
+            link, parent = (("pupilnolongeronrolltableid", leavers) if "offroll" in child
+                            else ("pupilonrolltableid", pupils))
+            assert tables[child][link].is_in(parent[link].implode()).all(), (year, term, child)
 
 
 def test_dates_ranks_and_fsm_periods_are_in_blade_form(census_dirs):
@@ -333,7 +398,8 @@ def test_attendance_and_exclusions_are_realistic_by_sen_status(census_dirs, tmp_
     """The Blade sample's censuses of 2023-24 and 2024-25 (six terms) loaded as an LA's
     would be, then kpi.sen_attendance: absence about 6-7% overall, about 9% on SEN support
     and 10-12% with a plan; persistent absence about 20% overall and 35% with a plan;
-    suspensions several times as frequent for pupils with SEN; a few permanent exclusions."""
+    suspensions several times as frequent for pupils with SEN; a few permanent exclusions,
+    most of them of leavers."""
     landing = tmp_path / "landing" / "census"
     landing.mkdir(parents=True)
     for p in census_dirs["blade"].iterdir():
@@ -346,10 +412,35 @@ def test_attendance_and_exclusions_are_realistic_by_sen_status(census_dirs, tmp_
                 for o in loads.load_batch(con, b, b"k" * 32, "run-1", archive_at(tmp_path))]
     assert {o.status for o in outcomes} == {"loaded"}
     assert sum(o.rows_quarantined for o in outcomes) == 0
-    t = sen_attendance(optional(con, "stage.census_attendance"),
-                       optional(con, "stage.census_exclusions"), "sample", dt.date(2025, 10, 2))
+    attendance, exclusions = (optional(con, "stage.census_attendance"),
+                              optional(con, "stage.census_exclusions"))
+    t = sen_attendance(attendance, exclusions, "sample", dt.date(2025, 10, 2),
+                       census=census_rows(con))
     con.close()
     assert t.select("academic_year", "term").unique().height == 6
+    # Leavers: about 3% of a spring or summer census's pupils (movers and those who left
+    # the LA), about 15% of an autumn one's (the summer's end); autumn's second halves.
+    staged = attendance.group_by("census_date", "on_roll", "sessions_period").len()
+    assert {(d.isoformat(), r, s): n for d, r, s, n in staged.iter_rows()} == {
+        ("2024-01-18", False, "term"): 45, ("2024-01-18", True, "term"): 1583,
+        ("2024-05-16", False, "term"): 59, ("2024-05-16", True, "term"): 1582,
+        ("2024-10-03", False, "summer_half_term_2"): 188, ("2024-10-03", False, "term"): 229,
+        ("2024-10-03", True, "summer_half_term_2"): 1353, ("2024-10-03", True, "term"): 1589,
+        ("2025-01-16", False, "term"): 51, ("2025-01-16", True, "term"): 1586,
+        ("2025-05-15", False, "term"): 50, ("2025-05-15", True, "term"): 1596,
+        ("2025-10-02", False, "summer_half_term_2"): 181, ("2025-10-02", False, "term"): 229,
+        ("2025-10-02", True, "summer_half_term_2"): 1361, ("2025-10-02", True, "term"): 1631}
+    # Most permanent exclusions are leavers' (seed 7: 5 of 8).
+    assert dict(exclusions.filter(pl.col("category") == "permanent").group_by(
+        "on_roll").len().iter_rows()) == {True: 3, False: 5}
+    # A summer term is a pupil's enrolment once (a pupil who joined since had no summer
+    # sessions there), a leaver whom no loaded census describes is `unknown`: only January
+    # 2024's, whose census before is not loaded here.
+    summer = t.filter((pl.col("term") == "summer") & (pl.col("sen_status") == "all"))
+    assert summer.select("enrolments", "pupils").rows() == [(1316, 1315), (1328, 1325)]
+    assert t.filter(pl.col("sen_status") == "unknown").select(
+        "academic_year", "term", "enrolments").rows() == [("2023/24", "autumn", 3)]
+    t = t.filter(pl.col("sen_status") != "unknown")
     by = t.group_by("sen_status").agg(
         (100 * pl.col("sessions_missed").sum() / pl.col("sessions_possible").sum())
         .alias("absence"),
@@ -365,4 +456,4 @@ def test_attendance_and_exclusions_are_realistic_by_sen_status(census_dirs, tmp_
     assert 30.0 <= got["ehcp"]["pa"] <= 40.0
     for status in ("ehcp", "sen_support"):
         assert got[status]["suspensions"] > 3 * got["no_sen"]["suspensions"]
-    assert got["all"]["permanent"] == 3  # a few, as the sample plants them (seed 7)
+    assert got["all"]["permanent"] == 8  # a few, as the sample plants them (seed 7)

@@ -11,11 +11,14 @@ import datetime as dt
 
 import polars as pl
 
-from transforms.census_attendance import PUPIL_FILE_SHA256
+from transforms.census_attendance import PUPIL_FILE_SHA256, SUMMER_HALF_TERM_2, TERM
 from transforms.kpis import _pct, _stamp
 from transforms.records import Count, counted
 
 SEN_STATUSES = ("ehcp", "sen_support", "no_sen")
+# A leaver (or a leaver's exclusion with no provision on it) whom no census row describes:
+# their return gives no SEN provision. A term has this row only when it has such a record.
+UNKNOWN = "unknown"
 STATUS_OF_PROVISION = {"E": "ehcp", "K": "sen_support", "N": "no_sen"}
 TERMS = ("autumn", "spring", "summer")
 # The DfE's absence cohort: pupils of compulsory school age, 5 to 15 on 31 August at the
@@ -82,7 +85,8 @@ def exclusion_terms(start_date: pl.Series) -> tuple[pl.Series, pl.Series]:
 
 
 def _status(provision: str = "sen_provision") -> pl.Expr:
-    return pl.col(provision).cast(pl.Utf8).replace_strict(STATUS_OF_PROVISION, default=None)
+    return pl.col(provision).cast(pl.Utf8).replace_strict(STATUS_OF_PROVISION,
+                                                          default=UNKNOWN)
 
 
 def _with_all(frame: pl.DataFrame) -> pl.DataFrame:
@@ -115,8 +119,8 @@ KNOWN_WHEN = {"_absence": (ENROLMENT, ("enrolments", "sessions_possible", "sessi
                                            "permanent_exclusions"))}
 
 
-def attendance_records(attendance: pl.DataFrame | None, exclusions: pl.DataFrame | None
-                       ) -> pl.DataFrame:
+def attendance_records(attendance: pl.DataFrame | None, exclusions: pl.DataFrame | None,
+                       census: pl.DataFrame | None = None) -> pl.DataFrame:
     """kpi.sen_attendance's records (RECORD_COLUMNS): each enrolment of the absence cohort
     (kind `enrolment`, with its possible and missed sessions and whether it is a persistent
     absence) and each exclusion record counted once (kind `suspension`, `lunchtime` or
@@ -124,35 +128,44 @@ def attendance_records(attendance: pl.DataFrame | None, exclusions: pl.DataFrame
     under `all`; a row of the table aggregates those of its year, term and status with the
     ATTENDANCE counts. `sha256` and `row_number` say where each was read from: an
     enrolment's pupilonroll row (its possible sessions), an exclusion's own row; null when
-    the staged row does not say (staged before sendboard kept it)."""
-    return _with_all(pl.concat([_records(_enrolments(attendance)),
-                                _records(_exclusion_records(exclusions))]))
+    the staged row does not say (staged before sendboard kept it). A leaver's is their
+    pupilnolongeronroll row. `census`: stage.census's census_date, laestab, pupil_id and
+    sen_provision, where a leaver's SEN status is found (leavers_status)."""
+    return _with_all(pl.concat([_records(_enrolments(attendance, census)),
+                                _records(_exclusion_records(exclusions, census))]))
 
 
 def sen_attendance(attendance: pl.DataFrame | None, exclusions: pl.DataFrame | None,
-                   source: str, as_of: dt.date) -> pl.DataFrame:
+                   source: str, as_of: dt.date, census: pl.DataFrame | None = None
+                   ) -> pl.DataFrame:
     """A row per academic year, term and SEN status (`ehcp`, `sen_support`, `no_sen`, and
-    `all`), for every term a loaded census reports attendance or exclusions for.
+    `all`; `unknown` in a term with a leaver no census describes), for every term a loaded
+    census reports attendance or exclusions for.
 
     Absence is the DfE's, per enrolment: of compulsory-school-age enrolments with possible
-    sessions in the term (`enrolments`; a pupil at two schools is two), `absence_rate_pct`
-    is sessions missed (authorised and unauthorised) over possible sessions, and
+    sessions in the term (`enrolments`; a pupil at two schools is two, and so is a pupil who
+    left one school during the term and is on roll at another), `absence_rate_pct` is
+    sessions missed (authorised and unauthorised) over possible sessions, and
     `persistent_absence_pct` the share of enrolments that missed 10% or more of their own.
+    The summer term is its two halves, but for pupils aged 15 (year 11), whose second half
+    the DfE leaves out (most have left after their exams).
     Exclusions count records starting in the term, each once however many censuses report
     it: `suspensions` (lunchtime ones included), `pupils_suspended` (one or more),
     `permanent_exclusions`, with rates per 100 `pupils` (the distinct pupils the row
     describes: the absence cohort's, and any pupil suspended or excluded). SEN status is the
-    enrolment's at the census that reports the term; an exclusion's, the record's own.
+    enrolment's at the census that reports the term (a leaver's: leavers_status); an
+    exclusion's, the record's own, else the pupil's there.
     A term without any attendance row has null absence measures; without any exclusion
     record, null exclusion counts (none reported is not none)."""
-    records = attendance_records(attendance, exclusions)
+    records = attendance_records(attendance, exclusions, census)
     keys = ["academic_year", "term", "sen_status"]
     term = ["academic_year", "term"]
     counts = records.group_by(keys).agg(counted(ATTENDANCE))
     known = records.group_by(term).agg(
         *[has.any().alias(flag) for flag, (has, _) in KNOWN_WHEN.items()])
-    grid = records.select(term).unique().join(
-        pl.DataFrame({"sen_status": [*SEN_STATUSES, "all"]}), how="cross")
+    grid = pl.concat([records.select(term).unique().join(
+        pl.DataFrame({"sen_status": [*SEN_STATUSES, "all"]}), how="cross"),
+        records.filter(pl.col("sen_status") == UNKNOWN).select(*keys).unique()])
     out = grid.join(counts, on=keys, how="left").join(known, on=term, how="left")
     out = out.with_columns(
         pl.col("pupils").fill_null(0),
@@ -165,7 +178,7 @@ def sen_attendance(attendance: pl.DataFrame | None, exclusions: pl.DataFrame | N
         _rate("suspensions", "pupils").alias("suspension_rate"),
         _rate("permanent_exclusions", "pupils").alias("permanent_exclusion_rate"))
     order = {t: i for i, t in enumerate(TERMS)}
-    status_order = {s: i for i, s in enumerate((*SEN_STATUSES, "all"))}
+    status_order = {s: i for i, s in enumerate((*SEN_STATUSES, UNKNOWN, "all"))}
     out = out.sort("academic_year", pl.col("term").replace_strict(order, return_dtype=pl.Int8),
                    pl.col("sen_status").replace_strict(status_order, return_dtype=pl.Int8))
     return _stamp(out.select([pl.col(c).cast(t) for c, t in COLUMNS.items()]),
@@ -192,35 +205,97 @@ def _source(frame: pl.DataFrame, sha256: str) -> list[pl.Expr]:
     return file + ([pl.col("row_number")] if "row_number" in frame.columns else [])
 
 
-def _enrolments(attendance: pl.DataFrame | None) -> pl.DataFrame | None:
+def _on_roll(frame: pl.DataFrame) -> pl.Expr:
+    """Whether each staged row is of a pupil on roll (not a leaver); rows staged before
+    leavers were read say nothing, and are."""
+    given = pl.col("on_roll") if "on_roll" in frame.columns else pl.lit(None)
+    return given.cast(pl.Boolean).fill_null(True).alias("on_roll")
+
+
+def leavers_status(frame: pl.DataFrame, census: pl.DataFrame | None) -> pl.DataFrame:
+    """`frame` (staged rows with `on_roll`) with each leaver's `sen_provision` found where
+    their return has none: the pupil's (by pseudonym) at the latest census before the one
+    that reports them, preferring the school they left, else at another school that same
+    census day (a pupil who moved); null (`unknown`) when no census row of the pupil is
+    loaded. Rows on roll keep theirs."""
+    leaving = frame.filter(~pl.col("on_roll") & pl.col("sen_provision").is_null())
+    if census is None or leaving.height == 0:
+        return frame.with_columns(pl.col("sen_provision").cast(pl.Utf8))
+    keys = ["census_date", "laestab", "pupil_id"]
+    wanted = leaving.select("census_date", pl.col("laestab").cast(pl.Utf8),
+                            pl.col("pupil_id").cast(pl.Utf8)).unique()
+    rows = census.select(pl.col("census_date").alias("_day"),
+                         pl.col("laestab").cast(pl.Utf8).alias("_school"),
+                         pl.col("pupil_id").cast(pl.Utf8),
+                         pl.col("sen_provision").cast(pl.Utf8).alias("_found")).join(
+        wanted, on="pupil_id").filter(pl.col("_day") <= pl.col("census_date"))
+    found = rows.sort(pl.col("_day") < pl.col("census_date"), "_day",
+                      pl.col("_school") == pl.col("laestab"), descending=True).unique(
+        keys, keep="first").select(*keys, "_found")
+    return frame.with_columns(pl.col("laestab").cast(pl.Utf8),
+                              pl.col("pupil_id").cast(pl.Utf8)).join(
+        found, on=keys, how="left").with_columns(
+        pl.when(~pl.col("on_roll")).then(pl.coalesce(pl.col("sen_provision").cast(pl.Utf8),
+                                                     "_found"))
+        .otherwise(pl.col("sen_provision").cast(pl.Utf8)).alias("sen_provision")
+    ).drop("_found")
+
+
+def _enrolments(attendance: pl.DataFrame | None, census: pl.DataFrame | None = None
+                ) -> pl.DataFrame | None:
     """The DfE's absence cohort: enrolments with possible sessions, of compulsory school age
-    at the start of the academic year."""
+    at the start of the academic year. An enrolment is a staged row of the term's sessions
+    (a pupil's at a school, a leaver's apart), in autumn with its summer half-term 2 row's
+    sessions added, but for pupils aged 15, whose second half the DfE leaves out. A summer
+    half-term 2 row alone (a pupil who joined after the first half) is no enrolment: the
+    DfE leaves out those first enrolled in the second half."""
     if attendance is None or attendance.height == 0:
         return None
+    period = (pl.col("sessions_period") if "sessions_period" in attendance.columns
+              else pl.lit(None)).cast(pl.Utf8).fill_null(TERM)
     start, term = attendance_terms(pl.col("census_date"))
     # Age on 31 August of the year the academic year starts: born September or later, a
     # year younger.
     age = start - pl.col("birth_year") - (pl.col("birth_month") >= 9).cast(pl.Int32)
-    possible = pl.col("sessions_possible").cast(pl.Int64)
     missed = (pl.col("sessions_authorised") + pl.col("sessions_unauthorised")).cast(pl.Int64)
-    return attendance.with_columns(start.alias("_start"), term.alias("term")).filter(
-        (pl.col("sessions_possible") > 0) & age.is_between(*COMPULSORY_AGES)).select(
+    frame = attendance.with_columns(
+        _on_roll(attendance), period.alias("_period"), start.alias("_start"),
+        term.alias("term"), age.alias("_age"), missed.alias("_missed"),
+        pl.col("sessions_possible").cast(pl.Int64).alias("_possible")).filter(
+        pl.col("_age").is_between(*COMPULSORY_AGES))
+    keys = ["census_date", "laestab", "pupil_id", "on_roll"]
+    second = frame.filter((pl.col("_period") == SUMMER_HALF_TERM_2) & (pl.col("_age") < 15)
+                          ).group_by(keys).agg(pl.col("_possible").sum().alias("_possible2"),
+                                               pl.col("_missed").sum().alias("_missed2"))
+    first = frame.filter((pl.col("_period") == TERM) & (pl.col("sessions_possible") > 0))
+    if second.height:
+        first = first.join(second, on=keys, how="left", nulls_equal=True).with_columns(
+            (pl.col("_possible") + pl.col("_possible2").fill_null(0)).alias("_possible"),
+            (pl.col("_missed") + pl.col("_missed2").fill_null(0)).alias("_missed"))
+    first = leavers_status(first, census)
+    possible, missed = pl.col("_possible"), pl.col("_missed")
+    return first.select(
         _academic_year(pl.col("_start")).alias("academic_year"), "term",
         _status().alias("sen_status"), pl.col("pupil_id").cast(pl.Utf8),
         pl.lit("enrolment").alias("kind"), "census_date", "laestab",
         possible.alias("possible"), missed.alias("missed"),
         (missed * 10 >= PERSISTENT_TENTHS * possible).alias("persistent"),
-        *_source(attendance, PUPIL_FILE_SHA256))
+        *_source(first, PUPIL_FILE_SHA256))
 
 
-def _exclusion_records(exclusions: pl.DataFrame | None) -> pl.DataFrame | None:
+def _exclusion_records(exclusions: pl.DataFrame | None, census: pl.DataFrame | None = None
+                       ) -> pl.DataFrame | None:
     """Each exclusion once: the same record (pupil, school, start, category) reported by
-    two censuses (one and two terms in arrears) counts once, as the latest census says it."""
+    two censuses (one and two terms in arrears), or on roll by one and as a leaver's by the
+    next, counts once, as the latest census says it. A leaver's record without a SEN
+    provision takes the one leavers_status finds."""
     if exclusions is None or exclusions.height == 0:
         return None
-    once = exclusions.with_columns(pl.col("laestab", "pupil_id", "category").cast(pl.Utf8)
+    once = exclusions.with_columns(pl.col("laestab", "pupil_id", "category").cast(pl.Utf8),
+                                   _on_roll(exclusions)
                                    ).sort("census_date", descending=True).unique(
         ["pupil_id", "laestab", "start_date", "category"], keep="first", maintain_order=True)
+    once = leavers_status(once, census)
     start, term = exclusion_terms(once["start_date"])
     return once.with_columns(start.alias("_start"), term.alias("term")).select(
         _academic_year(pl.col("_start")).alias("academic_year"), "term",

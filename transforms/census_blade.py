@@ -55,8 +55,9 @@ BLADE_COLUMN = {"census_date": "referencedate", "laestab": "lea/estab", "urn": "
                 "fsm_eligible": "fsmperiod"}
 
 
-def _orphans(child: pl.DataFrame, link: str, parent_ids: pl.Series, parent: str,
-             personal: set[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def orphans(child: pl.DataFrame, link: str, parent_ids: pl.Series, parent: str,
+            personal: set[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`child`'s rows whose `link` is one of `parent_ids`, and the others quarantined."""
     missing = ~child[link].is_in(parent_ids.implode())
     article = "an" if parent[0] in "aeiou" else "a"
     return quarantine_rows(child, missing, link,
@@ -73,7 +74,7 @@ def join_tables(tables: dict[str, pl.DataFrame], personal: dict[str, set[str]],
 
     Without an FSM periods table `fsm_eligible` is null (not known), not "no"."""
     header = tables["schoolcensus"]
-    pupils, lost_pupils = _orphans(tables["pupilonroll"], "schoolcensustableid",
+    pupils, lost_pupils = orphans(tables["pupilonroll"], "schoolcensustableid",
                                    header["schoolcensustableid"], "schoolcensus",
                                    personal.get("pupilonroll", set()))
     lost = {"pupilonroll": lost_pupils}
@@ -85,7 +86,7 @@ def join_tables(tables: dict[str, pl.DataFrame], personal: dict[str, set[str]],
     flat = pupils.join(returns, on="schoolcensustableid", how="left")
     needs = tables.get("senneeds")
     if needs is not None:
-        needs, lost["senneeds"] = _orphans(needs, "pupilonrolltableid", ids, "pupilonroll",
+        needs, lost["senneeds"] = orphans(needs, "pupilonrolltableid", ids, "pupilonroll",
                                            personal.get("senneeds", set()))
         rank = pl.col("sentyperank").cast(pl.Float64, strict=False).cast(pl.Int32)
         needs = needs.with_columns(rank.alias("_rank"))
@@ -99,7 +100,7 @@ def join_tables(tables: dict[str, pl.DataFrame], personal: dict[str, set[str]],
                 on="pupilonrolltableid", how="left")
     periods = tables.get("fsmperiod")
     if periods is not None:
-        periods, lost["fsmperiod"] = _orphans(periods, "pupilonrolltableid", ids,
+        periods, lost["fsmperiod"] = orphans(periods, "pupilonrolltableid", ids,
                                               "pupilonroll", personal.get("fsmperiod", set()))
         on_day = periods.select(
             "pupilonrolltableid", date_of(periods, "fsmstartdate").alias("_start"),

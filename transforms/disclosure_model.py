@@ -177,7 +177,8 @@ RELATIONS: tuple[Relation, ...] = (
     *(Relation(f"attendance pupils {c} {status} of all",
                Ref("sen_attendance", (c,), _TERM, pl.col("sen_status") == status),
                Ref("sen_attendance", (c,), _TERM, pl.col("sen_status") == "all"), "<=")
-      for c in ("pupils", "pupils_suspended") for status in ("ehcp", "sen_support", "no_sen")),
+      for c in ("pupils", "pupils_suspended")
+      for status in ("ehcp", "sen_support", "no_sen", "unknown")),
     *(_row_sum("sen_attendance", f"attendance {part} of {whole}", (part,), whole, "<=",
                {**_TERM, "status": "sen_status"})
       for part, whole in (("persistent_absentees", "enrolments"),

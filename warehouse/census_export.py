@@ -1,7 +1,8 @@
 """A school census as COLLECT's Blade export (a CSV a table: docs/census-blade.md) into
 stage.census: each table read on its own, then joined into the flat census rows, judged by
 the census rules and written in one transaction, replacing the (census date, school) pairs
-the export holds. Where the export has them, its pupils' attendance and exclusions go to
+the export holds. Where the export has them, its pupils' and leavers' attendance and
+exclusions (the term's, and in autumn the summer term's second half) go to
 stage.census_attendance and stage.census_exclusions in the same transaction (the flat
 layout has neither: nothing here runs for it)."""
 
@@ -14,15 +15,26 @@ import duckdb
 import polars as pl
 
 from schemas.census import blade_table_schema, census_schema
-from schemas.contracts import BLADE_TABLE_NAMES, CENSUS, CENSUS_BLADE
+from schemas.contracts import BLADE_TABLE_NAMES, CENSUS, CENSUS_BLADE, pupil_link
 from transforms.census import one_census, stage_census
 from transforms.census_attendance import (
+    CHILD_TABLES,
+    EXCLUSION_TABLES,
     PUPIL_FILE_SHA256,
+    SESSION_TABLES,
     sessions_missed,
     stage_attendance,
     stage_exclusions,
+    stage_leavers,
 )
-from transforms.census_blade import BLADE_COLUMN, blade_table, join_tables, set_key, used_table
+from transforms.census_blade import (
+    BLADE_COLUMN,
+    blade_table,
+    join_tables,
+    orphans,
+    set_key,
+    used_table,
+)
 from transforms.readers import FileRejected, header_of
 from transforms.timing import stage
 from transforms.validate import QUARANTINE_SCHEMA, quarantine_rows, validate
@@ -61,7 +73,7 @@ def read_table(f: LandedFile) -> Read | str | None:
         return None
     try:
         # A pupil's sessions row that fails holds back their other rows: its pupil is kept.
-        ids = ("pupilonrolltableid",) if table == "termlysessiondetails" else ()
+        ids = (SESSION_TABLES[table].link,) if table in SESSION_TABLES else ()
         return read_validated(f.path, CENSUS_BLADE[table], blade_table_schema(table),
                               known_only=True, ids=ids)
     except FileRejected as e:
@@ -124,24 +136,41 @@ def _join(rec: Recorder, reads: dict[str, tuple[LandedFile, Read]],
                     for f, _ in reads.values() if f in batch]
         lost["pupilonroll"] = pl.concat([lost["pupilonroll"], v.quarantine.with_columns(
             pl.col("column_name").replace(BLADE_COLUMN))])
-        # A need or FSM period of a pupil held back goes with them, as SEN2's rows do.
+        # A need, FSM period, sessions row or exclusion of a pupil (or leaver) held back
+        # goes with them, as SEN2's rows do.
         pupils = reads["pupilonroll"][1].validated.good.select("row_number",
                                                                "pupilonrolltableid")
-        staged_ids = pupils.join(v.good.select("row_number"), on="row_number",
-                                 how="semi")["pupilonrolltableid"]
-        for t in ("senneeds", "fsmperiod", *ATTENDANCE_TABLES):
+        staged_ids = {"pupilonroll": pupils.join(v.good.select("row_number"), on="row_number",
+                                                 how="semi")["pupilonrolltableid"]}
+        leavers = None
+        if "pupilnolongeronroll" in reads:
+            leavers, lost["pupilnolongeronroll"] = orphans(
+                reads["pupilnolongeronroll"][1].validated.good, "schoolcensustableid",
+                reads["schoolcensus"][1].validated.good["schoolcensustableid"],
+                "schoolcensus", personal["pupilnolongeronroll"])
+        staged_ids["pupilnolongeronroll"] = (
+            leavers["pupilnolongeronrolltableid"] if leavers is not None
+            else pl.Series(dtype=pl.Utf8))
+        for t, parent in CHILD_TABLES.items():
             if t in reads:
+                link = pupil_link("" if parent == "pupilonroll" else "offroll")
                 lost.setdefault(t, pl.DataFrame(schema=QUARANTINE_SCHEMA))
                 kept = reads[t][1].validated.good.join(
                     lost[t].select("row_number").unique(), on="row_number", how="anti")
                 _, cascade = quarantine_rows(
-                    kept, ~kept["pupilonrolltableid"].is_in(staged_ids.implode()),
-                    "pupilonrolltableid", "links to a pupilonroll row that is missing or "
-                    "quarantined", set())
+                    kept, ~kept[link].is_in(staged_ids[parent].implode()), link,
+                    f"links to a {parent} row that is missing or quarantined", set())
                 lost[t] = pl.concat([lost[t], cascade])
     with stage("transform"):
         staged = stage_census(v.good, rec.key)
-        attendance = _attendance(reads, lost, staged)
+        pupils_of = {"pupilonroll": (staged, pupils)}
+        if leavers is not None:
+            left = stage_leavers(leavers, reads["schoolcensus"][1].validated.good, staged,
+                                 rec.key)
+            pupils_of["pupilnolongeronroll"] = (left.drop("pupilnolongeronrolltableid"),
+                                                left.select("row_number",
+                                                            "pupilnolongeronrolltableid"))
+        attendance = _attendance(reads, lost, pupils_of)
     outcomes = []
     pupil_file = reads["pupilonroll"][0]
     period = periods_text(staged, ("census_date",))
@@ -149,13 +178,19 @@ def _join(rec: Recorder, reads: dict[str, tuple[LandedFile, Read]],
     with stage("load"), store.transaction(rec.con):
         replaced = staged.height and store.replace_periods(
             rec.con, "stage.census", staged, ("census_date", "laestab"), pupil_file.sha256)
+        schools = pl.concat([frame.select("census_date", pl.col("laestab").cast(pl.Utf8))
+                             for frame, _ in pupils_of.values()]).unique()
+        for table in sorted({ATTENDANCE_TABLES[t] for t in attendance}):
+            _clear_schools(rec.con, table, schools)
         for t, frame in attendance.items():
-            # An attendance row's row_number is its pupil's pupilonroll row: that file is
-            # kept beside the details file's own sha256 (by which its rows are replaced).
-            stamps = {PUPIL_FILE_SHA256: pupil_file.sha256} if t == "termlysessiondetails" \
-                else {}
-            _replace_schools(rec.con, ATTENDANCE_TABLES[t], frame, staged, reads[t][0].sha256,
-                             stamps)
+            # An attendance row's row_number is its pupil's row of pupilonroll (a leaver's of
+            # pupilnolongeronroll): that file is kept beside the details file's own sha256
+            # (by which its rows are replaced).
+            stamps = {PUPIL_FILE_SHA256: reads[SESSION_TABLES[t].pupils][0].sha256} \
+                if t in SESSION_TABLES else {}
+            store.replace_periods(rec.con, ATTENDANCE_TABLES[t], frame,
+                                  ("census_date", "laestab", *_KINDS[ATTENDANCE_TABLES[t]]),
+                                  reads[t][0].sha256, stamps)
         for t, (f, r) in reads.items():
             if t in lost:
                 r.quarantine = pl.concat([r.quarantine, lost[t]]).sort(
@@ -177,35 +212,44 @@ def _join(rec: Recorder, reads: dict[str, tuple[LandedFile, Read]],
 
 
 # The attendance tables read, and where their rows are staged.
-ATTENDANCE_TABLES = {"termlysessiondetails": "stage.census_attendance",
-                     "termlyexclusions": "stage.census_exclusions"}
+ATTENDANCE_TABLES = {**{t: "stage.census_attendance" for t in SESSION_TABLES},
+                     **{t: "stage.census_exclusions" for t in EXCLUSION_TABLES}}
+# What tells apart the rows several files of one export stage in the same table.
+_KINDS = {"stage.census_attendance": ("on_roll", "sessions_period"),
+          "stage.census_exclusions": ("on_roll",)}
+
 
 def _attendance(reads: dict[str, tuple[LandedFile, Read]], lost: dict[str, pl.DataFrame],
-                staged: pl.DataFrame) -> dict[str, pl.DataFrame]:
+                pupils_of: dict[str, tuple[pl.DataFrame, pl.DataFrame]]
+                ) -> dict[str, pl.DataFrame]:
     """The staging rows of the export's attendance tables (by table), their held-back rows
-    added to `lost`. A pupil with any sessions row held back has no attendance staged: a
-    total missing a reason would understate their absence."""
-    links = reads["pupilonroll"][1].validated.good.select("row_number", "pupilonrolltableid")
+    added to `lost`. `pupils_of`: for pupilonroll (and pupilnolongeronroll, when the export
+    has it) the staged rows and each one's row_number and table id. A pupil with any
+    sessions row held back has no attendance of that table staged: a total missing a reason
+    would understate their absence."""
     out = {}
-    if "termlysessiondetails" in reads:
-        rows = _kept(reads, lost, "termlysessiondetails")
-        read = reads["termlysessiondetails"][1].validated
+    for t, table in SESSION_TABLES.items():
+        if t not in reads or table.pupils not in pupils_of:
+            continue  # (a leaver's rows without the leavers' table went with the cascade)
+        link = table.link
+        rows = _kept(reads, lost, t)
+        read = reads[t][1].validated
         failed = read.failed_ids if read.failed_ids is not None else rows.clear()
-        held = pl.concat([failed.select("pupilonrolltableid"), read.good.join(
-            lost["termlysessiondetails"].select("row_number"), on="row_number", how="semi"
-        ).select("pupilonrolltableid")])
+        held = pl.concat([failed.select(link), read.good.join(
+            lost[t].select("row_number"), on="row_number", how="semi").select(link)])
         rows, cascade = quarantine_rows(
-            rows, rows["pupilonrolltableid"].is_in(held["pupilonrolltableid"].implode()),
-            "pupilonrolltableid", "belongs to a pupil another of whose sessions rows is "
-            "quarantined", set())
-        sessions, too_many = sessions_missed(reads["pupilonroll"][1].validated.good, rows)
-        lost["termlysessiondetails"] = pl.concat([lost["termlysessiondetails"], cascade,
-                                                  too_many])
-        out["termlysessiondetails"] = stage_attendance(staged, links, sessions.filter(
-            ~pl.col("pupilonrolltableid").is_in(held["pupilonrolltableid"].implode())))
-    if "termlyexclusions" in reads:
-        out["termlyexclusions"] = stage_exclusions(staged, links,
-                                                   _kept(reads, lost, "termlyexclusions"))
+            rows, rows[link].is_in(held[link].implode()), link,
+            "belongs to a pupil another of whose sessions rows is quarantined", set())
+        sessions, too_many = sessions_missed(reads[table.pupils][1].validated.good, rows,
+                                             table)
+        lost[t] = pl.concat([lost[t], cascade, too_many])
+        staged, links = pupils_of[table.pupils]
+        out[t] = stage_attendance(staged, links, sessions.filter(
+            ~pl.col(link).is_in(held[link].implode())), table)
+    for t, pupils in EXCLUSION_TABLES.items():
+        if t in reads and pupils in pupils_of:
+            staged, links = pupils_of[pupils]
+            out[t] = stage_exclusions(staged, links, _kept(reads, lost, t), pupils)
     return out
 
 
@@ -215,17 +259,15 @@ def _kept(reads: dict[str, tuple[LandedFile, Read]], lost: dict[str, pl.DataFram
                                                on="row_number", how="anti")
 
 
-def _replace_schools(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame,
-                     staged: pl.DataFrame, sha256: str, stamps: dict[str, str]) -> None:
-    """`frame` in place of `table`'s rows of every (census day, school) the export's pupils
-    are staged for, as stage.census's are replaced: a school whose re-issued export has no
+def _clear_schools(con: duckdb.DuckDBPyConnection, table: str, schools: pl.DataFrame
+                   ) -> None:
+    """Remove `table`'s rows of every (census day, school) the export's pupils or leavers are
+    staged for, as stage.census's are replaced: a school whose re-issued export has no
     attendance row keeps none from the earlier one."""
     if store.table_exists(con, table):
-        with store.registered(con, "_schools", staged.select(
-                "census_date", pl.col("laestab").cast(pl.Utf8)).unique()):
+        with store.registered(con, "_schools", schools):
             con.execute(f"DELETE FROM {table} t USING _schools s WHERE "
                         "t.census_date = s.census_date AND t.laestab::VARCHAR = s.laestab")
-    store.replace_periods(con, table, frame, ("census_date", "laestab"), sha256, stamps)
 
 
 def _companions(rec: Recorder, batch: list[LandedFile],

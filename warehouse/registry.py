@@ -543,15 +543,17 @@ REGISTRY: tuple[KPI, ...] = (
     # Built whenever a census is loaded, empty without a Blade census's attendance tables
     # (the flat layout has none), so the pack can say so.
     KPI("sen_attendance", "sen-attendance", ("academic_year", "term", "sen_status"),
-        ("stage.census_attendance", "stage.census_exclusions"),
+        # (stage.census: a leaver's SEN status is their row's at an earlier census.)
+        ("stage.census_attendance", "stage.census_exclusions", "stage.census"),
         attendance_kpis.sen_attendance,
         lambda i: None if i.attendance is None else attendance_kpis.sen_attendance(
-            *i.attendance, i.sources["attendance"], i.as_of),
+            *i.attendance, i.sources["attendance"], i.as_of, census=i.census),
         suppression.POLICIES["sen_attendance"], quality.sen_attendance,
         "tests/test_attendance_kpis.py::test_sen_attendance",
         explained=Explanation(
             lambda i: None if i.attendance is None else attendance_kpis.attendance_records(
-                *i.attendance), attendance_kpis.ATTENDANCE, "enrolments", "pupil record",
+                *i.attendance, census=i.census), attendance_kpis.ATTENDANCE, "enrolments",
+            "pupil record",
             ("pupil_id", "academic_year", "term", "sen_status", "kind", "census_date",
              "laestab", "start_date", "possible", "missed", "persistent"), "row",
             untraced=ATTENDANCE_UNTRACED), pack="inclusion"),

@@ -1,12 +1,13 @@
 """The sample census's attendance and exclusions (the Blade layout's `termlysessionspossible`,
-`termlysessiondetailsonroll` and `termlyexclusionsonroll`): the term before each census.
+`termlysessiondetailsonroll` and `termlyexclusionsonroll`, the leavers' `*offroll` twins and
+autumn's summer half-term 2 tables): the term before each census.
 
 Drawn from a random stream of their own (seeded by the sample's seed and the census), so the
 pupils, plans and every other table of a seed are exactly as they were without them.
 Realistic rather than real: absence about 5.5% of sessions for pupils with no SEN, 9% on SEN
 support and 10.5% with an EHC plan (about 6% overall; England's was 6-7% in the years after
 2021), persistent absence about 18%, 30% and 35%; suspensions mostly of secondary pupils on
-SEN support or with a plan, and a few permanent exclusions.
+SEN support or with a plan, and a few permanent exclusions, most of them of leavers.
 """
 
 from __future__ import annotations
@@ -64,10 +65,11 @@ def susp_code(year: int, term: str) -> str:
 
 
 def census_attendance(pupils: pl.DataFrame, seed: int, census: int, year: int, term: str
-                      ) -> tuple[np.ndarray, pl.DataFrame, pl.DataFrame]:
+                      ) -> tuple[np.ndarray, pl.DataFrame, pl.DataFrame, np.ndarray]:
     """For the census's pupil rows (`provision`, `nc`, `enrol`, in file order): each row's
     possible sessions; the sessions-missed rows (`row`, `attendancereason`, `sessions`); the
-    exclusion rows (`row`, `startdate` as a date, `sessions`, `category`, `senprovision`)."""
+    exclusion rows (`row`, `startdate` as a date, `sessions`, `category`, `senprovision`);
+    and which rows joined part-way through the term."""
     rng = np.random.default_rng([seed, 17, census])
     n = pupils.height
     provision = pupils["provision"].replace(LEGACY).to_numpy().astype(str)
@@ -80,20 +82,98 @@ def census_attendance(pupils: pl.DataFrame, seed: int, census: int, year: int, t
     possible[enrol == "S"] = SUBSIDIARY_SESSIONS
     mean = np.vectorize(ABSENCE_MEAN.get)(provision)
     rate = rng.beta(mean * SPREAD, (1 - mean) * SPREAD)
-    missed = rng.binomial(possible, rate)
+    details = _reasons(rng, rng.binomial(possible, rate), year, term)
+    return possible, details, _exclusions(rng, pupils, provision, year, term), joined
+
+
+def _reasons(rng: np.random.Generator, missed: np.ndarray, year: int, term: str
+             ) -> pl.DataFrame:
+    """Each row's sessions missed split into authorised and unauthorised reasons: a
+    sessions-details row (`row`, `attendancereason`, `sessions`) a reason with any."""
     authorised = rng.binomial(missed, AUTHORISED_SHARE)
     codes, shares = _codes(year, term)
     parts = [(codes, rng.multinomial(authorised, shares)),
              (UNAUTHORISED[0], rng.multinomial(missed - authorised, UNAUTHORISED[1]))]
-    rows = [pl.DataFrame({"row": np.arange(n), "attendancereason": code,
+    rows = [pl.DataFrame({"row": np.arange(len(missed)), "attendancereason": code,
                           "sessions": counts[:, k]}).filter(pl.col("sessions") > 0)
             for names, counts in parts for k, code in enumerate(names)]
-    details = pl.concat(rows).sort("row", "attendancereason")
-    return possible, details, _exclusions(rng, pupils, provision, year, term)
+    return pl.concat(rows).sort("row", "attendancereason")
+
+
+# Leavers (pupilnolongeronroll): pupils on roll at the census before who are not on that
+# school's roll at this one, and pupils who moved school during the term (a leaver of the
+# school before, on the roll of the new one: MOVED of those who joined part-way). They miss
+# more than those who stay (a move, an exclusion, a family in difficulty), are suspended
+# more often, and most permanent exclusions are theirs: a permanently excluded pupil is off
+# the school's roll by the next census.
+MOVED = 0.6
+LEAVER_ABSENCE = 1.4
+LEAVER_SUSPENDED = 1.5
+LEAVER_PERMANENT = {"secondary": {"N": 0.008, "K": 0.04, "E": 0.03},
+                    "primary": {"N": 0.0005, "K": 0.004, "E": 0.004}}
+# Autumn: the summer term's second half (spring bank holiday to 31 July), apart.
+SUMMER_HALF_TERM_2 = 66
+# Year 11 (aged 15) after their exams: much of the second half is study leave (code S).
+STUDY_LEAVE = 0.4
+
+
+def leavers_attendance(leavers: pl.DataFrame, seed: int, census: int, year: int, term: str
+                       ) -> tuple[np.ndarray, np.ndarray, pl.DataFrame, pl.DataFrame]:
+    """For the leavers (`provision`, `nc`, `enrol` at the census before, and `given`: a
+    mover's sessions before the move, else null): their possible sessions in the term
+    before the census, up to the day they left; in autumn whether
+    they stayed to the end of the summer term (the second half is theirs then); their
+    sessions-missed rows and exclusion rows (as census_attendance's). A random stream of
+    its own."""
+    rng = np.random.default_rng([seed, 18, census])
+    n = leavers.height
+    provision = leavers["provision"].replace(LEGACY).to_numpy().astype(str)
+    base = POSSIBLE[term]
+    # Most of an autumn census's leavers left at the end of the summer term (a new
+    # school, the end of year 11); the rest, and every other term's, part-way.
+    whole = rng.random(n) < (0.8 if term == "autumn" else 0.0)
+    possible = np.where(whole, base, rng.integers(max(base // 5, 1), base + 1, n))
+    given = leavers["given"].to_numpy()
+    possible = np.where(np.isnan(given), possible, given).astype(np.int64)
+    possible = np.where(leavers["enrol"].to_numpy().astype(str) == "S",
+                        np.minimum(possible, SUBSIDIARY_SESSIONS), possible)
+    mean = np.minimum(np.vectorize(ABSENCE_MEAN.get)(provision) * LEAVER_ABSENCE, 0.9)
+    rate = rng.beta(mean * SPREAD, (1 - mean) * SPREAD)
+    details = _reasons(rng, rng.binomial(possible, rate), year, term)
+    suspended = {p: {c: v * LEAVER_SUSPENDED for c, v in by.items()}
+                 for p, by in SUSPENDED.items()}
+    exclusions = _exclusions(rng, leavers, provision, year, term, suspended,
+                             LEAVER_PERMANENT)
+    return possible, whole, details, exclusions
+
+
+def summer_half_term_2(pupils: pl.DataFrame, stayed: np.ndarray, aged_15: np.ndarray,
+                       seed: int, census: int, year: int, stream: int
+                       ) -> tuple[np.ndarray, pl.DataFrame]:
+    """An autumn census's summer half-term 2 for its rows (`provision`, `enrol`): possible
+    sessions for those at the school to the end of the summer term (`stayed`; 0 for the
+    others), and their sessions-missed rows, year 11's (`aged_15`) mostly study leave.
+    `stream` keeps the pupils' and the leavers' draws apart."""
+    rng = np.random.default_rng([seed, stream, census])
+    provision = pupils["provision"].replace(LEGACY).to_numpy().astype(str)
+    enrol = pupils["enrol"].to_numpy().astype(str)
+    possible = np.where(stayed, np.where(enrol == "S", SUBSIDIARY_SESSIONS // 2,
+                                         SUMMER_HALF_TERM_2), 0)
+    mean = np.vectorize(ABSENCE_MEAN.get)(provision)
+    missed = rng.binomial(possible, rng.beta(mean * SPREAD, (1 - mean) * SPREAD))
+    details = _reasons(rng, missed, year, "autumn")
+    leave = np.where(aged_15, rng.binomial(possible - missed, STUDY_LEAVE), 0)
+    study = pl.DataFrame({"row": np.arange(len(leave)), "attendancereason": "S",
+                          "sessions": leave}).filter(pl.col("sessions") > 0)
+    # (A pupil with S among their reasons already has it added to, not a second S row.)
+    details = pl.concat([details, study]).group_by("row", "attendancereason").agg(
+        pl.col("sessions").sum()).sort("row", "attendancereason")
+    return possible, details
 
 
 def _exclusions(rng: np.random.Generator, pupils: pl.DataFrame, provision: np.ndarray,
-                year: int, term: str) -> pl.DataFrame:
+                year: int, term: str, suspended_chance: dict = SUSPENDED,
+                permanent_chance: dict = PERMANENT) -> pl.DataFrame:
     nc = pupils["nc"].to_numpy().astype(str)
     main = pupils["enrol"].to_numpy().astype(str) != "S"
     phase = np.where(np.isin(nc, list(SECONDARY)), "secondary",
@@ -103,7 +183,8 @@ def _exclusions(rng: np.random.Generator, pupils: pl.DataFrame, provision: np.nd
     for p in ("secondary", "primary"):
         for code in ("N", "K", "E"):
             at = (phase == p) & (provision == code) & main
-            chance[at], permanent[at] = SUSPENDED[p][code], PERMANENT[p][code]
+            chance[at] = suspended_chance[p][code]
+            permanent[at] = permanent_chance[p][code]
     suspended = np.flatnonzero(rng.random(len(nc)) < chance)
     times = 1 + rng.poisson(0.6, len(suspended))
     rows = np.concatenate([np.repeat(suspended, times),

@@ -21,8 +21,14 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from sendboard.sample.attendance import census_attendance
-from sendboard.sample.calendar import census_day, to_days
+from sendboard.sample.attendance import (
+    MOVED,
+    POSSIBLE,
+    census_attendance,
+    leavers_attendance,
+    summer_half_term_2,
+)
+from sendboard.sample.calendar import academic_age, census_day, to_days
 from sendboard.sample.census import pupils_on_census
 from sendboard.sample.establishments import LA_CODE
 from sendboard.sample.world import World
@@ -32,6 +38,15 @@ from sendboard.sample.world import World
 # schema there; they are written with the first one of their term.
 FIRST_SCHEMA_YEAR = {"autumn": 2015, "spring": 2016, "summer": 2016}
 
+_BASE_ON_ROLL = {
+    "termlysessiondetails": (
+        "termlysessiondetailsonrolltableid", "NativeId",
+        "termlysessiondetailsonrollorderseqcolumn", "sourceid", "pupilonrolltableid",
+        "absencesessions", "attendancereason"),
+    "termlyexclusions": (
+        "termlyexclusionsonrolltableid", "NativeId", "termlyexclusionsonrollorderseqcolumn",
+        "sourceid", "pupilonrolltableid", "startdate", "sessions", "incare", "category",
+        "reason", "senprovision")}
 _BASE: dict[tuple[str, str], tuple[str, ...]] = {
     ("schoolcensus", "autumn"): (
         "schoolcensustableid", "NativeId", "schoolcensusorderseqcolumn", "sourceid", "name",
@@ -92,16 +107,48 @@ _BASE: dict[tuple[str, str], tuple[str, ...]] = {
         "pupilonrolltableid", "fsmstartdate", "fsmenddate", "ukcountry"),
     # Attendance and exclusions: the same columns every term (autumn from the 2015 schema,
     # spring and summer from the 2016 diff's base tables).
-    **{(table, term): columns for term in ("autumn", "spring", "summer")
-       for table, columns in (
-           ("termlysessiondetailsonroll", (
-               "termlysessiondetailsonrolltableid", "NativeId",
-               "termlysessiondetailsonrollorderseqcolumn", "sourceid", "pupilonrolltableid",
-               "absencesessions", "attendancereason")),
-           ("termlyexclusionsonroll", (
-               "termlyexclusionsonrolltableid", "NativeId",
-               "termlyexclusionsonrollorderseqcolumn", "sourceid", "pupilonrolltableid",
-               "startdate", "sessions", "incare", "category", "reason", "senprovision")))},
+    **{(f"{table}onroll", term): columns for term in ("autumn", "spring", "summer")
+       for table, columns in _BASE_ON_ROLL.items()},
+    # Leavers (pupils on roll for a session of the term who left before census day): the
+    # 2015 schema's autumn table, the 2016 diff's spring and summer ones.
+    ("pupilnolongeronroll", "autumn"): (
+        "pupilnolongeronrolltableid", "NativeId", "pupilnolongeronrollorderseqcolumn",
+        "sourceid", "schoolcensustableid", "upn", "formerupn", "surname", "forename",
+        "middlenames", "uniquelearnernumber", "formersurname", "dob", "entrydate",
+        "leavingdate", "parttime", "termlysessionspossible", "termlysessionsauthorised",
+        "termlysessionsunauthorised", "annualsessionspossible", "annualsessionsauthorised",
+        "annualsessionsunauthorised", "moveonrollflag", "missingaddress",
+        "summerhalfterm2sessionsauthorised", "summerhalfterm2sessionspossible",
+        "summerhalfterm2sessionsunauthorised", "qualhrs", "nonqualhrs", "gender", "boarder",
+        "language", "ncyearleaving", "mathsgcsehighestpriorattainment",
+        "mathsgcsepriorattainmentyeargroup", "englishgcsehighestpriorattainment",
+        "englishgcsepriorattainmentyeargroup", "mathsgcsefundingexemption",
+        "englishgcsefundingexemption",),
+    ("pupilnolongeronroll", "spring"): (
+        "pupilnolongeronrolltableid", "NativeId", "pupilnolongeronrollorderseqcolumn",
+        "sourceid", "schoolcensustableid", "upn", "formerupn", "surname", "forename",
+        "middlenames", "formersurname", "dob", "entrydate", "leavingdate", "parttime",
+        "termlysessionspossible", "moveonrollflag", "termlysessionsauthorised",
+        "termlysessionsunauthorised", "uniquelearnernumber", "gender", "ethnicity", "language",
+        "boarder",),
+    ("pupilnolongeronroll", "summer"): (
+        "pupilnolongeronrolltableid", "NativeId", "pupilnolongeronrollorderseqcolumn",
+        "sourceid", "schoolcensustableid", "upn", "formerupn", "surname", "forename",
+        "middlenames", "formersurname", "dob", "entrydate", "leavingdate", "parttime",
+        "termlysessionspossible", "termlysessionsauthorised", "termlysessionsunauthorised",
+        "uniquelearnernumber", "moveonrollflag", "gender", "language", "boarder",),
+    # Their sessions and exclusions, as the on-roll tables but linked to the leaver; in
+    # autumn the summer term's second half, on roll and off.
+    **{(f"{table}offroll", term): tuple(
+        "pupilnolongeronrolltableid" if c == "pupilonrolltableid" else c.replace("onroll",
+                                                                                "offroll")
+        for c in _BASE_ON_ROLL[table]) for term in ("autumn", "spring", "summer")
+       for table in ("termlysessiondetails", "termlyexclusions")},
+    **{(f"summerhalfterm2sessiondetails{roll}", "autumn"): tuple(
+        c.replace("termlysessiondetailsonroll", f"summerhalfterm2sessiondetails{roll}")
+        .replace("pupilonrolltableid", "pupilonrolltableid" if roll == "onroll"
+                 else "pupilnolongeronrolltableid")
+        for c in _BASE_ON_ROLL["termlysessiondetails"]) for roll in ("onroll", "offroll")},
 }
 
 # The yearly diffs that touch these tables' columns, in the order the diff files list them
@@ -188,6 +235,41 @@ _CHANGES += (
         ("termlysessiondetailsonroll", "rename", ("absencesessions", "sessions")))),
 )
 
+# The leavers' table's diffs (2016-2025), and its sessions' and exclusions' (as the on-roll
+# tables': the same diffs name both); the summer half-term 2 tables' rename (2020).
+_CHANGES += (
+    (2016, "autumn", "pupilnolongeronroll", "add", ("countryofbirth",)),
+    (2017, "autumn", "pupilnolongeronroll", "remove", (
+        "annualsessionspossible", "annualsessionsauthorised", "annualsessionsunauthorised")),
+    (2018, "autumn", "pupilnolongeronroll", "remove", ("countryofbirth",)),
+    (2019, "autumn", "pupilnolongeronroll", "add", (
+        "englishgcsehighestpriorattainmentpreviousyear",
+        "mathsgcsehighestpriorattainmentpreviousyear", "nonqualhrspreviousyear",
+        "qualhrspreviousyear")),
+    (2020, "autumn", "pupilnolongeronroll", "add", ("tlevelnonqualhrs", "tlevelqualhrs")),
+    (2021, "autumn", "pupilnolongeronroll", "rename", (
+        "englishgcsepriorattainmentyeargroup", "englishgcsepriorattainmentyear11")),
+    (2021, "autumn", "pupilnolongeronroll", "rename", (
+        "mathsgcsepriorattainmentyeargroup", "mathsgcsepriorattainmentyear11")),
+    (2023, "autumn", "pupilnolongeronroll", "rename", ("gender", "sex")),
+    (2025, "autumn", "pupilnolongeronroll", "remove", (
+        "termlysessionsauthorised", "termlysessionsunauthorised",
+        "summerhalfterm2sessionsauthorised", "summerhalfterm2sessionsunauthorised")),
+    *((y, t, "pupilnolongeronroll", op, names) for t in ("spring", "summer")
+      for y, op, names in (
+          (2017, "add", ("countryofbirth",)), (2019, "remove", ("countryofbirth",)),
+          (2021, "add", ("termlysessionscoronavirus", "termlysessionseducational",
+                         "termlysessionsexceptional")),
+          (2023, "remove", ("termlysessionscoronavirus",)), (2024, "rename", ("gender", "sex")),
+          (2025, "remove", ("termlysessionsauthorised", "termlysessionsunauthorised",
+                            "termlysessionseducational", "termlysessionsexceptional")))),
+    *((y, t, table.replace("onroll", "offroll"), op, names)
+      for y, t, table, op, names in _CHANGES
+      if table in ("termlysessiondetailsonroll", "termlyexclusionsonroll")),
+    *((2020, "autumn", f"summerhalfterm2sessiondetails{roll}", "rename",
+       ("absencesessions", "sessions")) for roll in ("onroll", "offroll")),
+)
+
 _TERM_CODE = {"autumn": "AUT", "spring": "SPR", "summer": "SUM"}
 
 
@@ -203,13 +285,19 @@ def fsm_table(term: str) -> str:
 
 
 def census_tables(term: str) -> tuple[str, ...]:
-    """The tables written for a census of this term (the spec has `senneeds` in spring only)."""
+    """The tables written for a census of this term (the spec has `senneeds` in spring only,
+    and the summer half-term 2 tables in autumn only)."""
     needs = ("senneeds",) if term == "spring" else ()
+    second_half = SECOND_HALF_TABLES if term == "autumn" else ()
     return ("schoolcensus", "pupilonroll", *needs, fsm_table(term),
-            *ATTENDANCE_TABLES)
+            *ATTENDANCE_TABLES, *LEAVER_TABLES, *second_half)
 
 
 ATTENDANCE_TABLES = ("termlysessiondetailsonroll", "termlyexclusionsonroll")
+LEAVER_TABLES = ("pupilnolongeronroll", "termlysessiondetailsoffroll",
+                 "termlyexclusionsoffroll")
+SECOND_HALF_TABLES = ("summerhalfterm2sessiondetailsonroll",
+                      "summerhalfterm2sessiondetailsoffroll")
 
 
 def blade_columns(table: str, year: int, term: str) -> list[str]:
@@ -241,7 +329,10 @@ _MASK = np.uint64((1 << 44) - 1)
 _ROW_BITS = 22
 _FIELDS = {"tableid": 0, "NativeId": 1, "sourceid": 2}
 _TABLES = {"schoolcensus": 0, "pupilonroll": 1, "senneeds": 2, "fsmperiod": 3,
-           "fsmperiodsonroll": 4, "termlysessiondetailsonroll": 5, "termlyexclusionsonroll": 6}
+           "fsmperiodsonroll": 4, "termlysessiondetailsonroll": 5, "termlyexclusionsonroll": 6,
+           "pupilnolongeronroll": 7, "termlysessiondetailsoffroll": 8,
+           "termlyexclusionsoffroll": 9, "summerhalfterm2sessiondetailsonroll": 10,
+           "summerhalfterm2sessiondetailsoffroll": 11}
 _TERM_INDEX = {"spring": 0, "summer": 1, "autumn": 2}
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
@@ -323,21 +414,36 @@ def write_census_blade(world: World, out_dir: Path, year: int, term: str) -> lis
     keys = _id_keys(world.seed)
     census = ((year - 2000) * 3 + _TERM_INDEX[term]) & 0xFF
 
-    df = pupils_on_census(world, day)
-    pupils = pl.concat([df, _people(world)[df["child"].to_numpy()]], how="horizontal")
-    pupils = pupils.with_columns(pl.Series("estab", frame["estab_number"].to_numpy()
-                                           [df["school"].to_numpy()].astype(str)))
-    if (year, term) == (2014, "autumn"):
-        # As the flat file: statements (S), School Action (A), School Action Plus (P), BESD.
-        pupils = pupils.with_columns(
-            pl.when(pl.col("provision") == "E").then(pl.lit("S"))
-            .when(pl.col("provision") == "K")
-            .then(pl.when(pl.col("u_sen") < 0.07).then(pl.lit("A")).otherwise(pl.lit("P")))
-            .otherwise(pl.lit("N")).alias("provision"),
-            pl.col("need").replace("SEMH", "BESD"))
-    pupils = pupils.sort(["estab", "upn", "enrol"])
+    def people(df: pl.DataFrame) -> pl.DataFrame:
+        out = pl.concat([df, _people(world)[df["child"].to_numpy()]], how="horizontal")
+        out = out.with_columns(pl.Series("estab", frame["estab_number"].to_numpy()
+                                         [df["school"].to_numpy()].astype(str)))
+        if (year, term) == (2014, "autumn"):
+            # As the flat file: statements (S), School Action (A), School Action Plus (P),
+            # BESD.
+            out = out.with_columns(
+                pl.when(pl.col("provision") == "E").then(pl.lit("S"))
+                .when(pl.col("provision") == "K")
+                .then(pl.when(pl.col("u_sen") < 0.07).then(pl.lit("A")).otherwise(pl.lit("P")))
+                .otherwise(pl.lit("N")).alias("provision"),
+                pl.col("need").replace("SEMH", "BESD"))
+        return out.sort(["estab", "upn", "enrol"])
 
+    df = _pupils_on(world, day)
+    pupils = people(df)
     schools = np.unique(pupils["school"].to_numpy())
+    # Leavers: on a school's roll at the census before and not on it now (moved, left the
+    # LA, finished school), where the school makes this census's return.
+    before_day = to_days(census_day(*census_before(year, term)))
+    before = _pupils_on(world, before_day)
+    here = ["child", "school"]
+    leavers = people(before.join(df.select(here), on=here, how="anti").filter(
+        pl.col("school").is_in(schools.tolist())))
+    # Whether each pupil was on this school's roll at the census before: in autumn, the
+    # summer term's sessions are only theirs (a new reception or year 7 pupil had none).
+    was_here = pupils.select(here).join(before.select(here).unique().with_columns(
+        pl.lit(True).alias("_here")), on=here, how="left")["_here"].fill_null(False
+                                                                           ).to_numpy()
     n_sc = len(schools)
     sc_ids = _ids(keys, "tableid", "schoolcensus", census, n_sc)
     sc = pl.DataFrame({
@@ -367,9 +473,31 @@ def write_census_blade(world: World, out_dir: Path, year: int, term: str) -> lis
         pl.col("sex").alias("sex" if "sex" in pupil_cols else "gender"),
         pl.col("enrol").alias("enrolstatus"), pl.col("provision").alias("senprovision"),
         pl.col("nc").alias("ncyearactual"))
-    possible, details, exclusions = census_attendance(pupils, world.seed, census, year, term)
-    por = por.with_columns(pl.Series("termlysessionspossible", possible).cast(pl.Float64)
-                           .cast(pl.String))
+    possible, details, exclusions, joined = census_attendance(pupils, world.seed, census,
+                                                              year, term)
+    leavers = pl.concat([leavers.with_columns(pl.lit(None, pl.Float64).alias("given")),
+                         _movers(pupils, joined, possible, frame, schools, world.seed, census,
+                                 term)]).unique(here, keep="first", maintain_order=True).sort(
+        ["estab", "upn", "enrol"])
+    if term == "autumn":
+        joined = np.flatnonzero(~was_here)
+        possible = np.where(was_here, possible, 0)
+        details = details.filter(~pl.col("row").is_in(joined))
+        exclusions = exclusions.filter(~pl.col("row").is_in(joined))
+    por = por.with_columns(_count(possible).alias("termlysessionspossible"))
+    left_possible, whole, left_details, left_exclusions = leavers_attendance(
+        leavers, world.seed, census, year, term)
+    if term == "autumn":
+        # Age 15 on 31 August before the summer term: year 11, whose second half the DfE
+        # leaves out (they are written, as schools return them).
+        year_11 = [academic_age(f["dob_day"].to_numpy(), before_day) == 15
+                   for f in (pupils, leavers)]
+        second, second_details = summer_half_term_2(pupils, was_here, year_11[0],
+                                                    world.seed, census, year, 19)
+        left_second, left_second_details = summer_half_term_2(
+            leavers, whole, year_11[1], world.seed, census, year, 20)
+        por = por.with_columns(_count(second, blank_zero=True)
+                               .alias("summerhalfterm2sessionspossible"))
 
     paths = [_write(sc, blade_columns("schoolcensus", year, term),
                     out_dir / blade_file_name(day_date, "schoolcensus")),
@@ -396,26 +524,138 @@ def write_census_blade(world: World, out_dir: Path, year: int, term: str) -> lis
     paths.append(_write(_with_ids(fsm, keys, table, census), blade_columns(table, year, term),
                         out_dir / blade_file_name(day_date, table)))
 
-    # Blade writes counts as floats (`133.0`); the sessions column is `absencesessions`
-    # until the 2020-21 schemas.
-    sessions = pl.col("sessions").cast(pl.Float64).cast(pl.String)
-    detail_cols = blade_columns("termlysessiondetailsonroll", year, term)
-    counted = "sessions" if "sessions" in detail_cols else "absencesessions"
+    def write(df: pl.DataFrame, table: str) -> None:
+        if df.height == 0 and table in (*LEAVER_TABLES, *SECOND_HALF_TABLES):
+            # A table with no rows is left out, as an export of a term when no leaver was
+            # excluded would be: a file of a header alone would be rejected as empty.
+            return
+        paths.append(_write(df, blade_columns(table, year, term),
+                            out_dir / blade_file_name(day_date, table)))
+
+    write(_details(links, details, keys, "termlysessiondetailsonroll", census, year, term),
+          "termlysessiondetailsonroll")
+    write(_exclusion_rows(links, exclusions, keys, "termlyexclusionsonroll", census, year,
+                          term), "termlyexclusionsonroll")
+
+    # The leavers, linked to their school's return, and their sessions and exclusions.
+    n = leavers.height
+    left_ids = _ids(keys, "tableid", "pupilnolongeronroll", census, n)
+    left_source = _ids(keys, "sourceid", "pupilnolongeronroll", census, n)
+    left_cols = blade_columns("pupilnolongeronroll", year, term)
+    # Left between the census before and this one's eve: at the end of the summer term
+    # for most of an autumn census's leavers.
+    span = max(day - before_day - 1, 1)
+    left_on = np.where(whole, to_days(dt.date(year, 7, 22)), before_day + 1 + (
+        _scramble(leavers["child"].to_numpy().astype(np.uint64), keys) % np.uint64(span)
+    ).astype(np.int64))
+    pnl = leavers.select(
+        left_ids.alias("pupilnolongeronrolltableid"),
+        _ids(keys, "NativeId", "pupilnolongeronroll", census, n).alias("NativeId"),
+        pl.int_range(1, n + 1).cast(pl.String).alias("pupilnolongeronrollorderseqcolumn"),
+        left_source.alias("sourceid"),
+        sc_ids.gather(np.searchsorted(schools, leavers["school"].to_numpy()))
+        .alias("schoolcensustableid"),
+        "upn", "surname", "forename", "dob",
+        pl.col("sex").alias("sex" if "sex" in left_cols else "gender"),
+        _blade_dates(left_on).alias("leavingdate"), pl.col("nc").alias("ncyearleaving"),
+        _count(left_possible).alias("termlysessionspossible"))
+    if term == "autumn":
+        pnl = pnl.with_columns(_count(left_second, blank_zero=True)
+                               .alias("summerhalfterm2sessionspossible"))
+    write(pnl, "pupilnolongeronroll")
+    left_links = pl.DataFrame({"pupilnolongeronrolltableid": left_ids, "sourceid": left_source})
+    write(_details(left_links, left_details, keys, "termlysessiondetailsoffroll", census, year,
+                   term), "termlysessiondetailsoffroll")
+    write(_exclusion_rows(left_links, left_exclusions, keys, "termlyexclusionsoffroll",
+                          census, year, term), "termlyexclusionsoffroll")
+    if term == "autumn":
+        write(_details(links, second_details, keys, "summerhalfterm2sessiondetailsonroll",
+                       census, year, term), "summerhalfterm2sessiondetailsonroll")
+        write(_details(left_links, left_second_details, keys,
+                       "summerhalfterm2sessiondetailsoffroll", census, year, term),
+              "summerhalfterm2sessiondetailsoffroll")
+    return paths
+
+
+def _movers(pupils: pl.DataFrame, joined: np.ndarray, possible: np.ndarray,
+            schools_frame: pl.DataFrame, schools: np.ndarray, seed: int, census: int,
+            term: str) -> pl.DataFrame:
+    """Pupils who moved school during the term (spring and summer: an autumn census's
+    leavers are mostly the summer's end): MOVED of those who joined part-way, sole
+    registrations at a primary or secondary, each a leaver of another such school of the
+    same kind, with the term's sessions before the move (`given`). A stream of its own."""
+    rng = np.random.default_rng([seed, 21, census])
+    kinds = schools_frame["kind"].to_numpy().astype(str)
+    kind = kinds[pupils["school"].to_numpy()]
+    moved = joined & (rng.random(len(joined)) < MOVED) & (
+        pupils["enrol"].to_numpy().astype(str) == "C") & np.isin(kind, ["primary",
+                                                                        "secondary"])
+    if term == "autumn":
+        moved[:] = False
+    rows = np.flatnonzero(moved)
+    before = np.empty(len(rows), dtype=np.int64)
+    for k, r in enumerate(rows):
+        others = schools[(kinds[schools] == kind[r]) & (schools != pupils["school"][int(r)])]
+        before[k] = others[rng.integers(len(others))]
+    return pupils[rows].with_columns(
+        pl.Series("school", before, dtype=pupils.schema["school"]),
+        pl.Series("estab", schools_frame["estab_number"].to_numpy()[before].astype(str)),
+        pl.Series("given", np.maximum(POSSIBLE[term] - possible[rows], 1).astype(np.float64))
+    ).sort(["estab", "upn", "enrol"])
+
+
+def census_before(year: int, term: str) -> tuple[int, str]:
+    """The census before this one (autumn's is the summer census of the same year)."""
+    return {"spring": (year - 1, "autumn"), "summer": (year, "spring"),
+            "autumn": (year, "summer")}[term]
+
+
+_on_census_cache: list[tuple[weakref.ref[World], int, pl.DataFrame]] = []
+
+
+def _pupils_on(world: World, day: int) -> pl.DataFrame:
+    """pupils_on_census, kept for the next census (whose census before this one is)."""
+    for ref, at, df in _on_census_cache:
+        if ref() is world and at == day:
+            return df
+    df = pupils_on_census(world, day)
+    _on_census_cache[:] = [*_on_census_cache[-1:], (weakref.ref(world), day, df)]
+    return df
+
+
+def _count(values: np.ndarray, blank_zero: bool = False) -> pl.Series:
+    """Session counts as Blade writes them (`133.0`); `blank_zero`: none as blank."""
+    counts = pl.Series(values)
+    written = counts.cast(pl.Float64).cast(pl.String)
+    return written.zip_with(counts > 0, pl.Series([None], dtype=pl.String).extend_constant(
+        None, len(counts) - 1)) if blank_zero else written
+
+
+# Blade writes counts as floats (`133.0`).
+_SESSIONS = pl.col("sessions").cast(pl.Float64).cast(pl.String)
+
+
+def _details(links: pl.DataFrame, details: pl.DataFrame, keys: tuple[np.uint64, ...],
+             table: str, census: int, year: int, term: str) -> pl.DataFrame:
+    """A sessions-details table's rows: each row's pupil (or leaver) by `links`, its code and
+    sessions (`absencesessions` until the 2020-21 schemas)."""
+    counted = "sessions" if "sessions" in blade_columns(table, year, term) else \
+        "absencesessions"
     detail = links[details["row"].to_numpy()].with_columns(
-        details["attendancereason"], details.select(sessions).to_series().alias(counted))
-    paths.append(_write(_with_ids(detail, keys, "termlysessiondetailsonroll", census),
-                        detail_cols, out_dir / blade_file_name(day_date,
-                                                               "termlysessiondetailsonroll")))
+        details["attendancereason"], details.select(_SESSIONS).to_series().alias(counted))
+    return _with_ids(detail, keys, table, census)
+
+
+def _exclusion_rows(links: pl.DataFrame, exclusions: pl.DataFrame,
+                    keys: tuple[np.uint64, ...], table: str, census: int, year: int,
+                    term: str) -> pl.DataFrame:
     excluded = links[exclusions["row"].to_numpy()].with_columns(
         _blade_dates(exclusions["startdate"].to_numpy()).alias("startdate"),
-        exclusions.select(sessions).to_series(), exclusions["category"],
+        exclusions.select(_SESSIONS).to_series(), exclusions["category"],
         exclusions["senprovision"].replace("", None),
-        pl.lit("PA").alias("reason1" if "reason1" in blade_columns(
-            "termlyexclusionsonroll", year, term) else "reason"))
-    paths.append(_write(_with_ids(excluded, keys, "termlyexclusionsonroll", census),
-                        blade_columns("termlyexclusionsonroll", year, term),
-                        out_dir / blade_file_name(day_date, "termlyexclusionsonroll")))
-    return paths
+        pl.lit("PA").alias("reason1" if "reason1" in blade_columns(table, year, term)
+                           else "reason"))
+    return _with_ids(excluded, keys, table, census)
 
 
 def _with_ids(df: pl.DataFrame, keys: tuple[np.uint64, ...], table: str, census: int
