@@ -200,9 +200,10 @@ def rebuild(con: duckdb.DuckDBPyConnection, settings: Settings,
 
 def compute_order(registry: tuple[KPI, ...] | list[KPI]) -> list[KPI]:
     """The order to compute the registry in: first what the background entries read (their
-    `kpi.*` inputs, and what those read), then the background entries, then the rest, each
-    part in the registry's order. The forecast then simulates while the mixes, prevalence
-    and duties are computed, not only after them."""
+    `kpi.*` inputs, and what those read), then the background entries, then the rest (those
+    that read the census first), each part otherwise in the registry's order. The forecast
+    then simulates while the mixes, prevalence and duties are computed, not only after
+    them."""
     by_table = {k.table: k for k in registry}
     needed: set[str] = set()
     todo = [t for k in registry if k.background for t in k.inputs]
@@ -212,7 +213,9 @@ def compute_order(registry: tuple[KPI, ...] | list[KPI]) -> list[KPI]:
             needed.add(table)
             todo += by_table[table].inputs
     first = [k for k in registry if k.table in needed and not k.background]
-    rest = [k for k in registry if k.table not in needed and not k.background]
+    # Of the rest, those reading the census first: the largest frame is let go after them.
+    rest = sorted((k for k in registry if k.table not in needed and not k.background),
+                  key=lambda k: "stage.census" not in k.inputs)
     return first + [k for k in registry if k.background] + rest
 
 
