@@ -156,7 +156,8 @@ def files(tmp_path_factory) -> list[Path]:
 
 def test_the_files_are_recognised_by_their_headers(files):
     kinds = [tidy_file(p)["kind"].unique().to_list() for p in files]
-    assert kinds == [["pupil_absence"], ["exclusions"], ["pupil_absence"]]
+    assert kinds == [["pupil_absence_by_characteristic"], ["exclusions_by_characteristic"],
+                     ["pupil_absence_by_characteristic"]]
 
 
 def test_sen_status_reads_every_known_spelling_and_nothing_else():
@@ -249,8 +250,9 @@ def test_landed_files_load_whole_and_name_their_publication(files, tmp_path):
         f = loads.LandedFile("published", p, sha256_of(p))
         outcomes += loads.load_batch(con, [f], b"k" * 32, "run-1", archive_at(tmp_path))
     assert [(o.status, o.rows_quarantined, o.period) for o in outcomes] == [
-        ("loaded", 0, "pupil_absence 2024"), ("loaded", 0, "exclusions 2024"),
-        ("loaded", 0, "pupil_absence 2023")]
+        ("loaded", 0, "pupil_absence_by_characteristic 2024"),
+        ("loaded", 0, "exclusions_by_characteristic 2024"),
+        ("loaded", 0, "pupil_absence_by_characteristic 2023")]
     figures, source = dfe_figures(con)
     con.close()
     la = figures.filter(pl.col("new_la_code") == "E06000054",
@@ -267,3 +269,37 @@ def test_landed_files_load_whole_and_name_their_publication(files, tmp_path):
     # The shipped release's figures are still there beside them.
     assert figures.filter(pl.col("measure_name") == "ehcp_caseload", pl.col("year") == 2025,
                           pl.col("new_la_code") == "E06000054")["value"].to_list() == [6383.0]
+
+
+def test_a_file_of_another_period_of_the_same_year_keeps_the_first_and_a_revision_replaces_its_own(
+        files, tmp_path):
+    """The full-year exclusions of 2023/24 and the autumn term of 2024/25 are both year 2024:
+    loading one keeps the other's rows; a revised autumn file replaces the autumn rows only."""
+    from tests.conftest import archive_at
+    from warehouse import loads, store
+    from warehouse.archive import sha256_of
+    from warehouse.dfe_statistics import dfe_figures
+
+    full_year = write_rows(tmp_path / "exc_characteristics_full_year.csv", EXCLUSIONS, [
+        {"time_identifier": "Academic year", "time_period": "202324", **ENGLAND,
+         "education_phase": "Total", "characteristic_group": group, "characteristic": value,
+         "headcount": "8000000", "susp_rate": rate, "perm_excl_rate": "0.1"}
+        for group, value, rate in (("SEN provision", "EHC plan", "21.5"),
+                                   ("Total", "Total", "11.31"))])
+    revised = tmp_path / "exc_characteristics_revised.csv"
+    revised.write_bytes(files[1].read_bytes().replace(b",5.4321,", b",5.6,"))
+    con = store.connect(tmp_path / "warehouse.duckdb")
+    for p in (files[1], full_year, revised):
+        loads.load_batch(con, [loads.LandedFile("published", p, sha256_of(p))], b"k" * 32,
+                         "run-1", archive_at(tmp_path))
+    figures, _ = dfe_figures(con, shipped=None)
+    con.close()
+    england = figures.filter(pl.col("geographic_level") == "National",
+                             pl.col("measure_name").str.starts_with("suspension_rate_"))
+    assert sorted(england.select("measure_name", "year", "value").rows()) == [
+        ("suspension_rate_all_autumn", 2024, 2.44),
+        ("suspension_rate_all_full_year", 2024, 11.31),
+        ("suspension_rate_ehcp_autumn", 2024, 5.6),
+        ("suspension_rate_ehcp_full_year", 2024, 21.5),
+        ("suspension_rate_no_sen_autumn", 2024, 1.67),
+        ("suspension_rate_sen_support_autumn", 2024, 7.1)]

@@ -17,8 +17,8 @@ file names):
   placements).
 
 The *Pupil absence* and *Suspensions and permanent exclusions* releases' files are read the same
-way (kinds `pupil_absence` and `exclusions`; their layouts, with sources, in
-transforms/inclusion_benchmarks.py).
+way (kinds `pupil_absence[_by_characteristic]` and `exclusions[_by_characteristic]`; their
+layouts, with sources, in transforms/inclusion_benchmarks.py).
 
 Filter columns are breakdowns, never measures: a file's own filters become `breakdown_topic` and
 `breakdown` (the filters that are not "Total", joined by " / "; "Total" when all are), so every
@@ -136,6 +136,10 @@ def _both(first: Callable[[set[str]], bool], second: Callable[[set[str]], bool]
 _CASELOAD_COUNT = _any("total_all", "num_caseload")
 _NEW_PLANS_COUNT = _any("total_new_all", "num_new_plans")
 _AGE = _any("characteristic_age", "age")
+_ABSENCE = _any("sess_overall_percent", "enrolments_pa_10_exact_percent")
+_EXCLUSIONS = _any("perm_excl_rate", "susp_rate", "fixed_excl_rate")
+_CHARACTERISTIC = _any("characteristic", "characteristic_group", "characteristic_breakdown",
+                       "breakdown_topic")
 # Kinds by the measures (and filters) their headers carry, most specific first. Names follow
 # the 2025 release; the pre-2025 files that split a statistic by a filter carry it in the kind.
 KINDS: tuple[tuple[str, Callable[[set[str]], bool]], ...] = (
@@ -163,9 +167,12 @@ KINDS: tuple[tuple[str, Callable[[set[str]], bool]], ...] = (
     ("ehcp_residential_statements", _any("num_children_yp")),
     ("ehcp_dmo_dco", _any(*TEXT_MEASURES)),
     # *Pupil absence in schools in England* and *Suspensions and permanent exclusions in
-    # England*, any file of either (by geography or by characteristic), any term or year.
-    ("pupil_absence", _any("sess_overall_percent", "enrolments_pa_10_exact_percent")),
-    ("exclusions", _any("perm_excl_rate", "susp_rate", "fixed_excl_rate")),
+    # England*, any term or year: the files by pupil characteristic apart from the others (by
+    # geography, school type...), so that loading one never replaces the other's rows.
+    ("pupil_absence_by_characteristic", _both(_ABSENCE, _CHARACTERISTIC)),
+    ("pupil_absence", _ABSENCE),
+    ("exclusions_by_characteristic", _both(_EXCLUSIONS, _CHARACTERISTIC)),
+    ("exclusions", _EXCLUSIONS),
 )
 # Kinds whose rows are January snapshots although labelled "Calendar year" (the 2022 style);
 # files labelled "Academic year" say so themselves. Used to tell a file's release (release_of).

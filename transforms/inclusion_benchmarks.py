@@ -3,7 +3,8 @@ comparators of kpi.sen_attendance (docs/kpis.md#sen-attendance), for England, th
 each LA.
 
 The files (Explore Education Statistics; read by transforms/dfe_statistics.py as kinds
-`pupil_absence` and `exclusions`), as seen in public sources:
+`pupil_absence_by_characteristic` and `exclusions_by_characteristic`, or without the suffix for
+a file with no characteristic filter, whose total row gives `all`), as seen in public sources:
 
 - *Pupil absence in schools in England*, absence by pupil characteristics, in three layouts.
   2016-17 to 2022-23: filters `school_type` and `characteristic`, SEN values `SEN - Statement
@@ -39,14 +40,28 @@ from __future__ import annotations
 
 import polars as pl
 
-KINDS = ("pupil_absence", "exclusions")
-# kpi.sen_attendance's measure: the DfE's columns for it, in the order tried (a later name
-# only fills a year the earlier does not have).
+# The kinds of file (transforms.dfe_statistics.recognise) and their publication.
+PUBLICATIONS = {
+    "pupil_absence_by_characteristic": "Pupil absence in schools in England",
+    "pupil_absence": "Pupil absence in schools in England",
+    "exclusions_by_characteristic": "Suspensions and permanent exclusions in England",
+    "exclusions": "Suspensions and permanent exclusions in England"}
+KINDS = tuple(PUBLICATIONS)
+
+
+def _columns(publication: str, *names: str) -> tuple[tuple[str, str], ...]:
+    """(kind, column) for each name, the files by characteristic first (the files by
+    geography have only the `all` row, which fills a period the first do not have)."""
+    return tuple((f"{publication}{by}", n) for n in names for by in ("_by_characteristic", ""))
+
+
+# kpi.sen_attendance's measure: the DfE's columns for it, in the order tried (a later one
+# only fills a period and geography the earlier does not have).
 METRICS: dict[str, tuple[tuple[str, str], ...]] = {
-    "absence_rate_pct": (("pupil_absence", "sess_overall_percent"),),
-    "persistent_absence_pct": (("pupil_absence", "enrolments_pa_10_exact_percent"),),
-    "suspension_rate": (("exclusions", "susp_rate"), ("exclusions", "fixed_excl_rate")),
-    "permanent_exclusion_rate": (("exclusions", "perm_excl_rate"),),
+    "absence_rate_pct": _columns("pupil_absence", "sess_overall_percent"),
+    "persistent_absence_pct": _columns("pupil_absence", "enrolments_pa_10_exact_percent"),
+    "suspension_rate": _columns("exclusions", "susp_rate", "fixed_excl_rate"),
+    "permanent_exclusion_rate": _columns("exclusions", "perm_excl_rate"),
 }
 # Decimals, as kpi.sen_attendance rounds the LA's own figure (the DfE's files are unrounded).
 DECIMALS = {"absence_rate_pct": 1, "persistent_absence_pct": 1, "suspension_rate": 2,

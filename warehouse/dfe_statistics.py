@@ -25,6 +25,7 @@ import polars as pl
 
 from transforms.benchmarks import headline_figures, measure_parts, year_named_stems
 from transforms.dfe_statistics import ees_schema, is_ees, recognise, release_of, tidy
+from transforms.inclusion_benchmarks import PUBLICATIONS
 from transforms.inclusion_benchmarks import measure_rows as inclusion_measures
 from transforms.readers import FileRejected, read_raw
 from transforms.validate import validate
@@ -82,6 +83,11 @@ def prepare_release(f: LandedFile) -> Prepared:
     return Prepared(f, TABLE, PERIOD_COLUMNS, read, staged,
                     period=f"{kind} {years}",
                     periods=[str(y) for y in sorted(staged["year"].unique().to_list())],
+                    # An absence or exclusions file holds some periods of a year (a term, two
+                    # terms, the full year), and another file the year's others: a re-issued
+                    # file replaces the periods it holds, not the year.
+                    replace_columns=(*PERIOD_COLUMNS, "time_identifier")
+                    if kind in PUBLICATIONS else None,
                     loaded=v.good.height)  # rows of the file, not its figures
 
 
@@ -143,10 +149,6 @@ def _landed(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
         .alias("source"))
 
 
-# The publications of the files that are not EHC plans statistics, by kind.
-PUBLICATIONS = {"pupil_absence": "Pupil absence in schools in England",
-                "exclusions": "Suspensions and permanent exclusions in England"}
-
 
 def _academic_year(period: pl.Expr) -> pl.Expr:
     """`2024/25` from `202425`."""
@@ -169,8 +171,9 @@ def _describe(figures: pl.DataFrame) -> str:
             out.append(f"{what} ({', '.join(files) if len(files) <= 3 else f'{len(files)} files'})")
     parts = ["DfE EHC plans statistics: " + "; ".join(out)] if out else []
     # The absence and exclusions files, by publication, each with its files.
-    for kind, name in PUBLICATIONS.items():
-        files = sorted(set(figures.filter(pl.col("kind") == kind)["file"].drop_nulls()))
+    for name in dict.fromkeys(PUBLICATIONS.values()):
+        kinds = [k for k, n in PUBLICATIONS.items() if n == name]
+        files = sorted(set(figures.filter(pl.col("kind").is_in(kinds))["file"].drop_nulls()))
         if files:
             named = ", ".join(files) if len(files) <= 3 else f"{len(files)} files"
             parts.append(f"DfE {name} ({named})")
