@@ -534,6 +534,7 @@ def test_the_inclusion_page_compares_the_latest_published_term_with_england_and_
             "region") in said
     assert ("The DfE's suspension rates are per 100 pupils on roll at the January census; "
             "this LA's are per 100 of the pupils its census rows count") in said
+    assert "The DfE's figures leave out pupil referral units, which the LA's include." in said
     assert "No published England figure" not in said
     assert ("<th>England absence %</th><th>region absence %</th>"
             "<th>England suspensions per 100</th><th>region suspensions per 100</th>") in text

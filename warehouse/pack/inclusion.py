@@ -1,5 +1,7 @@
 """The pack's "Inclusion" page: attendance and suspensions of pupils with an EHC plan and on
-SEN support against pupils with no SEN (kpi.sen_attendance), the latest terms."""
+SEN support against pupils with no SEN (kpi.sen_attendance), the latest terms, and against
+England and the region where the DfE's absence and exclusions figures by SEN status are loaded
+(kpi.benchmarks: transforms/inclusion_benchmarks.py)."""
 
 from __future__ import annotations
 
@@ -81,8 +83,8 @@ NOT_THESE_TERMS = ("The DfE's published absence and exclusions figures that are 
 DENOMINATORS = ("The DfE's suspension rates are per 100 pupils on roll at the January census; "
                 "this LA's are per 100 of the pupils its census rows count (of compulsory "
                 "school age, and any pupil suspended), so they are indicative, not like for "
-                "like. The DfE's figures also leave out pupil referral units, which the LA's "
-                "include.")
+                "like.")
+PRUS = "The DfE's figures leave out pupil referral units, which the LA's include."
 
 
 def _measure(metric: str, status: str, term: tuple[str, str]) -> str:
@@ -123,15 +125,19 @@ def _comparison_text(by: dict, published: dict, t: tuple[str, str]) -> str:
             if england is None and regional is None:
                 continue
             said.append(f"{_WHO[s]} {said_here.format(_cell(by[(*t, s)][index]))} here "
-                        f"against {_cell(england)}{unit} in England and {_cell(regional)}"
-                        f"{unit} in {where}")
+                        f"against {_with(england, unit)} in England and "
+                        f"{_with(regional, unit)} in {where}")
         if said:
             opening = (f"Against the DfE's published figures for the {t[1]} term of {t[0]}, "
                        if not parts else "In the same term, ")
             parts.append(opening + "; ".join(said) + ".")
             if metric == "suspension_rate":
                 parts.append(DENOMINATORS)
-    return " ".join(parts)
+    return " ".join([*parts, PRUS])
+
+
+def _with(value: float | None, unit: str) -> str:
+    return _cell(value) + (unit if value is not None else "")
 
 
 _WHO = {"ehcp": "pupils with an EHC plan", "sen_support": "pupils on SEN support",
