@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_text
 import re
 import shutil
 
@@ -523,3 +524,76 @@ def test_a_public_table_the_disclosure_audit_held_back_leaves_its_section_saying
     assert ("Not shown: public.ehcp_timeliness_bands was not published by the last run "
             "(the disclosure audit held it back; audit.disclosure_checks says why).") in html
     assert "EHC plans: caseload" in html
+
+
+def test_the_inclusion_page_compares_the_latest_published_term_with_england_and_the_region(
+        attendance_home, tmp_path):
+    """With the DfE's autumn term 2024/25 absence and exclusions by SEN status landed (the
+    hand-made files of tests/test_inclusion_benchmarks.py), the page compares the LA's autumn
+    term with England's and the South West's figures (the sample's latest term, summer, has
+    none: the DfE publishes no summer-term absence by characteristic), says the suspension
+    rates' denominators differ, and its table carries the published figures."""
+    from tests.test_inclusion_benchmarks import write_absence_termly, write_exclusions
+
+    folder, kpi = attendance_home
+    text = _inclusion_with_published(folder, tmp_path, write_absence_termly, write_exclusions)
+    autumn = kpi.filter((pl.col("academic_year") == "2024/25") & (pl.col("term") == "autumn"))
+    la = {r["sen_status"]: r for r in autumn.iter_rows(named=True)}
+    said = html_text.unescape(text)
+    assert ("Against the DfE's published figures for the autumn term of 2024/25, pupils with "
+            f"an EHC plan missed {la['ehcp']['absence_rate_pct']:.1f}% of their possible "
+            "sessions here against 11.2% in England and 11.0% in the South West region; "
+            f"pupils on SEN support missed {la['sen_support']['absence_rate_pct']:.1f}% of "
+            "their possible sessions here against 8.1% in England and 7.8% in the South West "
+            f"region; pupils with no SEN missed {la['no_sen']['absence_rate_pct']:.1f}% of "
+            "their possible sessions here against 5.0% in England and 4.9% in the South West "
+            "region.") in said
+    assert (f"In the same term, pupils with an EHC plan had {la['ehcp']['suspension_rate']:.1f} "
+            "suspensions per 100 pupils here against 5.4 in England and 5.0 in the South West "
+            "region") in said
+    assert ("The DfE's suspension rates are per 100 pupils on roll at the January census; "
+            "this LA's are per 100 of the pupils its census rows count") in said
+    assert "The DfE's figures leave out pupil referral units, which the LA's include." in said
+    assert "No published England figure" not in said
+    assert ("<th>England absence %</th><th>region absence %</th>"
+            "<th>England suspensions per 100</th><th>region suspensions per 100</th>") in text
+    # The autumn row of pupils with an EHC plan ends with the four published figures.
+    assert re.search(r"<tr><td>Autumn 2024/25</td><td>EHC plan</td>(<td>[^<]*</td>){7}"
+                     r"<td>11\.2</td><td>11\.0</td><td>5\.4</td><td>5\.0</td></tr>", text)
+
+
+def _inclusion_with_published(folder, tmp_path, *writers) -> str:
+    """The internal pack's Inclusion page after the DfE files `writers` write are in
+    kpi.benchmarks (and its public copy) of a copy of the published database at `folder`."""
+    from tests.test_inclusion_benchmarks import AS_OF, tidy_file
+    from transforms.benchmarks import benchmarks, headline_figures
+
+    figures = headline_figures(pl.concat([tidy_file(write(tmp_path / f"{i}.csv"))
+                                          for i, write in enumerate(writers)]))
+    rows = benchmarks(figures, "E06000054", "E12000009", [], "DfE", AS_OF)
+    published = tmp_path / "sendboard.duckdb"
+    shutil.copy(folder / "sendboard.duckdb", published)
+    db = duckdb.connect(str(published))
+    db.register("_frame", rows.to_arrow())
+    for schema in ("kpi", "public"):
+        db.execute(f"INSERT INTO {schema}.benchmarks BY NAME SELECT * FROM _frame")
+    db.close()
+    html = build_pack(published, tmp_path / "pack.html", KPI_DOC).read_text()
+    return _section(html, "Inclusion: attendance and suspensions")
+
+
+def test_the_inclusion_page_says_when_the_published_figures_miss_its_terms(
+        attendance_home, tmp_path):
+    """Only England's 2022/23 autumn and spring terms landed: no term of the LA's to compare,
+    and the page says so rather than that nothing is loaded; the table's published columns
+    are dashes."""
+    from tests.test_inclusion_benchmarks import write_absence_two_terms
+
+    folder, _ = attendance_home
+    said = html_text.unescape(_inclusion_with_published(folder, tmp_path,
+                                                        write_absence_two_terms))
+    assert ("The DfE's published absence and exclusions figures that are loaded do not cover "
+            "these terms, so they are not compared with England.") in said
+    assert "No published England figure" not in said and "Against the DfE" not in said
+    assert re.search(r"<tr><td>Autumn 2024/25</td><td>EHC plan</td>(<td>[^<]*</td>){7}"
+                     "(<td>\u2013</td>){4}</tr>", said)

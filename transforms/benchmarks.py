@@ -8,6 +8,8 @@ import datetime as dt
 import polars as pl
 
 from schemas.contracts import SETTINGS_2026
+from transforms.inclusion_benchmarks import KINDS as INCLUSION_KINDS
+from transforms.inclusion_benchmarks import inclusion_figures
 from transforms.kpis import _stamp
 
 # Where each layout of the DfE's release publishes each measure of kpi.benchmarks, newest layout
@@ -145,8 +147,14 @@ def headline_figures(published: pl.DataFrame) -> pl.DataFrame:
     """
     extra = [pl.lit(v).alias(c) for c, v in (("release", None), ("shipped", False))
              if c not in published.columns]
-    rows = published.with_columns(extra).with_columns(
-        pl.col("release").cast(pl.Int32), year_relative(pl.col("measure"), pl.col("year"))
+    published = published.with_columns(extra).with_columns(pl.col("release").cast(pl.Int32))
+    # The absence and exclusions files by SEN status and period (transforms/
+    # inclusion_benchmarks.py); the EHC plans files by the parts below.
+    inclusion = inclusion_figures(published).with_columns(
+        pl.lit(None, pl.Utf8).alias("part"), pl.lit(1, pl.UInt32).alias("parts"),
+        pl.lit(None, pl.Int32).alias("first_release"))
+    rows = published.filter(~pl.col("kind").is_in(list(INCLUSION_KINDS))).with_columns(
+        year_relative(pl.col("measure"), pl.col("year"))
     ).join(measure_parts(), on=["kind", "measure"], how="inner")
     headline = pl.col("breakdown").is_null() | (pl.col("breakdown") == pl.col("breakdown_topic"))
     rows = rows.filter(pl.when(pl.col("part").is_null()).then(headline)
@@ -163,6 +171,7 @@ def headline_figures(published: pl.DataFrame) -> pl.DataFrame:
             pl.when(pl.col("value").count() > 0).then(pl.col("value").sum().round(6))
             .alias("value"), pl.exclude([*keys, "value"]).first())
         rows = pl.concat([single, summed.select(single.columns)])
+    rows = pl.concat([rows, inclusion.select(rows.columns)], how="vertical_relaxed")
     ranked = rows.with_columns(_geography_key().alias("_geography"),
                                pl.col("value").is_not_null().alias("_has_value")).sort(
         ["_has_value", "release", "shipped", "rank", "kind"],

@@ -16,6 +16,10 @@ file names):
   files (annual reviews, phase transfers, personal budgets, residential and work-based
   placements).
 
+The *Pupil absence* and *Suspensions and permanent exclusions* releases' files are read the same
+way (kinds `pupil_absence[_by_characteristic]` and `exclusions[_by_characteristic]`; their
+layouts, with sources, in transforms/inclusion_benchmarks.py).
+
 Filter columns are breakdowns, never measures: a file's own filters become `breakdown_topic` and
 `breakdown` (the filters that are not "Total", joined by " / "; "Total" when all are), so every
 file has one headline row per geography and year. Every other column is a measure whose cells are
@@ -54,9 +58,16 @@ FILTER_COLUMNS = (
 )
 # The files' own breakdown filters ("Filter by ..." in the data guidance of the 2022 and 2024
 # releases; `weeks` is the residential files' 38-51 / 52 weeks, whose "52" would otherwise pass
-# for a number). In this order they become `breakdown_topic` / `breakdown`.
+# for a number). In this order they become `breakdown_topic` / `breakdown`. The absence and
+# exclusions releases' filters follow (transforms/inclusion_benchmarks.py cites their files):
+# a characteristic's group before its value (`characteristic_group` / `characteristic` in the
+# exclusions files, `characteristic` / `characteristic_breakdown` in the termly absence files),
+# then the school type (`school_type`, newer `education_phase`) and the full-year absence
+# file's `absence_terms`.
 BREAKDOWN_FILTERS = ("characteristic_age", "age", "ehcp_or_statement", "establishment_type",
-                     "establishment_group", "weeks")
+                     "establishment_group", "weeks", "characteristic_group", "characteristic",
+                     "characteristic_breakdown", "school_type", "education_phase",
+                     "absence_terms")
 # Designated medical / clinical officer in place: answers, not numbers.
 TEXT_MEASURES = ("dmo", "dco", "dmodcofunction", "des_med_off", "des_clin_off",
                  "des_so_care_off")
@@ -125,6 +136,10 @@ def _both(first: Callable[[set[str]], bool], second: Callable[[set[str]], bool]
 _CASELOAD_COUNT = _any("total_all", "num_caseload")
 _NEW_PLANS_COUNT = _any("total_new_all", "num_new_plans")
 _AGE = _any("characteristic_age", "age")
+_ABSENCE = _any("sess_overall_percent", "enrolments_pa_10_exact_percent")
+_EXCLUSIONS = _any("perm_excl_rate", "susp_rate", "fixed_excl_rate")
+_CHARACTERISTIC = _any("characteristic", "characteristic_group", "characteristic_breakdown",
+                       "breakdown_topic")
 # Kinds by the measures (and filters) their headers carry, most specific first. Names follow
 # the 2025 release; the pre-2025 files that split a statistic by a filter carry it in the kind.
 KINDS: tuple[tuple[str, Callable[[set[str]], bool]], ...] = (
@@ -151,6 +166,13 @@ KINDS: tuple[tuple[str, Callable[[set[str]], bool]], ...] = (
     ("ehcp_workbased_residential_dmo", _any("workbasedehc", "totmres38weekehc")),
     ("ehcp_residential_statements", _any("num_children_yp")),
     ("ehcp_dmo_dco", _any(*TEXT_MEASURES)),
+    # *Pupil absence in schools in England* and *Suspensions and permanent exclusions in
+    # England*, any term or year: the files by pupil characteristic apart from the others (by
+    # geography, school type...), so that loading one never replaces the other's rows.
+    ("pupil_absence_by_characteristic", _both(_ABSENCE, _CHARACTERISTIC)),
+    ("pupil_absence", _ABSENCE),
+    ("exclusions_by_characteristic", _both(_EXCLUSIONS, _CHARACTERISTIC)),
+    ("exclusions", _EXCLUSIONS),
 )
 # Kinds whose rows are January snapshots although labelled "Calendar year" (the 2022 style);
 # files labelled "Academic year" say so themselves. Used to tell a file's release (release_of).

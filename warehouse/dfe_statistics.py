@@ -25,6 +25,8 @@ import polars as pl
 
 from transforms.benchmarks import headline_figures, measure_parts, year_named_stems
 from transforms.dfe_statistics import ees_schema, is_ees, recognise, release_of, tidy
+from transforms.inclusion_benchmarks import PUBLICATIONS
+from transforms.inclusion_benchmarks import measure_rows as inclusion_measures
 from transforms.readers import FileRejected, read_raw
 from transforms.validate import validate
 from warehouse import store
@@ -81,6 +83,11 @@ def prepare_release(f: LandedFile) -> Prepared:
     return Prepared(f, TABLE, PERIOD_COLUMNS, read, staged,
                     period=f"{kind} {years}",
                     periods=[str(y) for y in sorted(staged["year"].unique().to_list())],
+                    # An absence or exclusions file holds some periods of a year (a term, two
+                    # terms, the full year), and another file the year's others: a re-issued
+                    # file replaces the periods it holds, not the year.
+                    replace_columns=(*PERIOD_COLUMNS, "time_identifier")
+                    if kind in PUBLICATIONS else None,
                     loaded=v.good.height)  # rows of the file, not its figures
 
 
@@ -108,9 +115,17 @@ def _candidates(frame_sql: str) -> str:
     # Columns named for their year are kept by their stem (year_relative reads them; `_`
     # matching any character only keeps a few rows more, which headline_figures drops).
     stems = "".join(f" OR measure LIKE '{stem}_%'" for stem in year_named_stems())
-    return (f"{frame_sql} WHERE geographic_level IN ({listed(LEVELS)}) "
-            f"AND kind IN ({kinds}) AND (measure IN ({measures}){stems}) AND (breakdown IS "
+    ehcp = (f"kind IN ({kinds}) AND (measure IN ({measures}){stems}) AND (breakdown IS "
             f"NULL OR breakdown = breakdown_topic OR breakdown IN ({named}))")
+    # The absence and exclusions files: their headline rows and any SEN breakdown (which of
+    # them is a SEN status is transforms.inclusion_benchmarks.sen_status's to say).
+    inclusion = inclusion_measures()
+    sen = (f"kind IN ({listed(inclusion['kind'].unique().sort())}) AND measure IN "
+           f"({listed(inclusion['measure'].unique().sort())}) AND (breakdown IS NULL OR "
+           "breakdown = breakdown_topic OR lower(concat(breakdown_topic, ' ', breakdown)) "
+           "LIKE '%sen%')")
+    return (f"{frame_sql} WHERE geographic_level IN ({listed(LEVELS)}) "
+            f"AND (({ehcp}) OR ({sen}))")
 
 
 def _landed(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
@@ -126,14 +141,26 @@ def _landed(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
     return rows.join(names, on="sha256", how="left").with_columns(
         pl.lit(False).alias("shipped"),
         pl.when(pl.col("release").is_null()).then(pl.format("DfE statistics ({})", file))
+        .when(pl.col("kind").is_in(list(PUBLICATIONS)))
+        .then(pl.format("DfE {} ({} {}, {})", pl.col("kind").replace_strict(PUBLICATIONS),
+                        pl.col("time_identifier").str.to_lowercase(),
+                        _academic_year(pl.col("time_period")), file))
         .otherwise(pl.format("DfE EHC plans {} release ({})", pl.col("release"), file))
         .alias("source"))
 
 
+
+def _academic_year(period: pl.Expr) -> pl.Expr:
+    """`2024/25` from `202425`."""
+    return pl.when(period.str.len_chars() == 6).then(
+        pl.format("{}/{}", period.str.slice(0, 4), period.str.slice(4, 2))).otherwise(period)
+
+
 def _describe(figures: pl.DataFrame) -> str:
     """The releases the figures came from, newest first, for a table's source line."""
-    used = figures.group_by("release", "shipped").agg(pl.col("file").drop_nulls().unique()
-                                                     .sort()).sort(
+    inclusion = pl.col("kind").is_in(list(PUBLICATIONS))
+    used = figures.filter(~inclusion).group_by("release", "shipped").agg(
+        pl.col("file").drop_nulls().unique().sort()).sort(
         "release", "shipped", descending=[True, False], nulls_last=True)
     out = []
     for release, shipped, files in used.iter_rows():
@@ -142,7 +169,15 @@ def _describe(figures: pl.DataFrame) -> str:
             out.append(f"{what} (shipped with sendboard)")
         else:
             out.append(f"{what} ({', '.join(files) if len(files) <= 3 else f'{len(files)} files'})")
-    return "DfE EHC plans statistics: " + "; ".join(out)
+    parts = ["DfE EHC plans statistics: " + "; ".join(out)] if out else []
+    # The absence and exclusions files, by publication, each with its files.
+    for name in dict.fromkeys(PUBLICATIONS.values()):
+        kinds = [k for k, n in PUBLICATIONS.items() if n == name]
+        files = sorted(set(figures.filter(pl.col("kind").is_in(kinds))["file"].drop_nulls()))
+        if files:
+            named = ", ".join(files) if len(files) <= 3 else f"{len(files)} files"
+            parts.append(f"DfE {name} ({named})")
+    return "; ".join(parts)
 
 
 def dfe_figures(con: duckdb.DuckDBPyConnection, shipped: Path | None = SHIPPED
