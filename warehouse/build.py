@@ -199,11 +199,11 @@ def rebuild(con: duckdb.DuckDBPyConnection, settings: Settings,
 
 
 def compute_order(registry: tuple[KPI, ...] | list[KPI]) -> list[KPI]:
-    """The order to compute the registry in: first what the background entries read (their
-    `kpi.*` inputs, and what those read), then the background entries, then the rest (those
-    that read the census first), each part otherwise in the registry's order. The forecast
-    then simulates while the mixes, prevalence and duties are computed, not only after
-    them."""
+    """The order to compute the registry in: those reading the census and no other KPI
+    (the largest frame is let go after them, before the forecast's arrays are made), then
+    what the background entries read (their `kpi.*` inputs, and what those read), then the
+    background entries, then the rest, each part in the registry's order. The forecast then
+    simulates while the mixes and duties are computed, not only after them."""
     by_table = {k.table: k for k in registry}
     needed: set[str] = set()
     todo = [t for k in registry if k.background for t in k.inputs]
@@ -212,11 +212,10 @@ def compute_order(registry: tuple[KPI, ...] | list[KPI]) -> list[KPI]:
         if table in by_table and table not in needed:
             needed.add(table)
             todo += by_table[table].inputs
-    first = [k for k in registry if k.table in needed and not k.background]
-    # Of the rest, those reading the census first: the largest frame is let go after them.
-    rest = sorted((k for k in registry if k.table not in needed and not k.background),
-                  key=lambda k: "stage.census" not in k.inputs)
-    return first + [k for k in registry if k.background] + rest
+    kind = {k.table: 3 if k.background else 1 if "stage.census" in k.inputs and not any(
+        t.startswith("kpi.") for t in k.inputs) else 2 if k.table in needed else 4
+        for k in registry}
+    return sorted(registry, key=lambda k: kind[k.table])
 
 
 def _public(table: str) -> str:
