@@ -21,7 +21,7 @@ def published():
     from transforms.validate import validate
 
     frames = []
-    for name in ("caseload.csv", "timeliness_20_week.csv"):
+    for name in ("caseload.csv", "timeliness_20_week.csv", "requests.csv", "assessments.csv"):
         raw = read_raw(RELEASE / name)
         cols = [c for c in raw.frame.columns if c != "row_number"]
         good = validate(raw.frame, ees_schema(cols), set()).good
@@ -65,3 +65,37 @@ def test_reconciliation_flags_differences_beyond_tolerance():
         (2024, "pct_within_20_weeks_ex", 3.5, 2.0, True, None)]
 
 
+
+
+def test_disputes_and_settings_outside_school_are_benchmarked_from_the_real_release(published):
+    # England's and Wiltshire's figures as the 2025 release's headline rows give them:
+    # requests.csv and assessments.csv for 2024, caseload.csv's "All EHC plans" for 2025.
+    out = benchmarks(published, "E06000054", "E12000009", [], "DfE", AS_OF)
+    got = {(r["measure"], r["year"], r["comparison"]): r["value"] for r in out.iter_rows(
+        named=True)}
+    assert [got[(m, 2024, "england")] for m in (
+        "mediations_request", "tribunals_request", "mediations_assessment",
+        "tribunals_assessment", "mediations_plan", "tribunals_plan")] == [
+        10507, 4655, 2124, 1445, 1862, 3088]
+    assert (got[("mediations_request", 2024, "la")], got[("tribunals_request", 2024, "la")]) \
+        == (85, 15)
+    assert [got[(m, 2025, "england")] for m in (
+        "plans_ehe", "plans_eotas", "plans_parent_arrangements", "plans_neet")] == [
+        7155, 11524, 1012, 18056]
+
+
+def test_disputes_and_settings_outside_school_are_reconciled_where_counted_alike():
+    from warehouse.registry import REGISTRY
+
+    reconciled = {k.name: k.reconciled for k in REGISTRY}
+    disputes = pl.DataFrame({"year": [2024] * 4, "stage": ["request", "assessment", "plan",
+                                                              "all"],
+                             "mediations": [3, 5, 2, 10], "tribunals": [1, 2, 0, 3]})
+    assert reconciled["ehcp_disputes"](disputes).sort("measure").rows() == [
+        (2024, "mediations_request", 3.0), (2024, "tribunals_request", 1.0)]
+    settings = pl.DataFrame({"year": [2025] * 4, "setting": ["EHE", "EOTAS", "NEET",
+                                                                "parent_arrangements"],
+                             "plans": [12, 20, 7, 0]})
+    assert reconciled["ehcp_not_in_school"](settings).sort("measure").rows() == [
+        (2025, "plans_ehe", 12.0), (2025, "plans_eotas", 20.0),
+        (2025, "plans_parent_arrangements", 0.0)]

@@ -66,6 +66,20 @@ PUBLISHED_MEASURES: dict[str, tuple[Part, ...]] = {
     "reviews_held": (("ehcp_annual_reviews", "review_completed_YEAR", None),),
     "reviews_decided_within_4_weeks": (("ehcp_annual_reviews", "decision_4_weeks", None),),
     "transfers_due": (("ehcp_phase_transfers", "due_YEAR", None),),
+    # Mediations and tribunals (kpi.ehcp_disputes' stages): requests subject to each (calendar
+    # year of the request), and those related to the assessment decision and to the
+    # assessment for other reasons (calendar year of the assessment).
+    "mediations_request": (("ehcp_requests", "mediation_related_request", None),),
+    "tribunals_request": (("ehcp_requests", "tribunal_related_request", None),),
+    "mediations_assessment": (("ehcp_assessments", "number_assess_mediation", None),),
+    "tribunals_assessment": (("ehcp_assessments", "number_assess_tribunal", None),),
+    "mediations_plan": (("ehcp_assessments", "number_other_mediation", None),),
+    "tribunals_plan": (("ehcp_assessments", "number_other_tribunal", None),),
+    # The January caseload not in a school or college (kpi.ehcp_not_in_school's settings).
+    "plans_ehe": (("ehcp_caseload", "elective_home_education", None),),
+    "plans_eotas": (("ehcp_caseload", "other_arrangements_la", None),),
+    "plans_parent_arrangements": (("ehcp_caseload", "other_arrangements_parents", None),),
+    "plans_neet": (("ehcp_caseload", "neet", None),),
     "requests_received": (("ehcp_requests", "requests_received_in_year", None),
                           ("ehcp_sen2_mi", "inreq_ehc", None),
                           ("ehcp_sen2_mi", "inreqehc", None)),

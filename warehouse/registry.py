@@ -185,6 +185,31 @@ def _bands(t: pl.DataFrame) -> pl.DataFrame:
                        pl.col("pct").cast(pl.Float64).alias("local_value"))
 
 
+# kpi.ehcp_not_in_school's settings that are the DfE caseload file's columns of the same
+# plans (SEN2 sensetting EHE, OLA, OPA), as kpi.benchmarks names them. (Its `neet` is
+# benchmarked but not reconciled: whether it counts NIEC and NIEO too is not said.)
+NOT_IN_SCHOOL_RECONCILED = {"EHE": "plans_ehe", "EOTAS": "plans_eotas",
+                            "parent_arrangements": "plans_parent_arrangements"}
+
+
+def _by_row(column: str, key: str, measures: dict[str, str]
+            ) -> Callable[[pl.DataFrame], pl.DataFrame]:
+    """One column of a yearly table's rows as reconciliation's measures: {key value: measure}."""
+    def reconciled(t: pl.DataFrame) -> pl.DataFrame:
+        return t.filter(pl.col(key).is_in(list(measures))).select(
+            "year", pl.col(key).replace_strict(measures).alias("measure"),
+            pl.col(column).cast(pl.Float64).alias("local_value"))
+    return reconciled
+
+
+def _disputes(t: pl.DataFrame) -> pl.DataFrame:
+    """Requests with a mediation or a tribunal about the refusal to assess: the DfE counts
+    them by the request's calendar year, as kpi.ehcp_disputes does. (The assessment stages
+    it counts by the assessment's year: benchmarked, not reconciled.)"""
+    return pl.concat([_by_row(c, "stage", {"request": f"{c}_request"})(t)
+                      for c in ("mediations", "tribunals")])
+
+
 def _sen2(compute: Callable[[Inputs, Core], pl.DataFrame | None]) -> Compute:
     """A KPI of the SEN2 export's core tables: not built without a whole export."""
     return lambda i: compute(i, i.core) if i.core is not None else None
@@ -471,7 +496,8 @@ REGISTRY: tuple[KPI, ...] = (
         explained=Explanation(
             _core(lambda c: duty_kpis.dispute_records(c.requests)), duty_kpis.DISPUTES,
             "tribunals", "request", (*_REQUEST, "year", "stage", "received", "mediation",
-                                     "tribunal"), "request", select=_disputes_row), pack="duties"),
+                                     "tribunal"), "request", select=_disputes_row), pack="duties",
+        reconciled=_disputes),
     KPI("ehcp_annual_reviews", "ehcp-annual-reviews", ("year",), ("core.ehc_plans",),
         duty_kpis.ehcp_annual_reviews,
         _sen2(lambda i, c: duty_kpis.ehcp_annual_reviews(c.plans, c.export, c.source,
@@ -507,7 +533,8 @@ REGISTRY: tuple[KPI, ...] = (
                                                             c.export)),
             duty_kpis.NOT_IN_SCHOOL_COUNTS, "plans", "plan",
             (*_PLAN, "census_date", "start_date", "cease_date", "setting", "sensetting",
-             "entry_date"), "plan"), pack="duties"),
+             "entry_date"), "plan"), pack="duties",
+        reconciled=_by_row("plans", "setting", NOT_IN_SCHOOL_RECONCILED)),
     KPI("ehcp_personal_budgets", "ehcp-personal-budgets", ("year",), ("core.ehc_plans",),
         duty_kpis.ehcp_personal_budgets,
         _sen2(lambda i, c: duty_kpis.ehcp_personal_budgets(c.plans, c.export, c.source,
