@@ -597,3 +597,24 @@ def test_the_inclusion_page_says_when_the_published_figures_miss_its_terms(
     assert "No published England figure" not in said and "Against the DfE" not in said
     assert re.search(r"<tr><td>Autumn 2024/25</td><td>EHC plan</td>(<td>[^<]*</td>){7}"
                      "(<td>\u2013</td>){4}</tr>", said)
+
+
+def test_the_duties_section_compares_timeliness_with_england_and_the_region(home, tmp_path):
+    html = build_pack(home / "sendboard.duckdb", tmp_path / "pack.html", KPI_DOC).read_text()
+    con = duckdb.connect(str(home / "sendboard.duckdb"), read_only=True)
+    year, england, region = con.execute(
+        "SELECT year, max(value) FILTER (comparison = 'england'), "
+        "max(value) FILTER (comparison = 'region') FROM kpi.benchmarks WHERE measure = "
+        "'pct_within_20_weeks' GROUP BY year ORDER BY year DESC LIMIT 1").fetchone()
+    local = con.execute("SELECT pct FROM kpi.ehcp_timeliness_bands WHERE with_exceptions AND "
+                        "band = 'under_20' AND year = ?", [year]).fetchone()[0]
+    con.close()
+    assert year == 2024  # the shipped 2025 release's latest calendar year
+    assert (f"In 2024, the latest year the DfE has published, {local:.1f}% of new plans here "
+            f"were issued within 20 weeks, against {england:.1f}% in England and "
+            f"{region:.1f}% in the region.") in html
+    # The public pack, where the small sample's share is withheld, still gives England's.
+    public = (home / "reports" / "board-pack-2026-03-26-public.html").read_text()
+    assert ("In 2024, the latest year the DfE has published, the share of new plans issued "
+            f"within 20 weeks was {england:.1f}% in England and {region:.1f}% in the region (the "
+            "share here is not shown).") in public

@@ -183,7 +183,7 @@ def duties_section(db: PackData) -> Section:
         text += (f" (England: {_cell(england.get((last[0], 'pct_within_20_weeks')))}%, "
                  f"{_cell(england[(last[0], 'pct_20_to_52_weeks')])}% and "
                  f"{_cell(england[(last[0], 'pct_over_52_weeks')])}%)")
-    text += "."
+    text += "." + _timeliness_compared(db, {r[0]: r[1] for r in rows})
     if last[4] is not None:
         text += (f" {_cell(last[4])} assessments ended in a decision not to issue a plan"
                  + (f", {_cell(last[5])}% of them within 16 weeks of the request"
@@ -206,6 +206,29 @@ def duties_section(db: PackData) -> Section:
                    (["year", "within 20 weeks %", "20-52 weeks %", "over 52 weeks %",
                      "not to issue", "of which within 16 weeks %", "open at year end",
                      "open over 20 weeks", "tribunal appeals", "appeal rate %"], rows))
+
+
+def _timeliness_compared(db: PackData, within: dict[int, float | None]) -> str:
+    """The latest year the DfE has published 20-week timeliness for: this LA's share of new
+    plans within 20 weeks (exceptions included, as the DfE's headline) against England's and
+    the region's."""
+    if not db.has("benchmarks"):
+        return ""
+    published = {(y, c): v for y, c, v in db.rows(
+        "SELECT year, comparison, value FROM S.benchmarks WHERE measure = "
+        "'pct_within_20_weeks' AND comparison IN ('england', 'region')")}
+    years = sorted(y for y, c in published if c == "england" and y in within)
+    if not years:
+        return ""
+    y = years[-1]
+    england, region = published[(y, "england")], published.get((y, "region"))
+    elsewhere = f"{_cell(england)}% in England" + (
+        f" and {_cell(region)}% in the region" if region is not None else "")
+    if within[y] is None:
+        return (f" In {y}, the latest year the DfE has published, the share of new plans "
+                f"issued within 20 weeks was {elsewhere} (the share here is not shown).")
+    return (f" In {y}, the latest year the DfE has published, {_cell(within[y])}% of new "
+            f"plans here were issued within 20 weeks, against {elsewhere}.")
 
 
 def _reviews_and_transfers(db: PackData) -> str:
