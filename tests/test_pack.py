@@ -618,3 +618,21 @@ def test_the_duties_section_compares_timeliness_with_england_and_the_region(home
     assert ("In 2024, the latest year the DfE has published, the share of new plans issued "
             f"within 20 weeks was {england:.1f}% in England and {region:.1f}% in the region (the "
             "share here is not shown).") in public
+
+
+def test_the_duties_section_adds_the_region_when_englands_year_is_the_las_latest(
+        home, tmp_path):
+    # The DfE's timeliness figures moved a year on, so that their latest year is the LA's
+    # latest complete year: England's bands go in the first sentence, the region's after.
+    db = tmp_path / "sendboard.duckdb"
+    shutil.copy(home / "sendboard.duckdb", db)
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE kpi.benchmarks SET year = year + 1 WHERE measure IN "
+                "('pct_within_20_weeks', 'pct_20_to_52_weeks', 'pct_over_52_weeks')")
+    region = con.execute("SELECT value FROM kpi.benchmarks WHERE measure = "
+                         "'pct_within_20_weeks' AND comparison = 'region' AND year = 2025"
+                         ).fetchone()[0]
+    con.close()
+    html = build_pack(db, tmp_path / "pack.html", KPI_DOC).read_text()
+    assert f"%). The region&#x27;s share within 20 weeks that year was {region:.1f}%." in html
+    assert "the latest year the DfE has published" not in html

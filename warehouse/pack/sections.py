@@ -182,8 +182,10 @@ def duties_section(db: PackData) -> Section:
     if (last[0], "pct_over_52_weeks") in england:
         text += (f" (England: {_cell(england.get((last[0], 'pct_within_20_weeks')))}%, "
                  f"{_cell(england[(last[0], 'pct_20_to_52_weeks')])}% and "
-                 f"{_cell(england[(last[0], 'pct_over_52_weeks')])}%)")
-    text += "." + _timeliness_compared(db, {r[0]: r[1] for r in rows})
+                 f"{_cell(england[(last[0], 'pct_over_52_weeks')])}%)."
+                 + _timeliness_compared(db, {last[0]: last[1]}, region_only=True))
+    else:
+        text += "." + _timeliness_compared(db, {r[0]: r[1] for r in rows})
     if last[4] is not None:
         text += (f" {_cell(last[4])} assessments ended in a decision not to issue a plan"
                  + (f", {_cell(last[5])}% of them within 16 weeks of the request"
@@ -208,10 +210,11 @@ def duties_section(db: PackData) -> Section:
                      "open over 20 weeks", "tribunal appeals", "appeal rate %"], rows))
 
 
-def _timeliness_compared(db: PackData, within: dict[int, float | None]) -> str:
+def _timeliness_compared(db: PackData, within: dict[int, float | None],
+                         region_only: bool = False) -> str:
     """The latest year the DfE has published 20-week timeliness for: this LA's share of new
     plans within 20 weeks (exceptions included, as the DfE's headline) against England's and
-    the region's."""
+    the region's (`region_only`: England's is said already)."""
     if not db.has("benchmarks"):
         return ""
     published = {(y, c): v for y, c, v in db.rows(
@@ -222,6 +225,9 @@ def _timeliness_compared(db: PackData, within: dict[int, float | None]) -> str:
         return ""
     y = years[-1]
     england, region = published[(y, "england")], published.get((y, "region"))
+    if region_only:
+        return (f" The region's share within 20 weeks that year was {_cell(region)}%."
+                if region is not None else "")
     elsewhere = f"{_cell(england)}% in England" + (
         f" and {_cell(region)}% in the region" if region is not None else "")
     if within[y] is None:
