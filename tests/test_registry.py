@@ -70,3 +70,22 @@ def test_an_entry_says_how_explain_lists_its_records_or_why_it_cannot(kpi):
     assert how.shows and not [c for c in how.shows if "birth" in c or c in ("upn", "dob")]
     id_column = {"plan": "plan_id", "request": "request_id", "row": None}[how.source]
     assert id_column is None or id_column in how.shows
+
+
+def test_the_build_computes_each_kpi_after_what_it_reads_and_the_census_ones_first():
+    from warehouse.build import compute_order
+
+    order = [k.table for k in compute_order(REGISTRY)]
+    assert sorted(order) == sorted(k.table for k in REGISTRY)
+    for kpi in REGISTRY:
+        for table in kpi.inputs:
+            if table == "kpi.*":  # every other table but the background ones
+                assert set(order[order.index(kpi.table) + 1:]) <= {
+                    k.table for k in REGISTRY if k.background or "kpi.*" in k.inputs}
+            elif table.startswith("kpi."):
+                assert order.index(table) < order.index(kpi.table), (kpi.table, table)
+    # The census's KPIs go first (the frame is let go before the forecast starts), then
+    # the forecast's inputs, the forecast, and the rest in the registry's order.
+    assert order[:2] == ["kpi.sen_prevalence", "kpi.sen_attendance"]
+    assert order[order.index("kpi.forecast") - 1] == "kpi.place_sufficiency"
+    assert order[order.index("kpi.forecast") + 1] == "kpi.ehcp_new_plans"

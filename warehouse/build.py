@@ -212,10 +212,14 @@ def compute_order(registry: tuple[KPI, ...] | list[KPI]) -> list[KPI]:
         if table in by_table and table not in needed:
             needed.add(table)
             todo += by_table[table].inputs
-    kind = {k.table: 3 if k.background else 1 if "stage.census" in k.inputs and not any(
-        t.startswith("kpi.") for t in k.inputs) else 2 if k.table in needed else 4
-        for k in registry}
-    return sorted(registry, key=lambda k: kind[k.table])
+    def part(k: KPI) -> int:
+        if k.background:
+            return 2
+        if "stage.census" in k.inputs and not any(t.startswith("kpi.") for t in k.inputs):
+            return 0
+        return 1 if k.table in needed else 3
+
+    return sorted(registry, key=part)
 
 
 def _public(table: str) -> str:
