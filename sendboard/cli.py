@@ -56,12 +56,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _published_from(args: argparse.Namespace) -> Path | None:
-    from sendboard.sample import DEFAULT_PUBLISHED
-
     if args.published_from:
         return Path(args.published_from)
-    if DEFAULT_PUBLISHED.is_dir():
-        return DEFAULT_PUBLISHED
     print("note: no DfE statistics found to copy into published/: comparators come from the "
           "2025 release shipped with sendboard (`sendboard published fetch` lands a newer one)")
     return None
@@ -524,8 +520,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="la: one county LA (default); national: England, 9.3 million "
                    "pupils, for the benchmark (bench/)")
     s.add_argument("--published-from", help=(
-        "folder of DfE EHC plans statistics CSVs to copy into published/ (default: "
-        "../shared/external/dfe-ehcp-2025 beside the repository, when there)"))
+        "folder of DfE EHC plans statistics CSVs to copy into published/ (default: none; "
+        "the comparators come from the 2025 release shipped with sendboard)"))
     s.add_argument("--census-format", choices=["flat", "blade"], default="flat", help=(
         "school census layout: flat, one file a census (default); blade, the COLLECT Blade "
         "export, one CSV a table a census (docs/census-blade.md); --scale la only"))

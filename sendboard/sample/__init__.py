@@ -17,10 +17,6 @@ log = logging.getLogger(__name__)
 
 # The landing folder's sources the sample writes: all but the DfE's releases, which it copies.
 SOURCES = tuple(f for f in FOLDERS if f != "published")
-# Real DfE statistics beside the repository (../shared/external), copied into published/ so
-# the sample LA has national, regional and LA comparators. Absent on a plain install.
-DEFAULT_PUBLISHED = Path(__file__).resolve().parents[2].parent / "shared" / "external" / \
-    "dfe-ehcp-2025"
 
 
 def write_sample(out: Path, seed: int = 42, cohort_size: int | None = None,
