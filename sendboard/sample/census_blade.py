@@ -405,6 +405,22 @@ def _people(world: World) -> pl.DataFrame:
     return people
 
 
+def _pupil_record(table: str, frame: pl.DataFrame, ids: pl.Series, source: pl.Series,
+                  keys: tuple[np.uint64, ...], census: int, schools: np.ndarray, sc_ids: pl.Series,
+                  columns: list[str]) -> list:
+    """The columns a pupil row of `table` (pupilonroll, pupilnolongeronroll) starts with:
+    its ids, its school's return, and the pupil's UPN, names, birth date and sex."""
+    n = frame.height
+    return [ids.alias(f"{table}tableid"), _ids(keys, "NativeId", table, census, n)
+            .alias("NativeId"),
+            pl.int_range(1, n + 1).cast(pl.String).alias(f"{table}orderseqcolumn"),
+            source.alias("sourceid"),
+            sc_ids.gather(np.searchsorted(schools, frame["school"].to_numpy()))
+            .alias("schoolcensustableid"),
+            "upn", "surname", "forename", "dob",
+            pl.col("sex").alias("sex" if "sex" in columns else "gender")]
+
+
 def write_census_blade(world: World, out_dir: Path, year: int, term: str) -> list[Path]:
     """Write one census as Blade tables (`Blade-Export_<DD-MM-YYYY>_<table>.csv`); returns
     the paths, `schoolcensus` first."""
@@ -463,14 +479,8 @@ def write_census_blade(world: World, out_dir: Path, year: int, term: str) -> lis
     pupil_source = _ids(keys, "sourceid", "pupilonroll", census, n)
     pupil_cols = blade_columns("pupilonroll", year, term)
     por = pupils.select(
-        pupil_ids.alias("pupilonrolltableid"),
-        _ids(keys, "NativeId", "pupilonroll", census, n).alias("NativeId"),
-        pl.int_range(1, n + 1).cast(pl.String).alias("pupilonrollorderseqcolumn"),
-        pupil_source.alias("sourceid"),
-        sc_ids.gather(np.searchsorted(schools, pupils["school"].to_numpy()))
-        .alias("schoolcensustableid"),
-        "upn", "surname", "forename", "dob",
-        pl.col("sex").alias("sex" if "sex" in pupil_cols else "gender"),
+        *_pupil_record("pupilonroll", pupils, pupil_ids, pupil_source, keys, census, schools,
+                       sc_ids, pupil_cols),
         pl.col("enrol").alias("enrolstatus"), pl.col("provision").alias("senprovision"),
         pl.col("nc").alias("ncyearactual"))
     possible, details, exclusions, joined = census_attendance(pupils, world.seed, census,
@@ -549,14 +559,8 @@ def write_census_blade(world: World, out_dir: Path, year: int, term: str) -> lis
         _scramble(leavers["child"].to_numpy().astype(np.uint64), keys) % np.uint64(span)
     ).astype(np.int64))
     pnl = leavers.select(
-        left_ids.alias("pupilnolongeronrolltableid"),
-        _ids(keys, "NativeId", "pupilnolongeronroll", census, n).alias("NativeId"),
-        pl.int_range(1, n + 1).cast(pl.String).alias("pupilnolongeronrollorderseqcolumn"),
-        left_source.alias("sourceid"),
-        sc_ids.gather(np.searchsorted(schools, leavers["school"].to_numpy()))
-        .alias("schoolcensustableid"),
-        "upn", "surname", "forename", "dob",
-        pl.col("sex").alias("sex" if "sex" in left_cols else "gender"),
+        *_pupil_record("pupilnolongeronroll", leavers, left_ids, left_source, keys, census,
+                       schools, sc_ids, left_cols),
         _blade_dates(left_on).alias("leavingdate"), pl.col("nc").alias("ncyearleaving"),
         _count(left_possible).alias("termlysessionspossible"))
     if term == "autumn":
