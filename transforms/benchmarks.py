@@ -88,6 +88,16 @@ PUBLISHED_MEASURES: dict[str, tuple[Part, ...]] = {
     "ceased_plans": (("ehcp_ceased", "total_ceased", None),
                      ("ehcp_sen2_mi", "discontinued_total", None)),
 }
+# The measures above that kpi.reconciliation compares with the LA's own figure, where both
+# count alike. kpi.ehcp_disputes' request-stage columns (the DfE counts requests by the
+# request's calendar year, as the table does; its assessment stages by the assessment's
+# year, so those are benchmarked only).
+DISPUTES_RECONCILED = {"mediations": "mediations_request", "tribunals": "tribunals_request"}
+# kpi.ehcp_not_in_school's settings that are the DfE caseload file's columns of the same
+# plans (SEN2 sensetting EHE, OLA, OPA). (Its `neet` is benchmarked but not reconciled:
+# whether it counts NIEC and NIEO too is not said.)
+NOT_IN_SCHOOL_RECONCILED = {"EHE": "plans_ehe", "EOTAS": "plans_eotas",
+                            "parent_arrangements": "plans_parent_arrangements"}
 # The 2026 release's placement settings (schemas.contracts.SETTINGS_2026, its caseload.csv
 # columns), read as counts (`plans_setting_<column>`) and published in kpi.benchmarks as
 # shares of the same release's caseload (`pct_setting_<column>`: setting_shares). Only from

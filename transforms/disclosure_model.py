@@ -13,6 +13,7 @@ from __future__ import annotations
 import polars as pl
 
 from transforms import suppression
+from transforms.benchmarks import DISPUTES_RECONCILED, NOT_IN_SCHOOL_RECONCILED
 from transforms.disclosure import Attribute, Derived, Model, Ref, Relation
 
 YEAR = {"year": "year"}
@@ -145,12 +146,11 @@ RELATIONS: tuple[Relation, ...] = (
     _reconciled("reviews_decided_within_4_weeks",
                 Ref("ehcp_annual_reviews", ("decided_within_4_weeks",), YEAR)),
     _reconciled("transfers_due", Ref("ehcp_phase_transfers", ("transfers_due",), YEAR)),
-    *(_reconciled(f"{c}_request", Ref("ehcp_disputes", (c,), YEAR, pl.col("stage") == "request"))
-      for c in ("mediations", "tribunals")),
+    *(_reconciled(measure, Ref("ehcp_disputes", (c,), YEAR, pl.col("stage") == "request"))
+      for c, measure in DISPUTES_RECONCILED.items()),
     *(_reconciled(measure, Ref("ehcp_not_in_school", ("plans",), YEAR,
                                pl.col("setting") == setting))
-      for setting, measure in (("EHE", "plans_ehe"), ("EOTAS", "plans_eotas"),
-                               ("parent_arrangements", "plans_parent_arrangements"))),
+      for setting, measure in NOT_IN_SCHOOL_RECONCILED.items()),
     # (A census of several LAs has a row for each: they add up.)
     Relation("reconciliation census_ehcp_pupils",
              Ref("reconciliation", ("local_value",), YEAR,

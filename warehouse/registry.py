@@ -28,7 +28,12 @@ from transforms import (
     place_kpis,
     suppression,
 )
-from transforms.benchmarks import benchmarks, reconciliation
+from transforms.benchmarks import (
+    DISPUTES_RECONCILED,
+    NOT_IN_SCHOOL_RECONCILED,
+    benchmarks,
+    reconciliation,
+)
 from transforms.finance_kpis import dsg_balance, hnb_outturn, recovery_plan, unit_costs
 from transforms.place_kpis import place_sufficiency
 from transforms.records import Count
@@ -185,13 +190,6 @@ def _bands(t: pl.DataFrame) -> pl.DataFrame:
                        pl.col("pct").cast(pl.Float64).alias("local_value"))
 
 
-# kpi.ehcp_not_in_school's settings that are the DfE caseload file's columns of the same
-# plans (SEN2 sensetting EHE, OLA, OPA), as kpi.benchmarks names them. (Its `neet` is
-# benchmarked but not reconciled: whether it counts NIEC and NIEO too is not said.)
-NOT_IN_SCHOOL_RECONCILED = {"EHE": "plans_ehe", "EOTAS": "plans_eotas",
-                            "parent_arrangements": "plans_parent_arrangements"}
-
-
 def _by_row(column: str, key: str, measures: dict[str, str]
             ) -> Callable[[pl.DataFrame], pl.DataFrame]:
     """One column of a yearly table's rows as reconciliation's measures: {key value: measure}."""
@@ -203,11 +201,10 @@ def _by_row(column: str, key: str, measures: dict[str, str]
 
 
 def _disputes(t: pl.DataFrame) -> pl.DataFrame:
-    """Requests with a mediation or a tribunal about the refusal to assess: the DfE counts
-    them by the request's calendar year, as kpi.ehcp_disputes does. (The assessment stages
-    it counts by the assessment's year: benchmarked, not reconciled.)"""
-    return pl.concat([_by_row(c, "stage", {"request": f"{c}_request"})(t)
-                      for c in ("mediations", "tribunals")])
+    """Requests with a mediation or a tribunal about the refusal to assess
+    (benchmarks.DISPUTES_RECONCILED)."""
+    return pl.concat([_by_row(c, "stage", {"request": measure})(t)
+                      for c, measure in DISPUTES_RECONCILED.items()])
 
 
 def _sen2(compute: Callable[[Inputs, Core], pl.DataFrame | None]) -> Compute:
