@@ -636,3 +636,22 @@ def test_the_duties_section_adds_the_region_when_englands_year_is_the_las_latest
     html = build_pack(db, tmp_path / "pack.html", KPI_DOC).read_text()
     assert f"%). The region&#x27;s share within 20 weeks that year was {region:.1f}%." in html
     assert "the latest year the DfE has published" not in html
+
+
+def test_the_duties_section_compares_the_published_appeal_rate(home, tmp_path):
+    # As if a release's appeal rate table had loaded (tests/test_appeal_rates.py loads one):
+    # kpi.benchmarks gains appeal_rate_pct rows for the LA, the region and England.
+    db = tmp_path / "sendboard.duckdb"
+    shutil.copy(home / "sendboard.duckdb", db)
+    con = duckdb.connect(str(db))
+    for schema in ("kpi", "public"):
+        con.execute(f"INSERT INTO {schema}.benchmarks BY NAME SELECT * REPLACE "
+                    "('appeal_rate_pct' AS measure, 2025 AS year, CASE comparison WHEN 'la' THEN 2.5 WHEN 'england' "
+                    "THEN 3.33 ELSE 4.06 END AS value) FROM kpi.benchmarks WHERE measure = "
+                    "'pct_within_20_weeks' AND year = 2024 AND comparison IN ('la', 'england', "
+                    "'region')")
+    con.close()
+    said = html_text.unescape(build_pack(db, tmp_path / "pack.html", KPI_DOC).read_text())
+    assert (" The published SEND Tribunal appeal rate for 2025 (appeals registered with the "
+            "tribunal over the DfE's count of appealable decisions) was 2.5% here, against 3.3% "
+            "in England and 4.1% in the region.") in said

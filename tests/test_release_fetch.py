@@ -12,12 +12,14 @@ import zipfile
 
 import pytest
 
+from tests.test_appeal_rates import real_lines
 from tests.test_release_layouts import headers_2026
 from warehouse import loads
 from warehouse.archive import sha256_of
 from warehouse.dfe_statistics import prepare_release
 from warehouse.release_fetch import FetchError, fetch_release
 
+APPEALS = "SEND appealable decisions rate 2024-2025"
 RELEASE_ID = "2e60aacd-d46c-416a-af4d-9d2269506ff6"
 
 
@@ -37,6 +39,7 @@ def release_zip() -> bytes:
         z.writestr("data-guidance/data-guidance.txt", "Education, health and care plans\n")
         z.writestr("supporting-files/sen2_dmo_dco.csv",
                    csv_text("supporting-files/sen2_dmo_dco.csv"))
+        z.writestr(f"supporting-files/{APPEALS}.csv", "\n".join(real_lines()) + "\n")
     return out.getvalue()
 
 
@@ -98,7 +101,9 @@ def test_the_latest_release_lands_its_data_csvs(ees, tmp_path):
     folder = tmp_path / "landing" / "published" / "education-health-and-care-plans_2026"
     assert got.folder == folder and got.title == "Reporting year 2026"
     assert got.url == f"{base}/api/releases/{RELEASE_ID}/files"
-    assert sorted(p.name for p in folder.iterdir()) == ["caseload.csv", "requests.csv"]
+    # The data CSVs, and of the supporting files the appeal rate table, which loads too.
+    assert sorted(p.name for p in folder.iterdir()) == [f"{APPEALS}.csv", "caseload.csv",
+                                                        "requests.csv"]
     assert (folder / "caseload.csv").read_bytes() == csv_text("data/caseload.csv")
     # Nothing but the release is left in the landing folder.
     assert sorted(p.name for p in (tmp_path / "landing").iterdir()) == ["published"]
@@ -107,8 +112,9 @@ def test_the_latest_release_lands_its_data_csvs(ees, tmp_path):
     for f in found.new:
         p = prepare_release(f)
         kinds.append((f.path.name, p.rejection, p.staged["kind"][0], p.staged["release"][0]))
-    assert kinds == [("caseload.csv", None, "ehcp_caseload", 2019),
-                     ("requests.csv", None, "ehcp_requests", 2020)]
+    assert sorted(kinds) == [(f"{APPEALS}.csv", None, "ehcp_appeal_rate", 2026),
+                             ("caseload.csv", None, "ehcp_caseload", 2019),
+                             ("requests.csv", None, "ehcp_requests", 2020)]
 
 
 def test_fetching_again_writes_the_same_bytes_and_loads_nothing_new(ees, tmp_path):
@@ -130,7 +136,7 @@ def test_the_command_fetches_a_given_zip_into_the_landing_folder(ees, tmp_path, 
     folder = landing / "published" / "ehcp-2022"
     assert out[0] == f"fetched the release from {base}/downloads/ehcp-2022.zip"
     assert out[1].startswith(f"  wrote {folder / 'caseload.csv'} (")
-    assert out[-1] == f"2 data files in {folder}: `sendboard run` loads them"
+    assert out[-1] == f"3 data files in {folder}: `sendboard run` loads them"
 
 
 def test_the_command_defaults_to_home_landing(ees, tmp_path, capsys, monkeypatch):

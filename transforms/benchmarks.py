@@ -75,6 +75,11 @@ PUBLISHED_MEASURES: dict[str, tuple[Part, ...]] = {
     "tribunals_assessment": (("ehcp_assessments", "number_assess_tribunal", None),),
     "mediations_plan": (("ehcp_assessments", "number_other_mediation", None),),
     "tribunals_plan": (("ehcp_assessments", "number_other_tribunal", None),),
+    # The SEND Tribunal appeal rate (the release's supporting table, transforms/appeal_rates.py):
+    # HMCTS appeals registered in the calendar year over the DfE's appealable decisions.
+    "appeal_rate_pct": (("ehcp_appeal_rate", "appeal_rate_pct", None),),
+    "appeals_registered": (("ehcp_appeal_rate", "appeals_registered", None),),
+    "appealable_decisions": (("ehcp_appeal_rate", "appealable_decisions", None),),
     # The January caseload not in a school or college (kpi.ehcp_not_in_school's settings).
     "plans_ehe": (("ehcp_caseload", "elective_home_education", None),),
     "plans_eotas": (("ehcp_caseload", "other_arrangements_la", None),),

@@ -155,6 +155,8 @@ KINDS: tuple[tuple[str, Callable[[set[str]], bool]], ...] = (
     ("ehcp_personal_budgets", _any("personal_budget")),
     ("ehcp_residential", _any("res_tot")),
     ("ehcp_work_based_placements", _any("open_wbp")),
+    # the supporting SEND Tribunal appeal rate table, as transforms/appeal_rates.py reads it
+    ("ehcp_appeal_rate", _any("appealable_decisions")),
     # the pre-2023 wide files and the 2023-2024 sen2_* files
     ("ehcp_caseload_by_establishment", _both(_CASELOAD_COUNT, _any("establishment_type"))),
     ("ehcp_caseload_by_age", _both(_CASELOAD_COUNT, _AGE)),

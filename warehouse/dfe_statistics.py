@@ -17,21 +17,23 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from transforms import appeal_rates
 from transforms.benchmarks import headline_figures, measure_parts, year_named_stems
 from transforms.dfe_statistics import ees_schema, is_ees, recognise, release_of, tidy
 from transforms.inclusion_benchmarks import PUBLICATIONS
 from transforms.inclusion_benchmarks import measure_rows as inclusion_measures
-from transforms.readers import FileRejected, read_raw
+from transforms.readers import FileRejected, RawTable, read_raw
 from transforms.validate import validate
 from warehouse import store
 from warehouse.files import LandedFile, Prepared, Read, periods_text
-from warehouse.reference import REFERENCE
+from warehouse.reference import REFERENCE, local_authorities
 
 TABLE = "stage.dfe_statistics"
 PERIOD_COLUMNS = ("release", "kind", "year")
@@ -54,12 +56,22 @@ def read_release_file(path: Path) -> tuple[pl.DataFrame, list[str], str, object]
     dropped = _unnamed_blank(raw.frame)
     frame = raw.frame.drop(dropped)
     columns = [c for c in frame.columns if c != "row_number"]
+    table = not is_ees(columns) and appeal_rates.is_appeal_rate_table(frame)
+    if table:
+        raw, frame = _appeal_rate_rows(raw, frame)
+        columns = [c for c in frame.columns if c != "row_number"]
     if not is_ees(columns):
         raise FileRejected("is not a DfE statistics file (it lacks time_period, "
                            "time_identifier or geographic_level)")
     if frame.height == 0:
         raise FileRejected("has a header but no rows")
     v = validate(frame, ees_schema(columns), set())
+    if table:
+        # A line of the table is a record a year: a bad figure in one quarantines the line,
+        # and the rows read are the table's lines, not its records.
+        bad = pl.col("row_number").is_in(v.quarantine["row_number"].unique().implode())
+        v = replace(v, good=v.good.filter(~bad.fill_null(False)),
+                    rows_read=frame["row_number"].drop_nulls().n_unique())
     lower = {c.strip().lower(): c for c in columns}
 
     def values(name: str) -> set[str]:
@@ -68,6 +80,16 @@ def read_release_file(path: Path) -> tuple[pl.DataFrame, list[str], str, object]
 
     kind = recognise(columns, values("time_identifier"), values("breakdown_topic"))
     return raw, dropped, kind, v
+
+
+def _appeal_rate_rows(raw: RawTable, frame: pl.DataFrame) -> tuple[RawTable, pl.DataFrame]:
+    """The release's SEND Tribunal appeal rate table (a spreadsheet export) as the EES rows
+    it holds; the lines that cannot be placed join the reader's problems."""
+    try:
+        rows, unplaced = appeal_rates.as_ees(frame, local_authorities())
+    except ValueError as e:
+        raise FileRejected(str(e)) from None
+    return replace(raw, problems=pl.concat([raw.problems, unplaced])), rows
 
 
 def prepare_release(f: LandedFile) -> Prepared:
@@ -88,7 +110,8 @@ def prepare_release(f: LandedFile) -> Prepared:
                     # file replaces the periods it holds, not the year.
                     replace_columns=(*PERIOD_COLUMNS, "time_identifier")
                     if kind in PUBLICATIONS else None,
-                    loaded=v.good.height)  # rows of the file, not its figures
+                    # rows of the file, not its figures
+                    loaded=v.good["row_number"].drop_nulls().n_unique())
 
 
 @cache

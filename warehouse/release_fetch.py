@@ -3,9 +3,10 @@
 EES's content API says which release of a publication is the latest
 (`GET {api}/publications/{slug}/releases/latest`, a JSON release with its `id` and `slug`) and
 serves all of a release's files as one zip (`GET {api}/releases/{id}/files`). The zip's data
-CSVs (`data/*.csv`, without the `.meta.csv` files EES may add) are written to
-LANDING/published/<publication>_<release>/, where the next run loads them like any landed
-file: by their headers, each as one more release beside the others (warehouse/dfe_statistics.py).
+CSVs (`data/*.csv`, without the `.meta.csv` files EES may add) and its supporting SEND Tribunal
+appeal rate table are written to LANDING/published/<publication>_<release>/, where the next
+run loads them like any landed file: by their headers, each as one more release beside the
+others (warehouse/dfe_statistics.py).
 """
 
 from __future__ import annotations
@@ -86,12 +87,24 @@ def _zip_name(response, url: str) -> str:
 
 def data_csvs(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     """The zip's data files: CSVs under a `data/` folder (all its CSVs when it has none),
-    never EES's `.meta.csv` column descriptions."""
+    never EES's `.meta.csv` column descriptions; and, from its other folders
+    (`supporting-files/`), the SEND Tribunal appeal rate table, which the loader reads too
+    (transforms/appeal_rates.py), known by its opening lines."""
     csvs = [m for m in archive.infolist() if not m.is_dir()
             and m.filename.lower().endswith(".csv")
             and not m.filename.lower().endswith(".meta.csv")]
     under_data = [m for m in csvs if "data" in PurePosixPath(m.filename).parts[:-1]]
-    return under_data or csvs
+    if not under_data:
+        return csvs
+    return under_data + [m for m in csvs if m not in under_data
+                         and _is_appeal_rate_table(archive, m)]
+
+
+def _is_appeal_rate_table(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bool:
+    # Its title and header rows come within its first lines (a few hundred bytes).
+    with archive.open(member) as f:
+        head = f.read(4096).decode("utf-8", errors="replace").lower()
+    return "appeal rate" in head and "old la code" in head
 
 
 def _unpack(zip_path: Path, url: str, target: Path) -> list[Path]:

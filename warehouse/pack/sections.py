@@ -196,6 +196,7 @@ def duties_section(db: PackData) -> Section:
         text += (f" {_cell(last[8])} requests went to the SEND tribunal, an appeal rate of "
                  f"{last[9]:.2f}% of appealable decisions." if last[9] is not None else
                  f" {_cell(last[8])} requests went to the SEND tribunal.")
+    text += _appeal_rate_compared(db)
     text += _reviews_and_transfers(db)
     chart = bars("Time from request to plan issued",
                  "Stacked bars: the share of each year's new plans issued within 20 weeks, "
@@ -235,6 +236,28 @@ def _timeliness_compared(db: PackData, within: dict[int, float | None],
                 f"issued within 20 weeks was {elsewhere} (the share here is not shown).")
     return (f" In {y}, the latest year the DfE has published, {_cell(within[y])}% of new "
             f"plans here were issued within 20 weeks, against {elsewhere}.")
+
+
+def _appeal_rate_compared(db: PackData) -> str:
+    """The latest year of the published SEND Tribunal appeal rate (HMCTS appeals registered
+    over the DfE's appealable decisions, kpi.benchmarks `appeal_rate_pct`): this LA's
+    against England's and the region's, where a release's appeal rate table is loaded."""
+    if not db.has("benchmarks"):
+        return ""
+    published = {(y, c): v for y, c, v in db.rows(
+        "SELECT year, comparison, value FROM S.benchmarks WHERE measure = 'appeal_rate_pct' "
+        "AND comparison IN ('la', 'england', 'region') AND value IS NOT NULL")}
+    if not published:
+        return ""
+    y = max(year for year, _ in published)
+    here, england, region = (published.get((y, c)) for c in ("la", "england", "region"))
+    elsewhere = " and ".join(f"{v:.1f}% in {where}" for v, where in
+                             ((england, "England"), (region, "the region")) if v is not None)
+    what = (f" The published SEND Tribunal appeal rate for {y} (appeals registered with the "
+            "tribunal over the DfE's count of appealable decisions)")
+    if here is None:
+        return f"{what} was {elsewhere}." if elsewhere else ""
+    return f"{what} was {here:.1f}% here" + (f", against {elsewhere}." if elsewhere else ".")
 
 
 def _reviews_and_transfers(db: PackData) -> str:
