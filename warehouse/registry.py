@@ -341,7 +341,7 @@ REGISTRY: tuple[KPI, ...] = (
             _core(lambda c: kpis.requests_records(c.requests)), kpis.REQUESTS,
             "requests_received", "request", (*_REQUEST, "year", "received", "outcome",
                                              "decided", "in_time"), "request"),
-        reconciled=_picked(("requests_received", "requests_received"))),
+        pack="requests", reconciled=_picked(("requests_received", "requests_received"))),
     KPI("ehcp_placement_mix", "ehcp-placement-mix", ("year", "placement_group"),
         ("core.ehc_plans", "core.ehc_placements"), kpis.ehcp_placement_mix,
         _sen2(lambda i, c: kpis.ehcp_placement_mix(c.plans, c.placements, c.export, c.source,
@@ -385,7 +385,7 @@ REGISTRY: tuple[KPI, ...] = (
         explained=Explanation(
             _core(lambda c: kpis.ceased_records(c.plans)), kpis.CEASED, "plans", "plan",
             (*_PLAN, "start_date", "cease_date", "cease_reason"), "plan"),
-        reconciled=_ceased_total),
+        pack="requests", reconciled=_ceased_total),
     KPI("sen_prevalence", "sen-prevalence", ("census_date", "scope", "scope_id"),
         ("stage.census", "stage.establishments"), kpis.sen_prevalence,
         lambda i: None if i.census is None else kpis.sen_prevalence(
@@ -552,7 +552,7 @@ REGISTRY: tuple[KPI, ...] = (
         explained=Explanation(
             _core(lambda c: duty_kpis.source_records(c.requests)), duty_kpis.BY_SOURCE,
             "requests", "request", (*_REQUEST, "year", "received", "request_source"),
-            "request")),
+            "request"), pack="requests"),
     KPI("ehcp_ceased_by_duration", "ehcp-ceased-by-duration",
         ("year", "years_held_band", "cease_reason"), ("core.ehc_plans",),
         duty_kpis.ehcp_ceased_by_duration,
@@ -563,7 +563,7 @@ REGISTRY: tuple[KPI, ...] = (
         explained=Explanation(
             _core(lambda c: duty_kpis.duration_records(c.plans)), duty_kpis.BY_DURATION,
             "plans", "plan", (*_PLAN, "year", "start_date", "cease_date", "years_held_band",
-                              "cease_reason"), "plan")),
+                              "cease_reason"), "plan"), pack="requests"),
     # Built whenever a census is loaded, empty without a Blade census's attendance tables
     # (the flat layout has none), so the pack can say so.
     KPI("sen_attendance", "sen-attendance", ("academic_year", "term", "sen_status"),

@@ -19,6 +19,7 @@ from warehouse.pack.appendix import definitions_appendix
 from warehouse.pack.inclusion import inclusion_section
 from warehouse.pack.pdf import print_pdf
 from warehouse.pack.readiness import readiness_section
+from warehouse.pack.requests import requests_section
 from warehouse.pack.sections import (
     PackData,
     Section,
@@ -66,7 +67,8 @@ def _published_as_of(con: duckdb.DuckDBPyConnection) -> dt.date | None:
 # The sections by the name the KPI registry gives them (warehouse/registry.py: KPI.pack), in
 # the order the pack shows them (the registry's is the order tables are built in).
 SECTIONS = {"caseload": caseload_section, "timeliness": timeliness_section,
-            "duties": duties_section, "placement": placement_section, "need": need_section,
+            "duties": duties_section, "requests": requests_section,
+            "placement": placement_section, "need": need_section,
             "prevalence": prevalence_section, "inclusion": inclusion_section,
             "finance": finance_section,
             "recovery": recovery_section, "places": places_section,
