@@ -280,3 +280,58 @@ def write_census_blade(folder: Path, rows: list[str] | None = None, *, day: str 
                      infer_schema_length=None).write_csv(path)
         paths[table] = path
     return paths
+
+
+# The statutory duties' fields of a v1.3 export of plans A-F, and two requests with no plan:
+# G, refused on 1 Apr 2024 and taken to mediation and a tribunal; H, assessed and decided on
+# 1 May 2024 not to issue a plan (90 days after the request: within 16 weeks), appealed.
+DUTY_REQUESTS = {"G": ("2024-03-01", "2024-04-01", "N"), "H": ("2024-02-01", "2024-02-20", "A")}
+# request source, by plan (D is a transfer in, so its request counts nowhere; F none recorded)
+REQUEST_SOURCES = {"A": "1", "B": "2", "C": "2", "D": "3", "E": "4", "F": "", "G": "1",
+                   "H": "5"}
+# personal budget (pb, oa, dp) of the named plans that have one
+BUDGETS = {"A": ("1", "1", ""), "B": ("1", "1", "1"), "E": ("1", "0", "1")}
+
+
+def write_sen2_duties(folder: Path) -> list[Path]:
+    """handmade's export as SEN2 v1.3 writes it, with the fields of the statutory duties'
+    tables filled (their hand-worked values: tests/test_flow_handmade_duties.py): request
+    sources, C's request mediation, B's (the v1.3 writer's) and H's assessment tribunal,
+    E's tribunal on its plan, personal budgets, F placed in elective home education (no URN)
+    from the start, and the requests G and H."""
+    paths = {p.name.rsplit("_", 1)[1].removesuffix(".csv"): p
+             for p in write_sen2(folder, version="1.3")}
+    ids = {plan: i for i, (plan, *_) in enumerate(PLANS, 1)} | {"G": 7, "H": 8}
+
+    def edit(module: str, changes: dict[str, dict[str, str]], extra: list[dict] = ()) -> None:
+        frame = pl.read_csv(paths[module], infer_schema=False)
+        key = f"{module}tableid"
+        for plan, cells in changes.items():
+            hit = pl.col(key) == str(ids[plan])
+            frame = frame.with_columns(pl.when(hit).then(pl.lit(v)).otherwise(pl.col(c))
+                                       .alias(c) for c, v in cells.items())
+        template = frame.row(0, named=True)
+        rows = [{**template, **row} for row in extra]
+        pl.concat([frame, pl.DataFrame(rows, schema=frame.schema)]).write_csv(paths[module])
+
+    new = {"G": 7, "H": 8}
+    edit("person", {}, [{"persontableid": str(i), "NativeId": f"NPER{i:04d}",
+                         "surname": f"Surname{i}", "upn": upn("865", "2001", 15, i)}
+                        for i in new.values()])
+    edit("requests", {p: {"requestsource": s} for p, s in REQUEST_SOURCES.items()
+                      if p in ids and ids[p] <= 6} | {"C": {"requestsource": "2",
+                                                            "requestmediation": "1"}},
+         [{"requeststableid": str(i), "persontableid": str(i), "NativeId": f"NREQ{i:04d}",
+           "receiveddate": blade(DUTY_REQUESTS[p][0]),
+           "requestoutcomedate": blade(DUTY_REQUESTS[p][1]),
+           "requestoutcome": DUTY_REQUESTS[p][2], "requestsource": REQUEST_SOURCES[p],
+           "requestmediation": "1" if p == "G" else "0",
+           "requesttribunal": "1" if p == "G" else "0"} for p, i in new.items()])
+    edit("assessment", {"E": {"othertribunal": "1"}},
+         [{"assessmenttableid": "8", "requeststableid": "8", "NativeId": "NASS0008",
+           "assessmentoutcome": "N", "assessmentoutcomedate": blade("2024-05-01"),
+           "week20": "0", "assessmenttribunal": "1"}])
+    edit("namedplan", {p: {"pb": pb, "oa": oa, "dp": dp} for p, (pb, oa, dp) in BUDGETS.items()})
+    for module in ("plandetail", "placementdetail"):
+        edit(module, {"F": {"urn": "", "sensetting": "EHE"}})
+    return list(paths.values())
