@@ -32,6 +32,7 @@ import polars as pl
 KIND_COLUMNS = ("appeals_registered", "appealable_decisions", "appeal_rate_pct")
 _CODE = re.compile(r"^\d{3}$")
 _YEAR = re.compile(r"^(19|20)\d{2}$")
+HEAD_LINES = 40  # the title, sources, years and header come within the first dozen
 _NATIONAL = ("england", "england total", "total", "total england")
 EES_COLUMNS = ("time_period", "time_identifier", "geographic_level", "country_code",
                "country_name", "region_code", "region_name", "new_la_code", "old_la_code",
@@ -56,8 +57,9 @@ def _header_at(rows: list[tuple[int, list[str]]]) -> int | None:
 
 def is_appeal_rate_table(frame: pl.DataFrame) -> bool:
     """Whether a file the reader could not take for an EES file is this table: a header row
-    with `Old LA code` and an appeal rate column, under a title naming the appeal rate."""
-    rows = _cells(frame)
+    with `Old LA code` and an appeal rate column, under a title naming the appeal rate.
+    Only the opening lines are looked at: any other file a folder holds may be large."""
+    rows = _cells(frame.head(HEAD_LINES))
     at = _header_at(rows)
     if at is None:
         return False
