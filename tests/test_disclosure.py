@@ -63,7 +63,8 @@ def test_every_declared_relation_holds_exactly_on_the_true_kpi_tables(sample):
     names = {name for _, _, name in system.equations}
     assert {"requests funnel", "schools to phase ehcp", "phases to LA pupils",
             "placement groups", "reconciliation ceased_plans",
-            "pack: place sufficiency totals"} <= names
+            "pack: place sufficiency totals", "ehcp_personal_budgets_caseload caseload",
+            "caseload with a budget", "caseload budgets organised_arrangements"} <= names
 
 
 def test_todays_suppression_gives_withdrawn_requests_back_by_the_funnel(sample):
