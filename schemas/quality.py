@@ -361,6 +361,24 @@ def ehcp_personal_budgets(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run:
     return [s]
 
 
+def ehcp_personal_budgets_caseload(t: pl.DataFrame, tables: dict[str, pl.DataFrame],
+                                   run: Checking) -> list[Suite]:
+    s = Suite("ehcp_personal_budgets_caseload", t.with_columns(
+        (pl.col("caseload") - pl.col("plans_with_pb")).alias("caseload_not_pb"),
+        (pl.col("plans_with_pb") - pl.col("organised_arrangements")).alias("pb_not_oa"),
+        (pl.col("plans_with_pb") - pl.col("direct_payments")).alias("pb_not_dp")))
+    _counts(s, "caseload", "plans_with_pb", "organised_arrangements", "direct_payments",
+            "caseload_not_pb", "pb_not_oa", "pb_not_dp")
+    _percents(s, "pct_of_caseload")
+    if "ehcp_caseload" in tables:
+        _agrees(s, t.select("year", pl.col("caseload").alias("value")),
+                tables["ehcp_caseload"].select("year", pl.col("caseload").alias("value")),
+                ["year"], "caseload_difference", "the caseload agrees with kpi.ehcp_caseload")
+    else:
+        _years(s)
+    return [s]
+
+
 def ehcp_requests_by_source(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
                             ) -> list[Suite]:
     s = Suite("ehcp_requests_by_source", t)

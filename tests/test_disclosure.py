@@ -63,7 +63,8 @@ def test_every_declared_relation_holds_exactly_on_the_true_kpi_tables(sample):
     names = {name for _, _, name in system.equations}
     assert {"requests funnel", "schools to phase ehcp", "phases to LA pupils",
             "placement groups", "reconciliation ceased_plans",
-            "pack: place sufficiency totals"} <= names
+            "pack: place sufficiency totals", "ehcp_personal_budgets_caseload caseload",
+            "caseload with a budget", "caseload budgets organised_arrangements"} <= names
 
 
 def test_todays_suppression_gives_withdrawn_requests_back_by_the_funnel(sample):
@@ -331,3 +332,18 @@ def test_todays_rules_leave_recoverable_cells_in_random_tables():
     leaky = sum(not disclosure.audit({"sen_prevalence": _random_tables(seed)[1]}, MODEL).passed
                 for seed in range(12))
     assert leaky >= 6
+
+
+def test_withheld_cells_are_listed_in_the_tables_column_order_whatever_the_picks_order():
+    """A row's `suppressed` names what the audit withheld in the table's column order: the
+    order the audit picked cells in follows their numbering across every table audited
+    (which another table's cells shift), and the same table must come out the same."""
+    frame = pl.DataFrame({"year": [2025, 2026], "caseload": [40, 50], "plans": [7, 9],
+                          "suppressed": [None, "pct"]})
+    model = disclosure.Model({"t": ("caseload", "plans")}, ())
+    out = [disclosure.withhold({"t": frame}, picks, model)["t"] for picks in (
+        {("t", "plans"): {0, 1}, ("t", "caseload"): {0}},
+        {("t", "caseload"): {0}, ("t", "plans"): {0, 1}})]
+    assert out[0].equals(out[1])
+    assert out[0].select("caseload", "plans", "suppressed").rows() == [
+        (None, None, "caseload,plans"), (50, None, "pct,plans")]

@@ -156,6 +156,51 @@ def test_ehcp_personal_budgets_of_new_plans():
     assert _row(out, year=2023)["pct_of_new_plans"] is None
 
 
+def test_ehcp_personal_budgets_caseload_counts_the_january_caseload():
+    plans = _plans([
+        # Ceased before January 2024: counted in 2021-2023.
+        {"start_date": D("2020-05-01"), "cease_date": D("2023-12-01"), "cease_reason": 2,
+         "personal_budget": True, "direct_payments": True},
+        # Issued the day after the 2024 census day (18 January): first counted in 2025.
+        {"start_date": D("2024-01-19"), "personal_budget": True,
+         "organised_arrangements": True},
+        # A transfer in with a budget: in the caseload, so counted (2023-2025).
+        {"start_date": D("2022-09-01"), "transfer_la": "123", "personal_budget": True,
+         "organised_arrangements": True},
+        # Organised arrangements and direct payments both (2022-2025).
+        {"start_date": D("2021-03-01"), "personal_budget": True,
+         "organised_arrangements": True, "direct_payments": True},
+        {"start_date": D("2019-06-01")},  # no budget (2020-2025)
+        # Organised arrangements recorded without a budget: in the caseload, not counted.
+        {"start_date": D("2019-06-01"), "organised_arrangements": True},
+        # Ceased on the 2024 census day: ceased by it, so counted in 2023 only.
+        {"start_date": D("2023-01-01"), "cease_date": D("2024-01-18"), "cease_reason": 2,
+         "personal_budget": True},
+    ])
+    out = duty_kpis.ehcp_personal_budgets_caseload(plans, EXPORT, "test", AS_OF)
+    assert out.columns[:7] == ["year", "census_date", "caseload", "plans_with_pb",
+                               "organised_arrangements", "direct_payments", "pct_of_caseload"]
+    assert out.filter(pl.col("year") >= 2019).select(
+        "year", "census_date", "caseload", "plans_with_pb", "organised_arrangements",
+        "direct_payments", "pct_of_caseload").rows() == [
+        (2019, D("2019-01-17"), 0, 0, 0, 0, None),
+        (2020, D("2020-01-16"), 2, 0, 0, 0, 0.0),
+        (2021, D("2021-01-21"), 3, 1, 0, 1, 33.3),
+        (2022, D("2022-01-20"), 4, 2, 1, 2, 50.0),
+        (2023, D("2023-01-19"), 6, 4, 2, 2, 66.7),
+        (2024, D("2024-01-18"), 4, 2, 2, 1, 50.0),
+        (2025, D("2025-01-16"), 5, 3, 3, 1, 60.0)]
+    assert out["year"].to_list() == list(range(2015, 2026))
+    # The caseload is kpi.ehcp_caseload's, January for January.
+    caseload = kpis.ehcp_caseload(plans, EXPORT, None, "test", AS_OF)
+    assert out["caseload"].to_list() == caseload["caseload"].to_list()
+    assert set(out["definition"]) == {"docs/kpis.md#ehcp-personal-budgets-caseload"}
+    # explain's records: a plan a January, the year's count of them its caseload.
+    records = duty_kpis.caseload_budget_records(plans, EXPORT)
+    assert records.filter(pl.col("year") == 2023)["plan_id"].sort().to_list() == [
+        0, 2, 3, 4, 5, 6]
+
+
 def test_ehcp_requests_by_source_counts_each_code_and_none_recorded():
     requests = _requests([
         {"received": D("2024-01-10"), "request_source": "1"},

@@ -655,3 +655,63 @@ def test_the_duties_section_compares_the_published_appeal_rate(home, tmp_path):
     assert (" The published SEND Tribunal appeal rate for 2025 (appeals registered with the "
             "tribunal over the DfE's count of appealable decisions) was 2.5% here, against 3.3% "
             "in England and 4.1% in the region.") in said
+
+
+def _with_budget_shares(home, tmp_path, year: int, england: float, region: float):
+    """A copy of the sample's published database as if a 2026 release had been landed:
+    kpi.benchmarks and public.benchmarks with England's and the region's share of the
+    January caseload with a personal budget for `year`."""
+    db = tmp_path / "sendboard.duckdb"
+    shutil.copy(home / "sendboard.duckdb", db)
+    con = duckdb.connect(str(db))
+    for schema in ("kpi", "public"):
+        con.execute(
+            f"INSERT INTO {schema}.benchmarks SELECT * REPLACE (? AS year, "
+            "'pct_caseload_with_pb' AS measure, CASE comparison WHEN 'england' THEN ? ELSE ? "
+            f"END AS value) FROM {schema}.benchmarks WHERE measure = 'ehcp_caseload' AND "
+            "year = 2025 AND comparison IN ('england', 'region')", [year, england, region])
+    con.close()
+    return db
+
+
+def test_the_duties_section_gives_the_caseloads_personal_budgets_against_england_and_the_region(
+        home, tmp_path):
+    db = _with_budget_shares(home, tmp_path, 2026, 6.9, 7.4)
+    con = duckdb.connect(str(db), read_only=True)
+    columns = ("SELECT caseload, plans_with_pb, organised_arrangements, direct_payments, "
+               "pct_of_caseload FROM {}.ehcp_personal_budgets_caseload WHERE year = 2026")
+    true, shown = (con.execute(columns.format(s)).fetchone() for s in ("kpi", "public"))
+    con.close()
+    # The small sample's January 2026: 6 of 159 plans have a budget (3.8%), 1 held as
+    # organised arrangements, 6 paid directly. In public.* 1 is a small number, and the
+    # disclosure audit withholds the caseload (as public.ehcp_caseload's) and the plans with
+    # a budget too, so the share.
+    assert true == (159, 6, 1, 6, 3.8)
+    assert shown == (None, None, None, 6, None)
+    html = build_pack(db, tmp_path / "pack.html", KPI_DOC).read_text()
+    duties = _section(html, "Statutory duties: timeliness, decisions and appeals")
+    assert ("In January 2026, 6 of the 159 plans (3.8%) had a personal budget: 1 held as "
+            "organised arrangements and 6 paid as direct payments (a budget can be both). "
+            "That is against 6.9% in England and 7.4% in the region.") in duties
+    public = build_pack(db, tmp_path / "public.html", KPI_DOC, public=True).read_text()
+    duties = _section(public, "Statutory duties: timeliness, decisions and appeals")
+    assert ("In January 2026, the number of plans with a personal budget is not shown "
+            "(withheld to protect small numbers). The DfE&#x27;s share that January was 6.9% "
+            "in England and 7.4% in the region.") in duties
+
+
+def test_the_personal_budgets_compare_the_latest_january_the_dfe_has_published(home,
+                                                                                tmp_path):
+    db = _with_budget_shares(home, tmp_path, 2025, 6.5, 7.0)
+    con = duckdb.connect(str(db), read_only=True)
+    pct = con.execute("SELECT pct_of_caseload FROM kpi.ehcp_personal_budgets_caseload WHERE "
+                      "year = 2025").fetchone()[0]
+    con.close()
+    html = build_pack(db, tmp_path / "pack.html", KPI_DOC).read_text()
+    assert (f"In January 2025, the latest the DfE has published, {pct:.1f}% of plans here had "
+            "a personal budget, against 6.5% in England and 7.0% in the region.") in html
+    # With no share published (the shipped 2025 release has no personal budgets file), the
+    # pack gives the LA's own figures alone.
+    plain = build_pack(home / "sendboard.duckdb", tmp_path / "plain.html", KPI_DOC).read_text()
+    assert "had a personal budget" in plain and "% in England and" not in plain.split(
+        "had a personal budget")[1].split("</p>")[0]

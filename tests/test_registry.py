@@ -24,7 +24,8 @@ def test_the_registry_has_every_published_kpi_once_in_its_build_order():
         "dsg_balance", "recovery_plan", "place_sufficiency", "forecast",
         "ehcp_timeliness_bands", "ehcp_assessment_decisions", "ehcp_disputes",
         "ehcp_annual_reviews", "ehcp_phase_transfers", "ehcp_not_in_school",
-        "ehcp_personal_budgets", "ehcp_requests_by_source", "ehcp_ceased_by_duration",
+        "ehcp_personal_budgets", "ehcp_personal_budgets_caseload", "ehcp_requests_by_source",
+        "ehcp_ceased_by_duration",
         "sen_attendance", "benchmarks", "reconciliation"]
     assert len(BY_NAME) == len(REGISTRY)
     # What an entry is computed from is built before it (the forecast is the one that

@@ -451,3 +451,75 @@ def test_2026_caseload_settings_are_benchmarked_as_shares_of_the_same_release(tm
     shipped = rows.with_columns(pl.lit(2025, pl.Int32).alias("release"))
     assert not headline_figures(shipped).filter(
         pl.col("measure_name").str.starts_with("pct_setting_")).height
+
+
+def write_personal_budgets_2026(folder: Path) -> tuple[Path, Path]:
+    """A hand-made 2026-layout personal_budgets.csv and caseload.csv (the headers of
+    ../shared/external/dfe-ehcp-2026-headers.txt): England, the South West and Wiltshire in
+    January 2025 (202425) and Wiltshire in January 2026; Wiltshire's personal budgets of
+    January 2020 too, a January this caseload.csv does not have."""
+    header, _ = headers_2026()["data/personal_budgets.csv"]
+    every = {"breakdown_topic": "All personal budgets", "breakdown": "All personal budgets"}
+
+    def january(period: str) -> dict[str, str]:
+        return {"time_period": period, "time_identifier": "Academic year"}
+
+    budgets = write_rows(folder / "personal_budgets.csv", header, [
+        {**january("202425"), **ENGLAND, **every, "personal_budget": "41000",
+         "org_arrangments": "9000", "pb_health": "1200", "pb_education": "15000",
+         "pb_social": "20000", "pb_integrated": "4800"},
+        {**january("202425"), **SOUTH_WEST, **every, "personal_budget": "5270",
+         "org_arrangments": "1100"},
+        {**january("202425"), **WILTSHIRE, **every, "personal_budget": "517",
+         "org_arrangments": "120", "pb_health": "9"},
+        {**january("202526"), **WILTSHIRE, **every, "personal_budget": "600",
+         "org_arrangments": "130"},
+        {**january("201920"), **WILTSHIRE, **every, "personal_budget": "210",
+         "org_arrangments": "40"},
+        # A breakdown row: not the headline, never a benchmark.
+        {**january("202425"), **WILTSHIRE, "breakdown_topic": "Age", "breakdown": "Aged 10",
+         "personal_budget": "50", "org_arrangments": "10"}], default="x")
+    header, _ = headers_2026()["data/caseload.csv"]
+    plans = {"breakdown_topic": "All EHC plans", "breakdown": "All EHC plans"}
+    caseload = write_rows(folder / "caseload.csv", header, [
+        {**january("202425"), **ENGLAND, **plans, "ehcplans": "640000"},
+        {**january("202425"), **SOUTH_WEST, **plans, "ehcplans": "62000"},
+        {**january("202425"), **WILTSHIRE, **plans, "ehcplans": "6383"},
+        {**january("202526"), **ENGLAND, **plans, "ehcplans": "700000"},
+        {**january("202526"), **WILTSHIRE, **plans, "ehcplans": "7100"}], default="x")
+    return budgets, caseload
+
+
+def test_2026_personal_budgets_are_benchmarked_as_shares_of_the_same_release_caseload(
+        tmp_path):
+    """personal_budgets.csv's `personal_budget` over the same release's `ehcplans`, one
+    decimal, for England, the region and the LA (`pct_caseload_with_pb`); its counts stay
+    (`plans_with_pb`, `plans_with_oa`: reconciliation compares the LA's); the budget covers
+    are not direct payments, so none is read as such."""
+    from transforms.benchmarks import benchmarks
+
+    budgets, caseload = write_personal_budgets_2026(tmp_path)
+    rows = pl.concat([tidy_file(budgets), tidy_file(caseload)], how="diagonal_relaxed")
+    assert set(rows.filter(pl.col("kind") == "ehcp_personal_budgets")["measure"]) == {
+        "personal_budget", "org_arrangments", "pb_health", "pb_education", "pb_social",
+        "pb_integrated"}
+    assert set(rows["release"]) == {2026}
+    figures = headline_figures(rows)
+    # England 41,000 / 640,000 = 6.41%; the South West 5,270 / 62,000 = 8.50%; Wiltshire
+    # 517 / 6,383 = 8.10% in January 2025 and 600 / 7,100 = 8.45% in January 2026.
+    assert figure(figures, "pct_caseload_with_pb", 2025, ENGLAND) == 6.4
+    assert figure(figures, "pct_caseload_with_pb", 2025, SOUTH_WEST) == 8.5
+    assert figure(figures, "pct_caseload_with_pb", 2025, WILTSHIRE) == 8.1
+    assert figure(figures, "pct_caseload_with_pb", 2026, WILTSHIRE) == 8.5
+    # No caseload of this release for January 2020: no share.
+    assert figure(figures, "pct_caseload_with_pb", 2020, WILTSHIRE) is None
+    assert figure(figures, "plans_with_pb", 2020, WILTSHIRE) == 210
+    assert [figure(figures, m, 2025, WILTSHIRE) for m in ("plans_with_pb", "plans_with_oa")] \
+        == [517, 120]
+    assert figure(figures, "plans_with_oa", 2025, ENGLAND) == 9000
+    assert not figures.filter(pl.col("measure").is_in(
+        ["pb_health", "pb_education", "pb_social", "pb_integrated"])).height
+    table = benchmarks(figures, "E06000054", "E12000009", [], "test", dt.date(2026, 3, 1))
+    share = table.filter(pl.col("measure") == "pct_caseload_with_pb", pl.col("year") == 2025)
+    assert share.select("comparison", "value").rows() == [
+        ("la", 8.1), ("region", 8.5), ("england", 6.4)]

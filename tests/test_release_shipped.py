@@ -122,3 +122,47 @@ def test_the_backtest_reads_a_2022_release_folder_by_its_headers(tmp_path):
     assert series.select("series", "year", "value").rows() == [
         ("caseload", 2010, 1838.0), ("caseload", 2018, 2982.0), ("caseload", 2019, 3349.0),
         ("new_plans", 2010, 164.0), ("new_plans", 2018, 553.0), ("requests", 2018, 690.0)]
+
+
+def test_a_landed_2026_release_benchmarks_and_reconciles_the_caseload_personal_budgets(
+        tmp_path):
+    """The hand-made LA with personal budgets on D (a transfer in) and F (organised
+    arrangements too), and a hand-made 2026 release's personal_budgets.csv and caseload.csv:
+    kpi.ehcp_personal_budgets_caseload counts January 2025's caseload of four (A, B, D, F)
+    with two budgets, one organised; kpi.benchmarks has the DfE's shares of the caseload;
+    kpi.reconciliation sets the LA's two counts beside the DfE's for it, where published."""
+    from tests.test_release_layouts import write_personal_budgets_2026
+
+    landing = tmp_path / "landing"
+    handmade.write_sen2(landing / "sen2", version="1.4")
+    handmade.write_census(landing / "census")
+    named = next((landing / "sen2").glob("*_namedplan.csv"))
+    plans = pl.read_csv(named, infer_schema=False)
+    plans.with_columns(  # D is table id 4, F 6
+        pl.when(pl.col("namedplantableid").is_in(["4", "6"])).then(pl.lit("1"))
+        .otherwise(pl.col("pb")).alias("pb"),
+        pl.when(pl.col("namedplantableid") == "6").then(pl.lit("1"))
+        .otherwise(pl.col("oa")).alias("oa")).write_csv(named)
+    write_personal_budgets_2026(landing / "published" / "2026")
+    con = _build(tmp_path, landing)
+    assert _rows(con, "SELECT year, caseload, plans_with_pb, organised_arrangements, "
+                      "direct_payments, pct_of_caseload FROM kpi.ehcp_personal_budgets_caseload "
+                      "WHERE year >= 2023 ORDER BY year") == [
+        (2023, 1, 1, 1, 0, 100.0), (2024, 4, 2, 1, 0, 50.0), (2025, 4, 2, 1, 0, 50.0)]
+    assert _rows(con, "SELECT comparison, value FROM kpi.benchmarks WHERE measure = "
+                      "'pct_caseload_with_pb' AND year = 2025 ORDER BY comparison") == [
+        ("england", 6.4), ("la", 8.1), ("region", 8.5)]
+    got = _rows(con, "SELECT measure, year, local_value, published_value, difference, "
+                     "flagged, note FROM kpi.reconciliation WHERE measure IN "
+                     "('plans_with_pb', 'plans_with_oa') ORDER BY measure, year")
+    # Published for January 2020, 2025 and 2026; the export's last January is 2025.
+    assert got == [
+        ("plans_with_oa", 2020, 0.0, 40.0, -40.0, True, None),
+        ("plans_with_oa", 2025, 1.0, 120.0, -119.0, True, None),
+        ("plans_with_oa", 2026, None, 130.0, None, False, "no local figure"),
+        ("plans_with_pb", 2020, 0.0, 210.0, -210.0, True, None),
+        ("plans_with_pb", 2025, 2.0, 517.0, -515.0, True, None),
+        ("plans_with_pb", 2026, None, 600.0, None, False, "no local figure")]
+    # Direct payments are not reconciled: the DfE's budget covers are not direct payments.
+    assert _rows(con, "SELECT count(*) FROM kpi.reconciliation WHERE measure LIKE "
+                      "'%direct%' OR measure LIKE 'pb_%'") == [(0,)]

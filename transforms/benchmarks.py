@@ -105,13 +105,33 @@ NOT_IN_SCHOOL_RECONCILED = {"EHE": "plans_ehe", "EOTAS": "plans_eotas",
                             "parent_arrangements": "plans_parent_arrangements"}
 # The 2026 release's placement settings (schemas.contracts.SETTINGS_2026, its caseload.csv
 # columns), read as counts (`plans_setting_<column>`) and published in kpi.benchmarks as
-# shares of the same release's caseload (`pct_setting_<column>`: setting_shares). Only from
+# shares of the same release's caseload (`pct_setting_<column>`: caseload_shares). Only from
 # the 2026 release on: the 2025 release has the columns but special academies and free
 # schools together, and kpi.benchmarks compares like with like.
 SETTING_COUNT, SETTING_SHARE = "plans_setting_", "pct_setting_"
 PUBLISHED_MEASURES |= {f"{SETTING_COUNT}{s}": (("ehcp_caseload", s, None),)
                        for s in SETTINGS_2026}
 FIRST_RELEASE = dict.fromkeys((f"{SETTING_COUNT}{s}" for s in SETTINGS_2026), 2026)
+# The 2026 release's personal_budgets.csv (kind ehcp_personal_budgets): the January caseload's
+# plans with a personal budget in place (`personal_budget`) and with organised arrangements
+# (`org_arrangments`, the DfE's spelling), headline "All personal budgets" (data guidance,
+# ../shared/external/dfe-ehcp-2026-headers.txt). Its budget covers (`pb_health`,
+# `pb_education`, `pb_social`, `pb_integrated`) say what a budget pays for, not whether it
+# is paid directly, so nothing is read as direct payments.
+PUBLISHED_MEASURES |= {
+    "plans_with_pb": (("ehcp_personal_budgets", "personal_budget", None),),
+    "plans_with_oa": (("ehcp_personal_budgets", "org_arrangments", None),)}
+# kpi.ehcp_personal_budgets_caseload's columns that kpi.reconciliation compares with the
+# DfE's count for the LA (column -> measure).
+PERSONAL_BUDGETS_RECONCILED = {"plans_with_pb": "plans_with_pb",
+                               "organised_arrangements": "plans_with_oa"}
+# Counts published in kpi.benchmarks as their share of the same release's January caseload
+# (caseload_shares): count measure -> share measure.
+CASELOAD_SHARES = {f"{SETTING_COUNT}{s}": f"{SETTING_SHARE}{s}" for s in SETTINGS_2026} | {
+    "plans_with_pb": "pct_caseload_with_pb"}
+# Of those, the counts kept as measures beside their share: reconciliation compares the
+# LA's own count with them (a settings count is reconciled as its share).
+SHARED_COUNTS_KEPT = frozenset({"plans_with_pb"})
 # SEN2 primary need codes; the DfE publishes each need's share of all plans as <code>_pc.
 NEEDS = ("ASD", "HI", "MLD", "MSI", "OTH", "PD", "PMLD", "SEMH", "SLCN", "SLD", "SPLD", "VI")
 PUBLISHED_MEASURES |= {f"pct_need_{n.lower()}": (("ehcp_needs_all_plans", f"{n.lower()}_pc",
@@ -207,31 +227,33 @@ def headline_figures(published: pl.DataFrame) -> pl.DataFrame:
         descending=[True, True, False, False, False], nulls_last=True, maintain_order=True)
     figures = ranked.unique(["measure_name", "year", "geographic_level", "_geography"],
                             keep="first", maintain_order=True)
-    return setting_shares(figures).drop("_geography", "_has_value", "part", "rank", "parts",
+    return caseload_shares(figures).drop("_geography", "_has_value", "part", "rank", "parts",
                                         "first_release")
 
 
-def setting_shares(figures: pl.DataFrame) -> pl.DataFrame:
-    """The 2026 settings' counts (`plans_setting_*`) as shares of the caseload the same
-    release publishes for that year and geography (`ehcplans`), rounded as the DfE rounds
-    its `_pc` columns; the counts themselves are not benchmarks (a county's count against
-    England's says nothing)."""
-    counts = pl.col("measure_name").str.starts_with(SETTING_COUNT)
-    settings = figures.filter(counts)
-    if settings.height == 0:
+def caseload_shares(figures: pl.DataFrame) -> pl.DataFrame:
+    """The counts of CASELOAD_SHARES (the 2026 settings, plans with a personal budget) as
+    shares of the caseload the same release publishes for that year and geography
+    (`ehcplans`), rounded as the DfE rounds its `_pc` columns. A count is no benchmark of its
+    own (a county's count against England's says nothing), so only those reconciliation
+    compares (SHARED_COUNTS_KEPT) stay beside their share."""
+    counted = pl.col("measure_name").is_in(list(CASELOAD_SHARES))
+    counts = figures.filter(counted)
+    if counts.height == 0:
         return figures
     keys = ["release", "year", "geographic_level", "_geography"]
     # The caseload figure of the same release (the newest release wins both, so it is there
     # unless a release withheld one and not the other: then no share).
     caseload = figures.filter(pl.col("measure_name") == "ehcp_caseload",
                               pl.col("measure") == "ehcplans")
-    denominators = settings.select(keys).unique().join(
+    denominators = counts.select(keys).unique().join(
         caseload.select(*keys, pl.col("value").alias("_caseload")), on=keys, how="left")
-    shares = settings.join(denominators, on=keys, how="left").with_columns(
-        pl.col("measure_name").str.replace(SETTING_COUNT, SETTING_SHARE, literal=True),
+    shares = counts.join(denominators, on=keys, how="left").with_columns(
+        pl.col("measure_name").replace_strict(CASELOAD_SHARES),
         pl.when(pl.col("_caseload") > 0).then((100 * pl.col("value") / pl.col("_caseload"))
                                               .round(1)).alias("value")).drop("_caseload")
-    return pl.concat([figures.filter(~counts), shares.select(figures.columns)])
+    kept = figures.filter(~counted | pl.col("measure_name").is_in(list(SHARED_COUNTS_KEPT)))
+    return pl.concat([kept, shares.select(figures.columns)])
 
 
 def benchmarks(published: pl.DataFrame, la_code: str, region_code: str | None,

@@ -813,9 +813,10 @@ def withhold(tables: dict[str, pl.DataFrame], picks: dict[tuple[str, str], set[i
     for name in {t for t, _ in picks}:
         frame = tables[name].with_row_index("__row")
         added = []
-        for (t, column), rows in picks.items():
-            if t != name:
-                continue
+        # In the table's column order, not the picks': their order follows the cells'
+        # numbering across every table audited, and the same table must list the same.
+        for column in [c for c in frame.columns if (name, c) in picks]:
+            rows = picks[(name, column)]
             hit = pl.col("__row").is_in(sorted(rows))
             frame = frame.with_columns(
                 pl.when(hit).then(None).otherwise(pl.col(column)).alias(column),

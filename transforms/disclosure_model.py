@@ -13,7 +13,11 @@ from __future__ import annotations
 import polars as pl
 
 from transforms import suppression
-from transforms.benchmarks import DISPUTES_RECONCILED, NOT_IN_SCHOOL_RECONCILED
+from transforms.benchmarks import (
+    DISPUTES_RECONCILED,
+    NOT_IN_SCHOOL_RECONCILED,
+    PERSONAL_BUDGETS_RECONCILED,
+)
 from transforms.disclosure import Attribute, Derived, Model, Ref, Relation
 
 YEAR = {"year": "year"}
@@ -66,7 +70,7 @@ RELATIONS: tuple[Relation, ...] = (
     *(_same(f"{t} caseload", Ref(t, ("caseload",), YEAR),
             Ref("ehcp_caseload", ("caseload",), YEAR))
       for t in ("ehcp_placement_mix", "ehcp_need_mix", "ehcp_not_in_school",
-                "ehcp_placement_detail")),
+                "ehcp_placement_detail", "ehcp_personal_budgets_caseload")),
     # The 2026 settings add up to today's groups, whose plans they repeat as group_plans.
     Relation("placement settings", Ref("ehcp_placement_detail", ("plans",), _GROUP),
              Ref("ehcp_placement_mix", ("plans",), _GROUP)),
@@ -105,6 +109,11 @@ RELATIONS: tuple[Relation, ...] = (
       for c in ("organised_arrangements", "direct_payments")),
     _row_sum("ehcp_personal_budgets", "plans with a budget", ("plans_with_pb",), "new_plans",
              "<="),
+    # The January caseload's personal budgets.
+    *(_row_sum("ehcp_personal_budgets_caseload", f"caseload budgets {c}", (c,),
+               "plans_with_pb", "<=") for c in ("organised_arrangements", "direct_payments")),
+    _row_sum("ehcp_personal_budgets_caseload", "caseload with a budget", ("plans_with_pb",),
+             "caseload", "<="),
     # Ceased plans: by reason, and by reason and how long they were held.
     Relation("ceased by duration",
              Ref("ehcp_ceased_by_duration", ("plans",),
@@ -151,6 +160,8 @@ RELATIONS: tuple[Relation, ...] = (
     *(_reconciled(measure, Ref("ehcp_not_in_school", ("plans",), YEAR,
                                pl.col("setting") == setting))
       for setting, measure in NOT_IN_SCHOOL_RECONCILED.items()),
+    *(_reconciled(measure, Ref("ehcp_personal_budgets_caseload", (c,), YEAR))
+      for c, measure in PERSONAL_BUDGETS_RECONCILED.items()),
     # (A census of several LAs has a row for each: they add up.)
     Relation("reconciliation census_ehcp_pupils",
              Ref("reconciliation", ("local_value",), YEAR,

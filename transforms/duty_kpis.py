@@ -1,6 +1,7 @@
 """KPI tables of the LA's statutory duties and of how plans are held: timeliness bands,
-decisions not to issue and open assessments, disputes, personal budgets, where requests come
-from, plans ceased by how long they were held (docs/kpis.md defines each).
+decisions not to issue and open assessments, disputes, personal budgets (of new plans and of
+the January caseload), where requests come from, plans ceased by how long they were held
+(docs/kpis.md defines each).
 
 Pure functions of the core tables (transforms/sen2.py core_plans and core_requests), stamped
 like transforms/kpis.py's.
@@ -17,6 +18,7 @@ from transforms.kpis import (
     TIMELINESS_DAYS,
     _pct,
     _stamp,
+    caseload_records,
     complete_years,
     januaries,
     open_on,
@@ -225,11 +227,14 @@ def ehcp_disputes(requests: pl.DataFrame, plans: pl.DataFrame, caseload: pl.Data
                   "ehcp-disputes", source, as_of)
 
 
-PERSONAL_BUDGETS = {
-    "new_plans": ALL, "plans_with_pb": Count(pl.col("personal_budget")),
+# A plan's budget counts only with `pb`: organised arrangements or direct payments recorded
+# without one are not a budget.
+BUDGETS = {
+    "plans_with_pb": Count(pl.col("personal_budget")),
     "organised_arrangements": Count(pl.col("personal_budget")
                                     & pl.col("organised_arrangements")),
     "direct_payments": Count(pl.col("personal_budget") & pl.col("direct_payments"))}
+PERSONAL_BUDGETS = {"new_plans": ALL, **BUDGETS}
 
 
 def personal_budget_records(plans: pl.DataFrame) -> pl.DataFrame:
@@ -249,6 +254,34 @@ def ehcp_personal_budgets(plans: pl.DataFrame, export_date: dt.date, source: str
     return _stamp(out.select("year", "plans_with_pb", "organised_arrangements",
                              "direct_payments", "pct_of_new_plans", "new_plans"),
                   "ehcp-personal-budgets", source, as_of)
+
+
+CASELOAD_BUDGETS = {"caseload": ALL, **BUDGETS}
+
+
+def caseload_budget_records(plans: pl.DataFrame, export_date: dt.date) -> pl.DataFrame:
+    """kpi.ehcp_personal_budgets_caseload's records: kpi.ehcp_caseload's (a row for every
+    plan and January census day it is active on, transfers in included), with the plan's
+    budget flags."""
+    return caseload_records(plans, export_date)
+
+
+def ehcp_personal_budgets_caseload(plans: pl.DataFrame, export_date: dt.date, source: str,
+                                   as_of: dt.date) -> pl.DataFrame:
+    """The January caseload (plans active on each census day, as kpi.ehcp_caseload) with a
+    personal budget, and of those with organised arrangements and with direct payments: the
+    DfE's `personal_budgets.csv` count. SEN2 holds each plan's budget as at the export, so
+    an earlier January reads the flags the plan has now (or had when it ceased)."""
+    counts = list(CASELOAD_BUDGETS)
+    agg = caseload_budget_records(plans.select(
+        "start_date", "cease_date", "personal_budget", "organised_arrangements",
+        "direct_payments"), export_date).group_by("year").agg(counted(CASELOAD_BUDGETS))
+    out = (januaries(export_date).join(agg, on="year", how="left")
+           .with_columns(pl.col(counts).fill_null(0)).sort("year")
+           .with_columns(_pct("plans_with_pb", "caseload").alias("pct_of_caseload")))
+    return _stamp(out.select("year", "census_date", "caseload", "plans_with_pb",
+                             "organised_arrangements", "direct_payments", "pct_of_caseload"),
+                  "ehcp-personal-budgets-caseload", source, as_of)
 
 
 # SEN2 `requestsource` ("Source of request for an EHC needs assessment", v1.3; mandatory in

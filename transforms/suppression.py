@@ -216,6 +216,11 @@ POLICIES: dict[str, Policy] = {
     "ehcp_personal_budgets": Policy(
         ("plans_with_pb", "organised_arrangements", "direct_payments", "new_plans"),
         {"pct_of_new_plans": ("plans_with_pb", "new_plans")}),
+    # The caseload is kpi.ehcp_caseload's, withheld alike (and shown wherever that table
+    # shows it: warehouse/build.py CASELOAD_COPIES).
+    "ehcp_personal_budgets_caseload": Policy(
+        ("caseload", "plans_with_pb", "organised_arrangements", "direct_payments"),
+        {"pct_of_caseload": ("plans_with_pb", "caseload")}),
     "ehcp_requests_by_source": Policy(
         ("requests", "requests_received"), {"pct": ("requests", "requests_received")},
         groups=((("year",), "requests", ALL, ("column", "requests_received")),)),

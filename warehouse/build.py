@@ -260,7 +260,8 @@ def public_tables(out: dict[str, pl.DataFrame], limit: int) -> dict[str, pl.Data
 
 # Tables that repeat the January caseload of public.ehcp_caseload in every row.
 CASELOAD_COPIES = ("public.ehcp_placement_mix", "public.ehcp_need_mix",
-                   "public.ehcp_not_in_school", "public.ehcp_placement_detail")
+                   "public.ehcp_not_in_school", "public.ehcp_placement_detail",
+                   "public.ehcp_personal_budgets_caseload")
 
 
 def _copies_shown(public: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:

@@ -31,6 +31,7 @@ from transforms import (
 from transforms.benchmarks import (
     DISPUTES_RECONCILED,
     NOT_IN_SCHOOL_RECONCILED,
+    PERSONAL_BUDGETS_RECONCILED,
     benchmarks,
     reconciliation,
 )
@@ -543,6 +544,20 @@ REGISTRY: tuple[KPI, ...] = (
             duty_kpis.PERSONAL_BUDGETS, "plans_with_pb", "plan",
             (*_PLAN, "year", "start_date", "personal_budget", "organised_arrangements",
              "direct_payments"), "plan")),
+    KPI("ehcp_personal_budgets_caseload", "ehcp-personal-budgets-caseload", ("year",),
+        ("core.ehc_plans",), duty_kpis.ehcp_personal_budgets_caseload,
+        _sen2(lambda i, c: duty_kpis.ehcp_personal_budgets_caseload(c.plans, c.export,
+                                                                    c.source, i.as_of)),
+        suppression.POLICIES["ehcp_personal_budgets_caseload"],
+        quality.ehcp_personal_budgets_caseload,
+        "tests/test_duty_kpis.py::test_ehcp_personal_budgets_caseload",
+        explained=Explanation(
+            _core(lambda c: duty_kpis.caseload_budget_records(c.plans, c.export)),
+            duty_kpis.CASELOAD_BUDGETS, "plans_with_pb", "plan",
+            (*_PLAN, "census_date", "start_date", "cease_date", "transfer_la",
+             "personal_budget", "organised_arrangements", "direct_payments"), "plan"),
+        pack="duties", reconciled=_picked(*PERSONAL_BUDGETS_RECONCILED.items()),
+        reconciled_where_published=True),
     KPI("ehcp_requests_by_source", "ehcp-requests-by-source", ("year", "request_source"),
         ("core.ehc_requests",), duty_kpis.ehcp_requests_by_source,
         _sen2(lambda i, c: duty_kpis.ehcp_requests_by_source(c.requests, c.export, c.source,

@@ -197,7 +197,7 @@ def duties_section(db: PackData) -> Section:
                  f"{last[9]:.2f}% of appealable decisions." if last[9] is not None else
                  f" {_cell(last[8])} requests went to the SEND tribunal.")
     text += _appeal_rate_compared(db)
-    text += _reviews_and_transfers(db)
+    text += _reviews_and_transfers(db) + _personal_budgets(db)
     chart = bars("Time from request to plan issued",
                  "Stacked bars: the share of each year's new plans issued within 20 weeks, "
                  "within a year and after more than a year (exception cases included).",
@@ -289,6 +289,52 @@ def _reviews_and_transfers(db: PackData) -> str:
                          f"with a plan ({_cell(pct)}%) were not in a school or college "
                          "(EOTAS, home education, NEET or awaiting provision).")
     return text
+
+
+def _personal_budgets(db: PackData) -> str:
+    """The duties' sentences on the January caseload's personal budgets, and the share
+    against England's and the region's (kpi.benchmarks' pct_caseload_with_pb: a landed 2026
+    release or later) for the latest January the DfE has published; a count withheld in the
+    public pack is not printed."""
+    if not db.has("ehcp_personal_budgets_caseload"):
+        return ""
+    rows = {r[0]: r[1:] for r in db.rows(
+        "SELECT year, caseload, plans_with_pb, organised_arrangements, direct_payments, "
+        "pct_of_caseload FROM S.ehcp_personal_budgets_caseload WHERE caseload > 0 OR "
+        "caseload IS NULL")}  # (withheld in public.*)
+    if not rows:
+        return ""
+    year = max(rows)
+    caseload, with_pb, oa, dp, pct = rows[year]
+    if with_pb is None:
+        text = (f" In January {year}, the number of plans with a personal budget is not "
+                "shown (withheld to protect small numbers).")
+    else:
+        text = (f" In January {year}, {_cell(with_pb)}"
+                + (f" of the {_cell(caseload)}" if caseload is not None else "") + " plans "
+                + (f"({_cell(pct)}%) " if pct is not None else "") + "had a personal budget"
+                + (f": {_cell(oa)} held as organised arrangements and {_cell(dp)} paid as "
+                   "direct payments (a budget can be both)" if oa is not None and dp is not None
+                   else "") + ".")
+    published = {(y, c): v for y, c, v in db.rows(
+        "SELECT year, comparison, value FROM S.benchmarks WHERE measure = "
+        "'pct_caseload_with_pb' AND comparison IN ('england', 'region') AND value IS NOT "
+        "NULL")} if db.has("benchmarks") else {}
+    years = sorted(y for y, c in published if c == "england" and y in rows)
+    if not years:
+        return text
+    y = years[-1]
+    elsewhere = f"{_cell(published[(y, 'england')])}% in England" + (
+        f" and {_cell(published[(y, 'region')])}% in the region"
+        if (y, "region") in published else "")
+    here = rows[y][4]
+    if y == year:
+        return text + (f" The DfE's share that January was {elsewhere}." if here is None
+                       else f" That is against {elsewhere}.")
+    return text + (f" In January {y}, the latest the DfE has published, "
+                   + (f"{_cell(here)}% of plans here had a personal budget, against "
+                      if here is not None else "the share with a personal budget was ")
+                   + f"{elsewhere}.")
 
 
 def _england(db: PackData, measures: list[str]) -> dict[tuple[int, str], float]:
