@@ -87,6 +87,15 @@ def test_personal_budgets_of_new_plans(published):
         (2022, 0, 0, 0, 0.0, 1), (2023, 1, 1, 0, 50.0, 2), (2024, 2, 1, 2, 100.0, 2)]
 
 
+def test_personal_budgets_of_the_january_caseload(published):
+    """January 2023: F alone, no budget; January 2024 and 2025: A (pb, oa) and B (pb, oa, dp)
+    of A, B, D and F (C ceased on census day, E not yet issued, then ceased)."""
+    assert rows(published, "SELECT year, caseload, plans_with_pb, organised_arrangements, "
+                           "direct_payments, pct_of_caseload FROM "
+                           "kpi.ehcp_personal_budgets_caseload WHERE year >= 2023") == [
+        (2023, 1, 0, 0, 0, 0.0), (2024, 4, 2, 2, 1, 50.0), (2025, 4, 2, 2, 1, 50.0)]
+
+
 def test_not_in_school_and_ceased_by_duration(published):
     """F is in elective home education (no URN) from its start: 1 of 1 plan in January
     2023, 1 of 4 in 2024 and 2025; A, B and D are at a school GIAS was not loaded for, so
