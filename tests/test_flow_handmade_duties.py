@@ -1,6 +1,8 @@
 """The nightly flow on the hand-made export written as SEN2 v1.3 with the statutory duties'
-fields filled (tests/handmade.py `write_sen2_duties`): every value below worked out by hand
-from the plans table in tests/handmade.py and the additions there.
+fields filled (tests/handmade.py `write_sen2_duties`) and the hand-made census as a Blade
+export with attendance (tests/test_attendance_kpis.py `write_export`): every value below
+worked out by hand from the plans table in tests/handmade.py and the additions there, and
+the sessions and exclusions in tests/test_attendance_kpis.py.
 
 Requests received (D is a transfer in: counted nowhere): 2021 F, 2022 A, 2023 B and C,
 2024 E, G and H. G was refused; H was assessed and not issued.
@@ -13,6 +15,7 @@ import pytest
 
 from flows.nightly import nightly
 from tests import handmade
+from tests.test_attendance_kpis import write_export
 from tests.test_flow_handmade import rows
 
 
@@ -20,7 +23,8 @@ from tests.test_flow_handmade import rows
 def published(tmp_path_factory, prefect_harness):
     home = tmp_path_factory.mktemp("duties")
     handmade.write_sen2_duties(home / "landing" / "sen2")
-    handmade.write_census(home / "landing" / "census")
+    # The census as a COLLECT Blade export with its attendance and exclusions tables.
+    write_export(home / "landing" / "census")
     assert nightly(home=str(home), landing=str(home / "landing")).status == "published"
     con = duckdb.connect(str(home / "sendboard.duckdb"), read_only=True)
     yield con
@@ -107,3 +111,19 @@ def test_not_in_school_and_ceased_by_duration(published):
     assert rows(published, "SELECT year, years_held_band, cease_reason, plans FROM "
                            "kpi.ehcp_ceased_by_duration WHERE plans > 0") == [
         (2024, "under_1", 2, 2)]
+
+
+def test_sen_attendance_through_the_nightly_flow(published):
+    """The autumn 2023/24 term of the hand-made Blade export, as
+    tests/test_attendance_kpis.py works it out (enrolments, pupils, possible and missed
+    sessions, absence rate, persistent absentees and their share; suspensions, pupils
+    suspended, permanent exclusions)."""
+    assert rows(published, "SELECT sen_status, enrolments, pupils, sessions_possible, "
+                           "sessions_missed, absence_rate_pct, persistent_absentees, "
+                           "persistent_absence_pct, suspensions, pupils_suspended, "
+                           "permanent_exclusions FROM kpi.sen_attendance WHERE academic_year "
+                           "= '2023/24' AND term = 'autumn' ORDER BY sen_status") == [
+        ("all", 6, 5, 700, 61, 8.7, 3, 50.0, 3, 2, 0),
+        ("ehcp", 1, 1, 140, 16, 11.4, 1, 100.0, 0, 0, 0),
+        ("no_sen", 2, 2, 240, 10, 4.2, 1, 50.0, 1, 1, 0),
+        ("sen_support", 3, 3, 320, 35, 10.9, 1, 33.3, 2, 1, 0)]
