@@ -279,16 +279,28 @@ def _copies_shown(public: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
             continue
         joined = frame.join(shown, on="year", how="left", maintain_order="left")
         again = pl.col("caseload").is_null() & pl.col("__caseload").is_not_null()
-        if not joined.select(again.any()).item():
-            continue
-        listed = pl.col("suppressed").fill_null("").str.split(",").list.set_difference(
-            ["caseload"]).list.join(",")
-        public[name] = joined.with_columns(
-            pl.when(again).then(pl.col("__caseload")).otherwise(pl.col("caseload"))
-            .cast(frame.schema["caseload"]).alias("caseload"),
-            pl.when(again).then(pl.when(listed != "").then(listed))
-            .otherwise(pl.col("suppressed")).alias("suppressed")).select(frame.columns)
+        restored = _shown_again(frame, joined, {"caseload": (again, pl.col("__caseload"))})
+        if restored is not None:
+            public[name] = restored
     return public
+
+
+def _shown_again(frame: pl.DataFrame, joined: pl.DataFrame,
+                 restored: dict[str, tuple[pl.Expr, pl.Expr]]) -> pl.DataFrame | None:
+    """`frame` (as `joined`, with the columns the conditions read) with each column's cells
+    set to a value where its condition holds, and the column's name taken off those rows'
+    `suppressed` list; None when no condition holds anywhere (the frame stays as it is).
+    `restored`: column -> (condition, value)."""
+    if not joined.select(pl.any_horizontal([m for m, _ in restored.values()]).any()).item():
+        return None
+    listed = pl.col("suppressed").fill_null("").str.split(",")
+    for column, (shown, _) in restored.items():
+        listed = pl.when(shown).then(listed.list.set_difference([column])).otherwise(listed)
+    names = listed.list.join(",")
+    return joined.with_columns(
+        *[pl.when(shown).then(value).otherwise(pl.col(c)).cast(frame.schema[c]).alias(c)
+          for c, (shown, value) in restored.items()],
+        pl.when(names != "").then(names).alias("suppressed")).select(frame.columns)
 
 
 def _zeros_shown(public: dict[str, pl.DataFrame], out: dict[str, pl.DataFrame]
@@ -309,16 +321,9 @@ def _zeros_shown(public: dict[str, pl.DataFrame], out: dict[str, pl.DataFrame]
         zero = out[kpi.table].select(*grain, *[(pl.col(c) == 0).alias(f"__zero_{c}")
                                                for c in counts])
         joined = frame.join(zero, on=grain, how="left", maintain_order="left")
-        again = {c: pl.col(c).is_null() & pl.col(f"__zero_{c}").fill_null(False)
-                 for c in counts}
-        if not joined.select(pl.any_horizontal(list(again.values())).any()).item():
-            continue
-        listed = pl.col("suppressed").fill_null("").str.split(",")
-        for c, shown in again.items():
-            listed = pl.when(shown).then(listed.list.set_difference([c])).otherwise(listed)
-        public[name] = joined.with_columns(
-            *[pl.when(shown).then(0).otherwise(pl.col(c)).cast(frame.schema[c]).alias(c)
-              for c, shown in again.items()],
-            pl.when(listed.list.join(",") != "").then(listed.list.join(","))
-            .alias("suppressed")).select(frame.columns)
+        restored = _shown_again(frame, joined, {
+            c: (pl.col(c).is_null() & pl.col(f"__zero_{c}").fill_null(False), pl.lit(0))
+            for c in counts})
+        if restored is not None:
+            public[name] = restored
     return public
