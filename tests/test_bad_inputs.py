@@ -331,6 +331,19 @@ def test_mixed_date_formats_load_with_a_note(con, tmp_path):
     assert months == [(6,), (6,)]  # 03/06/2015 is 3 June, never 6 March
 
 
+def test_a_file_mixing_utf8_and_windows_1252_is_rejected_whole(con, tmp_path):
+    """Lines pasted from two exports: O’Brien in Windows-1252, Zoë in UTF-8. Read as
+    Windows-1252 the UTF-8 letter would become two (Zoë as ZoÃ«), so nothing is read."""
+    rows = [r.replace("Brown", "O\x92Brien") if i == 2 else r.replace("Jones", "Zoë")
+            if i == 1 else r for i, r in enumerate(GOOD)]
+    content = csv_text(H, rows).encode("utf-8").replace(b"\xc2\x92", b"\x92")
+    o = load_one(con, tmp_path, "census", "spring 2024.csv", content)
+    assert_rejected(con, o, "spring 2024.csv mixes UTF-8 and Windows-1252 text (UTF-8 'ë' at "
+                    f"byte {content.index(b'Zo') + 2}, a byte that is not UTF-8 at byte "
+                    f"{content.index(b'O' + bytes([0x92])) + 1}): save it again as 'CSV UTF-8 "
+                    "(Comma delimited)' and land it again", CENSUS_T)
+
+
 def test_windows_1252_file_with_a_curly_apostrophe_loads(con, tmp_path):
     """A Windows-1252 export with O’Brien loads; the name itself is never staged."""
     rows = [r.replace("Brown", "O’Brien") for r in GOOD]
