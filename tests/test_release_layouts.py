@@ -399,7 +399,8 @@ def test_2026_annual_reviews_and_phase_transfers_named_for_their_year_are_benchm
     reviews = write_rows(tmp_path / "r.csv", header, [
         {**year("2025"), **WILTSHIRE, **all_plans, "total_ehc_plans": "7230",
          "review_expected_2025": "5900", "review_completed_2025": "5100",
-         "decision_4_weeks": "3300"}], default="x")
+         "decision_4_weeks": "3300", "outcome_amended": "1400", "outcome_ceased": "350",
+         "outcome_maintained": "3200", "no_outcome_recorded": "150"}], default="x")
     header, _ = headers_2026()["data/phase_transfers.csv"]
     transfers = write_rows(tmp_path / "p.csv", header, [
         {**year("2025"), **WILTSHIRE, "number_plans": "7230", "due_25": "980", "due_26": "1010",
@@ -409,6 +410,9 @@ def test_2026_annual_reviews_and_phase_transfers_named_for_their_year_are_benchm
     assert figure(figures, "reviews_due", 2025, WILTSHIRE) == 5900
     assert figure(figures, "reviews_held", 2025, WILTSHIRE) == 5100
     assert figure(figures, "reviews_decided_within_4_weeks", 2025, WILTSHIRE) == 3300
+    # The decisions of the reviews completed: 1,400 + 350 + 3,200 + 150 = the 5,100 held.
+    assert [figure(figures, f"reviews_{o}", 2025, WILTSHIRE) for o in (
+        "amended", "ceased", "maintained", "no_outcome")] == [1400, 350, 3200, 150]
     assert figure(figures, "transfers_due", 2025, WILTSHIRE) == 980
     assert figure(figures, "transfers_due", 2026, WILTSHIRE) is None
 

@@ -65,6 +65,12 @@ PUBLISHED_MEASURES: dict[str, tuple[Part, ...]] = {
     "reviews_due": (("ehcp_annual_reviews", "review_expected_YEAR", None),),
     "reviews_held": (("ehcp_annual_reviews", "review_completed_YEAR", None),),
     "reviews_decided_within_4_weeks": (("ehcp_annual_reviews", "decision_4_weeks", None),),
+    # The reviews' decisions (kpi.ehcp_annual_reviews' amended, ceased, maintained and
+    # no_outcome: SEN2 `reviewoutcome`, as the DfE's columns count the reviews completed).
+    "reviews_amended": (("ehcp_annual_reviews", "outcome_amended", None),),
+    "reviews_ceased": (("ehcp_annual_reviews", "outcome_ceased", None),),
+    "reviews_maintained": (("ehcp_annual_reviews", "outcome_maintained", None),),
+    "reviews_no_outcome": (("ehcp_annual_reviews", "no_outcome_recorded", None),),
     "transfers_due": (("ehcp_phase_transfers", "due_YEAR", None),),
     # Mediations and tribunals (kpi.ehcp_disputes' stages): requests subject to each (calendar
     # year of the request), and those related to the assessment decision and to the
@@ -98,6 +104,12 @@ PUBLISHED_MEASURES: dict[str, tuple[Part, ...]] = {
 # request's calendar year, as the table does; its assessment stages by the assessment's
 # year, so those are benchmarked only).
 DISPUTES_RECONCILED = {"mediations": "mediations_request", "tribunals": "tribunals_request"}
+# kpi.ehcp_annual_reviews' columns that kpi.reconciliation compares with the 2026 release's
+# annual_reviews.csv (column -> measure).
+REVIEWS_RECONCILED = {"reviews_due": "reviews_due", "reviews_held": "reviews_held",
+                      "decided_within_4_weeks": "reviews_decided_within_4_weeks",
+                      "amended": "reviews_amended", "ceased": "reviews_ceased",
+                      "maintained": "reviews_maintained", "no_outcome": "reviews_no_outcome"}
 # kpi.ehcp_not_in_school's settings that are the DfE caseload file's columns of the same
 # plans (SEN2 sensetting EHE, OLA, OPA). (Its `neet` is benchmarked but not reconciled:
 # whether it counts NIEC and NIEO too is not said.)

@@ -17,6 +17,7 @@ from transforms.benchmarks import (
     DISPUTES_RECONCILED,
     NOT_IN_SCHOOL_RECONCILED,
     PERSONAL_BUDGETS_RECONCILED,
+    REVIEWS_RECONCILED,
 )
 from transforms.disclosure import Attribute, Derived, Model, Ref, Relation
 
@@ -150,10 +151,8 @@ RELATIONS: tuple[Relation, ...] = (
     _reconciled("requests_received", Ref("ehcp_requests", ("requests_received",), YEAR)),
     _reconciled("decided_not_to_issue",
                 Ref("ehcp_assessment_decisions", ("decided_not_to_issue",), YEAR)),
-    _reconciled("reviews_due", Ref("ehcp_annual_reviews", ("reviews_due",), YEAR)),
-    _reconciled("reviews_held", Ref("ehcp_annual_reviews", ("reviews_held",), YEAR)),
-    _reconciled("reviews_decided_within_4_weeks",
-                Ref("ehcp_annual_reviews", ("decided_within_4_weeks",), YEAR)),
+    *(_reconciled(measure, Ref("ehcp_annual_reviews", (c,), YEAR))
+      for c, measure in REVIEWS_RECONCILED.items()),
     _reconciled("transfers_due", Ref("ehcp_phase_transfers", ("transfers_due",), YEAR)),
     *(_reconciled(measure, Ref("ehcp_disputes", (c,), YEAR, pl.col("stage") == "request"))
       for c, measure in DISPUTES_RECONCILED.items()),

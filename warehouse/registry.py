@@ -32,6 +32,7 @@ from transforms.benchmarks import (
     DISPUTES_RECONCILED,
     NOT_IN_SCHOOL_RECONCILED,
     PERSONAL_BUDGETS_RECONCILED,
+    REVIEWS_RECONCILED,
     benchmarks,
     reconciliation,
 )
@@ -506,8 +507,7 @@ REGISTRY: tuple[KPI, ...] = (
             _core(lambda c: duty_kpis.review_records(c.plans, c.export)), duty_kpis.REVIEWS,
             "reviews_due", "plan", (*_PLAN, "year", "start_date", "held", "review_meeting",
                                     "review_decided", "review_outcome"), "plan"), pack="duties",
-        reconciled=_picked(("reviews_due", "reviews_due"), ("reviews_held", "reviews_held"),
-                           ("decided_within_4_weeks", "reviews_decided_within_4_weeks"))),
+        reconciled=_picked(*REVIEWS_RECONCILED.items())),
     KPI("ehcp_phase_transfers", "ehcp-phase-transfers", ("year",), ("core.ehc_plans",),
         duty_kpis.ehcp_phase_transfers,
         _sen2(lambda i, c: duty_kpis.ehcp_phase_transfers(c.plans, c.export, c.source,
