@@ -8,9 +8,9 @@ each figure from the newest release that has it (transforms.benchmarks.headline_
 loading an older release after a newer one changes no newer figure.
 
 The 2025 release's national, regional and LA headline rows ship in
-warehouse/reference/dfe_ehcp_2025.parquet (regenerate with `python -m warehouse.dfe_statistics`):
-with no release landed the benchmarks and reconciliation still run, and a landed release is
-one more, newer or older, beside it.
+warehouse/reference/dfe_ehcp_2025.parquet (regenerate with
+`python -m warehouse.dfe_statistics FOLDER`): with no release landed the benchmarks and
+reconciliation still run, and a landed release is one more, newer or older, beside it.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ from warehouse.reference import REFERENCE, local_authorities
 TABLE = "stage.dfe_statistics"
 PERIOD_COLUMNS = ("release", "kind", "year")
 SHIPPED = REFERENCE / "dfe_ehcp_2025.parquet"
-SHIPPED_FROM = Path(__file__).resolve().parents[2] / "shared" / "external" / "dfe-ehcp-2025"
 LEVELS = ("National", "Regional", "Local authority")
 
 
@@ -225,7 +224,7 @@ def dfe_figures(con: duckdb.DuckDBPyConnection, shipped: Path | None = SHIPPED
     return figures.drop("file"), _describe(figures)
 
 
-def ship_release(release: Path = SHIPPED_FROM, out: Path = SHIPPED) -> pl.DataFrame:
+def ship_release(release: Path, out: Path = SHIPPED) -> pl.DataFrame:
     """Write the shipped copy of a DfE release (a folder of its data CSVs): the national,
     regional and LA headline rows (all plans; every measure) of every file, as tidy rows with
     their `release` and `sha256`, zstd Parquet. A file with a quarantined row, or files of
@@ -260,8 +259,7 @@ def ship_release(release: Path = SHIPPED_FROM, out: Path = SHIPPED) -> pl.DataFr
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m warehouse.dfe_statistics", description=(
         "Regenerate the DfE release shipped with sendboard from the release's data CSVs."))
-    p.add_argument("release", nargs="?", default=str(SHIPPED_FROM),
-                   help="folder of the release's CSVs (default: %(default)s)")
+    p.add_argument("release", help="folder of the release's data CSVs (the DfE's zip unpacked)")
     p.add_argument("--out", default=str(SHIPPED), help="Parquet to write (default: %(default)s)")
     args = p.parse_args(argv)
     shipped = ship_release(Path(args.release), Path(args.out))
