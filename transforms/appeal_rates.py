@@ -55,6 +55,14 @@ def _header_at(rows: list[tuple[int, list[str]]]) -> int | None:
                  if any(c.lower() == "old la code" for c in cells)), None)
 
 
+def opens_like_the_table(head: str) -> bool:
+    """Whether a file's opening text (its first few kB) names the appeal rate and has an
+    `Old LA code` header: enough to keep it from a release zip (warehouse/release_fetch.py),
+    which is_appeal_rate_table then checks row by row when it is loaded."""
+    text = head.lower()
+    return "appeal rate" in text and "old la code" in text
+
+
 def is_appeal_rate_table(frame: pl.DataFrame) -> bool:
     """Whether a file the reader could not take for an EES file is this table: a header row
     with `Old LA code` and an appeal rate column, under a title naming the appeal rate.

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path, PurePosixPath
 
+from transforms import appeal_rates
+
 EES_CONTENT_API = "https://content.explore-education-statistics.service.gov.uk/api"
 PUBLICATION = "education-health-and-care-plans"
 TIMEOUT_SECONDS = 60
@@ -103,8 +105,7 @@ def data_csvs(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
 def _is_appeal_rate_table(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bool:
     # Its title and header rows come within its first lines (a few hundred bytes).
     with archive.open(member) as f:
-        head = f.read(4096).decode("utf-8", errors="replace").lower()
-    return "appeal rate" in head and "old la code" in head
+        return appeal_rates.opens_like_the_table(f.read(4096).decode("utf-8", errors="replace"))
 
 
 def _unpack(zip_path: Path, url: str, target: Path) -> list[Path]:
