@@ -85,13 +85,12 @@ def _ceased(db: PackData) -> dict[int, tuple[int | None, tuple[str, int] | None]
     shown reason with its count."""
     if not db.has("ehcp_ceased"):
         return {}
-    out = {}
-    for year, total, withheld in db.rows(
-            "SELECT year, sum(plans), count(*) - count(plans) FROM S.ehcp_ceased GROUP BY year"):
-        top = db.rows("SELECT cease_reason_name, plans FROM S.ehcp_ceased WHERE year = ? AND "
-                      "plans > 0 ORDER BY plans DESC, cease_reason LIMIT 1", [year])
-        out[year] = (None if withheld else int(total), top[0] if top else None)
-    return out
+    top = {y: (reason, n) for y, reason, n in db.rows(
+        "SELECT year, cease_reason_name, plans FROM S.ehcp_ceased WHERE plans > 0 QUALIFY "
+        "row_number() OVER (PARTITION BY year ORDER BY plans DESC, cease_reason) = 1")}
+    return {year: (None if withheld else int(total), top.get(year)) for year, total, withheld
+            in db.rows("SELECT year, sum(plans), count(*) - count(plans) FROM S.ehcp_ceased "
+                       "GROUP BY year")}
 
 
 def _bands(db: PackData) -> dict[tuple[int, str], int]:
