@@ -319,8 +319,7 @@ def write_sen2_duties(folder: Path) -> list[Path]:
                          "surname": f"Surname{i}", "upn": upn("865", "2001", 15, i)}
                         for i in new.values()])
     edit("requests", {p: {"requestsource": s} for p, s in REQUEST_SOURCES.items()
-                      if p in ids and ids[p] <= 6} | {"C": {"requestsource": "2",
-                                                            "requestmediation": "1"}},
+                      if p not in new} | {"C": {"requestsource": "2", "requestmediation": "1"}},
          [{"requeststableid": str(i), "persontableid": str(i), "NativeId": f"NREQ{i:04d}",
            "receiveddate": blade(DUTY_REQUESTS[p][0]),
            "requestoutcomedate": blade(DUTY_REQUESTS[p][1]),

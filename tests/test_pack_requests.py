@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import duckdb
 
+from transforms.duty_kpis import DURATION_BANDS as BANDS
 from warehouse.pack.requests import requests_section
 from warehouse.pack.sections import PackData
-
-BANDS = ("under_1", "1_to_2", "2_to_5", "5_to_10", "10_plus")
 
 
 def published(path, withheld: bool = False):
