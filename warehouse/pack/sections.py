@@ -136,12 +136,7 @@ def _count(v: float | str | None) -> str | None:
 def timeliness_section(db: PackData) -> Section:
     local = {r[0]: r[1] for r in db.rows("SELECT year, pct_within_20_weeks_ex FROM "
                                          "S.ehcp_new_plans ORDER BY year")}
-    bench = {}
-    if db.has("benchmarks"):
-        for year, comparison, value in db.rows(
-                "SELECT year, comparison, value FROM S.benchmarks WHERE measure = "
-                "'pct_within_20_weeks_ex' AND comparison IN ('region', 'england')"):
-            bench[(year, comparison)] = value
+    bench = _comparators(db, "pct_within_20_weeks_ex", ("region", "england"))
     years = sorted(set(local) | {y for y, _ in bench})
     rows = [(y, local.get(y), bench.get((y, "region")), bench.get((y, "england")))
             for y in years]
@@ -211,16 +206,30 @@ def duties_section(db: PackData) -> Section:
                      "open over 20 weeks", "tribunal appeals", "appeal rate %"], rows))
 
 
+def _comparators(db: PackData, measure: str, comparisons: tuple[str, ...]
+                 ) -> dict[tuple[int, str], float | None]:
+    """kpi.benchmarks' figure of `measure` per (year, comparison) for the comparisons asked
+    (`la`, `england`, `region`...), withheld ones as None; empty without benchmarks."""
+    if not db.has("benchmarks"):
+        return {}
+    marks = ", ".join("?" for _ in comparisons)
+    return {(y, c): v for y, c, v in db.rows(
+        "SELECT year, comparison, value FROM S.benchmarks WHERE measure = ? AND comparison "
+        f"IN ({marks})", [measure, *comparisons])}
+
+
+def _in_england_and_region(england: float | None, region: float | None) -> str:
+    """`6.9% in England and 7.4% in the region`, a part left out where it is not published."""
+    return " and ".join(f"{_cell(v)}% in {where}" for v, where in
+                        ((england, "England"), (region, "the region")) if v is not None)
+
+
 def _timeliness_compared(db: PackData, within: dict[int, float | None],
                          region_only: bool = False) -> str:
     """The latest year the DfE has published 20-week timeliness for: this LA's share of new
     plans within 20 weeks (exceptions included, as the DfE's headline) against England's and
     the region's (`region_only`: England's is said already)."""
-    if not db.has("benchmarks"):
-        return ""
-    published = {(y, c): v for y, c, v in db.rows(
-        "SELECT year, comparison, value FROM S.benchmarks WHERE measure = "
-        "'pct_within_20_weeks' AND comparison IN ('england', 'region')")}
+    published = _comparators(db, "pct_within_20_weeks", ("england", "region"))
     years = sorted(y for y, c in published if c == "england" and y in within)
     if not years:
         return ""
@@ -242,17 +251,13 @@ def _appeal_rate_compared(db: PackData) -> str:
     """The latest year of the published SEND Tribunal appeal rate (HMCTS appeals registered
     over the DfE's appealable decisions, kpi.benchmarks `appeal_rate_pct`): this LA's
     against England's and the region's, where a release's appeal rate table is loaded."""
-    if not db.has("benchmarks"):
-        return ""
-    published = {(y, c): v for y, c, v in db.rows(
-        "SELECT year, comparison, value FROM S.benchmarks WHERE measure = 'appeal_rate_pct' "
-        "AND comparison IN ('la', 'england', 'region') AND value IS NOT NULL")}
+    published = {k: v for k, v in _comparators(db, "appeal_rate_pct", (
+        "la", "england", "region")).items() if v is not None}
     if not published:
         return ""
     y = max(year for year, _ in published)
     here, england, region = (published.get((y, c)) for c in ("la", "england", "region"))
-    elsewhere = " and ".join(f"{v:.1f}% in {where}" for v, where in
-                             ((england, "England"), (region, "the region")) if v is not None)
+    elsewhere = _in_england_and_region(england, region)
     what = (f" The published SEND Tribunal appeal rate for {y} (appeals registered with the "
             "tribunal over the DfE's count of appealable decisions)")
     if here is None:
@@ -316,17 +321,13 @@ def _personal_budgets(db: PackData) -> str:
                 + (f": {_cell(oa)} held as organised arrangements and {_cell(dp)} paid as "
                    "direct payments (a budget can be both)" if oa is not None and dp is not None
                    else "") + ".")
-    published = {(y, c): v for y, c, v in db.rows(
-        "SELECT year, comparison, value FROM S.benchmarks WHERE measure = "
-        "'pct_caseload_with_pb' AND comparison IN ('england', 'region') AND value IS NOT "
-        "NULL")} if db.has("benchmarks") else {}
+    published = {k: v for k, v in _comparators(db, "pct_caseload_with_pb", (
+        "england", "region")).items() if v is not None}
     years = sorted(y for y, c in published if c == "england" and y in rows)
     if not years:
         return text
     y = years[-1]
-    elsewhere = f"{_cell(published[(y, 'england')])}% in England" + (
-        f" and {_cell(published[(y, 'region')])}% in the region"
-        if (y, "region") in published else "")
+    elsewhere = _in_england_and_region(published[(y, "england")], published.get((y, "region")))
     here = rows[y][4]
     if y == year:
         return text + (f" The DfE's share that January was {elsewhere}." if here is None
