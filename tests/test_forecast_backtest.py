@@ -1,11 +1,13 @@
 """The rolling backtest of the demand model on the DfE's real published statistics (the 2025
 release in ../shared/external), the `sendboard backtest` command, and the next release as
-the real test: a 2026-layout file (the real 2026 headers) scoring the forecast made from the
-2025 release against January 2026."""
+the real test: the forecast made from the 2025 release scored against January 2026, on a
+2026-layout file (the real 2026 headers, figures made up for the revision rules) and on the
+DfE's own January 2026 (tests/data/ehcp-2026-caseload)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -134,3 +136,21 @@ def test_the_2026_release_scores_the_forecast_made_from_the_2025_release(tmp_pat
     assert (round(row["model"]), round(row["naive"], 1), row["model_p10"], row["model_p90"]) \
         == (7056, 7359.6, 6747.0, 7338.2)
     assert "| 2025 | 1 | 1 | 0.62 | 3.66 | 0.17 | 100.0 | 100.0 |" in capsys.readouterr().out
+
+
+REAL_2026 = Path(__file__).resolve().parent / "data" / "ehcp-2026-caseload"
+
+
+def test_the_real_2026_release_scores_the_forecast_made_from_the_2025_release(tmp_path, capsys):
+    # The DfE's own January 2026 (tests/data/ehcp-2026-caseload/README.md): published after
+    # the model's weights and spreads were chosen, so a holdout nothing was tuned on.
+    assert main(["backtest", "--release", str(REAL_2026), "--fit-until", "2025",
+                 "--json", str(tmp_path / "b.json")]) == 0
+    assert "| 2025 | 1 | 152 | 2.97 | 3.68 | 0.81 | 52.0 | 77.0 |" in capsys.readouterr().out
+    rows = {r["la"]: r for r in json.loads((tmp_path / "b.json").read_text())["per_la"]}
+    wiltshire = rows["E06000054"]
+    assert (wiltshire["year"], wiltshire["actual"], round(wiltshire["model"]),
+            round(wiltshire["naive"], 1)) == (2026, 6914.0, 7056, 7359.6)
+    # Isle of Wight's January 2026 is published as x: it is not scored, not scored as zero.
+    assert "E06000046" not in rows and len(rows) == 152
+    assert round(sum(r["actual"] for r in rows.values())) == 716838
