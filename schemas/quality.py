@@ -262,6 +262,19 @@ def forecast(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
     return [s]
 
 
+def forecast_track_record(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
+                          ) -> list[Suite]:
+    s = Suite("forecast_track_record", t.with_columns(
+        (pl.col("model_p90") - pl.col("model_p10")).alias("band_width"),
+        (pl.col("year") - pl.col("fit_until") - pl.col("horizon")).alias("year_past_horizon")))
+    s.between("horizon", 1, 3, "each forecast is one to three Januaries ahead")
+    s.between("year_past_horizon", 0, 0, "each forecast's January is its horizon after the "
+              "January it was fitted until")
+    s.between("band_width", 0, None, "each forecast's 90th percentile is not below its 10th")
+    s.between("actual", 1, None, "each forecast is scored against a published January")
+    return [s]
+
+
 def reconciliation(t: pl.DataFrame, tables: dict[str, pl.DataFrame], run: Checking
                    ) -> list[Suite]:
     caseload = t.filter((pl.col("measure") == "ehcp_caseload")

@@ -23,6 +23,7 @@ from transforms.forecast_backtest import (
     origins,
     published_series,
     summary,
+    track_record,
 )
 
 
@@ -154,3 +155,35 @@ def test_the_real_2026_release_scores_the_forecast_made_from_the_2025_release(tm
     # Isle of Wight's January 2026 is published as x: it is not scored, not scored as zero.
     assert "E06000046" not in rows and len(rows) == 152
     assert round(sum(r["actual"] for r in rows.values())) == 716838
+
+
+def test_track_record_is_the_las_backtest_beside_every_las(series, scores):
+    record = track_record(series, "E06000054")
+    assert record.select("fit_until", "horizon", "year").rows() == [
+        (2021, 1, 2022), (2021, 2, 2023), (2021, 3, 2024), (2022, 1, 2023), (2022, 2, 2024),
+        (2022, 3, 2025), (2023, 1, 2024), (2023, 2, 2025), (2024, 1, 2025)]
+    last = record.row(-1, named=True)
+    # Wiltshire's Januaries as the 2025 release publishes them: 4,760 (2023), 5,536 (2024),
+    # 6,383 (2025). Naive: 5,536 x 5,536 / 4,760 = 6,438.5, 0.87% above 6,383.
+    assert (last["actual"], last["naive"], last["ape_naive"]) == (6383.0, 6438.5, 0.87)
+    mine = scores.filter(pl.col("la") == "E06000054", pl.col("fit_until") == 2024).row(
+        0, named=True)
+    assert (last["model"], last["model_p10"], last["model_p90"]) == (
+        round(mine["model"], 1), round(mine["model_p10"], 1), round(mine["model_p90"], 1))
+    assert last["model"] == 6255.4 and last["ape_model"] == 2.0
+    # Every LA's scores for the same origin and horizon, as the backtest's table gives them.
+    assert (last["las_scored"], last["las_mdape_model"], last["las_mdape_naive"],
+            last["las_pct_in_p10_p90"]) == (147, 2.58, 3.4, 86.4)
+
+
+def test_track_record_gains_the_next_january_when_its_release_is_loaded():
+    record = track_record(published_series(RELEASE, REAL_2026), "E06000054")
+    newest = record.filter(pl.col("fit_until") == 2025).row(0, named=True)
+    assert (newest["year"], newest["actual"], newest["model"], newest["las_scored"],
+            newest["las_mdape_model"], newest["las_mdape_naive"]) == (
+        2026, 6914.0, 7055.8, 152, 2.97, 3.68)
+    assert record.height == 12  # and two more years ahead from 2024 and 2023
+
+
+def test_track_record_of_an_area_the_releases_do_not_publish_is_empty(series):
+    assert track_record(series, "E06999999").is_empty()

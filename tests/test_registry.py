@@ -26,7 +26,7 @@ def test_the_registry_has_every_published_kpi_once_in_its_build_order():
         "ehcp_annual_reviews", "ehcp_phase_transfers", "ehcp_not_in_school",
         "ehcp_personal_budgets", "ehcp_personal_budgets_caseload", "ehcp_requests_by_source",
         "ehcp_ceased_by_duration",
-        "sen_attendance", "benchmarks", "reconciliation"]
+        "sen_attendance", "benchmarks", "forecast_track_record", "reconciliation"]
     assert len(BY_NAME) == len(REGISTRY)
     # What an entry is computed from is built before it (the forecast is the one that
     # reads every KPI before it; reconciliation reads them all).
@@ -49,8 +49,10 @@ def test_an_entry_has_its_doc_section_function_and_unit_tests(kpi):
 
 @pytest.mark.parametrize("kpi", REGISTRY, ids=lambda k: k.name)
 def test_counts_of_children_are_suppressed_in_public_and_only_they(kpi):
-    """Only money, the recovery plan and the DfE's own figures are published as they are."""
-    as_is = {"hnb_outturn", "dsg_balance", "recovery_plan", "benchmarks"}
+    """Only money, the recovery plan and the DfE's own figures (and the forecast's record on
+    them) are published as they are."""
+    as_is = {"hnb_outturn", "dsg_balance", "recovery_plan", "benchmarks",
+             "forecast_track_record"}
     assert (kpi.public is None) == (kpi.name in as_is)
 
 
@@ -62,7 +64,8 @@ def test_an_entry_says_how_explain_lists_its_records_or_why_it_cannot(kpi):
     from warehouse.registry import Explanation
 
     if isinstance(kpi.explained, str):
-        assert kpi.name in {"dsg_balance", "forecast", "benchmarks", "reconciliation"}
+        assert kpi.name in {"dsg_balance", "forecast", "benchmarks", "forecast_track_record",
+                            "reconciliation"}
         assert len(kpi.explained) > 20
         return
     how = kpi.explained

@@ -94,7 +94,14 @@ def published_series(*releases: Path) -> pl.DataFrame:
     requests in 2014-2015), are left out."""
     if not releases:
         raise ValueError("published_series needs at least one release")
-    rows = pl.concat([_rows(Path(r)) for r in releases], how="diagonal_relaxed")
+    return series_of(pl.concat([_rows(Path(r)) for r in releases], how="diagonal_relaxed"))
+
+
+def series_of(rows: pl.DataFrame) -> pl.DataFrame:
+    """published_series of tidy rows of any number of releases, each with its `release`
+    (and `shipped`, when the rows hold the copy shipped with sendboard beside a landed one:
+    headline_figures prefers the landed)."""
+    rows = rows.filter(pl.col("geographic_level").is_in(LEVELS))
     names = {v: k for k, v in SERIES.items()}
     frames = []
     # Each release's headline figures on their own, so that every release's figure for a
@@ -108,6 +115,10 @@ def published_series(*releases: Path) -> pl.DataFrame:
             .otherwise(pl.col("la_name")).alias("la_name"),
             pl.col("measure_name").replace_strict(names).alias("series"), "year", "value",
             pl.lit(release, pl.Int32).alias("release")))
+    if not frames:
+        return pl.DataFrame(schema={"la": pl.Utf8, "la_name": pl.Utf8, "series": pl.Utf8,
+                                    "year": pl.Int32, "value": pl.Float64,
+                                    "release": pl.Int32})
     out = pl.concat(frames).filter(pl.col("value") > 0)
     return out.unique(["la", "series", "year", "release"], keep="first").sort(
         "series", "la", "year", pl.col("release"), descending=[False, False, False, True])
@@ -202,6 +213,36 @@ def backtest(series: pl.DataFrame, fit_until: int | list[int] | None = None,
     return out.with_columns(
         *((100 * (pl.col(k) - pl.col("actual")).abs() / pl.col("actual")).alias(f"ape_{k}")
           for k in ("model", "naive"))).sort("fit_until", "la", "year")
+
+
+TRACK_RECORD_COLUMNS = ("fit_until", "horizon", "year", "actual", "model", "model_p10",
+                        "model_p90", "naive", "ape_model", "ape_naive", "las_scored",
+                        "las_mdape_model", "las_mdape_naive", "las_pct_in_p10_p90")
+
+
+def track_record(series: pl.DataFrame, la: str, sims: int = BAND_SIMS) -> pl.DataFrame:
+    """How the demand model has done for one LA (kpi.forecast_track_record): its backtest at
+    every origin and horizon the loaded releases allow (backtest: the actual January, the
+    model's forecast and p10-p90, naive's, both absolute percentage errors), beside every
+    LA's scores for the same origin and horizon (how many LAs, the model's and naive's
+    median absolute percentage errors, the share of actuals inside the model's p10-p90).
+    Empty when the loaded releases score no forecast for the LA."""
+    if series.filter(pl.col("la") == la).is_empty():
+        return pl.DataFrame(schema={c: pl.Int32 if c in ("fit_until", "horizon", "year",
+                                                         "las_scored") else pl.Float64
+                                    for c in TRACK_RECORD_COLUMNS})
+    scores = backtest(series, sims=sims)
+    every = scores.group_by("fit_until", "horizon").agg(
+        pl.len().cast(pl.Int32).alias("las_scored"),
+        pl.col("ape_model").median().round(2).alias("las_mdape_model"),
+        pl.col("ape_naive").median().round(2).alias("las_mdape_naive"),
+        (100 * pl.col("actual").is_between("model_p10", "model_p90").mean()).round(1)
+        .alias("las_pct_in_p10_p90"))
+    return scores.filter(pl.col("la") == la).join(
+        every, on=["fit_until", "horizon"], how="left").with_columns(
+        pl.col("model", "model_p10", "model_p90", "naive").round(1),
+        pl.col("ape_model", "ape_naive").round(2)).select(TRACK_RECORD_COLUMNS).sort(
+        "fit_until", "horizon")
 
 
 def _agg(frame: pl.DataFrame) -> list[pl.Expr]:

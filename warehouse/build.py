@@ -19,6 +19,7 @@ import duckdb
 import polars as pl
 
 from transforms import kpis, suppression
+from transforms.forecast_backtest import series_of
 from transforms.placement_groups import establishment_groups
 from warehouse import disclosure_gate, store
 from warehouse.core import (
@@ -31,7 +32,7 @@ from warehouse.core import (
     optional,
     read_core,
 )
-from warehouse.dfe_statistics import dfe_figures
+from warehouse.dfe_statistics import figures_of, published_rows
 from warehouse.registry import KPI, REGISTRY, Inputs
 from warehouse.settings import Settings
 
@@ -86,7 +87,8 @@ def read_inputs(con: duckdb.DuckDBPyConnection, settings: Settings,
                          default=None) or dt.date.today()
     la_code = core.la_code if core and core.la_code else census_la_code(census)
     # The DfE release shipped with sendboard is always there; landed releases join it.
-    dfe = dfe_figures(con) if la_code else None
+    published = published_rows(con) if la_code else None
+    dfe = figures_of(published) if published is not None else None
     attendance = (optional(con, "stage.census_attendance"),
                   optional(con, "stage.census_exclusions"))
     sources = {
@@ -117,7 +119,7 @@ def read_inputs(con: duckdb.DuckDBPyConnection, settings: Settings,
                     if population is not None and la_code else population),
         population_0_25=(kpis.population_0_25(population, la_code)
                          if population is not None else None),
-        dfe=dfe,
+        dfe=dfe, dfe_series=series_of(published) if published is not None else None,
         census_sides=(census_against_sen2(census, core.plans, core.placements)
                       if dfe is not None and census is not None and core else None),
         attendance=attendance if census is not None else None,

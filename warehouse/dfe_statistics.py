@@ -202,11 +202,10 @@ def _describe(figures: pl.DataFrame) -> str:
     return "; ".join(parts)
 
 
-def dfe_figures(con: duckdb.DuckDBPyConnection, shipped: Path | None = SHIPPED
-                      ) -> tuple[pl.DataFrame, str] | None:
-    """The benchmark figures (transforms.benchmarks.headline_figures) of every release landed
-    in stage.dfe_statistics and of the shipped one, newest release first for each figure, each
-    with its `source`; and the source line naming the releases used. None without any."""
+def published_rows(con: duckdb.DuckDBPyConnection, shipped: Path | None = SHIPPED
+                   ) -> pl.DataFrame | None:
+    """The candidate rows (tidy, with `release`, `shipped` and `source`) of every release
+    landed in stage.dfe_statistics and of the shipped one; None without any."""
     frames = []
     landed = _landed(con)
     if landed is not None:
@@ -218,10 +217,22 @@ def dfe_figures(con: duckdb.DuckDBPyConnection, shipped: Path | None = SHIPPED
             pl.lit(True).alias("shipped"), pl.lit(None, pl.Utf8).alias("file"),
             pl.format("DfE EHC plans {} release (shipped with sendboard)", pl.col("release"))
             .alias("source")))
-    if not frames:
-        return None
-    figures = headline_figures(pl.concat(frames, how="diagonal_relaxed"))
+    return pl.concat(frames, how="diagonal_relaxed") if frames else None
+
+
+def figures_of(rows: pl.DataFrame) -> tuple[pl.DataFrame, str]:
+    """The benchmark figures (transforms.benchmarks.headline_figures) of published_rows,
+    newest release first for each figure, each with its `source`; and the source line naming
+    the releases used."""
+    figures = headline_figures(rows)
     return figures.drop("file"), _describe(figures)
+
+
+def dfe_figures(con: duckdb.DuckDBPyConnection, shipped: Path | None = SHIPPED
+                ) -> tuple[pl.DataFrame, str] | None:
+    """figures_of every landed release and the shipped one; None without any."""
+    rows = published_rows(con, shipped)
+    return None if rows is None else figures_of(rows)
 
 
 def ship_release(release: Path, out: Path = SHIPPED) -> pl.DataFrame:

@@ -24,6 +24,7 @@ from transforms import (
     duty_kpis,
     finance_kpis,
     forecast,
+    forecast_backtest,
     kpis,
     place_kpis,
     suppression,
@@ -61,6 +62,9 @@ class Inputs:
     population: pl.DataFrame | None  # the LA's rows
     population_0_25: pl.DataFrame | None
     dfe: tuple[pl.DataFrame, str] | None  # the DfE's headline figures, their source
+    # Every loaded release's caseload, new plans and requests, a row a release
+    # (transforms.forecast_backtest.series_of): what the forecast's backtest fits on.
+    dfe_series: pl.DataFrame | None
     census_sides: tuple[pl.DataFrame, pl.DataFrame] | None  # census EHCP pupils vs SEN2
     # stage.census_attendance and stage.census_exclusions (None: not loaded); the pair is
     # None when no census is loaded at all.
@@ -253,6 +257,17 @@ def _benchmarks(i: Inputs) -> pl.DataFrame | None:
     return benchmarks(figures, i.la_code, region_code(i.la_code),
                       statistical_neighbours(i.la_code, i.settings.statistical_neighbours),
                       source, i.as_of)
+
+
+def _track_record(i: Inputs) -> pl.DataFrame | None:
+    """The forecast's backtest for the LA, on the DfE's figures: none without them or
+    without a forecast the loaded releases can score for it."""
+    if i.dfe is None or i.dfe_series is None or not i.la_code:
+        return None
+    record = forecast_backtest.track_record(i.dfe_series, i.la_code)
+    if record.is_empty():
+        return None
+    return kpis._stamp(record, "forecast-track-record", i.dfe[1], i.as_of)
 
 
 def _forecast(i: Inputs) -> tuple[pl.DataFrame | None, list[str]]:
@@ -600,6 +615,11 @@ REGISTRY: tuple[KPI, ...] = (
         ("stage.dfe_statistics",), benchmarks, _benchmarks, None, quality.benchmarks,
         "tests/test_benchmarks.py::test_benchmarks",
         explained="the DfE's published figures for England, the region and neighbours"),
+    KPI("forecast_track_record", "forecast-track-record", ("fit_until", "horizon"),
+        ("stage.dfe_statistics",), forecast_backtest.track_record, _track_record, None,
+        quality.forecast_track_record, "tests/test_forecast_backtest.py::test_track_record",
+        explained=("the DfE's published figures for this LA and every LA, as `sendboard "
+                   "backtest` scores them"), pack="forecast"),
     KPI("reconciliation", "reconciliation", ("year", "measure"),
         ("kpi.*", "stage.dfe_statistics"), reconciliation, _reconciliation,
         suppression.reconciliation_public, quality.reconciliation,

@@ -722,6 +722,8 @@ def forecast_section(db: PackData) -> Section | None:
     if levers:
         extra.insert(0, levers[1])
         text += " " + levers[0]
+    if record := _track_record(db):
+        text += " " + record
     table = [(n, y, *value.get((n, y, "caseload"), (None,) * 3),
               millions(value.get((n, y, "hnb_spend_gbp"), (None,) * 3)[1]),
               millions(value.get((n, y, "dsg_cumulative_balance_gbp"), (None,) * 3)[1]))
@@ -732,6 +734,28 @@ def forecast_section(db: PackData) -> Section | None:
                    [*extra, '<p class="note">Markov model of plans by age, need and '
                     "placement (docs/forecast.md); scenarios and their levers in the scenarios "
                     "file.</p>"])
+
+
+def _track_record(db: PackData) -> str | None:
+    """How the model did the last time the DfE published a January for the LA: its one-year
+    forecast from the January before, scored, beside every LA's scores for that January
+    (kpi.forecast_track_record)."""
+    if not db.has("forecast_track_record"):
+        return None
+    rows = db.rows("SELECT fit_until, year, actual, model, model_p10, model_p90, ape_model, "
+                   "las_scored, las_mdape_model, las_mdape_naive, las_pct_in_p10_p90 FROM "
+                   "S.forecast_track_record WHERE horizon = 1 ORDER BY fit_until DESC LIMIT 1")
+    if not rows:
+        return None
+    fit, year, actual, model, lo, hi, ape, las, mdape, naive, inside = rows[0]
+    side = "above" if model > actual else "below"
+    return (f"How the model has done: fitted on the DfE's published figures up to January "
+            f"{fit}, it forecast {round(model):,} plans for January {year} (80% range "
+            f"{round(lo):,} to {round(hi):,}); the DfE counted {round(actual):,}, "
+            f"so the forecast was {ape:.1f}% {side} it. Across the {las} LAs tested on that "
+            f"January, its median error was {mdape:.1f}%, against {naive:.1f}% for \u201clast "
+            f"year's growth continues\u201d, and its range held the actual for {inside:.0f}% "
+            "of them (kpi.forecast_track_record; docs/forecast.md).")
 
 
 def _signed(v, pounds: bool = False) -> str:
