@@ -187,3 +187,21 @@ def test_track_record_gains_the_next_january_when_its_release_is_loaded():
 
 def test_track_record_of_an_area_the_releases_do_not_publish_is_empty(series):
     assert track_record(series, "E06999999").is_empty()
+
+
+def test_the_las_forecast_pools_towards_england_as_the_newest_loaded_release_has_it():
+    import duckdb
+
+    from warehouse.dfe_statistics import figures_of, published_rows
+    from warehouse.forecast import england_reference
+
+    figures, _ = figures_of(published_rows(duckdb.connect()))
+    shipped = england_reference(2025)
+    # The shipped release's figures, passed as the build passes them: the same rates.
+    assert england_reference(2025, figures) == shipped
+    assert (shipped.caseload, round(shipped.leave, 4)) == (638745.0, 0.0528)
+    # A landed release revising England's January 2025: the reference follows it.
+    revised = figures.with_columns(pl.when(
+        (pl.col("geographic_level") == "National") & (pl.col("measure_name") == "ehcp_caseload")
+        & (pl.col("year") == 2025)).then(640000.0).otherwise(pl.col("value")).alias("value"))
+    assert england_reference(2025, revised).caseload == 640000.0

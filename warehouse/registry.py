@@ -279,8 +279,11 @@ def _forecast(i: Inputs) -> tuple[pl.DataFrame | None, list[str]]:
         ("kpi.recovery_plan", "recovery plan register")) if table in i.out)]
     if i.population is not None:
         named.append("ONS population estimates")
+    # England's rates, which the LA's are pooled towards, from the newest release loaded
+    # (a landed one revises the shipped one's figures), as the benchmarks read them.
     return build_forecast(dict(i.out), i.ledger, ", ".join(named), i.as_of,
-                          i.settings.scenarios, population=i.population)
+                          i.settings.scenarios, population=i.population,
+                          published=i.dfe[0] if i.dfe is not None else None)
 
 
 def _core(records: Callable[[Core], pl.DataFrame]) -> Callable[[Inputs], pl.DataFrame | None]:
