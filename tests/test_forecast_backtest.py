@@ -22,6 +22,7 @@ from transforms.forecast_backtest import (
     goal_met,
     origins,
     published_series,
+    series_of,
     summary,
     track_record,
 )
@@ -205,3 +206,12 @@ def test_the_las_forecast_pools_towards_england_as_the_newest_loaded_release_has
         (pl.col("geographic_level") == "National") & (pl.col("measure_name") == "ehcp_caseload")
         & (pl.col("year") == 2025)).then(640000.0).otherwise(pl.col("value")).alias("value"))
     assert england_reference(2025, revised).caseload == 640000.0
+
+
+def test_a_release_of_no_known_year_is_not_fitted_on():
+    from warehouse.dfe_statistics import SHIPPED
+
+    rows = pl.read_parquet(SHIPPED)
+    assert series_of(rows).height == published_series(SHIPPED).height > 0
+    # Staged before sendboard told releases apart: no origin can say whether it was known.
+    assert series_of(rows.with_columns(pl.lit(None, pl.Int32).alias("release"))).is_empty()

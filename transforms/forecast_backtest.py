@@ -101,7 +101,9 @@ def series_of(rows: pl.DataFrame) -> pl.DataFrame:
     """published_series of tidy rows of any number of releases, each with its `release`
     (and `shipped`, when the rows hold the copy shipped with sendboard beside a landed one:
     headline_figures prefers the landed)."""
-    rows = rows.filter(pl.col("geographic_level").is_in(LEVELS))
+    # A release of no known year (staged before sendboard told releases apart) cannot be
+    # placed before or after an origin, so it is not fitted on.
+    rows = rows.filter(pl.col("geographic_level").is_in(LEVELS), pl.col("release").is_not_null())
     names = {v: k for k, v in SERIES.items()}
     frames = []
     # Each release's headline figures on their own, so that every release's figure for a
