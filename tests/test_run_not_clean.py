@@ -68,7 +68,9 @@ def test_no_sen2_export_publishes_census_tables_and_says_why(tmp_path, prefect_h
     assert summary.problems == [
         "no EHC plan tables published: no SEN2 export has been loaded: land one in sen2/ "
         "(Blade-Export_<DD-MM-YYYY>_<module>.csv files)"]
-    assert tables(tmp_path) == {"kpi.sen_prevalence", "kpi.benchmarks", "kpi.sen_attendance"}
+    # The DfE's figures need no SEN2: the benchmarks and the forecast's record on them.
+    assert tables(tmp_path) == {"kpi.sen_prevalence", "kpi.benchmarks", "kpi.sen_attendance",
+                                "kpi.forecast_track_record"}
     packs = sorted(p.name for p in (tmp_path / "reports").glob("board-pack-*.html"))
     assert packs == ["board-pack-2024-01-18-public.html", "board-pack-2024-01-18.html"]
     html = (tmp_path / "reports" / packs[1]).read_text()
@@ -83,7 +85,8 @@ def test_cli_exits_1_for_an_export_left_waiting(tmp_path, landing, prefect_harne
     assert "not clean: 8 SEN2 file(s) waiting for the rest of their export" in out
     assert "the run was not clean" in err
     # The census loaded and published; the EHC plan tables wait for the export.
-    assert tables(tmp_path) == {"kpi.sen_prevalence", "kpi.benchmarks", "kpi.sen_attendance"}
+    assert tables(tmp_path) == {"kpi.sen_prevalence", "kpi.benchmarks", "kpi.sen_attendance",
+                                "kpi.forecast_track_record"}
 
 
 def test_cli_exits_0_for_a_clean_run_and_shows_benchmarks(tmp_path, landing, prefect_harness,
