@@ -36,9 +36,31 @@ def _why_nothing(series, fit_until: int | None) -> str:
             f"and {fit_until - 1}); the loaded releases hold {held}")
 
 
+LA_COLUMNS = ("origin", "horizon", "January", "actual", "model", "model p10-p90", "naive",
+              "model error %", "naive error %")
+
+
+def _la_table(scores, la: str) -> list[str] | None:
+    """The LA's own scored forecasts as table lines, or None when none was scored."""
+    import polars as pl
+
+    mine = scores.filter(pl.col("la") == la)
+    if mine.is_empty():
+        return None
+    lines = [f"\n{mine['la_name'][0]} ({la}), each forecast against the January the DfE "
+             "published:\n", "| " + " | ".join(LA_COLUMNS) + " |",
+             "|---:" * len(LA_COLUMNS) + "|"]
+    for r in mine.sort("fit_until", "horizon").iter_rows(named=True):
+        lines.append(f"| {r['fit_until']} | {r['horizon']} | {r['year']} | {r['actual']:,.0f} | "
+                     f"{r['model']:,.0f} | {r['model_p10']:,.0f}-{r['model_p90']:,.0f} | "
+                     f"{r['naive']:,.0f} | {r['ape_model']:.2f} | {r['ape_naive']:.2f} |")
+    return lines
+
+
 def run_backtest(releases: list[str], fit_until: int | None, json_path: str | None,
-                 shipped: Path) -> int:
-    """Score, print and write; 1 with a reason on stderr when there is nothing to score."""
+                 shipped: Path, la: str | None = None) -> int:
+    """Score, print and write; 1 with a reason on stderr when there is nothing to score (or
+    nothing for the LA asked for)."""
     from transforms.forecast_backtest import backtest, goal_met, published_series, summary
 
     paths = [Path(r) for r in releases]
@@ -66,6 +88,14 @@ def run_backtest(releases: list[str], fit_until: int | None, json_path: str | No
         verdict = "met" if goal_met(table, name) else "not met"
         print(f"\nGoal (median APE at most 2/3 of naive at every horizon, 75-85% inside "
               f"p10-p90) over origins {name}: {verdict}")
+    if la is not None:
+        lines = _la_table(scores, la)
+        if lines is None:
+            print(f"sendboard: no forecast for {la} was scored: the loaded releases have no "
+                  "figures for it, or too few (give the LA's ONS code, e.g. E06000054)",
+                  file=sys.stderr)
+            return 1
+        print("\n".join(lines))
     if json_path:
         Path(json_path).write_text(json.dumps({
             "release": ", ".join(map(str, paths)) if paths else str(shipped),

@@ -489,7 +489,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from sendboard.backtest_report import run_backtest
 
     return run_backtest(args.release or [str(DEFAULT_RELEASE)], args.fit_until, args.json,
-                        DEFAULT_RELEASE)
+                        DEFAULT_RELEASE, la=args.la)
 
 
 def cmd_published_fetch(args: argparse.Namespace) -> int:
@@ -610,6 +610,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="score only the forecast made from this January (default: every "
                     "origin the releases allow)")
     bt.add_argument("--json", help="also write the summary and per-LA scores to this file")
+    bt.add_argument("--la", metavar="CODE", help="also print this LA's own forecasts, scored "
+                    "(its ONS code, e.g. E06000054: what kpi.forecast_track_record keeps)")
     bt.set_defaults(func=cmd_backtest)
     pb = sub.add_parser("published", help="the DfE's published statistics").add_subparsers(
         dest="published_command", required=True)

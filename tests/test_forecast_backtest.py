@@ -215,3 +215,16 @@ def test_a_release_of_no_known_year_is_not_fitted_on():
     assert series_of(rows).height == published_series(SHIPPED).height > 0
     # Staged before sendboard told releases apart: no origin can say whether it was known.
     assert series_of(rows.with_columns(pl.lit(None, pl.Int32).alias("release"))).is_empty()
+
+
+def test_the_backtest_prints_one_las_own_forecasts_when_asked(capsys):
+    assert main(["backtest", "--release", str(REAL_2026), "--fit-until", "2025",
+                 "--la", "E06000054"]) == 0
+    out = capsys.readouterr().out
+    assert "Wiltshire (E06000054), each forecast against the January the DfE published:" in out
+    # Its January 2026 as the extract of the 2026 release has it (6,914), against the model's
+    # 7,056 and naive's 6,383 x 6,383 / 5,536 = 7,360.
+    assert "| 2025 | 1 | 2026 | 6,914 | 7,056 | 6,747-7,338 | 7,360 | 2.05 | 6.44 |" in out
+    assert main(["backtest", "--fit-until", "2024", "--la", "E06999999"]) == 1
+    assert ("no forecast for E06999999 was scored: the loaded releases have no figures for "
+            "it, or too few") in capsys.readouterr().err
