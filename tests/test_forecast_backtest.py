@@ -193,18 +193,18 @@ def test_track_record_of_an_area_the_releases_do_not_publish_is_empty(series):
 def test_the_las_forecast_pools_towards_england_as_the_newest_loaded_release_has_it():
     import duckdb
 
-    from warehouse.dfe_statistics import figures_of, published_rows
+    from warehouse.dfe_statistics import published_rows
     from warehouse.forecast import england_reference
 
-    figures, _ = figures_of(published_rows(duckdb.connect()))
+    series = series_of(published_rows(duckdb.connect()))
     shipped = england_reference(2025)
     # The shipped release's figures, passed as the build passes them: the same rates.
-    assert england_reference(2025, figures) == shipped
+    assert england_reference(2025, series) == shipped
     assert (shipped.caseload, round(shipped.leave, 4)) == (638745.0, 0.0528)
     # A landed release revising England's January 2025: the reference follows it.
-    revised = figures.with_columns(pl.when(
-        (pl.col("geographic_level") == "National") & (pl.col("measure_name") == "ehcp_caseload")
-        & (pl.col("year") == 2025)).then(640000.0).otherwise(pl.col("value")).alias("value"))
+    revised = pl.concat([series, pl.DataFrame(
+        [(ENGLAND, "England", "caseload", 2025, 640000.0, 2026)], schema=series.schema,
+        orient="row")])
     assert england_reference(2025, revised).caseload == 640000.0
 
 

@@ -13,38 +13,34 @@ from pathlib import Path
 import polars as pl
 
 from transforms import forecast
-from transforms.forecast_backtest import ENGLAND, SERIES, as_known_at, published_series
+from transforms.forecast_backtest import ENGLAND, as_known_at, published_series
 from transforms.kpis import _stamp
 
 log = logging.getLogger(__name__)
 
 
-def england_reference(base_year: int, published: pl.DataFrame | None = None
+def england_reference(base_year: int, series: pl.DataFrame | None = None
                       ) -> forecast.OneState | None:
     """England's one-state rates (transforms.forecast.reference_rates), which the LA's are
-    pooled towards as the backtest pools every LA's: from `published` (headline figures,
-    transforms.benchmarks.headline_figures) when given, else the release shipped with
-    sendboard."""
-    if published is not None and "measure_name" in published.columns:
-        rows = published.filter(pl.col("geographic_level") == "National")
-        names = {v: k for k, v in SERIES.items()}
-        series = {names[m]: dict(part.select("year", "value").drop_nulls().iter_rows())
-                  for (m,), part in rows.filter(pl.col("measure_name").is_in(list(names)))
-                  .group_by("measure_name")}
-    else:
+    pooled towards as the backtest pools every LA's: from `series` (every loaded release's
+    figures, transforms.forecast_backtest.series_of, the newest release's for each year)
+    when given, else the release shipped with sendboard."""
+    if series is None:
         from warehouse.dfe_statistics import SHIPPED
 
-        england = as_known_at(published_series(SHIPPED), None).filter(pl.col("la") == ENGLAND)
-        series = {s: dict(part.select("year", "value").iter_rows())
-                  for (s,), part in england.group_by("series")}
-    return forecast.reference_rates(series.get("caseload", {}), series.get("new_plans", {}),
-                                    series.get("requests", {}), base_year)
+        series = published_series(SHIPPED)
+    england = as_known_at(series, None).filter(pl.col("la") == ENGLAND)
+    by_series = {s: dict(part.select("year", "value").iter_rows())
+                 for (s,), part in england.group_by("series")}
+    return forecast.reference_rates(by_series.get("caseload", {}),
+                                    by_series.get("new_plans", {}),
+                                    by_series.get("requests", {}), base_year)
 
 
 def build_forecast(out: dict[str, pl.DataFrame], ledger: pl.DataFrame | None,
                    source: str, as_of: dt.date, scenarios_file: Path, sims: int = 400,
                    population: pl.DataFrame | None = None,
-                   published: pl.DataFrame | None = None
+                   series: pl.DataFrame | None = None
                    ) -> tuple[pl.DataFrame | None, list[str]]:
     """Every scenario's p10/p50/p90 per year, measure and breakdown, stamped (None when SEN2
     holds fewer than two Januaries to fit from); and what the run should tell its users:
@@ -71,7 +67,7 @@ def build_forecast(out: dict[str, pl.DataFrame], ledger: pl.DataFrame | None,
         note("no forecast: SEN2 holds fewer than two Januaries of plans")
         return None, notes
     fitted = forecast.fit(states, requests, population=population,
-                          reference=england_reference(int(states["year"].max()), published))
+                          reference=england_reference(int(states["year"].max()), series))
     costs = None
     if ledger is not None and "kpi.dsg_balance" in out:
         try:

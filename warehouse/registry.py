@@ -280,10 +280,10 @@ def _forecast(i: Inputs) -> tuple[pl.DataFrame | None, list[str]]:
     if i.population is not None:
         named.append("ONS population estimates")
     # England's rates, which the LA's are pooled towards, from the newest release loaded
-    # (a landed one revises the shipped one's figures), as the benchmarks read them.
+    # (a landed one revises the shipped one's figures), as the backtest reads them.
     return build_forecast(dict(i.out), i.ledger, ", ".join(named), i.as_of,
                           i.settings.scenarios, population=i.population,
-                          published=i.dfe[0] if i.dfe is not None else None)
+                          series=i.dfe_series)
 
 
 def _core(records: Callable[[Core], pl.DataFrame]) -> Callable[[Inputs], pl.DataFrame | None]:
