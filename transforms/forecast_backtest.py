@@ -79,7 +79,7 @@ def _rows(release: Path) -> pl.DataFrame:
     if release.is_dir():
         return _release_rows(release)
     if release.is_file():
-        return pl.read_parquet(release).filter(pl.col("geographic_level").is_in(LEVELS))
+        return pl.read_parquet(release)  # series_of keeps the national and LA rows
     raise FileNotFoundError(f"{release}: no DfE release there (a folder of its CSVs, or the "
                             "Parquet shipped in warehouse/reference/)")
 
@@ -234,12 +234,12 @@ def track_record(series: pl.DataFrame, la: str, sims: int = BAND_SIMS) -> pl.Dat
                                                          "las_scored") else pl.Float64
                                     for c in TRACK_RECORD_COLUMNS})
     scores = backtest(series, sims=sims)
-    every = scores.group_by("fit_until", "horizon").agg(
-        pl.len().cast(pl.Int32).alias("las_scored"),
-        pl.col("ape_model").median().round(2).alias("las_mdape_model"),
-        pl.col("ape_naive").median().round(2).alias("las_mdape_naive"),
-        (100 * pl.col("actual").is_between("model_p10", "model_p90").mean()).round(1)
-        .alias("las_pct_in_p10_p90"))
+    # Every LA's scores as the backtest's table gives them (summary), renamed.
+    every = scores.group_by("fit_until", "horizon").agg(_agg(scores)).select(
+        "fit_until", "horizon", pl.col("forecasts").cast(pl.Int32).alias("las_scored"),
+        pl.col("mdape_model").alias("las_mdape_model"),
+        pl.col("mdape_naive").alias("las_mdape_naive"),
+        pl.col("pct_in_p10_p90").alias("las_pct_in_p10_p90"))
     return scores.filter(pl.col("la") == la).join(
         every, on=["fit_until", "horizon"], how="left").with_columns(
         pl.col("model", "model_p10", "model_p90", "naive").round(1),
