@@ -493,20 +493,30 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def cmd_published_fetch(args: argparse.Namespace) -> int:
-    from warehouse.release_fetch import FetchError, fetch_release
+    from warehouse.release_fetch import EES_CONTENT_API, PUBLICATIONS, FetchError, fetch
 
     home = env.home(args.home)
     landing = Path(args.landing).resolve() if args.landing else home.landing
-    try:
-        got = fetch_release(landing, url=args.url)
-    except FetchError as e:
-        print(f"sendboard: published fetch failed: {e}", file=sys.stderr)
-        return 1
-    print(f"fetched {got.title or 'the release'} from {got.url}")
-    for path in got.files:
-        print(f"  wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
-    print(f"{len(got.files)} data files in {got.folder}: `sendboard run` loads them")
-    return 0
+    chosen = list(PUBLICATIONS) if args.publication == "all" else [args.publication]
+    failed = 0
+    for publication in chosen:
+        try:
+            got = fetch(landing, publication, url=args.url, api=args.api or EES_CONTENT_API)
+        except FetchError as e:
+            print(f"sendboard: published fetch failed ({PUBLICATIONS[publication]}): {e}"
+                  if len(chosen) > 1 else f"sendboard: published fetch failed: {e}",
+                  file=sys.stderr)
+            failed += 1
+            continue
+        print(f"fetched {got.title or 'the release'} from {got.url}")
+        for path in got.files:
+            print(f"  wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+        for why in got.skipped:
+            print(f"  skipped {why}")
+        n = len(got.files)
+        print(f"{n} data file{'' if n == 1 else 's'} in {got.folder}: `sendboard run` loads "
+              "them")
+    return 1 if failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -615,10 +625,20 @@ def build_parser() -> argparse.ArgumentParser:
     bt.set_defaults(func=cmd_backtest)
     pb = sub.add_parser("published", help="the DfE's published statistics").add_subparsers(
         dest="published_command", required=True)
-    pf = pb.add_parser("fetch", help="download the latest EHC plans release from Explore "
-                       "Education Statistics into LANDING/published/<release>/")
-    pf.add_argument("--url", help="a release zip to download instead (default: ask EES for "
-                    "the latest release of education-health-and-care-plans)")
+    pf = pb.add_parser("fetch", help="download the latest EHC plans release (or the absence "
+                       "or exclusions files by pupil characteristic) from Explore Education "
+                       "Statistics into LANDING/published/<release>/")
+    pf.add_argument("--publication", choices=["ehcp", "absence", "exclusions", "all"],
+                    default="ehcp", help=(
+                        "ehcp: Education, health and care plans, the whole release (default); "
+                        "absence: Pupil absence in schools in England, exclusions: Suspensions "
+                        "and permanent exclusions in England, their files by pupil "
+                        "characteristic (kpi.sen_attendance's comparators); all: the three"))
+    pf.add_argument("--url", help="an EHC plans release zip to download instead (default: ask "
+                    "EES for the latest release of education-health-and-care-plans)")
+    pf.add_argument("--api", help=(
+        "EES's content API (default https://content.explore-education-statistics.service."
+        "gov.uk/api; another address for a proxy or mirror)"))
     pf.add_argument("--landing", help="landing folder (default HOME/landing)")
     pf.add_argument("--home", help="working folder (default $SENDBOARD_HOME, else ./var)")
     pf.set_defaults(func=cmd_published_fetch)

@@ -13,6 +13,7 @@ import zipfile
 import pytest
 
 from tests.test_appeal_rates import real_lines
+from tests.test_inclusion_benchmarks import write_absence_termly, write_exclusions
 from tests.test_release_layouts import headers_2026
 from warehouse import loads
 from warehouse.archive import sha256_of
@@ -45,8 +46,10 @@ def release_zip() -> bytes:
 
 class EES(http.server.BaseHTTPRequestHandler):
     routes: dict[str, tuple[str, bytes, dict[str, str]]] = {}
+    asked: list[str] = []
 
     def do_GET(self):  # noqa: N802 (http.server's name)
+        self.asked.append(self.path)
         if self.path not in self.routes:
             self.send_error(404, "Not Found")
             return
@@ -63,10 +66,68 @@ class EES(http.server.BaseHTTPRequestHandler):
         pass
 
 
+ABSENCE_ID = "7d3e0c51-3c1a-4b4e-9a43-5f0d1c2b9e10"
+EXCLUSIONS_ID = "0c4b1f2e-9d8a-4e6b-8f21-3a5c7e9b1d42"
+FILE_IDS = {"absence_characteristics": "11111111-2222-4333-8444-555555555555",
+            "absence_school_level": "66666666-7777-4888-9999-000000000000",
+            "characteristic_summary_notes": "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee",
+            "exc_characteristics": "12345678-1234-4234-8234-123456789abc"}
+# A data file whose name says "characteristic" but whose header no reader of sendboard takes.
+NOT_READ = b"time_period,time_identifier,geographic_level,country_code,characteristic,note\n"
+
+
+def _file_info(stem: str, title: str, kind: str = "Data") -> dict:
+    return {"id": FILE_IDS[stem], "fileName": f"{stem}.csv", "name": title, "size": "1 Mb",
+            "type": kind}
+
+
+def inclusion_routes(folder) -> dict[str, tuple[str, bytes, dict[str, str]]]:
+    """EES's absence and exclusions publications: their latest release's JSON (downloadFiles,
+    as EES's FileInfo) and each data file by id."""
+    absence = write_absence_termly(folder / "absence.csv").read_bytes()
+    exclusions = write_exclusions(folder / "exclusions.csv").read_bytes()
+    api = "/api/publications"
+    files = f"/api/releases/{ABSENCE_ID}/files"
+    return {
+        f"{api}/pupil-absence-in-schools-in-england/releases/latest": (
+            "application/json", json.dumps({
+                "id": ABSENCE_ID, "slug": "2024-25", "title": "Academic year 2024/25",
+                "downloadFiles": [
+                    _file_info("absence_school_level", "Absence by school"),
+                    _file_info("absence_characteristics", "Absence by pupil characteristic"),
+                    _file_info("characteristic_summary_notes", "Characteristic notes"),
+                    {**_file_info("exc_characteristics", "Characteristics guidance"),
+                     "type": "Ancillary"}]}).encode(), {}),
+        f"{files}/{FILE_IDS['absence_characteristics']}": ("text/csv", absence, {}),
+        f"{files}/{FILE_IDS['characteristic_summary_notes']}": ("text/csv", NOT_READ, {}),
+        f"{api}/suspensions-and-permanent-exclusions-in-england/releases/latest": (
+            "application/json", json.dumps({
+                "id": EXCLUSIONS_ID, "slug": "2024-25-autumn-term",
+                "title": "Autumn term 2024/25",
+                "downloadFiles": [_file_info("exc_characteristics",
+                                             "Suspensions and permanent exclusions by "
+                                             "characteristic")]}).encode(), {}),
+        f"/api/releases/{EXCLUSIONS_ID}/files/{FILE_IDS['exc_characteristics']}": (
+            "text/csv", exclusions, {}),
+        "/only-school-level/publications/pupil-absence-in-schools-in-england/releases/latest": (
+            "application/json", json.dumps({
+                "id": ABSENCE_ID, "slug": "2024-25", "downloadFiles": [
+                    _file_info("absence_school_level", "Absence by school")]}).encode(), {}),
+        "/not-read/publications/suspensions-and-permanent-exclusions-in-england/releases/"
+        "latest": ("application/json", json.dumps({
+            "id": ABSENCE_ID, "slug": "2024-25", "downloadFiles": [
+                _file_info("characteristic_summary_notes", "Characteristic notes")]}).encode(),
+            {}),
+        f"/not-read/releases/{ABSENCE_ID}/files/{FILE_IDS['characteristic_summary_notes']}": (
+            "text/csv", NOT_READ, {}),
+    }
+
+
 @pytest.fixture(scope="module")
-def ees():
+def ees(tmp_path_factory):
     zipped = release_zip()
     EES.routes = {
+        **inclusion_routes(tmp_path_factory.mktemp("ees")),
         "/api/publications/education-health-and-care-plans/releases/latest": (
             "application/json", json.dumps({"id": RELEASE_ID, "slug": "2026",
                                             "title": "Reporting year 2026"}).encode(), {}),
@@ -201,3 +262,84 @@ def test_the_default_is_the_real_ees_content_api():
 
     assert EES_CONTENT_API == "https://content.explore-education-statistics.service.gov.uk/api"
     assert PUBLICATION == "education-health-and-care-plans"
+
+
+def test_absence_and_exclusions_land_their_files_by_characteristic_only(ees, tmp_path):
+    from warehouse.release_fetch import fetch
+
+    base, _ = ees
+    landing = tmp_path / "landing"
+    EES.asked.clear()
+    got = fetch(landing, "absence", api=f"{base}/api")
+    folder = landing / "published" / "pupil-absence-in-schools-in-england_2024-25"
+    assert (got.folder, got.title) == (folder, "Academic year 2024/25")
+    assert [p.name for p in got.files] == ["absence_characteristics.csv"]
+    assert got.skipped == ["characteristic_summary_notes.csv: not a file by pupil "
+                           "characteristic that sendboard reads (its header reads as other)"]
+    # The school-level file (gigabytes in a real release) and the ancillary file are never
+    # asked for: only the release and the two files named for characteristics.
+    assert EES.asked == [
+        "/api/publications/pupil-absence-in-schools-in-england/releases/latest",
+        f"/api/releases/{ABSENCE_ID}/files/{FILE_IDS['absence_characteristics']}",
+        f"/api/releases/{ABSENCE_ID}/files/{FILE_IDS['characteristic_summary_notes']}"]
+    excl = fetch(landing, "exclusions", api=f"{base}/api")
+    assert [p.name for p in excl.files] == ["exc_characteristics.csv"]
+    assert excl.folder.name == "suspensions-and-permanent-exclusions-in-england_2024-25-autumn-term"
+    assert sorted(p.name for p in landing.iterdir()) == ["published"]
+    found = loads.discover(landing, {})
+    kinds = sorted((f.path.name, prepare_release(f).rejection,
+                    prepare_release(f).staged["kind"].unique().to_list()) for f in found.new)
+    assert kinds == [("absence_characteristics.csv", None, ["pupil_absence_by_characteristic"]),
+                     ("exc_characteristics.csv", None, ["exclusions_by_characteristic"])]
+
+
+def test_a_release_with_nothing_by_characteristic_is_one_line_and_lands_nothing(ees, tmp_path,
+                                                                               capsys):
+    from warehouse.release_fetch import fetch
+
+    base, _ = ees
+    with pytest.raises(FetchError) as e:
+        fetch(tmp_path, "absence", api=f"{base}/only-school-level")
+    assert str(e.value) == ("the latest release of pupil-absence-in-schools-in-england "
+                            "(2024-25) lists no data file by pupil characteristic (its files: "
+                            "absence_school_level.csv)")
+    with pytest.raises(FetchError) as e:
+        fetch(tmp_path, "exclusions", api=f"{base}/not-read")
+    assert str(e.value) == (
+        "no file of the latest release of suspensions-and-permanent-exclusions-in-england "
+        "(2024-25) is one sendboard reads: characteristic_summary_notes.csv: not a file by "
+        "pupil characteristic that sendboard reads (its header reads as other)")
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))
+    with pytest.raises(FetchError, match="^--url is a release zip of EHC plans"):
+        fetch(tmp_path, "absence", url=f"{base}/downloads/ehcp-2022.zip")
+
+
+def test_the_command_fetches_all_three_and_says_which_failed(ees, tmp_path, capsys):
+    from sendboard.cli import main
+
+    base, _ = ees
+    landing = tmp_path / "landing"
+    published = landing / "published"
+    assert main(["published", "fetch", "--publication", "all", "--api", f"{base}/api",
+                 "--landing", str(landing)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    exclusions = "suspensions-and-permanent-exclusions-in-england_2024-25-autumn-term"
+    assert [line for line in out if not line.startswith("  wrote ")] == [
+        f"fetched Reporting year 2026 from {base}/api/releases/{RELEASE_ID}/files",
+        f"3 data files in {published / 'education-health-and-care-plans_2026'}: "
+        "`sendboard run` loads them",
+        f"fetched Academic year 2024/25 from {base}/api/releases/{ABSENCE_ID}/files",
+        "  skipped characteristic_summary_notes.csv: not a file by pupil characteristic that "
+        "sendboard reads (its header reads as other)",
+        f"1 data file in {published / 'pupil-absence-in-schools-in-england_2024-25'}: "
+        "`sendboard run` loads them",
+        f"fetched Autumn term 2024/25 from {base}/api/releases/{EXCLUSIONS_ID}/files",
+        f"1 data file in {published / exclusions}: `sendboard run` loads them"]
+    assert main(["published", "fetch", "--publication", "all", "--api", f"{base}/not-read",
+                 "--landing", str(tmp_path / "other")]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert [e.split(": ", 2)[:2] for e in err] == [
+        ["sendboard", "published fetch failed (education-health-and-care-plans)"],
+        ["sendboard", "published fetch failed (pupil-absence-in-schools-in-england)"],
+        ["sendboard", "published fetch failed (suspensions-and-permanent-exclusions-in-england)"]]
+    assert not any(p.is_file() for p in (tmp_path / "other").rglob("*"))

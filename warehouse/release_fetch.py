@@ -7,10 +7,21 @@ CSVs (`data/*.csv`, without the `.meta.csv` files EES may add) and its supportin
 appeal rate table are written to LANDING/published/<publication>_<release>/, where the next
 run loads them like any landed file: by their headers, each as one more release beside the
 others (warehouse/dfe_statistics.py).
+
+The *Pupil absence* and *Suspensions and permanent exclusions* releases are fetched file by
+file instead (`fetch_by_characteristic`): their zips hold every school's figures, gigabytes of
+which sendboard reads none. The latest release's `downloadFiles` (EES's FileInfo: `id`,
+`fileName`, `name`, `type`) name its data files; those whose name or file name says
+"characteristic" are streamed from `GET {api}/releases/{id}/files/{fileId}`, and each is kept
+only if its header is a file by pupil characteristic that transforms/dfe_statistics.py reads
+(the header is read before the rest is downloaded). The routes and fields are EES's own
+(dfe-analytical-services/explore-education-statistics: Content.ViewModels/ReleaseViewModel.cs,
+Common/Model/FileInfo.cs, Content.Api/Controllers/ReleaseFileController.cs).
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -20,14 +31,21 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path, PurePosixPath
 
-from transforms import appeal_rates
+from transforms import appeal_rates, dfe_statistics
 
 EES_CONTENT_API = "https://content.explore-education-statistics.service.gov.uk/api"
 PUBLICATION = "education-health-and-care-plans"
+# `sendboard published fetch --publication NAME`: EES's slug of each publication sendboard reads.
+PUBLICATIONS = {"ehcp": PUBLICATION,
+                "absence": "pupil-absence-in-schools-in-england",
+                "exclusions": "suspensions-and-permanent-exclusions-in-england"}
+# The kinds of file kept from the absence and exclusions releases (transforms/dfe_statistics.py).
+BY_CHARACTERISTIC = ("pupil_absence_by_characteristic", "exclusions_by_characteristic")
+HEADER_BYTES = 64 * 1024
 TIMEOUT_SECONDS = 60
 
 
@@ -41,6 +59,7 @@ class Fetched:
     folder: Path
     files: list[Path]
     title: str | None = None
+    skipped: list[str] = field(default_factory=list)  # "name: why", files not kept
 
 
 def _open(url: str, timeout: float):
@@ -166,3 +185,76 @@ def fetch_release(landing: Path, url: str | None = None, api: str = EES_CONTENT_
     finally:
         zip_path.unlink(missing_ok=True)
     return Fetched(url, published / folder, files, title)
+
+
+def _is_data_about_characteristics(info: dict) -> bool:
+    kind = str(info.get("type") or "data").lower()
+    text = f"{info.get('name') or ''} {info.get('fileName') or ''}".lower()
+    return kind == "data" and "characteristic" in text and bool(info.get("id"))
+
+
+def _header_kind(head: bytes) -> str:
+    """The kind of EES file whose first bytes are `head`, from its header line."""
+    line = head.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").strip("\r")
+    columns = next(csv.reader([line]), [])
+    return dfe_statistics.recognise(columns, set()) if dfe_statistics.is_ees(columns) else "other"
+
+
+def fetch_by_characteristic(landing: Path, publication: str, api: str = EES_CONTENT_API,
+                            timeout: float = TIMEOUT_SECONDS) -> Fetched:
+    """The latest release of `publication` (absence or exclusions): its data files by pupil
+    characteristic written to LANDING/published/<publication>_<release>/, all or none.
+    Raises FetchError with a one-line reason."""
+    release = latest_release(api, publication, timeout)
+    listed = [f for f in release.get("downloadFiles") or [] if isinstance(f, dict)]
+    wanted = [f for f in listed if _is_data_about_characteristics(f)]
+    if not wanted:
+        names = ", ".join(str(f.get("fileName") or f.get("name")) for f in listed) or "none"
+        raise FetchError(f"the latest release of {publication} ({release['slug']}) lists no "
+                         f"data file by pupil characteristic (its files: {names})")
+    folder = landing / "published" / _folder_name(f"{publication}_{release['slug']}")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # Beside published/, not in it: a run meanwhile must not load half a release.
+    staging = Path(tempfile.mkdtemp(prefix=".sendboard-fetch-", dir=landing))
+    kept, skipped = [], []
+    try:
+        for info in wanted:
+            name = _folder_name(PurePosixPath(str(info.get("fileName") or "")).name
+                                or f"{info['id']}.csv")
+            url = f"{api.rstrip('/')}/releases/{release['id']}/files/{info['id']}"
+            with _open(url, timeout) as response:
+                try:
+                    head = response.read(HEADER_BYTES)
+                    kind = _header_kind(head)
+                    if kind not in BY_CHARACTERISTIC:
+                        skipped.append(f"{name}: not a file by pupil characteristic that "
+                                       f"sendboard reads (its header reads as {kind})")
+                        continue
+                    with (staging / name).open("wb") as out:
+                        out.write(head)
+                        shutil.copyfileobj(response, out)
+                except (TimeoutError, OSError) as e:
+                    raise FetchError(f"the download from {url} broke off: {e}") from None
+            kept.append(name)
+        if not kept:
+            raise FetchError(f"no file of the latest release of {publication} "
+                             f"({release['slug']}) is one sendboard reads: "
+                             + "; ".join(skipped))
+        folder.mkdir(exist_ok=True)
+        for name in kept:
+            os.replace(staging / name, folder / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return Fetched(f"{api.rstrip('/')}/releases/{release['id']}/files", folder,
+                   [folder / n for n in kept], release.get("title"), skipped)
+
+
+def fetch(landing: Path, publication: str = "ehcp", url: str | None = None,
+          api: str = EES_CONTENT_API, timeout: float = TIMEOUT_SECONDS) -> Fetched:
+    """`sendboard published fetch`: one publication of PUBLICATIONS, by its short name."""
+    if publication == "ehcp":
+        return fetch_release(landing, url=url, api=api, timeout=timeout)
+    if url is not None:
+        raise FetchError("--url is a release zip of EHC plans; the absence and exclusions "
+                         "releases are fetched from EES file by file")
+    return fetch_by_characteristic(landing, PUBLICATIONS[publication], api, timeout)
