@@ -170,6 +170,74 @@ def _special_phase(withheld: dict[str, tuple[str, ...]]) -> pl.DataFrame:
     return frame
 
 
+# A January's placements, each group by its 2026 settings (the sample's January 2015 groups).
+SETTINGS = {"mainstream": {"mainstream_la_maintained": 600, "mainstream_academy": 540},
+            "special": {"special_la_maintained": 300, "special_academy": 229},
+            "ap_pru": {"ap_pru_academy": 2, "ap_pru_la_maintained": 0},
+            "fe": {"general_fe_tertiary_colleges": 140, "specialist_post_16_institutions": 19},
+            "educated_elsewhere": {"elective_home_education": 60, "other_arrangements_la": 38},
+            "early_years": {"nm_early_years": 34}, "unknown": {"placement_unknown": 30}}
+
+
+def _placements() -> dict[str, pl.DataFrame]:
+    """The caseload, placement mix and placement detail of SETTINGS, as the rules publish
+    them (the AP group's 2 withheld, and the unknown group's 30 beside it)."""
+    groups = {g: sum(s.values()) for g, s in SETTINGS.items()}
+    caseload = sum(groups.values())
+    out = {
+        "kpi.ehcp_caseload": pl.DataFrame(
+            {"year": [2015], "census_date": [dt.date(2015, 1, 15)], "caseload": [caseload],
+             "growth_pct": [None], "rate_per_10k_0_25": [110.2],
+             "population_0_25": [180_000], "population_year": [2014]},
+            schema_overrides={"growth_pct": pl.Float64}),
+        "kpi.ehcp_placement_mix": pl.DataFrame(
+            [(2015, g, n, round(100 * n / caseload, 1), caseload) for g, n in groups.items()],
+            schema=["year", "placement_group", "plans", "pct", "caseload"], orient="row"),
+        "kpi.ehcp_placement_detail": pl.DataFrame(
+            [(2015, g, s, n, round(100 * n / caseload, 1), round(100 * n / groups[g], 1),
+              groups[g], caseload) for g, settings in SETTINGS.items()
+             for s, n in settings.items()],
+            schema=["year", "placement_group", "setting_2026", "plans", "pct", "pct_of_group",
+                    "group_plans", "caseload"], orient="row")}
+    return bare(public_tables(out, 5))
+
+
+def test_a_group_its_settings_give_back_is_protected_in_the_settings_not_the_caseload():
+    """The unknown group withheld in the mix while the detail shows its one setting and its
+    copy of the group's plans: both give it back outright. Only withholding those protects
+    it; withholding the other groups (then the caseload, once no group was left) did not."""
+    public = _placements()
+    assert disclosure.audit(public, MODEL).passed  # as the rules publish them
+    unknown = _row(public["ehcp_placement_detail"], placement_group="unknown")
+    public["ehcp_placement_detail"] = public["ehcp_placement_detail"].with_columns(
+        *[pl.when(pl.int_range(pl.len()) == unknown).then(30).otherwise(pl.col(c)).alias(c)
+          for c in ("plans", "group_plans")])
+    found = {(f.table, f.column, f.row): (f.low, f.high)
+             for f in disclosure.audit(public, MODEL).findings}
+    # The unknown group's 30 given back, and with it the AP group's 2 it protected.
+    mix = public["ehcp_placement_mix"]
+    ap = _row(public["ehcp_placement_detail"], setting_2026="ap_pru_academy")
+    assert found == {("ehcp_placement_mix", "plans", _row(mix, placement_group="unknown")):
+                     (30.0, 30.0),
+                     ("ehcp_placement_mix", "plans", _row(mix, placement_group="ap_pru")):
+                     (2.0, 2.0),
+                     ("ehcp_placement_detail", "plans", ap): (2.0, 2.0),
+                     ("ehcp_placement_detail", "group_plans", ap): (2.0, 2.0),
+                     ("ehcp_placement_detail", "group_plans", ap + 1): (2.0, 2.0)}
+
+    protected, result = disclosure.protect(public, MODEL)
+    assert result.passed, result.findings[:3]
+    assert protected["ehcp_caseload"]["caseload"].to_list() == [1992]
+    assert protected["ehcp_placement_mix"]["plans"].to_list() == [1140, 529, None, 159, 98,
+                                                                  34, None]
+    detail = protected["ehcp_placement_detail"]
+    assert detail.row(unknown, named=True) | {"plans": None, "group_plans": None} == \
+        detail.row(unknown, named=True)
+    # Nothing else withheld: every other setting's plans as the rules published them.
+    assert detail["plans"].to_list() == [600, 540, 300, 229, None, 0, 140, 19, 60, 38, 34,
+                                         None]
+
+
 def test_a_group_withheld_with_its_count_is_still_known_to_all_have_the_attribute():
     # Spe0 and Spe1 withheld whole: 22 pupils and 22 with a plan between them, and a
     # school has no more pupils with a plan than pupils, so each has every pupil with one.
@@ -236,8 +304,10 @@ def test_the_public_packs_place_totals_are_marked_not_summed(sample):
         None, 34, "ehcp_pupils")
 
 
-# The small sample shows the caseload of 2015 and 2020-2023 (the audit withholds the rest).
-GROWTH_SHOWN = [2021, 2022, 2023]
+# The small sample shows every year's caseload, 2015-2026: the audit protects its placement
+# groups, which their settings would give back, by withholding settings, not the caseload
+# (it withheld 2016-2019 and 2024-2026 before picks looked first at what pins a cell).
+GROWTH_SHOWN = list(range(2016, 2027))
 
 
 def test_the_published_tables_pass_the_audit(sample):

@@ -225,10 +225,11 @@ def test_no_chart_of_either_pack_has_colliding_text_an_empty_legend_entry_or_gre
         internal_styles, public_styles = (pack_checks.series_styles(c)
                                           for c in charts.values())
         assert public_styles == {k: internal_styles[k] for k in drawn}
-        # (In the small sample the groups of a handful of plans, educated elsewhere and
-        # early years, are withheld every year.)
+        # (In the small sample the group of a handful of plans, educated elsewhere, is
+        # withheld every year.)
         assert [PLACEMENT_GROUPS[k] for k in drawn] == ["mainstream", "special", "fe",
-                                                        "ap_pru", "unknown"]
+                                                        "ap_pru", "early_years", "unknown"], \
+            [PLACEMENT_GROUPS[k] for k in drawn]
     # In the public pack each year has a special school whose count of EHCP pupils is
     # withheld, so no year's total is shown (the rest would read as the total): no bar is
     # drawn, and the legend does not list the series either.
@@ -698,11 +699,10 @@ def test_the_duties_section_gives_the_caseloads_personal_budgets_against_england
     true, shown = (con.execute(columns.format(s)).fetchone() for s in ("kpi", "public"))
     con.close()
     # The small sample's January 2026: 6 of 159 plans have a budget (3.8%), 1 held as
-    # organised arrangements, 6 paid directly. In public.* 1 is a small number, and the
-    # disclosure audit withholds the caseload (as public.ehcp_caseload's) and the plans with
-    # a budget too, so the share.
+    # organised arrangements, 6 paid directly. In public.* 1 is a small number and is
+    # withheld; the rest is shown (1 to 6 organised arrangements is more than 4 wide).
     assert true == (159, 6, 1, 6, 3.8)
-    assert shown == (None, None, None, 6, None)
+    assert shown == (159, 6, None, 6, 3.8)
     html = build_pack(db, tmp_path / "pack.html", KPI_DOC).read_text()
     duties = _section(html, "Statutory duties: timeliness, decisions and appeals")
     assert ("In January 2026, 6 of the 159 plans (3.8%) had a personal budget: 1 held as "
@@ -710,9 +710,10 @@ def test_the_duties_section_gives_the_caseloads_personal_budgets_against_england
             "That is against 6.9% in England and 7.4% in the region.") in duties
     public = build_pack(db, tmp_path / "public.html", KPI_DOC, public=True).read_text()
     duties = _section(public, "Statutory duties: timeliness, decisions and appeals")
-    assert ("In January 2026, the number of plans with a personal budget is not shown "
-            "(withheld to protect small numbers). The DfE&#x27;s share that January was 6.9% "
-            "in England and 7.4% in the region.") in duties
+    # The share and its comparison, without the split whose one part is withheld.
+    assert ("In January 2026, 6 of the 159 plans (3.8%) had a personal budget. That is "
+            "against 6.9% in England and 7.4% in the region.</p>") in duties
+    assert "organised arrangements" not in duties
 
 
 def test_the_personal_budgets_compare_the_latest_january_the_dfe_has_published(home,

@@ -559,7 +559,8 @@ class _Auditor:
         self.cell_equations = equation[by_cell]
         self.cell_start = np.searchsorted(self.entry_cell[by_cell], np.arange(n + 1))
         # Equations that say one figure is shown twice (a mix repeating the caseload): a
-        # pick there withholds another copy of a figure, which protects nothing.
+        # pick there withholds another copy of a figure, which protects nothing unless the
+        # figure itself is withheld (picks: `_pinning`).
         same = {r.name for r in model.relations if r.sense == "same"}
         self.copy = np.array([name in same or name.endswith(" (copies)")
                               for _, _, name in system.equations], dtype=bool)
@@ -711,28 +712,42 @@ class _Auditor:
         return np.concatenate([np.arange(self.equation_start[e], self.equation_start[e + 1])
                                for e in equations])
 
+    def _pinning(self, equations: np.ndarray) -> np.ndarray:
+        """Of a withheld cell's `equations`, the equalities in which it is the only withheld
+        cell: each gives its value outright, so one of its shown cells has to be withheld
+        whatever else is."""
+        system = self.system
+        keep = []
+        for e in equations:
+            if system.inequality[e]:
+                continue
+            cells = self.entry_cell[self.equation_start[e]:self.equation_start[e + 1]]
+            if np.count_nonzero(np.isnan(system.value[cells]) & ~system.structural[cells]) == 1:
+                keep.append(e)
+        return np.array(keep, dtype=equations.dtype)
+
     def picks(self, findings: list[Finding]) -> set[int]:
         """The cells to withhold next: a published count that discloses an attribute
-        itself; for a recoverable withheld cell, a published part of a relation it is in
-        (a total only when no part is left): the smallest of at least SAFE_PART (withheld
-        beside a cell of at least 1, their split is then more than WIDTH wide), else the
-        largest, and a count at an attribute's edge last. Cells in an equation with a cell
-        picked this round wait for the next audit: that pick may already protect them."""
+        itself; for a recoverable withheld cell, a published cell of an equation that pins
+        it alone (`_pinning`: that pick is needed, so never wasted), else a published part
+        of a relation it is in (a total only when no part is left). Of those, the smallest
+        of at least SAFE_PART (withheld beside a cell of at least 1, their split is then
+        more than WIDTH wide), else the largest, and a count at an attribute's edge last.
+        Cells in an equation with a cell picked this round wait for the next audit: that
+        pick may already protect them.
+
+        Pinning equations first matters most where a cell is given back by a breakdown
+        (a placement group by its settings, or by the settings table's copy of it): picking
+        among the group's siblings instead protects nothing, and once they are all
+        withheld the next pick is the caseload itself."""
         system = self.system
         value = system.value
         edge = self.boundary()
         chosen = np.zeros(len(value), dtype=bool)
         touched = np.zeros(len(value), dtype=bool)
-        for f in findings:
-            cell = system.cell(f.table, f.column, f.row)
-            if not math.isnan(value[cell]):
-                chosen[cell] = True  # a shown count telling an attribute
-                continue
-            equations = self._equations_of(cell)
-            if touched[cell] or not len(equations):
-                continue
-            # Copies only when no other relation holding the cell has a part to withhold.
-            for group in (equations[~self.copy[equations]], equations):
+
+        def pick(cell: int, groups: tuple[np.ndarray, ...]) -> bool:
+            for group in groups:
                 if not len(group):
                     continue
                 entries = self._entries_of(group)
@@ -743,7 +758,7 @@ class _Auditor:
                 if ok.any():
                     break
             else:
-                continue
+                return False
             cand, coef, v = cand[ok], coef[ok], v[ok]
             big = v >= SAFE_PART
             # The last key sorts first: parts before totals, counts off an attribute's
@@ -752,6 +767,28 @@ class _Auditor:
                                     coef < 0))[0]]
             chosen[best] = True
             touched[self.entry_cell[self._entries_of(self._equations_of(best))]] = True
+            return True
+
+        rest = []
+        for f in findings:
+            cell = system.cell(f.table, f.column, f.row)
+            if not math.isnan(value[cell]):
+                chosen[cell] = True  # a shown count telling an attribute
+                continue
+            equations = self._equations_of(cell)
+            if not len(equations):
+                continue
+            if pick(cell, (self._pinning(equations),)):
+                # Its neighbours may be pinned only through it: they wait for the audit.
+                touched[self.entry_cell[self._entries_of(equations)]] = True
+            else:
+                rest.append((cell, equations))
+        # Then the cells no equation pins alone, unless a pick above may protect them:
+        # relations with a part to withhold first, copies only when none has (a copy of a
+        # shown figure protects nothing).
+        for cell, equations in rest:
+            if not touched[cell]:
+                pick(cell, (equations[~self.copy[equations]], equations))
         return set(np.flatnonzero(chosen).tolist())
 
 
