@@ -90,6 +90,33 @@ def test_a_run_records_each_issue_with_the_records_own_ids(two_exports):
     assert len(got) == 9
 
 
+def test_an_export_loaded_by_a_run_killed_before_its_checks_is_checked_by_the_next(
+        two_exports, tmp_path):
+    """A run killed after committing the export's loads, before its checks were recorded:
+    the rerun loads nothing new, and still checks the export (once: a checked export,
+    even a clean one, has its counts)."""
+    from warehouse.sen2_readiness import check_loaded, latest_unchecked
+
+    root, _, _, _ = two_exports
+    db = tmp_path / "killed.duckdb"
+    shutil.copy(root / "after-first.duckdb", db)
+    con = duckdb.connect(str(db))
+    try:
+        expected = _issues(con, FIRST)
+        assert latest_unchecked(con) is False
+        con.execute("DELETE FROM audit.sen2_issues")
+        con.execute("DELETE FROM audit.sen2_issue_counts")
+        assert latest_unchecked(con) is True
+        assert check_loaded(con, "rerun", [], tmp_path / "reports") is None
+        assert _issues(con, FIRST) == expected and len(expected) == 9
+        assert (tmp_path / "reports" / "sen2-issues-2025-03-01.xlsx").is_file()
+        assert check_loaded(con, "next", [], tmp_path / "reports") is None
+        runs = con.execute("SELECT DISTINCT run_id FROM audit.sen2_issue_counts").fetchall()
+        assert runs == [("rerun",)]
+    finally:
+        con.close()
+
+
 def test_the_second_export_finds_the_vanished_plan_and_the_trend(two_exports):
     _, settings, _, second = two_exports
     assert second.status == "published"

@@ -72,6 +72,15 @@ def exports(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
                                       "ORDER BY 1 DESC").fetchall()]
 
 
+def latest_unchecked(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the newest export staged has no recorded check (every check records its
+    counts, zeros too, so a clean export counts as checked)."""
+    staged = exports(con)
+    return bool(staged) and not con.execute(
+        "SELECT count(*) FROM audit.sen2_issue_counts WHERE export_date = ?",
+        [staged[0]]).fetchone()[0]
+
+
 def checked_exports(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
     """The staged exports whose issues are recorded, oldest first."""
     staged = set(exports(con))
@@ -231,10 +240,13 @@ RUN_WORKBOOK_MAX_ISSUES = 50_000
 
 def check_loaded(con: duckdb.DuckDBPyConnection, run_id: str, files: list, reports: Path,
                  logger: logging.Logger | logging.LoggerAdapter = log) -> str | None:
-    """A run's readiness step: when the run loaded SEN2 files, check the latest export and
-    write its workbook. Returns a problem for the run's summary (the checks failed), or None:
-    a check that fails must not hold back the board's KPI tables."""
-    if not any(f.source == "sen2" and f.status == "loaded" for f in files):
+    """A run's readiness step: when the run loaded SEN2 files, or the latest export staged
+    was never checked (a run killed after loading it, before its checks were recorded),
+    check the latest export and write its workbook. Returns a problem for the run's summary
+    (the checks failed), or None: a check that fails must not hold back the board's KPI
+    tables."""
+    if not (any(f.source == "sen2" and f.status == "loaded" for f in files)
+            or latest_unchecked(con)):
         return None
     try:
         r = check_export(con, run_id)
