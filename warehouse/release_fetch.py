@@ -31,6 +31,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path, PurePosixPath
@@ -127,6 +129,24 @@ def _is_appeal_rate_table(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> 
         return appeal_rates.opens_like_the_table(f.read(4096).decode("utf-8", errors="replace"))
 
 
+@contextmanager
+def _staging(target: Path) -> Iterator[Path]:
+    """A folder for a release's files while they download: in the landing folder beside
+    published/, not in it, so that a run meanwhile never loads half a release."""
+    staging = Path(tempfile.mkdtemp(prefix=".sendboard-fetch-", dir=target.parents[1]))
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _into_place(staging: Path, names: list[str], target: Path) -> list[Path]:
+    target.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        os.replace(staging / name, target / name)
+    return [target / name for name in names]
+
+
 def _unpack(zip_path: Path, url: str, target: Path) -> list[Path]:
     try:
         with zipfile.ZipFile(zip_path) as archive:
@@ -136,21 +156,12 @@ def _unpack(zip_path: Path, url: str, target: Path) -> list[Path]:
             names = [PurePosixPath(m.filename).name for m in members]
             if len(set(names)) != len(names):
                 raise FetchError(f"the zip from {url} has two data files of the same name")
-            # Beside published/, not in it: a run meanwhile must not load half a release.
-            staging = Path(tempfile.mkdtemp(prefix=".sendboard-fetch-", dir=target.parents[1]))
-            try:
+            with _staging(target) as staging:
                 for member, name in zip(members, names, strict=True):
                     # Only the file name is used, so no member can write outside the folder.
                     with archive.open(member) as src, (staging / name).open("wb") as dst:
                         shutil.copyfileobj(src, dst)
-                target.mkdir(parents=True, exist_ok=True)
-                written = []
-                for name in names:
-                    os.replace(staging / name, target / name)
-                    written.append(target / name)
-                return written
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
+                return _into_place(staging, names, target)
     except zipfile.BadZipFile:
         raise FetchError(f"{url} did not send a zip file") from None
     except (zipfile.LargeZipFile, NotImplementedError, OSError) as e:
@@ -201,9 +212,11 @@ def _header_kind(head: bytes) -> str:
 
 
 def fetch_by_characteristic(landing: Path, publication: str, api: str = EES_CONTENT_API,
-                            timeout: float = TIMEOUT_SECONDS) -> Fetched:
+                            timeout: float = TIMEOUT_SECONDS,
+                            progress: Callable[[str], None] | None = None) -> Fetched:
     """The latest release of `publication` (absence or exclusions): its data files by pupil
-    characteristic written to LANDING/published/<publication>_<release>/, all or none.
+    characteristic written to LANDING/published/<publication>_<release>/, all or none;
+    `progress` is told of each file as its download starts (they can be hundreds of MB).
     Raises FetchError with a one-line reason."""
     release = latest_release(api, publication, timeout)
     listed = [f for f in release.get("downloadFiles") or [] if isinstance(f, dict)]
@@ -212,16 +225,21 @@ def fetch_by_characteristic(landing: Path, publication: str, api: str = EES_CONT
         names = ", ".join(str(f.get("fileName") or f.get("name")) for f in listed) or "none"
         raise FetchError(f"the latest release of {publication} ({release['slug']}) lists no "
                          f"data file by pupil characteristic (its files: {names})")
+    files_url = f"{api.rstrip('/')}/releases/{release['id']}/files"
+    named = [(_folder_name(PurePosixPath(str(info.get("fileName") or "")).name
+                           or f"{info['id']}.csv"), info) for info in wanted]
+    if len({name for name, _ in named}) != len(named):
+        raise FetchError(f"the latest release of {publication} ({release['slug']}) lists two "
+                         "data files of the same name")
     folder = landing / "published" / _folder_name(f"{publication}_{release['slug']}")
     folder.parent.mkdir(parents=True, exist_ok=True)
-    # Beside published/, not in it: a run meanwhile must not load half a release.
-    staging = Path(tempfile.mkdtemp(prefix=".sendboard-fetch-", dir=landing))
     kept, skipped = [], []
-    try:
-        for info in wanted:
-            name = _folder_name(PurePosixPath(str(info.get("fileName") or "")).name
-                                or f"{info['id']}.csv")
-            url = f"{api.rstrip('/')}/releases/{release['id']}/files/{info['id']}"
+    with _staging(folder) as staging:
+        for name, info in named:
+            url = f"{files_url}/{info['id']}"
+            if progress:
+                progress(f"downloading {name}" + (f" ({info['size']})" if info.get("size")
+                                                  else ""))
             with _open(url, timeout) as response:
                 try:
                     head = response.read(HEADER_BYTES)
@@ -240,21 +258,17 @@ def fetch_by_characteristic(landing: Path, publication: str, api: str = EES_CONT
             raise FetchError(f"no file of the latest release of {publication} "
                              f"({release['slug']}) is one sendboard reads: "
                              + "; ".join(skipped))
-        folder.mkdir(exist_ok=True)
-        for name in kept:
-            os.replace(staging / name, folder / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return Fetched(f"{api.rstrip('/')}/releases/{release['id']}/files", folder,
-                   [folder / n for n in kept], release.get("title"), skipped)
+        written = _into_place(staging, kept, folder)
+    return Fetched(files_url, folder, written, release.get("title"), skipped)
 
 
 def fetch(landing: Path, publication: str = "ehcp", url: str | None = None,
-          api: str = EES_CONTENT_API, timeout: float = TIMEOUT_SECONDS) -> Fetched:
+          api: str = EES_CONTENT_API, timeout: float = TIMEOUT_SECONDS,
+          progress: Callable[[str], None] | None = None) -> Fetched:
     """`sendboard published fetch`: one publication of PUBLICATIONS, by its short name."""
     if publication == "ehcp":
         return fetch_release(landing, url=url, api=api, timeout=timeout)
     if url is not None:
         raise FetchError("--url is a release zip of EHC plans; the absence and exclusions "
                          "releases are fetched from EES file by file")
-    return fetch_by_characteristic(landing, PUBLICATIONS[publication], api, timeout)
+    return fetch_by_characteristic(landing, PUBLICATIONS[publication], api, timeout, progress)
