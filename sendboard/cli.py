@@ -501,7 +501,8 @@ def cmd_published_fetch(args: argparse.Namespace) -> int:
     failed = 0
     for publication in chosen:
         try:
-            got = fetch(landing, publication, url=args.url, api=args.api or EES_CONTENT_API)
+            got = fetch(landing, publication, url=args.url, api=args.api or EES_CONTENT_API,
+                        progress=lambda line: print(f"  {line}", file=sys.stderr))
         except FetchError as e:
             print(f"sendboard: published fetch failed ({PUBLICATIONS[publication]}): {e}"
                   if len(chosen) > 1 else f"sendboard: published fetch failed: {e}",

@@ -322,7 +322,12 @@ def test_the_command_fetches_all_three_and_says_which_failed(ees, tmp_path, caps
     published = landing / "published"
     assert main(["published", "fetch", "--publication", "all", "--api", f"{base}/api",
                  "--landing", str(landing)]) == 0
-    out = capsys.readouterr().out.splitlines()
+    got = capsys.readouterr()
+    out = got.out.splitlines()
+    # A line as each file's download starts (they can be hundreds of MB), on stderr.
+    assert got.err.splitlines() == ["  downloading absence_characteristics.csv (1 Mb)",
+                                    "  downloading characteristic_summary_notes.csv (1 Mb)",
+                                    "  downloading exc_characteristics.csv (1 Mb)"]
     exclusions = "suspensions-and-permanent-exclusions-in-england_2024-25-autumn-term"
     assert [line for line in out if not line.startswith("  wrote ")] == [
         f"fetched Reporting year 2026 from {base}/api/releases/{RELEASE_ID}/files",
@@ -337,7 +342,7 @@ def test_the_command_fetches_all_three_and_says_which_failed(ees, tmp_path, caps
         f"1 data file in {published / exclusions}: `sendboard run` loads them"]
     assert main(["published", "fetch", "--publication", "all", "--api", f"{base}/not-read",
                  "--landing", str(tmp_path / "other")]) == 1
-    err = capsys.readouterr().err.splitlines()
+    err = [e for e in capsys.readouterr().err.splitlines() if not e.startswith("  ")]
     assert [e.split(": ", 2)[:2] for e in err] == [
         ["sendboard", "published fetch failed (education-health-and-care-plans)"],
         ["sendboard", "published fetch failed (pupil-absence-in-schools-in-england)"],
